@@ -1,0 +1,293 @@
+//! What the pipewright generator and the pipeline's Lambda stages share.
+//!
+//! The environment-variable contract is defined once, here: the generator renders a [`StageEnv`]
+//! into a function's `Environment.Variables` with [`StageEnv::to_vars`], and a stage reads it back
+//! with [`StageEnv::from_env`]. Both sides use the same names and the same encoding, so they cannot
+//! disagree.
+
+use std::fmt;
+
+/// Name of the stage, as written in the spec (`silver-processing`).
+pub const STAGE: &str = "PIPEWRIGHT_STAGE";
+/// Bucket whose notifications trigger the stage.
+pub const INPUT_BUCKET: &str = "PIPEWRIGHT_INPUT_BUCKET";
+/// The whole key pattern of the trigger (`raw/box_scores/date=*/data.json`), decoded form.
+/// S3 filters only enforce its prefix and suffix; the handler enforces the rest.
+pub const INPUT_PATTERN: &str = "PIPEWRIGHT_INPUT_PATTERN";
+/// Outputs of the stage: `name=s3://bucket/key-template` entries separated by `,`.
+pub const OUTPUTS: &str = "PIPEWRIGHT_OUTPUTS";
+/// Where records that fail validation go: `s3://bucket/prefix/`.
+pub const QUARANTINE: &str = "PIPEWRIGHT_QUARANTINE";
+/// ARN of the S3 Tables table bucket the stage writes to.
+pub const TABLE_BUCKET_ARN: &str = "PIPEWRIGHT_TABLE_BUCKET_ARN";
+/// Namespace of the tables in the table bucket.
+pub const TABLE_NAMESPACE: &str = "PIPEWRIGHT_TABLE_NAMESPACE";
+/// Tables the stage writes, separated by `,`.
+pub const TABLES: &str = "PIPEWRIGHT_TABLES";
+
+/// Every variable of the contract, in the order they are emitted.
+pub const ALL: [&str; 8] =
+    [STAGE, INPUT_BUCKET, INPUT_PATTERN, OUTPUTS, QUARANTINE, TABLE_BUCKET_ARN, TABLE_NAMESPACE, TABLES];
+
+/// The trigger of a stage: a bucket and the full key pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub bucket: String,
+    pub pattern: String,
+}
+
+/// An object location: bucket and key (or key template, or prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+impl S3Location {
+    /// Parses `s3://bucket/key`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return None;
+        }
+        Some(Self { bucket: bucket.to_string(), key: key.to_string() })
+    }
+}
+
+/// A named output of a stage: a key template in a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub name: String,
+    pub location: S3Location,
+}
+
+/// The S3 Tables a stage writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablesEnv {
+    pub table_bucket_arn: String,
+    pub namespace: String,
+    pub tables: Vec<String>,
+}
+
+/// The environment of one stage's function.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StageEnv {
+    pub stage: String,
+    pub input: Option<Input>,
+    pub outputs: Vec<Output>,
+    pub quarantine: Option<S3Location>,
+    pub tables: Option<TablesEnv>,
+}
+
+/// A variable of the contract is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "environment variable `{}`: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// Characters that may not appear in a value of a list-valued variable.
+pub const SEPARATOR: char = ',';
+
+impl StageEnv {
+    /// The variables to set on the function, in a stable order. Optional parts that are absent
+    /// produce no variable.
+    pub fn to_vars(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![(STAGE, self.stage.clone())];
+        if let Some(input) = &self.input {
+            vars.push((INPUT_BUCKET, input.bucket.clone()));
+            vars.push((INPUT_PATTERN, input.pattern.clone()));
+        }
+        if !self.outputs.is_empty() {
+            let joined: Vec<String> = self.outputs.iter().map(|o| format!("{}={}", o.name, o.location)).collect();
+            vars.push((OUTPUTS, joined.join(",")));
+        }
+        if let Some(q) = &self.quarantine {
+            vars.push((QUARANTINE, q.to_string()));
+        }
+        if let Some(t) = &self.tables {
+            vars.push((TABLE_BUCKET_ARN, t.table_bucket_arn.clone()));
+            vars.push((TABLE_NAMESPACE, t.namespace.clone()));
+            vars.push((TABLES, t.tables.join(",")));
+        }
+        vars
+    }
+
+    /// Reads the contract from the process environment.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the contract through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        let stage = lookup(STAGE)
+            .filter(|s| !s.is_empty())
+            .ok_or(EnvError { variable: STAGE, problem: "is not set".into() })?;
+        let input = match (lookup(INPUT_BUCKET), lookup(INPUT_PATTERN)) {
+            (Some(bucket), Some(pattern)) => Some(Input { bucket, pattern }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(EnvError {
+                    variable: INPUT_PATTERN,
+                    problem: format!("is not set while `{INPUT_BUCKET}` is"),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(EnvError {
+                    variable: INPUT_BUCKET,
+                    problem: format!("is not set while `{INPUT_PATTERN}` is"),
+                });
+            }
+        };
+        let mut outputs = Vec::new();
+        if let Some(text) = lookup(OUTPUTS) {
+            for entry in text.split(SEPARATOR).filter(|e| !e.is_empty()) {
+                let (name, loc) = entry.split_once('=').ok_or_else(|| EnvError {
+                    variable: OUTPUTS,
+                    problem: format!("entry `{entry}` is not `name=s3://bucket/key`"),
+                })?;
+                let location = S3Location::parse(loc).ok_or_else(|| EnvError {
+                    variable: OUTPUTS,
+                    problem: format!("entry `{entry}` has no `s3://bucket/key` location"),
+                })?;
+                outputs.push(Output { name: name.to_string(), location });
+            }
+        }
+        let quarantine = match lookup(QUARANTINE) {
+            Some(text) => Some(S3Location::parse(&text).ok_or_else(|| EnvError {
+                variable: QUARANTINE,
+                problem: format!("`{text}` is not `s3://bucket/prefix`"),
+            })?),
+            None => None,
+        };
+        let tables = match lookup(TABLE_BUCKET_ARN) {
+            Some(table_bucket_arn) => Some(TablesEnv {
+                table_bucket_arn,
+                namespace: lookup(TABLE_NAMESPACE).ok_or(EnvError {
+                    variable: TABLE_NAMESPACE,
+                    problem: format!("is not set while `{TABLE_BUCKET_ARN}` is"),
+                })?,
+                tables: lookup(TABLES)
+                    .unwrap_or_default()
+                    .split(SEPARATOR)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            }),
+            None => None,
+        };
+        Ok(Self { stage, input, outputs, quarantine, tables })
+    }
+
+    /// The output named `name`.
+    pub fn output(&self, name: &str) -> Option<&S3Location> {
+        self.outputs.iter().find(|o| o.name == name).map(|o| &o.location)
+    }
+}
+
+/// Decodes a key from an S3 event message (`+` is a space, `%XX` a byte).
+pub fn decode_event_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn sample() -> StageEnv {
+        StageEnv {
+            stage: "silver-processing".into(),
+            input: Some(Input {
+                bucket: "hoopstat-haus-bronze".into(),
+                pattern: "raw/box_scores/date=*/data.json".into(),
+            }),
+            outputs: vec![Output {
+                name: "player_stats".into(),
+                location: S3Location {
+                    bucket: "hoopstat-haus-silver".into(),
+                    key: "silver/player_stats/season={season}/date={date}/data.parquet".into(),
+                },
+            }],
+            quarantine: Some(S3Location {
+                bucket: "hoopstat-haus-silver".into(),
+                key: "quarantine/silver-processing/".into(),
+            }),
+            tables: Some(TablesEnv {
+                table_bucket_arn: "arn:aws:s3tables:us-east-1:123456789012:bucket/t".into(),
+                namespace: "ns".into(),
+                tables: vec!["a".into(), "b".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_variables() {
+        let env = sample();
+        let vars: HashMap<&str, String> = env.to_vars().into_iter().collect();
+        let back = StageEnv::from_lookup(|k| vars.get(k).cloned()).expect("parses");
+        assert_eq!(back, env);
+        assert!(back.output("player_stats").is_some());
+    }
+
+    #[test]
+    fn decodes_event_keys() {
+        assert_eq!(decode_event_key("raw/date%3D2024-01-15/a+b%2Bc.json"), "raw/date=2024-01-15/a b+c.json");
+        assert_eq!(decode_event_key("raw%2Fbox_scores"), "raw/box_scores");
+        assert_eq!(decode_event_key("100%"), "100%");
+        assert_eq!(decode_event_key("a%2"), "a%2");
+    }
+
+    #[test]
+    fn missing_stage_is_an_error() {
+        let err = StageEnv::from_lookup(|_| None).expect_err("must fail");
+        assert_eq!(err.variable, STAGE);
+    }
+
+    #[test]
+    fn malformed_output_names_the_variable() {
+        let err = StageEnv::from_lookup(|k| match k {
+            STAGE => Some("s".into()),
+            OUTPUTS => Some("x=bucket/key".into()),
+            _ => None,
+        })
+        .expect_err("must fail");
+        assert_eq!(err.variable, OUTPUTS);
+        assert!(err.to_string().contains("s3://"));
+    }
+}

@@ -1,0 +1,808 @@
+//! The pipeline graph -> CloudFormation resources.
+//!
+//! - Buckets depend on the queue policies of the queues they notify; the policies name the
+//!   bucket by an ARN built from its name, so there is no cycle and no custom resource.
+//! - Every default that matters is written out, so drift on it is visible.
+//! - IAM is least privilege derived from the data flow: read the trigger prefix, write the output
+//!   prefixes, quarantine and tables, consume the own queue, write the own log group.
+
+use super::{Resource, Template, get_att, logical_id, r#ref, sub};
+use crate::spec::duration::Threshold;
+use crate::spec::pattern::KeyTemplate;
+use crate::spec::resolve::{AlarmKind, Email, Pipeline, Stage};
+use serde_json::{Value, json};
+
+/// Why ES1001 (an OnFailure destination on the mapping) does not apply.
+const NO_ON_FAILURE_FOR_SQS: &str = "AWS rejects OnFailure destinations on SQS event source mappings; failed records go to the queue's redrive DLQ after maxReceiveCount";
+/// Why ES6000 (a redrive policy) does not apply.
+const DLQ_HAS_NO_DLQ: &str =
+    "this queue is itself a dead-letter queue; a DLQ behind it would only move dead letters further from view";
+
+/// The stack parameter of the artifact bucket.
+pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
+/// The stack parameter of the alert e-mail address.
+pub const ALERT_EMAIL: &str = "AlertEmail";
+/// Logical id of the alert topic.
+pub const ALERT_TOPIC: &str = "AlertTopic";
+/// Logical id of the queue of undeliverable alarm notifications.
+const ALERT_DLQ: &str = "AlertDlq";
+
+/// The parameter holding a stage's artifact key.
+pub fn artifact_key_param(stage: &str) -> String {
+    logical_id(&[stage, "ArtifactKey"])
+}
+
+fn tags(p: &Pipeline) -> Value {
+    Value::Array(p.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
+}
+
+fn with_tags(p: &Pipeline, mut props: Value) -> Value {
+    if !p.tags.is_empty() {
+        props["Tags"] = tags(p);
+    }
+    props
+}
+
+fn s3_arn(bucket: &str, key: &str) -> Value {
+    if key.is_empty() {
+        sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}"))
+    } else {
+        sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}/{key}"))
+    }
+}
+
+fn queue_arn(name: &str) -> Value {
+    sub(&format!("arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"))
+}
+
+fn policy(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+fn assume_role(service: &str) -> Value {
+    policy(vec![json!({
+        "Effect": "Allow",
+        "Principal": { "Service": service },
+        "Action": "sts:AssumeRole",
+        "Condition": { "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") } },
+    })])
+}
+
+/// Ids of a stage's resources.
+struct Ids {
+    queue: String,
+    dlq: String,
+    queue_policy: String,
+    function: String,
+    role: String,
+    log_group: String,
+    mapping: String,
+}
+
+fn ids(stage: &str) -> Ids {
+    Ids {
+        queue: logical_id(&[stage, "Queue"]),
+        dlq: logical_id(&[stage, "Dlq"]),
+        queue_policy: logical_id(&[stage, "QueuePolicy"]),
+        function: logical_id(&[stage, "Function"]),
+        role: logical_id(&[stage, "Role"]),
+        log_group: logical_id(&[stage, "LogGroup"]),
+        mapping: logical_id(&[stage, "EventSourceMapping"]),
+    }
+}
+
+fn bucket_id(key: &str) -> String {
+    logical_id(&[key, "Bucket"])
+}
+
+/// Builds the stack of the pipeline.
+pub fn template(p: &Pipeline, spec_path: &str) -> Template {
+    let mut t = Template {
+        description: format!(
+            "pipewright: the {} pipeline, generated from {spec_path} (do not edit; run `pipewright generate`)",
+            p.project.value
+        ),
+        ..Template::default()
+    };
+    let lambda_stages: Vec<&Stage> = p.stages.iter().filter(|s| s.function.is_some()).collect();
+    if !lambda_stages.is_empty() {
+        t.parameters.insert(
+            ARTIFACT_BUCKET.into(),
+            json!({
+                "Type": "String",
+                "Description": "Bucket holding the stages' bootstrap.zip artifacts (written by `pipewright deploy`)",
+                "MinLength": 3,
+                "MaxLength": 63,
+            }),
+        );
+        for s in &lambda_stages {
+            t.parameters.insert(
+                artifact_key_param(&s.name),
+                json!({
+                    "Type": "String",
+                    "Description": format!("Key of the `{}` artifact (content-addressed, from `pipewright build`)", s.name.value),
+                    "MinLength": 1,
+                }),
+            );
+        }
+    }
+
+    alerts(p, &mut t);
+    for b in &p.buckets {
+        bucket(p, b, &mut t);
+    }
+    tables(p, &mut t);
+    for s in &p.stages {
+        stage(p, s, &mut t);
+    }
+    t
+}
+
+fn alerts(p: &Pipeline, t: &mut Template) {
+    let Some(a) = &p.alerts else { return };
+    t.add(
+        ALERT_TOPIC,
+        Resource::new(
+            "AWS::SNS::Topic",
+            a.topic.span,
+            with_tags(p, json!({ "TopicName": a.topic.value, "DisplayName": format!("{} alarms", p.project.value) })),
+        ),
+    );
+    t.output("AlertTopicArn", "ARN of the alarm topic", r#ref(ALERT_TOPIC));
+    // Notifications SNS cannot deliver are kept here for 14 days instead of being dropped.
+    let dlq_name = format!("{}-dlq", a.topic.value);
+    t.add(
+        ALERT_DLQ,
+        Resource::new(
+            "AWS::SQS::Queue",
+            a.topic.span,
+            with_tags(
+                p,
+                json!({ "QueueName": dlq_name, "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": true }),
+            ),
+        )
+        .suppress("ES6000", DLQ_HAS_NO_DLQ),
+    );
+    t.add(
+        "AlertDlqPolicy",
+        Resource::new(
+            "AWS::SQS::QueuePolicy",
+            a.topic.span,
+            json!({
+                "Queues": [r#ref(ALERT_DLQ)],
+                "PolicyDocument": policy(vec![json!({
+                    "Sid": "AllowUndeliveredAlerts",
+                    "Effect": "Allow",
+                    "Principal": { "Service": "sns.amazonaws.com" },
+                    "Action": "sqs:SendMessage",
+                    "Resource": get_att(ALERT_DLQ, "Arn"),
+                    "Condition": { "ArnEquals": { "aws:SourceArn": r#ref(ALERT_TOPIC) } },
+                })]),
+            }),
+        ),
+    );
+    t.output("AlertDlqUrl", "URL of the queue of undeliverable alarm notifications", r#ref(ALERT_DLQ));
+    let redrive = json!({ "deadLetterTargetArn": get_att(ALERT_DLQ, "Arn") });
+    match a.email.as_ref().map(|e| &e.value) {
+        Some(Email::Parameter) => {
+            t.parameters.insert(
+                ALERT_EMAIL.into(),
+                json!({
+                    "Type": "String",
+                    "Description": "E-mail address that receives the alarms (empty: no subscription)",
+                    "Default": "",
+                    "AllowedPattern": "^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+                }),
+            );
+            t.conditions
+                .insert("HasAlertEmail".into(), json!({ "Fn::Not": [{ "Fn::Equals": [r#ref(ALERT_EMAIL), ""] }] }));
+            let mut sub_res = Resource::new(
+                "AWS::SNS::Subscription",
+                a.email.as_ref().map(|e| e.span).unwrap_or_default(),
+                json!({ "TopicArn": r#ref(ALERT_TOPIC), "Protocol": "email", "Endpoint": r#ref(ALERT_EMAIL), "RedrivePolicy": redrive }),
+            )
+            .depends_on(["AlertDlqPolicy".to_string()]);
+            sub_res.condition = Some("HasAlertEmail");
+            t.add("AlertEmailSubscription", sub_res);
+        }
+        Some(Email::Address(addr)) => {
+            t.add(
+                "AlertEmailSubscription",
+                Resource::new(
+                    "AWS::SNS::Subscription",
+                    a.email.as_ref().map(|e| e.span).unwrap_or_default(),
+                    json!({ "TopicArn": r#ref(ALERT_TOPIC), "Protocol": "email", "Endpoint": addr, "RedrivePolicy": redrive }),
+                )
+                .depends_on(["AlertDlqPolicy".to_string()]),
+            );
+        }
+        None => {}
+    }
+}
+
+fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
+    let id = bucket_id(&b.key);
+    let l = &b.lifecycle;
+    let mut rules = Vec::new();
+    let mut transitions = Vec::new();
+    for (class, days) in [
+        ("INTELLIGENT_TIERING", &l.intelligent_tiering_days),
+        ("STANDARD_IA", &l.infrequent_access_days),
+        ("GLACIER", &l.glacier_days),
+    ] {
+        if let Some(d) = days {
+            transitions.push(json!({ "StorageClass": class, "TransitionInDays": d.value }));
+        }
+    }
+    if !transitions.is_empty() || l.expire_days.is_some() {
+        let mut rule = json!({ "Id": "current-versions", "Status": "Enabled" });
+        if !transitions.is_empty() {
+            rule["Transitions"] = Value::Array(transitions);
+        }
+        if let Some(d) = &l.expire_days {
+            rule["ExpirationInDays"] = json!(d.value);
+        }
+        rules.push(rule);
+    }
+    if b.versioning {
+        rules.push(json!({
+            "Id": "noncurrent-versions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": { "NoncurrentDays": l.noncurrent_expire_days.value },
+        }));
+    }
+    rules.push(json!({
+        "Id": "abort-incomplete-uploads",
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": l.abort_incomplete_upload_days.value },
+    }));
+
+    // Notifications of the stages this bucket triggers.
+    let mut queue_configs = Vec::new();
+    let mut policies = Vec::new();
+    for s in &p.stages {
+        let (Some(trigger), Some(_)) = (&s.trigger, &s.queue) else {
+            continue;
+        };
+        if trigger.bucket.value != b.key.value {
+            continue;
+        }
+        let sid = ids(&s.name);
+        policies.push(sid.queue_policy.clone());
+        for ev in &trigger.events {
+            let mut cfg = json!({ "Event": ev.value, "Queue": get_att(&sid.queue, "Arn") });
+            let mut filter_rules = Vec::new();
+            let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
+                (None, None) => (trigger.pattern.filter_prefix(), trigger.pattern.filter_suffix()),
+                (rp, rs) => (
+                    rp.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+                    rs.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+                ),
+            };
+            if !prefix.is_empty() {
+                filter_rules.push(json!({ "Name": "prefix", "Value": prefix }));
+            }
+            if !suffix.is_empty() {
+                filter_rules.push(json!({ "Name": "suffix", "Value": suffix }));
+            }
+            if !filter_rules.is_empty() {
+                cfg["Filter"] = json!({ "S3Key": { "Rules": filter_rules } });
+            }
+            queue_configs.push(cfg);
+        }
+    }
+
+    let mut props = json!({
+        "BucketName": b.name.value,
+        "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" },
+            "BucketKeyEnabled": true,
+        }]},
+        "VersioningConfiguration": { "Status": if b.versioning { "Enabled" } else { "Suspended" } },
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": true,
+            "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true,
+            "RestrictPublicBuckets": true,
+        },
+        "OwnershipControls": { "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] },
+        "LifecycleConfiguration": { "Rules": rules },
+    });
+    if !queue_configs.is_empty() {
+        props["NotificationConfiguration"] = json!({ "QueueConfigurations": queue_configs });
+    }
+    t.add(
+        id.clone(),
+        Resource::new("AWS::S3::Bucket", b.key.span, with_tags(p, props)).depends_on(policies).retained(),
+    );
+
+    t.add(
+        logical_id(&[&b.key, "BucketPolicy"]),
+        Resource::new(
+            "AWS::S3::BucketPolicy",
+            b.key.span,
+            json!({
+                "Bucket": r#ref(&id),
+                "PolicyDocument": policy(vec![json!({
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [get_att(&id, "Arn"), sub(&format!("${{{id}.Arn}}/*"))],
+                    "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+                })]),
+            }),
+        ),
+    );
+    t.output(logical_id(&[&b.key, "BucketName"]), &format!("Name of the {} bucket", b.key.value), r#ref(&id));
+    t.output(logical_id(&[&b.key, "BucketArn"]), &format!("ARN of the {} bucket", b.key.value), get_att(&id, "Arn"));
+}
+
+fn tables(p: &Pipeline, t: &mut Template) {
+    let Some(tb) = &p.tables else { return };
+    let bucket_id = logical_id(&[&tb.bucket_key, "TableBucket"]);
+    t.add(
+        bucket_id.clone(),
+        Resource::new(
+            "AWS::S3Tables::TableBucket",
+            tb.bucket_key.span,
+            json!({
+                "TableBucketName": tb.bucket_name.value,
+                "EncryptionConfiguration": { "SSEAlgorithm": "AES256" },
+                "UnreferencedFileRemoval": { "Status": "Enabled", "UnreferencedDays": 3, "NoncurrentDays": 10 },
+            }),
+        )
+        .retained(),
+    );
+    let ns_id = logical_id(&[&tb.namespace, "Namespace"]);
+    t.add(
+        ns_id.clone(),
+        Resource::new(
+            "AWS::S3Tables::Namespace",
+            tb.namespace.span,
+            json!({ "TableBucketARN": get_att(&bucket_id, "TableBucketARN"), "Namespace": tb.namespace.value }),
+        )
+        .retained(),
+    );
+    t.output("TableBucketArn", "ARN of the S3 Tables table bucket", get_att(&bucket_id, "TableBucketARN"));
+    t.output("TableNamespace", "Namespace of the tables", json!(tb.namespace.value));
+    for table in &tb.tables {
+        let id = logical_id(&[&table.name, "Table"]);
+        let fields: Vec<Value> = table
+            .columns
+            .iter()
+            .map(|c| json!({ "Name": c.name.value, "Type": c.ty.value, "Required": c.required }))
+            .collect();
+        t.add(
+            id.clone(),
+            Resource::new(
+                "AWS::S3Tables::Table",
+                table.name.span,
+                json!({
+                    "TableBucketARN": get_att(&bucket_id, "TableBucketARN"),
+                    "Namespace": tb.namespace.value,
+                    "TableName": table.name.value,
+                    "OpenTableFormat": "ICEBERG",
+                    "IcebergMetadata": { "IcebergSchema": { "SchemaFieldList": fields } },
+                    "Compaction": { "Status": "enabled", "TargetFileSizeMB": 512 },
+                    "SnapshotManagement": { "Status": "enabled", "MinSnapshotsToKeep": 1, "MaxSnapshotAgeHours": 120 },
+                }),
+            )
+            .depends_on([ns_id.clone()])
+            .retained(),
+        );
+        t.output(
+            logical_id(&[&table.name, "TableArn"]),
+            &format!("ARN of table {}", table.name.value),
+            get_att(&id, "TableARN"),
+        );
+    }
+}
+
+/// IAM statements of a stage, derived from its data flow.
+fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
+    let mut st = vec![json!({
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": get_att(&sid.log_group, "Arn"),
+    })];
+    st.push(json!({
+        "Sid": "WriteTraces",
+        "Effect": "Allow",
+        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+        // X-Ray has no resource-level permissions.
+        "Resource": "*",
+    }));
+    if s.queue.is_some() {
+        st.push(json!({
+            "Sid": "ConsumeOwnQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            "Resource": get_att(&sid.queue, "Arn"),
+        }));
+    }
+    if let Some(trigger) = &s.trigger {
+        let bucket = p.bucket_name(&trigger.bucket);
+        let prefix = &trigger.pattern.prefix;
+        st.push(json!({
+            "Sid": "ReadTriggerPrefix",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": s3_arn(&bucket, &format!("{prefix}*")),
+        }));
+        st.push(json!({
+            "Sid": "ListTriggerPrefix",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": s3_arn(&bucket, ""),
+            "Condition": { "StringLike": { "s3:prefix": [format!("{prefix}*")] } },
+        }));
+    }
+    // Outputs (and reading them back, for idempotent re-runs) and the quarantine.
+    let mut by_bucket: Vec<(String, Vec<String>)> = Vec::new();
+    let mut push = |bucket: String, prefix: String| match by_bucket.iter_mut().find(|(b, _)| *b == bucket) {
+        Some((_, v)) => {
+            if !v.contains(&prefix) {
+                v.push(prefix)
+            }
+        }
+        None => by_bucket.push((bucket, vec![prefix])),
+    };
+    for w in &s.writes {
+        push(p.bucket_name(&w.bucket), format!("{}*", w.key.literal_prefix()));
+    }
+    if let Some(q) = &s.quarantine {
+        push(
+            p.bucket_name(&q.bucket),
+            format!("{}*", KeyTemplate { template: q.prefix.value.clone() }.literal_prefix()),
+        );
+    }
+    for (i, (bucket, prefixes)) in by_bucket.iter().enumerate() {
+        let n = if i == 0 { String::new() } else { (i + 1).to_string() };
+        st.push(json!({
+            "Sid": format!("WriteOutputs{n}"),
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": prefixes.iter().map(|pre| s3_arn(bucket, pre)).collect::<Vec<_>>(),
+        }));
+        st.push(json!({
+            "Sid": format!("ListOutputs{n}"),
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": s3_arn(bucket, ""),
+            "Condition": { "StringLike": { "s3:prefix": prefixes } },
+        }));
+    }
+    if let (Some(tb), false) = (&p.tables, s.writes_tables.is_empty()) {
+        let arn = p.table_bucket_arn_sub().unwrap_or_default();
+        st.push(json!({
+            "Sid": "ReadTableBucket",
+            "Effect": "Allow",
+            "Action": ["s3tables:GetTableBucket", "s3tables:GetNamespace"],
+            "Resource": sub(&arn),
+        }));
+        st.push(json!({
+            "Sid": "WriteTables",
+            "Effect": "Allow",
+            "Action": [
+                "s3tables:GetTable",
+                "s3tables:GetTableMetadataLocation",
+                "s3tables:UpdateTableMetadataLocation",
+                "s3tables:GetTableData",
+                "s3tables:PutTableData",
+            ],
+            "Resource": sub(&format!("{arn}/table/*")),
+        }));
+        let _ = tb;
+    }
+    st
+}
+
+fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
+    let Some(f) = &s.function else { return };
+    let sid = ids(&s.name);
+    let origin = s.name.span;
+
+    if let Some(q) = &s.queue {
+        t.add(
+            sid.dlq.clone(),
+            Resource::new(
+                "AWS::SQS::Queue",
+                q.dlq_name.span,
+                with_tags(
+                    p,
+                    json!({
+                        "QueueName": q.dlq_name.value,
+                        "MessageRetentionPeriod": q.dlq_retention.secs(),
+                        "VisibilityTimeout": q.visibility_timeout.secs(),
+                        "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
+                        "DelaySeconds": 0,
+                        "MaximumMessageSize": 262_144,
+                        "SqsManagedSseEnabled": true,
+                        "RedriveAllowPolicy": {
+                            "redrivePermission": "byQueue",
+                            "sourceQueueArns": [queue_arn(&q.name)],
+                        },
+                    }),
+                ),
+            )
+            .suppress("ES6000", DLQ_HAS_NO_DLQ),
+        );
+        t.add(
+            sid.queue.clone(),
+            Resource::new(
+                "AWS::SQS::Queue",
+                q.name.span,
+                with_tags(
+                    p,
+                    json!({
+                        "QueueName": q.name.value,
+                        "VisibilityTimeout": q.visibility_timeout.secs(),
+                        "MessageRetentionPeriod": q.retention.secs(),
+                        "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
+                        "DelaySeconds": 0,
+                        "MaximumMessageSize": 262_144,
+                        "SqsManagedSseEnabled": true,
+                        "RedrivePolicy": {
+                            "deadLetterTargetArn": get_att(&sid.dlq, "Arn"),
+                            "maxReceiveCount": q.max_receive_count.value,
+                        },
+                    }),
+                ),
+            ),
+        );
+        if let Some(trigger) = &s.trigger {
+            let bucket = p.bucket_name(&trigger.bucket);
+            t.add(
+                sid.queue_policy.clone(),
+                Resource::new(
+                    "AWS::SQS::QueuePolicy",
+                    trigger.span,
+                    json!({
+                        "Queues": [r#ref(&sid.queue)],
+                        "PolicyDocument": policy(vec![json!({
+                            "Sid": "AllowS3Notifications",
+                            "Effect": "Allow",
+                            "Principal": { "Service": "s3.amazonaws.com" },
+                            "Action": "sqs:SendMessage",
+                            "Resource": get_att(&sid.queue, "Arn"),
+                            "Condition": {
+                                "ArnEquals": { "aws:SourceArn": s3_arn(&bucket, "") },
+                                "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") },
+                            },
+                        })]),
+                    }),
+                ),
+            );
+        }
+        for (id, what) in [(&sid.queue, "queue"), (&sid.dlq, "dead-letter queue")] {
+            t.output(format!("{id}Url"), &format!("URL of the {} {what}", s.name.value), r#ref(id));
+            t.output(format!("{id}Arn"), &format!("ARN of the {} {what}", s.name.value), get_att(id, "Arn"));
+            t.output(format!("{id}Name"), &format!("Name of the {} {what}", s.name.value), get_att(id, "QueueName"));
+        }
+    }
+
+    t.add(
+        sid.log_group.clone(),
+        Resource::new(
+            "AWS::Logs::LogGroup",
+            f.log_group.span,
+            with_tags(p, json!({ "LogGroupName": f.log_group.value, "RetentionInDays": f.log_retention_days.value })),
+        ),
+    );
+    t.add(
+        sid.role.clone(),
+        Resource::new(
+            "AWS::IAM::Role",
+            f.role_name.span,
+            with_tags(
+                p,
+                json!({
+                    "RoleName": f.role_name.value,
+                    "Description": format!("pipewright: least privilege of stage {}", s.name.value),
+                    "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
+                    "Policies": [{ "PolicyName": "data-flow", "PolicyDocument": policy(stage_policy(p, s, &sid)) }],
+                }),
+            ),
+        ),
+    );
+
+    let mut env = serde_json::Map::new();
+    for (k, v) in p.stage_env(s).to_vars() {
+        let value = if v.contains("${AWS::") { sub(&v) } else { json!(v) };
+        env.insert(k.to_string(), value);
+    }
+    for (k, v) in &f.env {
+        env.insert(k.value.clone(), json!(v.value));
+    }
+    let mut props = json!({
+        "FunctionName": f.name.value,
+        "Description": format!("pipewright stage {} of {}", s.name.value, p.project.value),
+        "Runtime": "provided.al2023",
+        "Handler": "bootstrap",
+        "PackageType": "Zip",
+        "Architectures": [f.architecture.as_str()],
+        "MemorySize": f.memory.value,
+        "Timeout": f.timeout.secs(),
+        "Role": get_att(&sid.role, "Arn"),
+        "Code": { "S3Bucket": r#ref(ARTIFACT_BUCKET), "S3Key": r#ref(&artifact_key_param(&s.name)) },
+        "Environment": { "Variables": env },
+        "LoggingConfig": { "LogGroup": r#ref(&sid.log_group), "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN" },
+        "EphemeralStorage": { "Size": 512 },
+        "TracingConfig": { "Mode": "Active" },
+    });
+    if let Some(rc) = &f.reserved_concurrency {
+        props["ReservedConcurrentExecutions"] = json!(rc.value);
+    }
+    t.add(sid.function.clone(), Resource::new("AWS::Lambda::Function", f.name.span.or(origin), with_tags(p, props)));
+    t.output(format!("{}Name", sid.function), &format!("Name of the {} function", s.name.value), r#ref(&sid.function));
+    t.output(
+        format!("{}Arn", sid.function),
+        &format!("ARN of the {} function", s.name.value),
+        get_att(&sid.function, "Arn"),
+    );
+    t.output(format!("{}Arn", sid.role), &format!("ARN of the {} role", s.name.value), get_att(&sid.role, "Arn"));
+    t.output(
+        format!("{}Name", sid.log_group),
+        &format!("Log group of the {} function", s.name.value),
+        r#ref(&sid.log_group),
+    );
+
+    if let Some(q) = &s.queue {
+        let mut props = json!({
+            "EventSourceArn": get_att(&sid.queue, "Arn"),
+            "FunctionName": r#ref(&sid.function),
+            "Enabled": true,
+            "BatchSize": q.batch_size.value,
+            "MaximumBatchingWindowInSeconds": q.batching_window.secs(),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        });
+        if let Some(mc) = &q.max_concurrency {
+            props["ScalingConfig"] = json!({ "MaximumConcurrency": mc.value });
+        }
+        t.add(
+            sid.mapping.clone(),
+            Resource::new("AWS::Lambda::EventSourceMapping", q.name.span, props)
+                .suppress("ES1001", NO_ON_FAILURE_FOR_SQS),
+        );
+        t.output(
+            format!("{}Id", sid.mapping),
+            &format!("Id of the {} event source mapping", s.name.value),
+            r#ref(&sid.mapping),
+        );
+    }
+
+    if let Some(sch) = &s.schedule {
+        let role = logical_id(&[&s.name, "SchedulerRole"]);
+        t.add(
+            role.clone(),
+            Resource::new(
+                "AWS::IAM::Role",
+                sch.expression.span,
+                with_tags(
+                    p,
+                    json!({
+                        "AssumeRolePolicyDocument": assume_role("scheduler.amazonaws.com"),
+                        "Policies": [{ "PolicyName": "invoke-stage", "PolicyDocument": policy(vec![json!({
+                            "Sid": "InvokeStage",
+                            "Effect": "Allow",
+                            "Action": ["lambda:InvokeFunction"],
+                            "Resource": get_att(&sid.function, "Arn"),
+                        })]) }],
+                    }),
+                ),
+            ),
+        );
+        t.add(
+            logical_id(&[&s.name, "Schedule"]),
+            Resource::new(
+                "AWS::Scheduler::Schedule",
+                sch.expression.span,
+                json!({
+                    "Name": sch.name,
+                    "Description": format!("Starts stage {} of {}", s.name.value, p.project.value),
+                    "ScheduleExpression": sch.expression.value,
+                    "ScheduleExpressionTimezone": sch.timezone.value,
+                    "FlexibleTimeWindow": { "Mode": "OFF" },
+                    "State": "ENABLED",
+                    "Target": {
+                        "Arn": get_att(&sid.function, "Arn"),
+                        "RoleArn": get_att(&role, "Arn"),
+                        "RetryPolicy": { "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600 },
+                    },
+                }),
+            ),
+        );
+    }
+
+    alarms(p, s, &sid, t);
+}
+
+fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
+    let Some(f) = &s.function else { return };
+    for alarm in &s.alarms {
+        let Threshold::Value(v) = alarm.threshold.value else {
+            continue;
+        };
+        let (namespace, metric, dim_name, dim_value, statistic, threshold, what) = match alarm.kind {
+            AlarmKind::QueueDepth => (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                get_att(&sid.queue, "QueueName"),
+                "Maximum",
+                v,
+                format!("more than {v} messages wait in the queue"),
+            ),
+            AlarmKind::QueueAge => (
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                "QueueName",
+                get_att(&sid.queue, "QueueName"),
+                "Maximum",
+                v,
+                format!("the oldest message is older than {v}s"),
+            ),
+            AlarmKind::DlqDepth => (
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                get_att(&sid.dlq, "QueueName"),
+                "Maximum",
+                v,
+                format!("more than {v} messages are in the dead-letter queue"),
+            ),
+            AlarmKind::Duration => (
+                "AWS/Lambda",
+                "Duration",
+                "FunctionName",
+                r#ref(&sid.function),
+                "Maximum",
+                v * 1000,
+                format!("an invocation ran longer than {v}s of the {}s timeout", f.timeout.secs()),
+            ),
+            AlarmKind::Errors => (
+                "AWS/Lambda",
+                "Errors",
+                "FunctionName",
+                r#ref(&sid.function),
+                "Sum",
+                v,
+                format!("more than {v} invocation errors in 5 minutes"),
+            ),
+            AlarmKind::Throttles => (
+                "AWS/Lambda",
+                "Throttles",
+                "FunctionName",
+                r#ref(&sid.function),
+                "Sum",
+                v,
+                format!("more than {v} throttles in 5 minutes"),
+            ),
+        };
+        let mut props = json!({
+            "AlarmName": alarm.name,
+            "AlarmDescription": format!("{}: {what} (pipewright)", s.name.value),
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{ "Name": dim_name, "Value": dim_value }],
+            "Statistic": statistic,
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "ActionsEnabled": true,
+        });
+        if p.alerts.is_some() {
+            props["AlarmActions"] = json!([r#ref(ALERT_TOPIC)]);
+            props["OKActions"] = json!([r#ref(ALERT_TOPIC)]);
+        }
+        t.add(
+            logical_id(&[&s.name, alarm.kind.key(), "Alarm"]),
+            Resource::new("AWS::CloudWatch::Alarm", alarm.threshold.span.or(s.name.span), props),
+        );
+    }
+}

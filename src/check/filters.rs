@@ -1,0 +1,183 @@
+//! S3 notification filters: encoding, wildcards, empty filters on shared buckets, overlaps.
+
+use super::codes;
+use crate::report::Diagnostic;
+use crate::spec::Pipeline;
+use crate::spec::pattern::{needs_encoding, unsupported_wildcards};
+use crate::spec::resolve::Stage;
+
+/// S3 event types a notification may name.
+const EVENTS: &[&str] = &[
+    "s3:ObjectCreated:*",
+    "s3:ObjectCreated:Put",
+    "s3:ObjectCreated:Post",
+    "s3:ObjectCreated:Copy",
+    "s3:ObjectCreated:CompleteMultipartUpload",
+    "s3:ObjectRemoved:*",
+    "s3:ObjectRemoved:Delete",
+    "s3:ObjectRemoved:DeleteMarkerCreated",
+    "s3:ObjectRestore:*",
+    "s3:ObjectRestore:Post",
+    "s3:ObjectRestore:Completed",
+    "s3:ObjectRestore:Delete",
+    "s3:ObjectTagging:*",
+    "s3:ObjectTagging:Put",
+    "s3:ObjectTagging:Delete",
+    "s3:ObjectAcl:Put",
+    "s3:LifecycleExpiration:*",
+    "s3:LifecycleExpiration:Delete",
+    "s3:LifecycleExpiration:DeleteMarkerCreated",
+    "s3:LifecycleTransition",
+    "s3:IntelligentTiering",
+    "s3:Replication:*",
+    "s3:Replication:OperationFailedReplication",
+    "s3:Replication:OperationMissedThreshold",
+    "s3:Replication:OperationReplicatedAfterThreshold",
+    "s3:Replication:OperationNotTracked",
+    "s3:ReducedRedundancyLostObject",
+];
+
+/// Whether two event types overlap (`s3:ObjectCreated:*` covers `s3:ObjectCreated:Put`).
+fn events_overlap(a: &str, b: &str) -> bool {
+    let family = |e: &str| e.rsplit_once(':').map(|(f, _)| f.to_string()).unwrap_or(e.to_string());
+    a == b || (a.ends_with(":*") && family(a) == family(b)) || (b.ends_with(":*") && family(a) == family(b))
+}
+
+pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
+    for stage in &p.stages {
+        let Some(t) = &stage.trigger else { continue };
+        for ev in &t.events {
+            if !EVENTS.contains(&ev.value.as_str()) {
+                out.push(
+                    Diagnostic::error(codes::INVALID_EVENT, ev.span, format!("`{}` is not an S3 event type", ev.value))
+                        .with_hint("use e.g. `s3:ObjectCreated:*`"),
+                );
+            }
+        }
+        match (&t.raw_prefix, &t.raw_suffix) {
+            (None, None) => {
+                let bad = unsupported_wildcards(&t.pattern.pattern);
+                if !bad.is_empty() {
+                    out.push(
+                        Diagnostic::error(
+                            codes::UNSUPPORTED_WILDCARD,
+                            t.span,
+                            format!(
+                                "pattern `{}` uses {}, which pipewright patterns do not support",
+                                t.pattern.pattern,
+                                list(&bad)
+                            ),
+                        )
+                        .with_hint("use `*` (any characters, `/` included) and literal text"),
+                    );
+                }
+            }
+            (prefix, suffix) => {
+                for (what, value) in [("prefix", prefix), ("suffix", suffix)] {
+                    let Some(value) = value else { continue };
+                    if value.contains('*') || !unsupported_wildcards(value).is_empty() {
+                        out.push(
+                            Diagnostic::error(
+                                codes::UNSUPPORTED_WILDCARD,
+                                value.span,
+                                format!(
+                                    "filter {what} `{}` contains a wildcard: S3 filters match literally",
+                                    value.value
+                                ),
+                            )
+                            .with_hint("write the trigger as `pattern:` (e.g. `raw/date=*/data.json`)"),
+                        );
+                        continue;
+                    }
+                    let bad = needs_encoding(value);
+                    if !bad.is_empty() {
+                        out.push(
+                            Diagnostic::error(
+                                codes::FILTER_NEEDS_ENCODING,
+                                value.span,
+                                format!(
+                                    "filter {what} `{}` contains {}, which S3 matches only percent-encoded: this filter never matches",
+                                    value.value,
+                                    list(&bad)
+                                ),
+                            )
+                            .with_hint(format!(
+                                "write `{what}: {}`, or use `pattern:` and let pipewright encode it",
+                                crate::spec::pattern::encode_filter_value(value)
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        if t.pattern.is_unfiltered() && bucket_is_shared(p, stage, &t.bucket) {
+            out.push(
+                Diagnostic::warning(
+                    codes::UNFILTERED_SHARED_BUCKET,
+                    t.span,
+                    format!(
+                        "the trigger of `{}` has no prefix or suffix on bucket `{}`, which other stages use: every object starts it",
+                        stage.name.value, t.bucket.value
+                    ),
+                )
+                .with_hint("narrow the pattern to the keys the upstream stage writes"),
+            );
+        }
+    }
+
+    // Overlaps: pairs of triggers on one bucket.
+    let triggered: Vec<&Stage> = p.stages.iter().filter(|s| s.trigger.is_some()).collect();
+    for (i, a) in triggered.iter().enumerate() {
+        for b in &triggered[i + 1..] {
+            let (Some(ta), Some(tb)) = (&a.trigger, &b.trigger) else {
+                continue;
+            };
+            if ta.bucket.value != tb.bucket.value || !ta.pattern.filter_overlaps(&tb.pattern) {
+                continue;
+            }
+            let shared = ta.events.iter().find(|ea| tb.events.iter().any(|eb| events_overlap(ea, eb)));
+            if let Some(ev) = shared {
+                out.push(
+                    Diagnostic::error(
+                        codes::OVERLAPPING_FILTERS,
+                        tb.span,
+                        format!(
+                            "the filters of `{}` and `{}` on bucket `{}` overlap for `{}`: S3 rejects the notification configuration",
+                            a.name.value, b.name.value, ta.bucket.value, ev.value
+                        ),
+                    )
+                    .with_hint(format!(
+                        "make the prefixes or suffixes disjoint (`{}`...`{}` vs `{}`...`{}`)",
+                        ta.pattern.filter_prefix(),
+                        ta.pattern.filter_suffix(),
+                        tb.pattern.filter_prefix(),
+                        tb.pattern.filter_suffix()
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// A bucket is shared when more than one kind of object lands in it (several key templates or a
+/// quarantine), another stage watches it, or the stage itself writes it.
+fn bucket_is_shared(p: &Pipeline, stage: &Stage, bucket: &str) -> bool {
+    let mut writers = 0;
+    for s in &p.stages {
+        let own = s.name.value == stage.name.value;
+        let writes = s.writes.iter().filter(|w| w.bucket.value == bucket).count()
+            + usize::from(s.quarantine.as_ref().is_some_and(|q| q.bucket.value == bucket));
+        if own && writes > 0 {
+            return true;
+        }
+        if !own && s.trigger.as_ref().is_some_and(|t| t.bucket.value == bucket) {
+            return true;
+        }
+        writers += writes;
+    }
+    writers > 1
+}
+
+fn list(chars: &[char]) -> String {
+    chars.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+}

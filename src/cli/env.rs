@@ -1,0 +1,15 @@
+//! Every environment variable the tool reads, in one place (the README's table lists these, and a
+//! test keeps the two in step).
+
+/// Default spec path for commands that take one.
+pub const SPEC: &str = "PIPEWRIGHT_SPEC";
+/// Default output directory of `generate`.
+pub const OUT: &str = "PIPEWRIGHT_OUT";
+
+/// Name and meaning of each variable.
+pub const VARS: &[(&str, &str)] = &[
+    (SPEC, "spec used when a command is given no SPEC argument (default: the embedded hoopstat-haus spec)"),
+    (OUT, "output directory of `generate` (default `generated`)"),
+    ("NO_COLOR", "any value turns colour off (with `--color auto`)"),
+    ("CLICOLOR_FORCE", "any value but `0` forces colour on (with `--color auto`)"),
+];

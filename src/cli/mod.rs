@@ -1,0 +1,206 @@
+//! The command line: the only place that knows clap, environment variables, terminals and
+//! printing. Commands take settings and writers, so tests call them without spawning a process.
+
+mod check;
+pub mod env;
+mod generate;
+
+use crate::Exit;
+use crate::report::render::Format;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  clean (warnings allowed unless --deny-warnings)
+  1  findings: spec errors, stale generated files
+  2  usage error: bad arguments, unreadable spec
+  3  operational failure (writing files)";
+
+/// Event-driven AWS data pipelines, correct by construction.
+///
+/// One YAML spec describes the pipeline (buckets, S3 notifications, queues, Lambda stages, alarms,
+/// schedule, S3 Tables); pipewright checks it as one graph and generates CloudFormation.
+#[derive(Debug, Parser)]
+#[command(name = "pipewright", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// When to use colour (`auto` respects NO_COLOR and terminals).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    pub color: ColorWhen,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the spec as one graph: filters, data flow, queues, alarms, names, schedules.
+    #[command(after_help = "Examples:
+  pipewright check specs/hoopstat-haus.yaml
+  pipewright check specs/hoopstat-haus.yaml --format sarif > pipewright.sarif
+  pipewright check --format github --deny-warnings   # in a GitHub Actions step
+
+Without SPEC, the embedded flagship spec (hoopstat-haus) is checked.
+
+Exit codes: 0 clean (warnings allowed unless --deny-warnings), 1 findings, 2 usage error.")]
+    Check(CheckArgs),
+    /// Generate CloudFormation (and a parameters file) under `generated/<spec-name>/`.
+    #[command(after_help = "Examples:
+  pipewright generate specs/hoopstat-haus.yaml
+  pipewright generate specs/hoopstat-haus.yaml --check   # in CI: fail with a diff when stale
+  pipewright generate specs/hoopstat-haus.yaml --out /tmp/out
+
+Also writes `pipewright.schema.json` (the spec's JSON Schema) and `checks.md` (the check
+reference) into the output directory. Local stages get a `<stage>.crontab` next to the template.
+
+Exit codes: 0 written or fresh, 1 spec errors or stale files (--check), 2 usage error, 3 write failure.")]
+    Generate(GenerateArgs),
+    /// Print the JSON Schema of the spec format (for editors).
+    #[command(after_help = "Example:
+  pipewright schema > pipewright.schema.json
+  # then in the spec: # yaml-language-server: $schema=pipewright.schema.json")]
+    Schema,
+    /// Explain a check code: what it finds, an example, the fix.
+    #[command(after_help = "Examples:
+  pipewright explain PW301
+  pipewright explain visibility-below-timeout
+  pipewright explain --all")]
+    Explain {
+        /// A code (`PW301`) or its name (`visibility-below-timeout`).
+        #[arg(required_unless_present = "all")]
+        code: Option<String>,
+        /// List every code.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print shell completions.
+    #[command(after_help = "Examples:
+  pipewright completions bash > ~/.local/share/bash-completion/completions/pipewright
+  pipewright completions zsh > ~/.zfunc/_pipewright")]
+    Completions { shell: clap_complete::Shell },
+    /// Print a synthetic spec of N stages (benchmarks).
+    #[command(hide = true)]
+    Synth {
+        #[arg(long, default_value_t = 10)]
+        stages: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    /// Output directory; files go to `<out>/<spec-name>/`.
+    #[arg(long, default_value = "generated", env = env::OUT)]
+    pub out: PathBuf,
+    /// Do not write: exit 1 with a unified diff when the files on disk are stale.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Whether to colour output written to stdout.
+pub fn use_color(when: ColorWhen) -> bool {
+    match when {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+    }
+}
+
+/// Parses the process's arguments and runs the command.
+pub fn main() -> Exit {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    run(cli, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// Runs a parsed command line, writing data to `out` and messages to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
+    let color = use_color(cli.color);
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args, color, out, err),
+        Command::Generate(args) => generate::run(&args, color, out, err),
+        Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
+        Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "pipewright", out);
+            Ok(Exit::Clean)
+        }
+        Command::Synth { stages } => write!(out, "{}", crate::spec::synthetic::spec(stages)).map(|_| Exit::Clean),
+    };
+    result.unwrap_or_else(|e| {
+        // Writing to stdout failed (a closed pipe): nothing more to say.
+        let _ = writeln!(err, "error: {e}");
+        Exit::Failure
+    })
+}
+
+fn explain(code: Option<&str>, all: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    use crate::check::codes;
+    if all {
+        for c in codes::ALL {
+            writeln!(out, "{}  {:<30} {}", c.code, c.name, c.severity)?;
+        }
+        return Ok(Exit::Clean);
+    }
+    let code = code.unwrap_or_default();
+    match codes::find(code) {
+        Some(c) => {
+            writeln!(
+                out,
+                "{} {} ({})\n\n{}\n\nexample:\n{}\n\nfix: {}",
+                c.code,
+                c.name,
+                c.severity,
+                c.what,
+                indent(c.example),
+                c.fix
+            )?;
+            Ok(Exit::Clean)
+        }
+        None => {
+            writeln!(err, "error: unknown check code `{code}`\nhint: `pipewright explain --all` lists them")?;
+            Ok(Exit::Usage)
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Reads the spec at `path`, or the embedded flagship. A read failure is a usage error.
+fn read_spec(path: Option<&PathBuf>, err: &mut dyn Write) -> std::io::Result<Result<crate::spec::Source, Exit>> {
+    match path {
+        None => Ok(Ok(crate::spec::Source::flagship())),
+        Some(p) => match crate::spec::Source::read(p) {
+            Ok(s) => Ok(Ok(s)),
+            Err(e) => {
+                writeln!(err, "error: cannot read spec `{}`: {e}", p.display())?;
+                Ok(Err(Exit::Usage))
+            }
+        },
+    }
+}

@@ -1,0 +1,6 @@
+//! Diagnostics as data, and one renderer per output format.
+
+pub mod diagnostic;
+pub mod render;
+
+pub use diagnostic::{Diagnostic, Severity};

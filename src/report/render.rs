@@ -1,0 +1,261 @@
+//! Renderers: human (snippets), JSON, SARIF 2.1.0, GitHub workflow annotations.
+
+use super::diagnostic::{Diagnostic, Severity};
+use crate::check::codes;
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+use serde_json::json;
+
+/// Output formats of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Snippets of the spec with the offending node underlined.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0 (code-scanning upload); locations are the spec's lines.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations on the pull request).
+    Github,
+}
+
+/// What a report is about: the spec's path and text.
+pub struct Subject<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+}
+
+/// Counts by severity.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+impl Counts {
+    pub fn of(diags: &[Diagnostic]) -> Self {
+        let mut c = Counts::default();
+        for d in diags {
+            match d.severity {
+                Severity::Error => c.errors += 1,
+                Severity::Warning => c.warnings += 1,
+                Severity::Note => c.notes += 1,
+            }
+        }
+        c
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+}
+
+/// Renders `diags` in `format`.
+pub fn render(format: Format, subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
+    match format {
+        Format::Human => human(subject, diags, color),
+        Format::Json => json(subject, diags),
+        Format::Sarif => sarif(subject, diags),
+        Format::Github => github(subject, diags),
+    }
+}
+
+/// Byte offset of each line start.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+}
+
+/// The byte range a diagnostic underlines: from its column to the end of the token there.
+fn byte_range(text: &str, starts: &[usize], d: &Diagnostic) -> std::ops::Range<usize> {
+    let line_idx = (d.span.line.max(1) as usize - 1).min(starts.len() - 1);
+    let line_start = starts[line_idx];
+    let line_end = text[line_start..].find('\n').map(|i| line_start + i).unwrap_or(text.len());
+    let line = &text[line_start..line_end];
+    let col_byte = line.char_indices().nth(d.span.column.max(1) as usize - 1).map(|(i, _)| i).unwrap_or(line.len());
+    let rest = &line[col_byte..];
+    let in_flow = line[..col_byte].contains(['{', '[']);
+    let end = if let Some(q @ ('"' | '\'')) = rest.chars().next() {
+        rest[1..].find(q).map(|i| i + 2).unwrap_or(rest.len())
+    } else {
+        let mut end = rest.len();
+        for stop in [" #", ": "] {
+            if let Some(i) = rest.find(stop) {
+                end = end.min(i);
+            }
+        }
+        if rest.ends_with(':') {
+            end = end.min(rest.len() - 1);
+        }
+        if in_flow && let Some(i) = rest.find([',', '}', ']']) {
+            end = end.min(i);
+        }
+        rest[..end].trim_end().len()
+    };
+    let start = line_start + col_byte;
+    let len = if rest.is_empty() { 0 } else { end.clamp(1, rest.len()) };
+    start..start + len
+}
+
+/// Human-readable report: one snippet per diagnostic, then a summary line.
+pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let starts = line_starts(subject.text);
+    let mut out = String::new();
+    for d in diags {
+        let level = match d.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+            Severity::Note => Level::NOTE,
+        };
+        let title = level.primary_title(d.message.as_str()).id(d.code);
+        let group = if d.span.is_known() {
+            let range = byte_range(subject.text, &starts, d);
+            title.element(
+                Snippet::source(subject.text)
+                    .path(subject.path)
+                    .fold(true)
+                    .annotation(AnnotationKind::Primary.span(range)),
+            )
+        } else {
+            Group::with_title(title)
+        };
+        let mut report = vec![group];
+        if let Some(h) = &d.hint {
+            report.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
+        }
+        out.push_str(&renderer.render(&report));
+        out.push_str("\n\n");
+    }
+    let c = Counts::of(diags);
+    if diags.is_empty() {
+        out.push_str(&format!("{}: no findings\n", subject.path));
+    } else {
+        out.push_str(&format!("{}: {}, {}\n", subject.path, plural(c.errors, "error"), plural(c.warnings, "warning")));
+    }
+    out
+}
+
+/// The JSON report.
+pub fn json(subject: &Subject, diags: &[Diagnostic]) -> String {
+    let c = Counts::of(diags);
+    let items: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            json!({
+                "code": d.code,
+                "name": codes::find(d.code).map(|c| c.name),
+                "severity": d.severity,
+                "message": d.message,
+                "file": subject.path,
+                "line": d.span.line,
+                "column": d.span.column,
+                "hint": d.hint,
+            })
+        })
+        .collect();
+    let doc = json!({
+        "file": subject.path,
+        "diagnostics": items,
+        "summary": { "errors": c.errors, "warnings": c.warnings, "notes": c.notes },
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// SARIF 2.1.0 log with one run; every code is a rule, locations are the spec's lines.
+pub fn sarif(subject: &Subject, diags: &[Diagnostic]) -> String {
+    let rules: Vec<_> = codes::ALL
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.code,
+                "name": c.name,
+                "shortDescription": { "text": c.name },
+                "fullDescription": { "text": c.what },
+                "help": { "text": format!("{}\n\nExample:\n{}", c.fix, c.example) },
+                "defaultConfiguration": { "level": c.severity },
+                "helpUri": format!("https://github.com/pipewright/pipewright/blob/main/generated/checks.md#{}", c.code.to_lowercase()),
+            })
+        })
+        .collect();
+    let results: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            let mut text = d.message.clone();
+            if let Some(h) = &d.hint {
+                text.push_str("\nhint: ");
+                text.push_str(h);
+            }
+            let mut result = json!({
+                "ruleId": d.code,
+                "level": d.severity.as_str(),
+                "message": { "text": text },
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": subject.path },
+                        "region": {
+                            "startLine": d.span.line.max(1),
+                            "startColumn": d.span.column.max(1),
+                        }
+                    }
+                }],
+            });
+            if let Some(i) = codes::ALL.iter().position(|c| c.code == d.code) {
+                result["ruleIndex"] = json!(i);
+            }
+            result
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "pipewright",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/pipewright/pipewright",
+                "rules": rules,
+            }},
+            "artifacts": [{ "location": { "uri": subject.path } }],
+            "results": results,
+        }],
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions workflow commands: one annotation per diagnostic.
+pub fn github(subject: &Subject, diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let kind = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "notice",
+        };
+        let mut msg = d.message.clone();
+        if let Some(h) = &d.hint {
+            msg.push_str("\nhint: ");
+            msg.push_str(h);
+        }
+        out.push_str(&format!(
+            "::{kind} file={},line={},col={},title={}::{}\n",
+            escape_property(subject.path),
+            d.span.line.max(1),
+            d.span.column.max(1),
+            escape_property(&format!("{} {}", d.code, codes::find(d.code).map(|c| c.name).unwrap_or(""))),
+            escape_data(&msg)
+        ));
+    }
+    out
+}

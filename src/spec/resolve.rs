@@ -1,0 +1,735 @@
+//! The spec file -> the pipeline graph: names rendered from the naming conventions, defaults
+//! applied, references between buckets, stages and tables resolved. Problems found on the way are
+//! diagnostics (all of them, not the first).
+
+use super::duration::{Duration, Threshold};
+use super::model::{self, Architecture, PerRun, Runs, SpecFile};
+use super::pattern::{KeyPattern, KeyTemplate};
+use super::span::{Sp, Span};
+use crate::check::codes;
+use crate::report::Diagnostic;
+use handlebars::Handlebars;
+use pipewright_common as contract;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// The pipeline as one graph, ready for checks and generation.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub project: Sp<String>,
+    pub region: Sp<String>,
+    pub stack_name: String,
+    pub tags: Vec<(String, String)>,
+    pub alerts: Option<Alerts>,
+    pub buckets: Vec<Bucket>,
+    pub tables: Option<Tables>,
+    pub stages: Vec<Stage>,
+    /// Example values of key-template variables.
+    pub examples: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alerts {
+    pub topic: Sp<String>,
+    pub email: Option<Sp<Email>>,
+}
+
+/// The alert e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Email {
+    /// A stack parameter.
+    Parameter,
+    Address(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// Short name (`bronze`), with the span of its key in `buckets`.
+    pub key: Sp<String>,
+    /// Full name (`hoopstat-haus-bronze`).
+    pub name: Sp<String>,
+    pub versioning: bool,
+    pub lifecycle: Lifecycle,
+}
+
+/// Lifecycle ages in days.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub intelligent_tiering_days: Option<Sp<u64>>,
+    pub infrequent_access_days: Option<Sp<u64>>,
+    pub glacier_days: Option<Sp<u64>>,
+    pub expire_days: Option<Sp<u64>>,
+    pub noncurrent_expire_days: Sp<u64>,
+    pub abort_incomplete_upload_days: Sp<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub bucket_key: Sp<String>,
+    pub bucket_name: Sp<String>,
+    pub namespace: Sp<String>,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: Sp<String>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: Sp<String>,
+    pub ty: Sp<String>,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// Stage name with the span of its key in `stages`.
+    pub name: Sp<String>,
+    pub runs: Runs,
+    pub trigger: Option<Trigger>,
+    pub schedule: Option<Schedule>,
+    /// Present for stages that run as Lambda functions.
+    pub function: Option<Function>,
+    /// Present for triggered Lambda stages.
+    pub queue: Option<Queue>,
+    pub writes: Vec<Write>,
+    pub writes_tables: Vec<Sp<String>>,
+    pub quarantine: Option<Quarantine>,
+    pub alarms: Vec<Alarm>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    /// Short bucket name.
+    pub bucket: Sp<String>,
+    pub pattern: KeyPattern,
+    /// Span of `pattern` (or `prefix`).
+    pub span: Span,
+    /// Raw `prefix`/`suffix` as written, when the trigger uses them instead of `pattern`.
+    pub raw_prefix: Option<Sp<String>>,
+    pub raw_suffix: Option<Sp<String>>,
+    pub events: Vec<Sp<String>>,
+    pub coalesce: Option<Sp<String>>,
+    pub external: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub name: String,
+    pub expression: Sp<String>,
+    pub timezone: Sp<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: Sp<String>,
+    pub role_name: Sp<String>,
+    pub log_group: Sp<String>,
+    pub timeout: Sp<Duration>,
+    pub memory: Sp<u32>,
+    pub architecture: Sp<Architecture>,
+    pub log_retention_days: Sp<u64>,
+    pub reserved_concurrency: Option<Sp<u32>>,
+    /// Extra environment variables from the spec.
+    pub env: Vec<(Sp<String>, Sp<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub name: Sp<String>,
+    pub dlq_name: Sp<String>,
+    pub visibility_timeout: Sp<Duration>,
+    pub retention: Sp<Duration>,
+    pub dlq_retention: Sp<Duration>,
+    pub max_receive_count: Sp<u32>,
+    pub batch_size: Sp<u32>,
+    pub batching_window: Sp<Duration>,
+    pub max_concurrency: Option<Sp<u32>>,
+    pub receive_wait: Sp<Duration>,
+    pub fifo: Sp<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub name: String,
+    /// Short bucket name.
+    pub bucket: Sp<String>,
+    pub key: Sp<KeyTemplate>,
+    pub per_run: PerRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    /// Short bucket name.
+    pub bucket: Sp<String>,
+    pub prefix: Sp<String>,
+}
+
+/// What an alarm watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AlarmKind {
+    QueueDepth,
+    QueueAge,
+    DlqDepth,
+    Duration,
+    Errors,
+    Throttles,
+}
+
+impl AlarmKind {
+    pub const ALL: [AlarmKind; 6] = [
+        AlarmKind::QueueDepth,
+        AlarmKind::QueueAge,
+        AlarmKind::DlqDepth,
+        AlarmKind::Duration,
+        AlarmKind::Errors,
+        AlarmKind::Throttles,
+    ];
+
+    /// The key in `alarms:` and the suffix of the alarm name.
+    pub fn key(self) -> &'static str {
+        match self {
+            AlarmKind::QueueDepth => "queue_depth",
+            AlarmKind::QueueAge => "queue_age",
+            AlarmKind::DlqDepth => "dlq_depth",
+            AlarmKind::Duration => "duration",
+            AlarmKind::Errors => "errors",
+            AlarmKind::Throttles => "throttles",
+        }
+    }
+
+    pub fn slug(self) -> String {
+        self.key().replace('_', "-")
+    }
+
+    /// Whether the alarm needs the stage's queue (else its function).
+    pub fn needs_queue(self) -> bool {
+        matches!(self, AlarmKind::QueueDepth | AlarmKind::QueueAge | AlarmKind::DlqDepth)
+    }
+
+    /// Built-in threshold when neither the stage nor the spec sets one.
+    fn builtin(self) -> Threshold {
+        match self {
+            AlarmKind::QueueDepth => Threshold::Value(100),
+            AlarmKind::QueueAge => Threshold::Off,
+            AlarmKind::DlqDepth => Threshold::Value(0),
+            AlarmKind::Duration => Threshold::Off,
+            AlarmKind::Errors => Threshold::Value(0),
+            AlarmKind::Throttles => Threshold::Value(0),
+        }
+    }
+
+    fn pick(self, spec: &model::AlarmsSpec) -> Option<&Sp<Threshold>> {
+        match self {
+            AlarmKind::QueueDepth => spec.queue_depth.as_ref(),
+            AlarmKind::QueueAge => spec.queue_age.as_ref(),
+            AlarmKind::DlqDepth => spec.dlq_depth.as_ref(),
+            AlarmKind::Duration => spec.duration.as_ref(),
+            AlarmKind::Errors => spec.errors.as_ref(),
+            AlarmKind::Throttles => spec.throttles.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Alarm {
+    pub kind: AlarmKind,
+    pub name: String,
+    /// `Off` when disabled; durations and ages in seconds.
+    pub threshold: Sp<Threshold>,
+}
+
+impl Pipeline {
+    pub fn bucket(&self, key: &str) -> Option<&Bucket> {
+        self.buckets.iter().find(|b| *b.key == key)
+    }
+
+    /// Full name of a bucket by short name (the short name itself when unknown).
+    pub fn bucket_name(&self, key: &str) -> String {
+        self.bucket(key).map(|b| b.name.value.clone()).unwrap_or_else(|| key.to_string())
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| *s.name == name)
+    }
+
+    /// Example value of a key-template variable.
+    pub fn example(&self, variable: &str) -> String {
+        self.examples.get(variable).cloned().unwrap_or_else(|| format!("sample-{variable}"))
+    }
+
+    /// A key the write produces, with example values.
+    pub fn example_key(&self, write: &Write) -> String {
+        write.key.render(|v| self.example(v))
+    }
+
+    /// The ARN of the table bucket, with CloudFormation pseudo-parameters (`${AWS::Region}`).
+    pub fn table_bucket_arn_sub(&self) -> Option<String> {
+        self.tables.as_ref().map(|t| {
+            format!(
+                "arn:${{AWS::Partition}}:s3tables:${{AWS::Region}}:${{AWS::AccountId}}:bucket/{}",
+                t.bucket_name.value
+            )
+        })
+    }
+
+    /// The environment-variable contract of a stage's function.
+    pub fn stage_env(&self, stage: &Stage) -> contract::StageEnv {
+        contract::StageEnv {
+            stage: stage.name.value.clone(),
+            input: stage
+                .trigger
+                .as_ref()
+                .map(|t| contract::Input { bucket: self.bucket_name(&t.bucket), pattern: t.pattern.pattern.clone() }),
+            outputs: stage
+                .writes
+                .iter()
+                .map(|w| contract::Output {
+                    name: w.name.clone(),
+                    location: contract::S3Location { bucket: self.bucket_name(&w.bucket), key: w.key.template.clone() },
+                })
+                .collect(),
+            quarantine: stage
+                .quarantine
+                .as_ref()
+                .map(|q| contract::S3Location { bucket: self.bucket_name(&q.bucket), key: q.prefix.value.clone() }),
+            tables: match (&self.tables, stage.writes_tables.is_empty()) {
+                (Some(t), false) => Some(contract::TablesEnv {
+                    table_bucket_arn: self.table_bucket_arn_sub().unwrap_or_default(),
+                    namespace: t.namespace.value.clone(),
+                    tables: stage.writes_tables.iter().map(|t| t.value.clone()).collect(),
+                }),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Built-in example values of key-template variables.
+pub const BUILTIN_EXAMPLES: [(&str, &str); 6] = [
+    ("date", "2024-01-15"),
+    ("season", "2023-24"),
+    ("game_id", "0022300561"),
+    ("year", "2024"),
+    ("month", "01"),
+    ("day", "15"),
+];
+
+const DEFAULT_NAMING: [(&str, &str); 10] = [
+    ("bucket", "{{project}}-{{bucket}}"),
+    ("queue", "{{project}}-{{stage}}-queue"),
+    ("dlq", "{{project}}-{{stage}}-dlq"),
+    ("function", "{{project}}-{{stage}}"),
+    ("role", "{{function}}-role"),
+    ("log_group", "/aws/lambda/{{function}}"),
+    ("alarm", "{{project}}-{{stage}}-{{alarm}}"),
+    ("topic", "{{project}}-alerts"),
+    ("schedule", "{{project}}-{{stage}}-schedule"),
+    ("stack", "{{project}}"),
+];
+
+struct Namer<'a> {
+    hb: Handlebars<'a>,
+    spans: BTreeMap<&'static str, Span>,
+}
+
+impl Namer<'_> {
+    fn new(naming: &model::Naming, diags: &mut Vec<Diagnostic>) -> Self {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        let custom: [(&'static str, Option<&Sp<String>>); 10] = [
+            ("bucket", naming.bucket.as_ref()),
+            ("queue", naming.queue.as_ref()),
+            ("dlq", naming.dlq.as_ref()),
+            ("function", naming.function.as_ref()),
+            ("role", naming.role.as_ref()),
+            ("log_group", naming.log_group.as_ref()),
+            ("alarm", naming.alarm.as_ref()),
+            ("topic", naming.topic.as_ref()),
+            ("schedule", naming.schedule.as_ref()),
+            ("stack", naming.stack.as_ref()),
+        ];
+        let mut spans = BTreeMap::new();
+        for ((kind, default), (_, custom)) in DEFAULT_NAMING.iter().zip(custom) {
+            let (text, span) = match custom {
+                Some(t) => (t.value.as_str(), t.span),
+                None => (*default, Span::UNKNOWN),
+            };
+            spans.insert(*kind, span);
+            if let Err(e) = hb.register_template_string(kind, text) {
+                diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_TEMPLATE,
+                        span,
+                        format!("naming template `{kind}` does not parse: {}", e.reason()),
+                    )
+                    .with_hint("write handlebars such as `{{project}}-{{stage}}-queue`"),
+                );
+                // Keep going with the default so later names still resolve.
+                let _ = hb.register_template_string(kind, *default);
+            }
+        }
+        Namer { hb, spans }
+    }
+
+    fn name(&self, kind: &'static str, ctx: &serde_json::Value, at: Span, diags: &mut Vec<Diagnostic>) -> Sp<String> {
+        let span = self.spans.get(kind).copied().unwrap_or_default();
+        match self.hb.render(kind, ctx) {
+            Ok(s) => Sp::new(s, at),
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_TEMPLATE,
+                        span.or(at),
+                        format!("naming template `{kind}` does not render: {}", e.reason()),
+                    )
+                    .with_hint("the variables are `project`, `stage`, `bucket`, `function`, `alarm`, `table_bucket`"),
+                );
+                Sp::new(String::new(), at)
+            }
+        }
+    }
+}
+
+/// Picks the stage's value, else the default's, else the built-in one (spanned at `fallback`).
+fn pick<T: Clone>(stage: &Option<Sp<T>>, default: &Option<Sp<T>>, builtin: T, fallback: Span) -> Sp<T> {
+    stage.clone().or_else(|| default.clone()).unwrap_or(Sp::new(builtin, fallback))
+}
+
+fn days(d: &Option<Sp<Duration>>) -> Option<Sp<u64>> {
+    d.as_ref().map(|d| d.clone().map(|d| d.days_ceil()))
+}
+
+/// Resolves the spec file into the pipeline graph. Reference and template problems come back as
+/// diagnostics; the pipeline is still returned so that more problems can be found.
+pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let namer = Namer::new(&spec.naming, &mut diags);
+    let project = spec.project.clone();
+    let root = json!({ "project": project.value });
+
+    let buckets: Vec<Bucket> = spec
+        .buckets
+        .iter()
+        .map(|(key, b)| {
+            let name = match &b.name {
+                Some(n) => n.clone(),
+                None => namer.name(
+                    "bucket",
+                    &json!({ "project": project.value, "bucket": key.value }),
+                    key.span,
+                    &mut diags,
+                ),
+            };
+            let l = &b.lifecycle;
+            Bucket {
+                key: key.clone(),
+                name,
+                versioning: b.versioning.as_ref().is_none_or(|v| v.value),
+                lifecycle: Lifecycle {
+                    intelligent_tiering_days: days(&l.intelligent_tiering_after),
+                    infrequent_access_days: days(&l.infrequent_access_after),
+                    glacier_days: days(&l.glacier_after),
+                    expire_days: days(&l.expire_after),
+                    noncurrent_expire_days: days(&l.noncurrent_expire_after).unwrap_or(Sp::new(30, key.span)),
+                    abort_incomplete_upload_days: days(&l.abort_incomplete_uploads_after)
+                        .unwrap_or(Sp::new(7, key.span)),
+                },
+            }
+        })
+        .collect();
+
+    let tables = spec.tables.as_ref().map(|t| Tables {
+        bucket_key: t.bucket.clone(),
+        bucket_name: t
+            .bucket_name
+            .clone()
+            .unwrap_or_else(|| Sp::new(format!("{}-{}", project.value, t.bucket.value), t.bucket.span)),
+        namespace: t.namespace.clone(),
+        tables: t
+            .tables
+            .iter()
+            .map(|(name, cols)| Table {
+                name: name.clone(),
+                columns: cols
+                    .iter()
+                    .map(|c| Column { name: c.name.clone(), ty: c.ty.clone(), required: c.required })
+                    .collect(),
+            })
+            .collect(),
+    });
+
+    let alerts = spec.alerts.as_ref().map(|a| Alerts {
+        topic: a.topic.clone().unwrap_or_else(|| namer.name("topic", &root, Span::UNKNOWN, &mut diags)),
+        email: a
+            .email
+            .as_ref()
+            .map(|e| e.clone().map(|text| if text == "parameter" { Email::Parameter } else { Email::Address(text) })),
+    });
+
+    let known_bucket = |b: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>| {
+        if !spec.buckets.keys().any(|k| k.value == b.value) {
+            let known: Vec<&str> = spec.buckets.keys().map(|k| k.value.as_str()).collect();
+            diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_REFERENCE,
+                    b.span,
+                    format!("{what} names bucket `{}`, which `buckets` does not declare", b.value),
+                )
+                .with_hint(if known.is_empty() {
+                    "declare it under `buckets:`".to_string()
+                } else {
+                    format!("declared buckets: {}", known.join(", "))
+                }),
+            );
+        }
+    };
+
+    let dq = &spec.defaults.queue;
+    let df = &spec.defaults.function;
+    let mut stages = Vec::new();
+    for (name, st) in &spec.stages {
+        let s = &st.value;
+        let at = name.span;
+        let runs = s.runs.as_ref().map(|r| r.value).unwrap_or_default();
+        let ctx = json!({ "project": project.value, "stage": name.value });
+
+        let trigger = s.trigger.as_ref().map(|t| {
+            known_bucket(&t.bucket, "the trigger", &mut diags);
+            let (pattern, span) = match (&t.pattern, &t.prefix, &t.suffix) {
+                (Some(p), None, None) => (KeyPattern::parse(&p.value), p.span),
+                (None, prefix, suffix) => {
+                    let empty = String::new();
+                    let span = prefix.as_ref().or(suffix.as_ref()).map(|p| p.span).unwrap_or(t.bucket.span);
+                    (
+                        KeyPattern::from_filter(
+                            prefix.as_ref().map(|p| &p.value).unwrap_or(&empty),
+                            suffix.as_ref().map(|s| &s.value).unwrap_or(&empty),
+                        ),
+                        span,
+                    )
+                }
+                (Some(p), _, _) => {
+                    diags.push(
+                        Diagnostic::error(
+                            codes::INVALID_VALUE,
+                            p.span,
+                            "a trigger has either `pattern` or `prefix`/`suffix`, not both",
+                        )
+                        .with_hint("keep `pattern`: pipewright derives the S3 filter from it"),
+                    );
+                    (KeyPattern::parse(&p.value), p.span)
+                }
+            };
+            Trigger {
+                bucket: t.bucket.clone(),
+                pattern,
+                span,
+                raw_prefix: t.prefix.clone(),
+                raw_suffix: t.suffix.clone(),
+                events: t
+                    .events
+                    .clone()
+                    .unwrap_or_else(|| vec![Sp::new("s3:ObjectCreated:*".to_string(), t.bucket.span)]),
+                coalesce: t.coalesce.clone(),
+                external: t.external,
+            }
+        });
+
+        let function = (runs == Runs::Lambda).then(|| {
+            let f = &s.function;
+            let fname = f.name.clone().unwrap_or_else(|| namer.name("function", &ctx, at, &mut diags));
+            let fctx = json!({ "project": project.value, "stage": name.value, "function": fname.value });
+            let mut env: Vec<(Sp<String>, Sp<String>)> = df.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            for (k, v) in &f.env {
+                env.retain(|(dk, _)| dk.value != k.value);
+                env.push((k.clone(), v.clone()));
+            }
+            Function {
+                role_name: namer.name("role", &fctx, fname.span, &mut diags),
+                log_group: namer.name("log_group", &fctx, fname.span, &mut diags),
+                name: fname,
+                timeout: pick(&f.timeout, &df.timeout, Duration(60), at),
+                memory: pick(&f.memory, &df.memory, 512, at),
+                architecture: pick(&f.architecture, &df.architecture, Architecture::Arm64, at),
+                log_retention_days: days(&f.log_retention)
+                    .or_else(|| days(&df.log_retention))
+                    .unwrap_or(Sp::new(30, at)),
+                reserved_concurrency: f.reserved_concurrency.clone().or(df.reserved_concurrency.clone()),
+                env,
+            }
+        });
+
+        let queue = match (&function, &trigger) {
+            (Some(func), Some(_)) => {
+                let q = &s.queue;
+                let window = pick(&q.batching_window, &dq.batching_window, Duration(0), at);
+                let recommended = Duration(6 * func.timeout.secs() + window.secs());
+                Some(Queue {
+                    name: q.name.clone().unwrap_or_else(|| namer.name("queue", &ctx, at, &mut diags)),
+                    dlq_name: q.dlq_name.clone().unwrap_or_else(|| namer.name("dlq", &ctx, at, &mut diags)),
+                    visibility_timeout: pick(&q.visibility_timeout, &dq.visibility_timeout, recommended, at),
+                    retention: pick(&q.retention, &dq.retention, Duration(4 * 86_400), at),
+                    dlq_retention: pick(&q.dlq_retention, &dq.dlq_retention, Duration(14 * 86_400), at),
+                    max_receive_count: pick(&q.max_receive_count, &dq.max_receive_count, 5, at),
+                    batch_size: pick(&q.batch_size, &dq.batch_size, 10, at),
+                    batching_window: window,
+                    max_concurrency: q.max_concurrency.clone().or(dq.max_concurrency.clone()),
+                    receive_wait: pick(&q.receive_wait, &dq.receive_wait, Duration(20), at),
+                    fifo: pick(&q.fifo, &dq.fifo, false, at),
+                })
+            }
+            _ => None,
+        };
+
+        if runs == Runs::Local
+            && let Some(t) = &s.trigger
+        {
+            diags.push(
+                Diagnostic::error(
+                    codes::INVALID_VALUE,
+                    t.bucket.span,
+                    format!("stage `{}` runs locally and cannot have an S3 trigger", name.value),
+                )
+                .with_hint("remove `runs: local`, or start the stage with a `schedule`"),
+            );
+        }
+        if s.trigger.is_none() && s.schedule.is_none() {
+            diags.push(
+                Diagnostic::error(
+                    codes::INVALID_VALUE,
+                    at,
+                    format!("stage `{}` has neither a `trigger` nor a `schedule`: nothing starts it", name.value),
+                )
+                .with_hint("add `trigger: {bucket: ..., pattern: ...}` or a `schedule`"),
+            );
+        }
+
+        let mut writes = Vec::new();
+        for (i, w) in s.writes.iter().enumerate() {
+            known_bucket(&w.bucket, "a write", &mut diags);
+            let key = w.key.clone().map(|template| KeyTemplate { template });
+            if let Err(e) = key.variables() {
+                diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_TEMPLATE,
+                        key.span,
+                        format!("key template `{}` is malformed: {e:?}", key.template),
+                    )
+                    .with_hint("write variables as `{name}`, e.g. `raw/date={date}/data.json`"),
+                );
+            }
+            let name = w
+                .name
+                .as_ref()
+                .map(|n| n.value.clone())
+                .unwrap_or_else(|| if i == 0 { "output".to_string() } else { format!("output{}", i + 1) });
+            writes.push(Write {
+                name,
+                bucket: w.bucket.clone(),
+                key,
+                per_run: w.per_run.as_ref().map(|p| p.value).unwrap_or_default(),
+            });
+        }
+
+        let mut writes_tables = Vec::new();
+        for t in &s.writes_tables {
+            let declared = spec.tables.as_ref().is_some_and(|ts| ts.tables.keys().any(|k| k.value == t.value));
+            if !declared {
+                diags.push(
+                    Diagnostic::error(
+                        codes::UNKNOWN_REFERENCE,
+                        t.span,
+                        format!("stage `{}` writes table `{}`, which `tables` does not declare", name.value, t.value),
+                    )
+                    .with_hint("declare it under `tables.tables:`"),
+                );
+            }
+            writes_tables.push(t.clone());
+        }
+
+        let quarantine = match &s.quarantine {
+            Some(q) => {
+                known_bucket(&q.bucket, "the quarantine", &mut diags);
+                Some(Quarantine { bucket: q.bucket.clone(), prefix: q.prefix.clone() })
+            }
+            None => {
+                writes.first().map(|w| w.bucket.clone()).or_else(|| trigger.as_ref().map(|t| t.bucket.clone())).map(
+                    |bucket| Quarantine {
+                        bucket: Sp::new(bucket.value, at),
+                        prefix: Sp::new(format!("quarantine/{}/", name.value), at),
+                    },
+                )
+            }
+        };
+
+        let schedule = s.schedule.as_ref().map(|sch| Schedule {
+            name: namer.name("schedule", &ctx, at, &mut diags).value,
+            expression: sch.expression.clone(),
+            timezone: sch.timezone.clone().unwrap_or(Sp::new("UTC".to_string(), sch.expression.span)),
+        });
+
+        let mut alarms = Vec::new();
+        if let Some(func) = &function {
+            for kind in AlarmKind::ALL {
+                if kind.needs_queue() && queue.is_none() {
+                    continue;
+                }
+                let threshold = kind
+                    .pick(&s.alarms)
+                    .or_else(|| kind.pick(&spec.alarms))
+                    .cloned()
+                    .unwrap_or(Sp::new(kind.builtin(), at));
+                let actx = json!({ "project": project.value, "stage": name.value,
+                                   "function": func.name.value, "alarm": kind.slug() });
+                alarms.push(Alarm { kind, name: namer.name("alarm", &actx, at, &mut diags).value, threshold });
+            }
+        }
+
+        stages.push(Stage {
+            name: name.clone(),
+            runs,
+            trigger,
+            schedule,
+            function,
+            queue,
+            writes,
+            writes_tables,
+            quarantine,
+            alarms,
+        });
+    }
+
+    if let Some(t) = &tables
+        && spec.stages.values().all(|s| s.value.writes_tables.is_empty())
+    {
+        diags.push(Diagnostic::warning(
+            codes::UNKNOWN_REFERENCE,
+            t.bucket_key.span,
+            "no stage writes the declared tables",
+        ));
+    }
+
+    let mut examples: BTreeMap<String, String> =
+        BUILTIN_EXAMPLES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    for (k, v) in &spec.examples {
+        examples.insert(k.value.clone(), v.value.clone());
+    }
+
+    let pipeline = Pipeline {
+        region: spec.region.clone().unwrap_or(Sp::new("us-east-1".to_string(), project.span)),
+        stack_name: namer.name("stack", &root, project.span, &mut diags).value,
+        project,
+        tags: spec.tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect(),
+        alerts,
+        buckets,
+        tables,
+        stages,
+        examples,
+    };
+    (pipeline, diags)
+}
