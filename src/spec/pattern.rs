@@ -143,26 +143,7 @@ impl KeyPattern {
     }
 }
 
-/// `*` matches any run of characters, including `/`; everything else is literal.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let first = parts[0];
-    let last = parts[parts.len() - 1];
-    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+pub use pipewright_common::glob_match;
 
 /// A key template with `{variable}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -200,6 +200,29 @@ impl StageEnv {
     }
 }
 
+/// Whether `text` matches a key pattern: `*` matches any run of characters, including `/`;
+/// everything else is literal. The generator derives S3 filters from the same patterns, and a
+/// handler enforces the whole pattern (S3 filters only enforce its prefix and suffix).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let first = parts[0];
+    let last = parts[parts.len() - 1];
+    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Decodes a key from an S3 event message (`+` is a space, `%XX` a byte).
 pub fn decode_event_key(key: &str) -> String {
     let bytes = key.as_bytes();
