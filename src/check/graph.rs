@@ -168,9 +168,10 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                         codes::RECURSION,
                         target.trigger.as_ref().map(|t| t.span).unwrap_or(target.name.span),
                         format!(
-                            "stages `{}` and `{}` trigger each other (through {}): every run starts another",
+                            "stages `{}` and `{}` trigger each other (`{}` -> {}): every run starts another",
                             stage.name.value,
                             target.name.value,
+                            stage.name.value,
                             path_names(p, &edges, b, a)
                         ),
                     )

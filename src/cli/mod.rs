@@ -2,6 +2,7 @@
 //! printing. Commands take settings and writers, so tests call them without spawning a process.
 
 mod check;
+pub use check::diagnose;
 pub mod env;
 mod generate;
 

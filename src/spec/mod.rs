@@ -63,6 +63,11 @@ fn clean_parse_message(text: &str) -> String {
         Some(i) if first.starts_with("line ") => &first[i + 2..],
         _ => first,
     };
+    // The position is shown by the diagnostic itself.
+    let msg = match msg.rfind(" at line ") {
+        Some(i) if msg[i + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => &msg[..i],
+        _ => msg,
+    };
     msg.trim().to_string()
 }
 

@@ -1,0 +1,187 @@
+//! Every check code has a failing fixture spec under `tests/fixtures/checks/` (named after the code)
+//! and a snapshot of its diagnostics; the flagship and every spec in `specs/` check clean.
+
+use pipewright::Exit;
+use pipewright::check::codes;
+use pipewright::cli::{Cli, run};
+use pipewright::report::Severity;
+use pipewright::report::render::{Format, Subject, render};
+use pipewright::spec::Source;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/checks")
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `pw301-visibility-below-timeout.yaml` -> `PW301`.
+fn code_of(path: &Path) -> String {
+    let stem = path.file_stem().expect("stem").to_string_lossy();
+    stem.split('-').next().expect("code").to_uppercase()
+}
+
+fn diagnose(path: &Path) -> (Source, Vec<pipewright::report::Diagnostic>) {
+    let loaded = pipewright::cli::diagnose(Source::read(path).expect("readable"));
+    (loaded.source, loaded.diagnostics)
+}
+
+fn cli(args: &[&str]) -> (Exit, String, String) {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(std::iter::once("pipewright").chain(args.iter().copied())).expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exit = run(cli, &mut out, &mut err);
+    (exit, String::from_utf8(out).expect("utf8"), String::from_utf8(err).expect("utf8"))
+}
+
+#[test]
+fn every_fixture_reports_its_code_and_matches_its_snapshot() {
+    let files = fixtures();
+    assert!(files.len() >= codes::ALL.len(), "expected a fixture per code");
+    for path in files {
+        let code = code_of(&path);
+        let (source, diags) = diagnose(&path);
+        assert!(
+            diags.iter().any(|d| d.code == code),
+            "{}: expected {code}, got {:?}",
+            path.display(),
+            diags.iter().map(|d| d.code).collect::<Vec<_>>()
+        );
+        for d in &diags {
+            assert!(d.span.line > 0 && d.span.column > 0, "{}: {d:?} has no location", path.display());
+        }
+        let shown = path.display().to_string();
+        let text = render(Format::Human, &Subject { path: &shown, text: &source.text }, &diags, false);
+        let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        insta::assert_snapshot!(name, text);
+
+        // The command fails on it (warnings need --deny-warnings).
+        let (exit, _, _) = cli(&["--color", "never", "check", &shown, "--deny-warnings"]);
+        assert_eq!(exit, Exit::Findings, "{shown}");
+        let has_error = diags.iter().any(|d| d.severity == Severity::Error);
+        let (exit, _, _) = cli(&["--color", "never", "check", &shown]);
+        assert_eq!(exit, if has_error { Exit::Findings } else { Exit::Clean }, "{shown}");
+    }
+}
+
+#[test]
+fn every_code_has_a_fixture_and_documentation() {
+    let covered: Vec<String> = fixtures().iter().map(|p| code_of(p)).collect();
+    for c in codes::ALL {
+        assert!(covered.iter().any(|f| f == c.code), "no fixture for {} ({})", c.code, c.name);
+        assert!(!c.what.is_empty() && !c.fix.is_empty() && !c.example.is_empty(), "{} lacks docs", c.code);
+    }
+    let mut all: Vec<&str> = codes::ALL.iter().map(|c| c.code).collect();
+    all.dedup();
+    assert_eq!(all.len(), codes::ALL.len(), "codes are unique");
+}
+
+#[test]
+fn diagnostics_point_at_the_offending_node() {
+    let (_, diags) = diagnose(Path::new("tests/fixtures/checks/pw301-visibility-below-timeout.yaml"));
+    let d = diags.iter().find(|d| d.code == codes::VISIBILITY_BELOW_TIMEOUT).expect("PW301");
+    assert_eq!((d.span.line, d.span.column), (22, 27));
+    let (_, diags) = diagnose(Path::new("tests/fixtures/checks/pw001-unknown-key.yaml"));
+    assert_eq!((diags[0].span.line, diags[0].span.column), (19, 7));
+    assert!(diags[0].message.contains("timeot"), "{}", diags[0].message);
+}
+
+#[test]
+fn the_original_runbook_fails_on_every_known_mistake() {
+    let (source, diags) = diagnose(Path::new("tests/fixtures/runbook-original.yaml"));
+    for code in [
+        codes::FILTER_NEEDS_ENCODING,
+        codes::TRIGGER_MATCHES_NOTHING,
+        codes::VISIBILITY_BELOW_RECOMMENDED,
+        codes::DLQ_RETENTION,
+        codes::LOW_MAX_RECEIVE_COUNT,
+        codes::ALARM_CANNOT_FIRE,
+        codes::ALARM_WITHOUT_ACTIONS,
+        codes::RESERVED_ENV_VAR,
+    ] {
+        assert!(diags.iter().any(|d| d.code == code), "missing {code}");
+    }
+    let path = "tests/fixtures/runbook-original.yaml";
+    let subject = Subject { path, text: &source.text };
+    insta::assert_snapshot!("runbook-original.human", render(Format::Human, &subject, &diags, false));
+    insta::assert_snapshot!("runbook-original.json", render(Format::Json, &subject, &diags, false));
+    insta::assert_snapshot!("runbook-original.sarif", render(Format::Sarif, &subject, &diags, false));
+    insta::assert_snapshot!("runbook-original.github", render(Format::Github, &subject, &diags, false));
+}
+
+#[test]
+fn sarif_is_well_formed() {
+    let (source, diags) = diagnose(Path::new("tests/fixtures/runbook-original.yaml"));
+    let text = render(Format::Sarif, &Subject { path: "spec.yaml", text: &source.text }, &diags, false);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    for result in run["results"].as_array().expect("results") {
+        let idx = result["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+        assert_eq!(rules[idx]["id"], result["ruleId"]);
+        assert!(["error", "warning", "note"].contains(&result["level"].as_str().expect("level")));
+        let region = &result["locations"][0]["physicalLocation"]["region"];
+        assert!(region["startLine"].as_u64().expect("line") >= 1);
+    }
+}
+
+#[test]
+fn every_spec_in_specs_checks_clean() {
+    for entry in std::fs::read_dir("specs").expect("specs") {
+        let path = entry.expect("entry").path();
+        let shown = path.display().to_string();
+        let (exit, out, _) = cli(&["--color", "never", "check", &shown, "--deny-warnings"]);
+        assert_eq!(exit, Exit::Clean, "{shown}:\n{out}");
+    }
+    // Without an argument, the embedded flagship is checked.
+    let (exit, out, _) = cli(&["--color", "never", "check"]);
+    assert_eq!(exit, Exit::Clean, "{out}");
+    assert!(out.contains("specs/hoopstat-haus.yaml: no findings"), "{out}");
+}
+
+#[test]
+fn synthetic_specs_check_clean() {
+    for n in [1, 10, 100] {
+        let source =
+            Source { path: PathBuf::from(format!("synth-{n}.yaml")), text: pipewright::spec::synthetic::spec(n) };
+        let loaded = pipewright::cli::diagnose(source);
+        assert!(loaded.diagnostics.is_empty(), "{n} stages: {:?}", loaded.diagnostics);
+        assert_eq!(loaded.pipeline.expect("parsed").stages.len(), n + 1);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (exit, _, err) = cli(&["check", "does/not/exist.yaml"]);
+    assert_eq!(exit, Exit::Usage);
+    assert!(err.contains("cannot read spec `does/not/exist.yaml`"), "{err}");
+    use clap::Parser;
+    let e = Cli::try_parse_from(["pipewright", "check", "--format", "xml"]).expect_err("bad format");
+    assert_eq!(e.exit_code(), 2);
+    let (exit, _, _) = cli(&["explain", "PW999"]);
+    assert_eq!(exit, Exit::Usage);
+}
+
+#[test]
+fn explain_prints_the_reference() {
+    let (exit, out, _) = cli(&["explain", "PW301"]);
+    assert_eq!(exit, Exit::Clean);
+    assert!(out.contains("visibility-below-timeout") && out.contains("fix:"), "{out}");
+    let (_, by_name, _) = cli(&["explain", "visibility-below-timeout"]);
+    assert_eq!(out, by_name);
+    let (_, all, _) = cli(&["explain", "--all"]);
+    assert_eq!(all.lines().count(), codes::ALL.len());
+}
+
+#[test]
+fn github_annotations_escape_their_data() {
+    let (_, out, _) = cli(&["check", "tests/fixtures/checks/pw101-filter-needs-encoding.yaml", "--format", "github"]);
+    let line = out.lines().next().expect("one annotation");
+    assert!(line.starts_with("::error file=tests/fixtures/checks/pw101-filter-needs-encoding.yaml,line=17,col=15,title=PW101 filter-needs-encoding::"), "{line}");
+    assert!(line.contains("%0Ahint: "), "{line}");
+}

@@ -1,0 +1,262 @@
+//! `pipewright generate`: deterministic output, `--check` against the committed `generated/`, and
+//! the properties the template must have to deploy on the first try.
+
+use pipewright::Exit;
+use pipewright::cfn::files::{global_files, spec_files};
+use pipewright::cli::{Cli, run};
+use pipewright::spec::Source;
+use serde_json::Value;
+use std::path::Path;
+
+fn cli(args: &[&str]) -> (Exit, String, String) {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(std::iter::once("pipewright").chain(args.iter().copied())).expect("parses");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let exit = run(cli, &mut out, &mut err);
+    (exit, String::from_utf8(out).expect("utf8"), String::from_utf8(err).expect("utf8"))
+}
+
+fn flagship_template() -> Value {
+    let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/hoopstat-haus.yaml")).expect("spec"));
+    let template = pipewright::cfn::template(&loaded.pipeline.expect("parsed"), "specs/hoopstat-haus.yaml");
+    template.to_value()
+}
+
+#[test]
+fn committed_generated_files_are_fresh() {
+    for entry in std::fs::read_dir("specs").expect("specs") {
+        let path = entry.expect("entry").path();
+        let shown = path.display().to_string();
+        let (exit, out, err) = cli(&["--color", "never", "generate", &shown, "--check"]);
+        assert_eq!(exit, Exit::Clean, "{shown} is stale; run `cargo run -- generate {shown}`\n{out}{err}");
+    }
+}
+
+#[test]
+fn generate_then_check_then_detect_staleness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf8 path");
+    let (exit, _, err) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out]);
+    assert_eq!(exit, Exit::Clean, "{err}");
+    for f in [
+        "hoopstat-haus/template.yaml",
+        "hoopstat-haus/parameters.json",
+        "hoopstat-haus/bronze-ingestion.crontab",
+        "pipewright.schema.json",
+        "checks.md",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let (exit, _, _) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out, "--check"]);
+    assert_eq!(exit, Exit::Clean);
+
+    // A hand edit is stale, and the diff shows it.
+    let template = dir.path().join("hoopstat-haus/template.yaml");
+    let text = std::fs::read_to_string(&template).expect("read");
+    std::fs::write(&template, text.replace("VisibilityTimeout: 1805", "VisibilityTimeout: 300")).expect("write");
+    let (exit, diff, err) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out, "--check"]);
+    assert_eq!(exit, Exit::Findings);
+    assert!(
+        diff.contains("-      VisibilityTimeout: 300") && diff.contains("+      VisibilityTimeout: 1805"),
+        "{diff}"
+    );
+    assert!(err.contains("stale"), "{err}");
+
+    // A file generate no longer writes is stale too, and a regenerate removes it.
+    std::fs::write(dir.path().join("hoopstat-haus/old-stage.crontab"), "x").expect("write");
+    let (exit, out_text, _) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out, "--check"]);
+    assert_eq!(exit, Exit::Findings);
+    assert!(out_text.contains("old-stage.crontab"), "{out_text}");
+    let (exit, _, _) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out]);
+    assert_eq!(exit, Exit::Clean);
+    assert!(!dir.path().join("hoopstat-haus/old-stage.crontab").exists());
+    let (exit, _, _) = cli(&["generate", "specs/hoopstat-haus.yaml", "--out", out, "--check"]);
+    assert_eq!(exit, Exit::Clean);
+}
+
+#[test]
+fn a_spec_with_errors_is_not_generated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf8 path");
+    let (exit, _, err) = cli(&[
+        "--color",
+        "never",
+        "generate",
+        "tests/fixtures/checks/pw301-visibility-below-timeout.yaml",
+        "--out",
+        out,
+    ]);
+    assert_eq!(exit, Exit::Findings);
+    assert!(err.contains("PW301") && err.contains("not generating"), "{err}");
+    assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none(), "nothing written");
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = flagship_template();
+    let b = flagship_template();
+    assert_eq!(a, b);
+    let loaded = pipewright::cli::diagnose(Source::flagship());
+    let p = loaded.pipeline.expect("parsed");
+    assert_eq!(spec_files(&p, "x", "s.yaml"), spec_files(&p, "x", "s.yaml"));
+    assert_eq!(global_files(), global_files());
+}
+
+#[test]
+fn runbook_names_come_out_of_the_conventions() {
+    let t = flagship_template();
+    let r = &t["Resources"];
+    assert_eq!(r["BronzeBucket"]["Properties"]["BucketName"], "hoopstat-haus-bronze");
+    assert_eq!(r["SilverBucket"]["Properties"]["BucketName"], "hoopstat-haus-silver");
+    assert_eq!(r["SilverProcessingQueue"]["Properties"]["QueueName"], "hoopstat-haus-silver-processing-queue");
+    assert_eq!(r["GoldAnalyticsQueue"]["Properties"]["QueueName"], "hoopstat-haus-gold-analytics-queue");
+    assert_eq!(r["SilverProcessingDlq"]["Properties"]["QueueName"], "hoopstat-haus-silver-processing-dlq");
+    assert_eq!(r["GoldAnalyticsDlq"]["Properties"]["QueueName"], "hoopstat-haus-gold-analytics-dlq");
+    assert_eq!(r["SilverProcessingFunction"]["Properties"]["FunctionName"], "hoopstat-haus-silver-processing");
+    assert_eq!(r["GoldAnalyticsFunction"]["Properties"]["FunctionName"], "hoopstat-haus-gold-analytics");
+    assert_eq!(
+        r["SilverProcessingLogGroup"]["Properties"]["LogGroupName"],
+        "/aws/lambda/hoopstat-haus-silver-processing"
+    );
+    assert_eq!(r["GoldTablesTableBucket"]["Properties"]["TableBucketName"], "hoopstat-haus-gold-tables");
+    assert_eq!(r["BasketballAnalyticsNamespace"]["Properties"]["Namespace"], "basketball_analytics");
+    // The local stage has no function, and its crontab is generated instead.
+    assert!(r.get("BronzeIngestionFunction").is_none());
+}
+
+#[test]
+fn notifications_are_encoded_and_cannot_cycle() {
+    let t = flagship_template();
+    let r = &t["Resources"];
+    let cfg = &r["BronzeBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0];
+    assert_eq!(cfg["Event"], "s3:ObjectCreated:*");
+    let rules = &cfg["Filter"]["S3Key"]["Rules"];
+    assert_eq!(rules[0], serde_json::json!({ "Name": "prefix", "Value": "raw/box_scores/date%3D" }));
+    assert_eq!(rules[1], serde_json::json!({ "Name": "suffix", "Value": "/data.json" }));
+    // The bucket waits for the policy; the policy names the bucket by an ARN built from its name.
+    assert_eq!(r["BronzeBucket"]["DependsOn"], serde_json::json!(["SilverProcessingQueuePolicy"]));
+    let statement = &r["SilverProcessingQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"],
+        "arn:${AWS::Partition}:s3:::hoopstat-haus-bronze"
+    );
+    assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceAccount"]["Ref"], "AWS::AccountId");
+    assert!(!serde_json::to_string(&r["SilverProcessingQueuePolicy"]).expect("json").contains("BronzeBucket"));
+    // No custom resources.
+    for (id, res) in r.as_object().expect("resources") {
+        let ty = res["Type"].as_str().expect("type");
+        assert!(!ty.starts_with("Custom::") && ty != "AWS::CloudFormation::CustomResource", "{id}");
+    }
+}
+
+#[test]
+fn queues_follow_aws_recommendations() {
+    let t = flagship_template();
+    let q = &t["Resources"]["SilverProcessingQueue"]["Properties"];
+    assert_eq!(q["VisibilityTimeout"], 1805);
+    assert_eq!(q["MessageRetentionPeriod"], 4 * 86_400);
+    assert_eq!(q["ReceiveMessageWaitTimeSeconds"], 20);
+    assert_eq!(q["SqsManagedSseEnabled"], true);
+    assert_eq!(q["RedrivePolicy"]["maxReceiveCount"], 5);
+    let dlq = &t["Resources"]["SilverProcessingDlq"]["Properties"];
+    assert_eq!(dlq["MessageRetentionPeriod"], 14 * 86_400);
+    assert_eq!(dlq["RedriveAllowPolicy"]["redrivePermission"], "byQueue");
+    let esm = &t["Resources"]["SilverProcessingEventSourceMapping"]["Properties"];
+    assert_eq!(esm["BatchSize"], 10);
+    assert_eq!(esm["MaximumBatchingWindowInSeconds"], 5);
+    assert_eq!(esm["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]));
+}
+
+#[test]
+fn iam_is_least_privilege_without_wildcard_actions() {
+    let t = flagship_template();
+    for (id, res) in t["Resources"].as_object().expect("resources") {
+        if res["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in res["Properties"]["Policies"].as_array().expect("policies") {
+            for st in policy["PolicyDocument"]["Statement"].as_array().expect("statements") {
+                let actions: Vec<&str> = match &st["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Array(a) => a.iter().map(|v| v.as_str().expect("action")).collect(),
+                    other => panic!("{id}: {other}"),
+                };
+                for a in actions {
+                    assert!(!a.contains('*'), "{id}: wildcard action {a}");
+                }
+            }
+        }
+    }
+    let silver = serde_json::to_string(&t["Resources"]["SilverProcessingRole"]).expect("json");
+    assert!(silver.contains("hoopstat-haus-bronze/raw/box_scores/date=*"), "reads its trigger prefix");
+    assert!(silver.contains("hoopstat-haus-silver/silver/player_stats/season=*"), "writes its outputs");
+    assert!(!silver.contains("s3tables"), "silver does not touch the tables");
+    let gold = serde_json::to_string(&t["Resources"]["GoldAnalyticsRole"]).expect("json");
+    assert!(gold.contains("s3tables:UpdateTableMetadataLocation") && gold.contains("bucket/hoopstat-haus-gold-tables"));
+}
+
+#[test]
+fn alarms_match_the_runbook_and_have_actions() {
+    let t = flagship_template();
+    let r = &t["Resources"];
+    let depth = &r["SilverProcessingQueueDepthAlarm"]["Properties"];
+    assert_eq!(depth["Threshold"], 50);
+    assert_eq!(depth["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(r["SilverProcessingDlqDepthAlarm"]["Properties"]["Threshold"], 0);
+    assert_eq!(r["SilverProcessingDurationAlarm"]["Properties"]["Threshold"], 250_000);
+    assert_eq!(r["GoldAnalyticsErrorsAlarm"]["Properties"]["MetricName"], "Errors");
+    assert_eq!(r["GoldAnalyticsThrottlesAlarm"]["Properties"]["MetricName"], "Throttles");
+    for (id, res) in r.as_object().expect("resources") {
+        if res["Type"] == "AWS::CloudWatch::Alarm" {
+            assert_eq!(res["Properties"]["AlarmActions"][0]["Ref"], "AlertTopic", "{id}");
+        }
+    }
+}
+
+#[test]
+fn functions_share_the_env_contract_with_the_stages() {
+    let t = flagship_template();
+    let vars = &t["Resources"]["SilverProcessingFunction"]["Properties"]["Environment"]["Variables"];
+    let lookup = |k: &str| vars.get(k).and_then(Value::as_str).map(str::to_string);
+    let env = pipewright_common::StageEnv::from_lookup(lookup).expect("the stage can read what the generator wrote");
+    assert_eq!(env.stage, "silver-processing");
+    assert_eq!(env.input.clone().expect("input").pattern, "raw/box_scores/date=*/data.json");
+    assert_eq!(env.output("team_stats").expect("team_stats").bucket, "hoopstat-haus-silver");
+    let f = &t["Resources"]["SilverProcessingFunction"]["Properties"];
+    assert_eq!(f["Runtime"], "provided.al2023");
+    assert_eq!(f["Architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(f["Timeout"], 300);
+    assert_eq!(f["Code"]["S3Bucket"]["Ref"], "ArtifactBucket");
+}
+
+#[test]
+fn local_stages_get_a_crontab_and_lambda_schedules_a_scheduler() {
+    let crontab = std::fs::read_to_string("generated/hoopstat-haus/bronze-ingestion.crontab").expect("crontab");
+    assert!(crontab.contains("CRON_TZ=America/New_York\n30 4 * * * pipewright ingest"), "{crontab}");
+    let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
+    let t = pipewright::cfn::template(&loaded.pipeline.expect("parsed"), "specs/minimal.yaml").to_value();
+    let s = &t["Resources"]["ExportSchedule"]["Properties"];
+    assert_eq!(s["ScheduleExpression"], "cron(0 6 * * ? *)");
+    assert_eq!(s["ScheduleExpressionTimezone"], "Europe/Berlin");
+    assert_eq!(s["Target"]["Arn"]["Fn::GetAtt"][0], "ExportFunction");
+}
+
+#[test]
+fn schema_describes_the_spec() {
+    let (exit, out, _) = cli(&["schema"]);
+    assert_eq!(exit, Exit::Clean);
+    let schema: Value = serde_json::from_str(&out).expect("json");
+    assert!(schema["properties"]["stages"].is_object());
+    assert!(schema["required"].as_array().expect("required").iter().any(|v| v == "project"));
+    assert_eq!(out, std::fs::read_to_string("generated/pipewright.schema.json").expect("committed schema"));
+}
+
+#[test]
+fn completions_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (exit, out, _) = cli(&["completions", shell]);
+        assert_eq!(exit, Exit::Clean);
+        assert!(out.contains("generate") && out.contains("check"), "{shell}");
+    }
+}
