@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command (README, CI): formatting, clippy, every test, generated files fresh, cfn-lint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== python tools"
+python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace --locked
+
+echo "== generate --check (every spec)"
+for spec in specs/*.yaml; do
+  cargo run --quiet --locked -- generate "$spec" --check
+done
+
+echo "== cfn-lint (with the serverless rules) on every generated template"
+cfn-lint --version
+cfn-lint generated/*/template.yaml --append-rules cfn_lint_serverless.rules
+echo "cfn-lint: no findings"
