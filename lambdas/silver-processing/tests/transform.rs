@@ -147,25 +147,29 @@ fn malformed_documents_are_errors() {
 #[test]
 fn every_corruption_is_quarantined_with_its_classification_and_neighbours_go_on() {
     let day = Generator::new(5).day(date(2024, 2, 2), 3);
-    for (c, expected) in [
-        (Corruption::MadeOverAttempted, Classification::Invariant),
-        (Corruption::ThreesOverFieldGoals, Classification::Invariant),
-        (Corruption::ReboundSum, Classification::Invariant),
-        (Corruption::NegativeCount, Classification::Invariant),
-        (Corruption::ImplausiblePoints, Classification::Range),
-        (Corruption::ImplausibleMinutes, Classification::Range),
-        (Corruption::SameTeams, Classification::Consistency),
-        (Corruption::Tie, Classification::Consistency),
-        (Corruption::TeamPointsOutOfRange, Classification::Range),
-        (Corruption::TeamSumMismatch, Classification::Invariant),
-        (Corruption::MissingField, Classification::Schema),
-        (Corruption::WrongType, Classification::Schema),
+    for (c, expected, fragment) in [
+        (Corruption::MadeOverAttempted, Classification::Invariant, "fieldGoalsMade"),
+        (Corruption::ThreesOverFieldGoals, Classification::Invariant, "threePointersMade"),
+        (Corruption::ReboundSum, Classification::Invariant, "reboundsTotal"),
+        (Corruption::NegativeCount, Classification::Invariant, "steals is negative (-1)"),
+        (Corruption::ImplausiblePoints, Classification::Range, "points 130 > 100"),
+        (Corruption::ImplausibleMinutes, Classification::Range, "minutes 75.0 > 70"),
+        (Corruption::SameTeams, Classification::Consistency, "home team = away team"),
+        (Corruption::Tie, Classification::Consistency, "tie at"),
+        (Corruption::TeamPointsOutOfRange, Classification::Range, "points 45 outside 60..=200"),
+        (Corruption::TeamSumMismatch, Classification::Consistency, "player points sum to"),
+        (Corruption::MissingField, Classification::Schema, "gameId"),
+        (Corruption::WrongType, Classification::Schema, "invalid type"),
     ] {
         let t = transform(&day.to_bronze_with(&[(1, c)]), day.date).expect("transforms");
         assert_eq!(t.quarantined.len(), 1, "{c:?}");
         let q = &t.quarantined[0];
         assert_eq!(q.index, 1);
-        assert!(q.issues.iter().any(|i| i.classification == expected), "{c:?}: {:?}", q.issues);
+        assert!(
+            q.issues.iter().any(|i| i.classification == expected && i.reason.contains(fragment)),
+            "{c:?}: {:?}",
+            q.issues
+        );
         assert!(!q.issues.is_empty() && q.issues.iter().all(|i| !i.reason.is_empty()));
         assert!(q.record["boxScoreTraditional"]["homeTeam"]["teamId"].is_number());
         assert_eq!(t.teams.len(), 4, "{c:?}: the two other games go on");
