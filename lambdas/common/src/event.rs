@@ -154,7 +154,7 @@ pub enum BatchError {
 pub enum MessageError<E: StdError + 'static> {
     #[error(transparent)]
     Event(#[from] EventError),
-    #[error("s3://{bucket}/{key}")]
+    #[error("processing s3://{bucket}/{key}")]
     Object {
         bucket: String,
         key: String,
