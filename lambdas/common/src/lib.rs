@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "lambda")]
+pub mod event;
+#[cfg(feature = "lambda")]
+pub mod log;
+
 /// Name of the stage, as written in the spec (`silver-processing`).
 pub const STAGE: &str = "PIPEWRIGHT_STAGE";
 /// Bucket whose notifications trigger the stage.
@@ -248,6 +253,53 @@ pub fn decode_event_key(key: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A key template has a placeholder without a value, or an unterminated `{`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub template: String,
+    pub problem: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key template `{}`: {}", self.template, self.problem)
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// Fills the `{name}` placeholders of a key template (`silver/player_stats/season={season}/...`).
+/// Every placeholder must have a value; values may not contain `/`, `{` or `}`.
+pub fn render_template(template: &str, values: &[(&str, &str)]) -> Result<String, TemplateError> {
+    let err = |problem: String| TemplateError { template: template.to_string(), problem };
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| err("unterminated `{`".into()))?;
+        let name = &after[..close];
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| err(format!("no value for `{{{name}}}`")))?;
+        if value.is_empty() || value.contains(['/', '{', '}']) {
+            return Err(err(format!("value `{value}` for `{{{name}}}` is empty or contains `/`, `{{` or `}}`")));
+        }
+        out.push_str(value);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The value of a `name=value` segment of a (decoded) key: `key_field("raw/date=2024-01-15/x", "date")`
+/// is `Some("2024-01-15")`.
+pub fn key_field<'a>(key: &'a str, name: &str) -> Option<&'a str> {
+    key.split('/').find_map(|segment| segment.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +346,27 @@ mod tests {
         assert_eq!(decode_event_key("raw%2Fbox_scores"), "raw/box_scores");
         assert_eq!(decode_event_key("100%"), "100%");
         assert_eq!(decode_event_key("a%2"), "a%2");
+    }
+
+    #[test]
+    fn renders_templates() {
+        let t = "silver/player_stats/season={season}/date={date}/data.parquet";
+        assert_eq!(
+            render_template(t, &[("date", "2024-01-15"), ("season", "2023-24")]).expect("renders"),
+            "silver/player_stats/season=2023-24/date=2024-01-15/data.parquet"
+        );
+        assert!(render_template(t, &[("date", "2024-01-15")]).is_err());
+        assert!(render_template(t, &[("date", "a/b"), ("season", "x")]).is_err());
+        assert!(render_template("x/{date", &[("date", "d")]).is_err());
+        assert_eq!(render_template("plain", &[]).expect("renders"), "plain");
+    }
+
+    #[test]
+    fn finds_key_fields() {
+        assert_eq!(key_field("raw/box_scores/date=2024-01-15/data.json", "date"), Some("2024-01-15"));
+        assert_eq!(key_field("date=x/y", "date"), Some("x"));
+        assert_eq!(key_field("raw/mydate=1/data.json", "date"), None);
+        assert_eq!(key_field("raw/box_scores/data.json", "date"), None);
     }
 
     #[test]

@@ -1,0 +1,455 @@
+//! S3 event notifications delivered through SQS, and partial batch responses.
+//!
+//! The bodies are parsed with small lenient structs rather than `aws_lambda_events::S3Event`,
+//! which refuses what moto sends (no `userIdentity`/`requestParameters`, `eventTime` without a
+//! timezone). Keys are URL-decoded with [`decode_event_key`] and the whole trigger pattern is
+//! enforced with [`glob_match`] (S3 filters only enforce a prefix and a suffix).
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Instant;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use serde::Deserialize;
+
+use crate::log::{Logger, error_chain};
+use crate::{Input, decode_event_key, glob_match};
+
+/// One object of an S3 event notification, key decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvent {
+    /// `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, `ObjectRemoved:Delete` ...
+    pub event_name: String,
+    /// As sent: AWS adds a timezone (`...Z`), moto does not.
+    pub event_time: Option<String>,
+    pub bucket: String,
+    /// The decoded key.
+    pub key: String,
+    /// The key as it appeared in the message.
+    pub raw_key: String,
+    pub size: Option<u64>,
+    pub sequencer: Option<String>,
+}
+
+/// What one SQS message body carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// `s3:TestEvent`, sent when a notification configuration is written: nothing to do.
+    Test {
+        bucket: Option<String>,
+    },
+    Objects(Vec<ObjectEvent>),
+}
+
+/// A message body that is not an S3 event notification.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("message body is not an S3 event notification")]
+    NotJson(#[source] serde_json::Error),
+    #[error("message body is JSON but neither an S3 event notification (`Records`) nor an `s3:TestEvent`")]
+    Unrecognised,
+    #[error("message has no body")]
+    NoBody,
+}
+
+#[derive(Deserialize)]
+struct RawNotification {
+    #[serde(rename = "Records")]
+    records: Option<Vec<RawRecord>>,
+    #[serde(rename = "Event")]
+    event: Option<String>,
+    #[serde(rename = "Bucket")]
+    bucket: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRecord {
+    event_name: String,
+    #[serde(default)]
+    event_time: Option<String>,
+    s3: RawS3,
+}
+
+#[derive(Deserialize)]
+struct RawS3 {
+    bucket: RawBucket,
+    object: RawObject,
+}
+
+#[derive(Deserialize)]
+struct RawBucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RawObject {
+    key: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+/// Parses the body of one SQS message sent by an S3 notification (AWS or moto form).
+pub fn parse_notification(body: &str) -> Result<Notification, EventError> {
+    let raw: RawNotification = serde_json::from_str(body).map_err(EventError::NotJson)?;
+    if let Some(records) = raw.records {
+        let objects = records
+            .into_iter()
+            .map(|r| ObjectEvent {
+                event_name: r.event_name,
+                event_time: r.event_time,
+                bucket: r.s3.bucket.name,
+                key: decode_event_key(&r.s3.object.key),
+                raw_key: r.s3.object.key,
+                size: r.s3.object.size,
+                sequencer: r.s3.object.sequencer,
+            })
+            .collect();
+        return Ok(Notification::Objects(objects));
+    }
+    match raw.event.as_deref() {
+        Some("s3:TestEvent") => Ok(Notification::Test { bucket: raw.bucket }),
+        _ => Err(EventError::Unrecognised),
+    }
+}
+
+/// Why an object event is not for this stage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    #[error("event `{0}` is not an object creation")]
+    NotCreated(String),
+    #[error("bucket `{actual}` is not the trigger bucket `{expected}`")]
+    OtherBucket { expected: String, actual: String },
+    #[error("key does not match the trigger pattern `{0}`")]
+    KeyMismatch(String),
+}
+
+/// Whether an object event is one the stage must process: an object creation in the trigger
+/// bucket whose decoded key matches the whole trigger pattern.
+pub fn check_trigger(input: &Input, object: &ObjectEvent) -> Result<(), SkipReason> {
+    let created = object.event_name.strip_prefix("s3:").unwrap_or(&object.event_name);
+    if !created.starts_with("ObjectCreated:") {
+        return Err(SkipReason::NotCreated(object.event_name.clone()));
+    }
+    if object.bucket != input.bucket {
+        return Err(SkipReason::OtherBucket { expected: input.bucket.clone(), actual: object.bucket.clone() });
+    }
+    if !glob_match(&input.pattern, &object.key) {
+        return Err(SkipReason::KeyMismatch(input.pattern.clone()));
+    }
+    Ok(())
+}
+
+/// The whole batch must be retried: a message failed and cannot be reported individually.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("message at position {index} failed and has no message id to report: {error}")]
+    Unidentified { index: usize, error: String },
+}
+
+/// Why one SQS message failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError<E: StdError + 'static> {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("processing s3://{bucket}/{key}")]
+    Object {
+        bucket: String,
+        key: String,
+        #[source]
+        source: E,
+    },
+}
+
+/// Runs `handle` on every message of the batch, one after the other, and reports the messages that
+/// failed in `batch_item_failures`, so that SQS retries exactly those (and moves them to the DLQ
+/// after maxReceiveCount). No error is swallowed: each failure is logged and reported. A failed
+/// message without a message id cannot be reported alone: the whole batch then fails.
+pub async fn process_batch<F, Fut, E>(
+    event: &SqsEvent,
+    log: &Logger,
+    mut handle: F,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    F: FnMut(SqsMessage) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: StdError + 'static,
+{
+    let mut response = SqsBatchResponse::default();
+    let started = Instant::now();
+    let mut failed = 0u64;
+    for (index, message) in event.records.iter().enumerate() {
+        let id = message.message_id.clone();
+        if let Err(error) = handle(message.clone()).await {
+            failed += 1;
+            let text = error_chain(&error);
+            log.error("message failed").message_id(id.as_deref().unwrap_or("")).error(&error).emit();
+            match id {
+                Some(id) => response.add_failure(id),
+                None => return Err(BatchError::Unidentified { index, error: text }),
+            }
+        }
+    }
+    log.info("batch done")
+        .count("messages", event.records.len() as u64)
+        .count("failed", failed)
+        .duration(started.elapsed())
+        .emit();
+    Ok(response)
+}
+
+/// [`process_batch`] for messages carrying S3 event notifications: test events succeed, objects
+/// that are not for this stage ([`check_trigger`]) are skipped with a log line, and `handle` runs
+/// on every other object. A message fails if its body is not an S3 notification or if `handle`
+/// fails on any of its objects (the others still run; handlers must be idempotent).
+pub async fn process_s3_batch<F, Fut, E>(
+    event: &SqsEvent,
+    input: &Input,
+    log: &Logger,
+    mut handle: F,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    F: FnMut(ObjectEvent) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: StdError + 'static,
+{
+    // The closure below is FnMut over a captured `&mut handle`; messages run one at a time.
+    let handle = &mut handle;
+    process_batch(event, log, |message: SqsMessage| {
+        let id = message.message_id.unwrap_or_default();
+        let parsed = message.body.as_deref().ok_or(EventError::NoBody).and_then(parse_notification);
+        let mut futures = Vec::new();
+        let mut result: Result<(), MessageError<E>> = Ok(());
+        match parsed {
+            Err(e) => result = Err(MessageError::Event(e)),
+            Ok(Notification::Test { bucket }) => {
+                log.info("s3:TestEvent ignored").message_id(&id).bucket(bucket.as_deref().unwrap_or("")).emit();
+            }
+            Ok(Notification::Objects(objects)) => {
+                for object in objects {
+                    match check_trigger(input, &object) {
+                        Ok(()) => {
+                            let (bucket, key) = (object.bucket.clone(), object.key.clone());
+                            futures.push((bucket, key, handle(object)));
+                        }
+                        Err(reason) => {
+                            log.warn("object skipped")
+                                .message_id(&id)
+                                .bucket(&object.bucket)
+                                .key(&object.key)
+                                .field("reason", reason.to_string())
+                                .emit();
+                        }
+                    }
+                }
+            }
+        }
+        async move {
+            result?;
+            let mut first_error = None;
+            for (bucket, key, future) in futures {
+                if let Err(source) = future.await {
+                    let error = MessageError::Object { bucket, key, source };
+                    if first_error.is_none() {
+                        first_error = Some(error);
+                    } else {
+                        log.error("object failed").error(&error).emit();
+                    }
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Captured from moto 5.2.1 (`put_object` of `raw/box_scores/date=2024-01-15/data.json`).
+    const MOTO_BODY: &str = r#"{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-28T17:07:54.285007", "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "yJDk7X9YbfwauP29N7tlzJP1IAc7XPHiy5MP1cO0ztojfa5UFp", "bucket": {"name": "hoopstat-haus-bronze", "arn": "arn:aws:s3:::hoopstat-haus-bronze"}, "object": {"key": "raw%2Fbox_scores%2Fdate%3D2024-01-15%2Fdata.json", "size": 2, "eTag": "99914b932bd37a50b983c5e7c90ae93b"}}}]}"#;
+    /// Captured from moto 5.2.1 (`a b+c.json`).
+    const MOTO_SPECIAL: &str = r#"{"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-28T17:07:54.293617", "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "x", "bucket": {"name": "hoopstat-haus-bronze", "arn": "arn:aws:s3:::hoopstat-haus-bronze"}, "object": {"key": "raw%2Fbox_scores%2Fdate%3D2024-01-15%2Fa+b%2Bc.json", "size": 2, "eTag": "99914b932bd37a50b983c5e7c90ae93b"}}}]}"#;
+    const MOTO_TEST: &str = r#"{"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-28T17:07:54.277004", "Bucket": "hoopstat-haus-bronze"}"#;
+
+    /// The form AWS documents (event message structure, version 2.1).
+    fn aws_body(key: &str) -> String {
+        format!(
+            r#"{{"Records":[{{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
+            "eventTime":"2024-01-16T09:30:01.123Z","eventName":"ObjectCreated:Put",
+            "userIdentity":{{"principalId":"AWS:AIDAEXAMPLE"}},
+            "requestParameters":{{"sourceIPAddress":"203.0.113.7"}},
+            "responseElements":{{"x-amz-request-id":"C3D13FE58DE4C810","x-amz-id-2":"FMyUVURIY8"}},
+            "s3":{{"s3SchemaVersion":"1.0","configurationId":"bronze-to-silver",
+            "bucket":{{"name":"hoopstat-haus-bronze","ownerIdentity":{{"principalId":"A3NL1KOZZKExample"}},
+            "arn":"arn:aws:s3:::hoopstat-haus-bronze"}},
+            "object":{{"key":"{key}","size":1024,"eTag":"d41d8cd98f00b204e9800998ecf8427e",
+            "versionId":"096fKKXTRTtl3on89fVO.nfljtsv6qko","sequencer":"0055AED6DCD90281E5"}}}}}}]}}"#
+        )
+    }
+
+    fn input() -> Input {
+        Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/date=*/data.json".into() }
+    }
+
+    fn message(id: Option<&str>, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = id.map(str::to_string);
+        m.body = Some(body.to_string());
+        m
+    }
+
+    fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
+        let mut e = SqsEvent::default();
+        e.records = messages;
+        e
+    }
+
+    fn failures(r: &SqsBatchResponse) -> Vec<&str> {
+        r.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect()
+    }
+
+    #[test]
+    fn parses_moto_form() {
+        let Notification::Objects(objects) = parse_notification(MOTO_BODY).expect("parses") else {
+            panic!("not objects")
+        };
+        assert_eq!(objects.len(), 1);
+        let o = &objects[0];
+        assert_eq!(o.key, "raw/box_scores/date=2024-01-15/data.json");
+        assert_eq!(o.raw_key, "raw%2Fbox_scores%2Fdate%3D2024-01-15%2Fdata.json");
+        assert_eq!(o.bucket, "hoopstat-haus-bronze");
+        assert_eq!(o.event_time.as_deref(), Some("2026-11-28T17:07:54.285007"));
+        assert_eq!(o.size, Some(2));
+        assert_eq!(check_trigger(&input(), o), Ok(()));
+    }
+
+    #[test]
+    fn parses_aws_form_with_encoded_key() {
+        let body = aws_body("raw/box_scores/date%3D2024-01-15/data.json");
+        let Notification::Objects(objects) = parse_notification(&body).expect("parses") else { panic!("not objects") };
+        assert_eq!(objects[0].key, "raw/box_scores/date=2024-01-15/data.json");
+        assert_eq!(objects[0].sequencer.as_deref(), Some("0055AED6DCD90281E5"));
+        assert_eq!(check_trigger(&input(), &objects[0]), Ok(()));
+    }
+
+    #[test]
+    fn decodes_plus_and_encoded_plus() {
+        let Notification::Objects(objects) = parse_notification(MOTO_SPECIAL).expect("parses") else {
+            panic!("not objects")
+        };
+        assert_eq!(objects[0].key, "raw/box_scores/date=2024-01-15/a b+c.json");
+        assert_eq!(check_trigger(&input(), &objects[0]), Err(SkipReason::KeyMismatch(input().pattern)));
+    }
+
+    #[test]
+    fn recognises_test_events_and_rejects_other_bodies() {
+        assert_eq!(
+            parse_notification(MOTO_TEST).expect("parses"),
+            Notification::Test { bucket: Some("hoopstat-haus-bronze".into()) }
+        );
+        assert!(matches!(parse_notification("{\"hello\":1}"), Err(EventError::Unrecognised)));
+        assert!(matches!(parse_notification("not json"), Err(EventError::NotJson(_))));
+    }
+
+    #[test]
+    fn skips_removals_and_other_buckets() {
+        let mut o = ObjectEvent {
+            event_name: "ObjectRemoved:Delete".into(),
+            event_time: None,
+            bucket: "hoopstat-haus-bronze".into(),
+            key: "raw/box_scores/date=2024-01-15/data.json".into(),
+            raw_key: String::new(),
+            size: None,
+            sequencer: None,
+        };
+        assert!(matches!(check_trigger(&input(), &o), Err(SkipReason::NotCreated(_))));
+        o.event_name = "ObjectCreated:CompleteMultipartUpload".into();
+        assert_eq!(check_trigger(&input(), &o), Ok(()));
+        o.bucket = "elsewhere".into();
+        assert!(matches!(check_trigger(&input(), &o), Err(SkipReason::OtherBucket { .. })));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("boom on {0}")]
+    struct Boom(String);
+
+    #[tokio::test]
+    async fn failing_record_is_reported_and_neighbours_are_not() {
+        let event = batch(vec![
+            message(Some("m1"), &aws_body("raw/box_scores/date%3D2024-01-14/data.json")),
+            message(Some("m2"), &aws_body("raw/box_scores/date%3D2024-01-15/data.json")),
+            message(Some("m3"), MOTO_BODY.replace("2024-01-15", "2024-01-16").as_str()),
+            message(Some("m4"), MOTO_TEST),
+            message(Some("m5"), &aws_body("raw/box_scores/date%3D2024-01-15/other.json")),
+            message(Some("m6"), "garbage"),
+        ]);
+        let (log, captured) = Logger::capture("silver-processing");
+        let seen = RefCell::new(Vec::new());
+        let response = process_s3_batch(&event, &input(), &log, |object| {
+            seen.borrow_mut().push(object.key.clone());
+            async move { if object.key.contains("2024-01-15") { Err(Boom(object.key)) } else { Ok(()) } }
+        })
+        .await
+        .expect("every message has an id");
+        assert_eq!(failures(&response), vec!["m2", "m6"]);
+        assert_eq!(
+            seen.into_inner(),
+            vec![
+                "raw/box_scores/date=2024-01-14/data.json",
+                "raw/box_scores/date=2024-01-15/data.json",
+                "raw/box_scores/date=2024-01-16/data.json"
+            ]
+        );
+        let lines = captured.lines();
+        let skipped: Vec<_> = lines.iter().filter(|l| l["message"] == "object skipped").collect();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0]["key"], "raw/box_scores/date=2024-01-15/other.json");
+        let failed: Vec<_> = lines.iter().filter(|l| l["message"] == "message failed").collect();
+        assert_eq!(failed.len(), 2);
+        assert_eq!(failed[0]["message_id"], "m2");
+        let error = failed[0]["error"].as_str().unwrap_or_default();
+        assert!(error.contains("s3://hoopstat-haus-bronze/raw/box_scores/date=2024-01-15/data.json"), "{error}");
+        assert!(error.contains("boom on"), "{error}");
+        let done = lines.iter().find(|l| l["message"] == "batch done").expect("summary line");
+        assert_eq!(done["counts"]["messages"], 6);
+        assert_eq!(done["counts"]["failed"], 2);
+    }
+
+    #[tokio::test]
+    async fn failure_without_message_id_fails_the_whole_batch() {
+        let event = batch(vec![message(None, "garbage")]);
+        let (log, _) = Logger::capture("s");
+        let result = process_s3_batch(&event, &input(), &log, |_| async { Ok::<(), Boom>(()) }).await;
+        assert!(matches!(result, Err(BatchError::Unidentified { index: 0, .. })));
+    }
+
+    #[tokio::test]
+    async fn sqs_event_json_from_lambda_round_trips() {
+        // The payload Lambda hands the function for an SQS event source mapping.
+        let payload = serde_json::json!({"Records": [{
+            "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": MOTO_BODY,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1545082649183"},
+            "messageAttributes": {},
+            "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:hoopstat-haus-silver-processing-queue",
+            "awsRegion": "us-east-1"
+        }]});
+        let event: SqsEvent = serde_json::from_value(payload).expect("SqsEvent");
+        let (log, _) = Logger::capture("s");
+        let response = process_s3_batch(&event, &input(), &log, |o| async move {
+            if o.key.ends_with("data.json") { Err(Boom(o.key)) } else { Ok(()) }
+        })
+        .await
+        .expect("ids present");
+        let json = serde_json::to_value(&response).expect("serialises");
+        assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "059f36b4-87a3-44ab-83d2-661975830a7d");
+    }
+}
