@@ -12,8 +12,8 @@ cargo fmt --all --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== cargo test"
-cargo test --workspace --locked
+echo "== cargo test (with the tests that start a local moto server)"
+cargo test --workspace --locked -- --include-ignored
 
 echo "== generate --check (every spec)"
 for spec in specs/*.yaml; do
