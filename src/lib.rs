@@ -4,9 +4,12 @@
 //! graph), [`check`] (semantic checks, pure), [`cfn`] (CloudFormation, pure), [`report`]
 //! (diagnostics and their renderers), [`cli`] (the only place that knows clap and terminals).
 
+pub mod aws;
+pub mod build;
 pub mod cfn;
 pub mod check;
 pub mod cli;
+pub mod deploy;
 pub mod report;
 pub mod spec;
 

@@ -1,13 +1,15 @@
 //! Every check code has a failing fixture spec under `tests/fixtures/checks/` (named after the code)
 //! and a snapshot of its diagnostics; the flagship and every spec in `specs/` check clean.
 
+mod support;
+
 use pipewright::Exit;
 use pipewright::check::codes;
-use pipewright::cli::{Cli, run};
 use pipewright::report::Severity;
 use pipewright::report::render::{Format, Subject, render};
 use pipewright::spec::Source;
 use std::path::{Path, PathBuf};
+use support::cli;
 
 fn fixtures() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir("tests/fixtures/checks")
@@ -28,14 +30,6 @@ fn code_of(path: &Path) -> String {
 fn diagnose(path: &Path) -> (Source, Vec<pipewright::report::Diagnostic>) {
     let loaded = pipewright::cli::diagnose(Source::read(path).expect("readable"));
     (loaded.source, loaded.diagnostics)
-}
-
-fn cli(args: &[&str]) -> (Exit, String, String) {
-    use clap::Parser;
-    let cli = Cli::try_parse_from(std::iter::once("pipewright").chain(args.iter().copied())).expect("parses");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let exit = run(cli, &mut out, &mut err);
-    (exit, String::from_utf8(out).expect("utf8"), String::from_utf8(err).expect("utf8"))
 }
 
 #[test]
@@ -161,7 +155,7 @@ fn usage_errors_exit_2() {
     assert_eq!(exit, Exit::Usage);
     assert!(err.contains("cannot read spec `does/not/exist.yaml`"), "{err}");
     use clap::Parser;
-    let e = Cli::try_parse_from(["pipewright", "check", "--format", "xml"]).expect_err("bad format");
+    let e = pipewright::cli::Cli::try_parse_from(["pipewright", "check", "--format", "xml"]).expect_err("bad format");
     assert_eq!(e.exit_code(), 2);
     let (exit, _, _) = cli(&["explain", "PW999"]);
     assert_eq!(exit, Exit::Usage);

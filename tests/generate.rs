@@ -1,20 +1,14 @@
 //! `pipewright generate`: deterministic output, `--check` against the committed `generated/`, and
 //! the properties the template must have to deploy on the first try.
 
+mod support;
+
 use pipewright::Exit;
 use pipewright::cfn::files::{global_files, spec_files};
-use pipewright::cli::{Cli, run};
 use pipewright::spec::Source;
 use serde_json::Value;
 use std::path::Path;
-
-fn cli(args: &[&str]) -> (Exit, String, String) {
-    use clap::Parser;
-    let cli = Cli::try_parse_from(std::iter::once("pipewright").chain(args.iter().copied())).expect("parses");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let exit = run(cli, &mut out, &mut err);
-    (exit, String::from_utf8(out).expect("utf8"), String::from_utf8(err).expect("utf8"))
-}
+use support::cli;
 
 fn flagship_template() -> Value {
     let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/hoopstat-haus.yaml")).expect("spec"));

@@ -10,6 +10,9 @@ pub const OUT: &str = "PIPEWRIGHT_OUT";
 pub const VARS: &[(&str, &str)] = &[
     (SPEC, "spec used when a command is given no SPEC argument (default: the embedded hoopstat-haus spec)"),
     (OUT, "output directory of `generate` (default `generated`)"),
+    ("AWS_ENDPOINT_URL", "endpoint of every AWS service, e.g. the local emulator (`--endpoint-url`)"),
+    ("AWS_PROFILE", "named profile of the shared AWS config files (`--profile`)"),
+    ("AWS_REGION", "region (`--region`; default: the spec's `region`)"),
     ("NO_COLOR", "any value turns colour off (with `--color auto`)"),
     ("CLICOLOR_FORCE", "any value but `0` forces colour on (with `--color auto`)"),
 ];

@@ -3,6 +3,7 @@
 
 mod check;
 pub use check::diagnose;
+mod deploy;
 pub mod env;
 mod generate;
 
@@ -63,6 +64,18 @@ reference) into the output directory. Local stages get a `<stage>.crontab` next 
 
 Exit codes: 0 written or fresh, 1 spec errors or stale files (--check), 2 usage error, 3 write failure.")]
     Generate(GenerateArgs),
+    /// Deploy through a CloudFormation change set: upload artifacts, show the plan and its hazards, execute.
+    #[command(after_help = "Examples:
+  pipewright deploy specs/hoopstat-haus.yaml --dry-run            # plan and hazards only
+  pipewright deploy specs/hoopstat-haus.yaml --yes --parameter AlertEmail=ops@example.com
+  pipewright deploy --endpoint-url http://127.0.0.1:5000 --yes    # against the local emulator
+
+Artifacts come from the build manifest (`pipewright build`), uploaded to the artifact bucket under
+content-addressed keys. A deploy that changes nothing makes no mutating call.
+
+Exit codes: 0 deployed, planned or up to date, 1 spec errors, 2 missing build/parameter or not
+confirmed, 3 AWS or stack failure (with the first failure's reason).")]
+    Deploy(DeployArgs),
     /// Print the JSON Schema of the spec format (for editors).
     #[command(after_help = "Example:
   pipewright schema > pipewright.schema.json
@@ -107,6 +120,50 @@ pub struct CheckArgs {
     pub deny_warnings: bool,
 }
 
+/// Where and as whom to call AWS.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Named profile of the shared config files.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Region (default: `AWS_REGION`, else the spec's region).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint of every AWS service (the local emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Stack name (default from the spec's `naming.stack`, `{{project}}`).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Execute the change set without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the plan and hazards, then delete the change set.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Plan format.
+    #[arg(long, value_enum, default_value_t = deploy::PlanFormat::Human)]
+    pub format: deploy::PlanFormat,
+    /// Build manifest (default `target/pipewright/<spec>/manifest.json`).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Artifact bucket (default `<project>-artifacts-<account>-<region>`, created when missing).
+    #[arg(long)]
+    pub artifact_bucket: Option<String>,
+    /// A stack parameter, `NAME=VALUE` (repeatable); others keep their previous or default value.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub parameter: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// The spec (default: the embedded hoopstat-haus spec).
@@ -143,6 +200,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, color, out, err),
         Command::Generate(args) => generate::run(&args, color, out, err),
+        Command::Deploy(args) => deploy::run(&args, color, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
         Command::Completions { shell } => {
@@ -190,6 +248,11 @@ fn explain(code: Option<&str>, all: bool, out: &mut dyn Write, err: &mut dyn Wri
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// A runtime for the commands that call AWS.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
 /// Reads the spec at `path`, or the embedded flagship. A read failure is a usage error.

@@ -1,0 +1,204 @@
+//! The only module that imports `aws-sdk-*`: one place builds the SDK config (credential chain,
+//! profile, region, endpoint, retries), and readers/writers return our own types and errors.
+
+pub mod cfn;
+pub mod s3;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_types::region::Region;
+use aws_types::request_id::RequestId;
+use std::fmt;
+
+/// Where and as whom to call AWS: what the user typed, merged with the environment by the SDK.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// Named profile (`--profile`, else `AWS_PROFILE`).
+    pub profile: Option<String>,
+    /// Region (`--region`, else the spec's region, else the SDK's chain).
+    pub region: Option<String>,
+    /// Endpoint of every service (`--endpoint-url`, else `AWS_ENDPOINT_URL`): the local emulator.
+    pub endpoint_url: Option<String>,
+}
+
+/// The SDK clients pipewright uses, built from one config.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub config: aws_types::SdkConfig,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Aws {
+    /// Loads the config: standard credential chain, profile, region, endpoint, and the SDK's
+    /// standard retries with exponential back-off (5 attempts).
+    pub async fn connect(settings: &AwsSettings) -> Aws {
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &settings.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &settings.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        let config = loader.load().await;
+        Self::from_config(config)
+    }
+
+    pub fn from_config(config: aws_types::SdkConfig) -> Aws {
+        // A custom endpoint (the emulator on 127.0.0.1) has no per-bucket DNS names.
+        let path_style = config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build(),
+        );
+        Aws { cfn: aws_sdk_cloudformation::Client::new(&config), sts: aws_sdk_sts::Client::new(&config), s3, config }
+    }
+
+    pub fn region(&self) -> String {
+        self.config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// The account of the credentials.
+    pub async fn account(&self) -> Result<String, AwsError> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsError::new("sts:GetCallerIdentity", "caller", e))?;
+        Ok(out.account.unwrap_or_default())
+    }
+}
+
+/// How an AWS error should be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The credentials may not do this: the answer is unknown, never "clean".
+    AccessDenied,
+    /// Throttled after the SDK's retries.
+    Throttling,
+    /// The resource does not exist.
+    NotFound,
+    /// No answer: connection refused, timeout.
+    Unreachable,
+    Other,
+}
+
+/// An AWS call that failed: operation, resource, error code, message and request id.
+#[derive(Debug, Clone)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub resource: String,
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub kind: ErrorKind,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on `{}` failed: {}", self.operation, self.resource, self.code)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+impl AwsError {
+    /// From an SDK error of any service.
+    pub fn new<E, R>(
+        operation: &'static str,
+        resource: impl Into<String>,
+        err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+        aws_smithy_runtime_api::client::result::SdkError<E, R>: RequestId,
+    {
+        use aws_smithy_runtime_api::client::result::SdkError;
+        let request_id = err.request_id().map(str::to_string);
+        let (code, message) = match &err {
+            SdkError::ServiceError(e) => {
+                (e.err().code().unwrap_or("Unknown").to_string(), e.err().message().unwrap_or_default().to_string())
+            }
+            SdkError::TimeoutError(_) => ("Timeout".to_string(), "no answer in time".to_string()),
+            SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), dispatch_message(e)),
+            SdkError::ResponseError(_) => ("ResponseError".to_string(), "the response could not be read".to_string()),
+            other => ("ConstructionFailure".to_string(), source_chain(other)),
+        };
+        let kind = classify(&code, &message);
+        AwsError { operation, resource: resource.into(), code, message, request_id, kind }
+    }
+}
+
+fn dispatch_message(e: &aws_smithy_runtime_api::client::result::DispatchFailure) -> String {
+    let mut msg = e.as_connector_error().map(|c| source_chain(c)).unwrap_or_else(|| format!("{e:?}"));
+    if e.is_io() || e.is_timeout() {
+        msg.push_str(" (is the endpoint reachable? for the local emulator: `pipewright emulator start`)");
+    }
+    msg
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+fn classify(code: &str, message: &str) -> ErrorKind {
+    match code {
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError"
+        | "Forbidden"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
+        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" => {
+            ErrorKind::Throttling
+        }
+        "NoSuchBucket"
+        | "NoSuchKey"
+        | "NotFound"
+        | "ResourceNotFoundException"
+        | "NoSuchEntity"
+        | "AWS.SimpleQueueService.NonExistentQueue"
+        | "QueueDoesNotExist" => ErrorKind::NotFound,
+        "ValidationError" if message.contains("does not exist") => ErrorKind::NotFound,
+        "Timeout" | "DispatchFailure" => ErrorKind::Unreachable,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_codes() {
+        assert_eq!(classify("AccessDenied", ""), ErrorKind::AccessDenied);
+        assert_eq!(classify("ThrottlingException", ""), ErrorKind::Throttling);
+        assert_eq!(classify("ValidationError", "Stack with id x does not exist"), ErrorKind::NotFound);
+        assert_eq!(classify("ValidationError", "Template format error"), ErrorKind::Other);
+    }
+}

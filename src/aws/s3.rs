@@ -1,0 +1,125 @@
+//! S3: the artifact bucket and uploads.
+
+use super::{Aws, AwsError, ErrorKind};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+};
+
+impl Aws {
+    /// Whether the bucket exists (and is ours to read).
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, AwsError> {
+        match self.s3.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = AwsError::new("s3:HeadBucket", bucket, e);
+                // HeadBucket has no body: a 404 comes back without a code.
+                if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Creates a private, encrypted bucket (the artifact bucket) in the client's region.
+    pub async fn create_private_bucket(&self, bucket: &str) -> Result<(), AwsError> {
+        let mut req = self.s3.create_bucket().bucket(bucket);
+        let region = self.region();
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                    .build(),
+            );
+        }
+        req.send().await.map_err(|e| AwsError::new("s3:CreateBucket", bucket, e))?;
+        self.s3
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .block_public_policy(true)
+                    .ignore_public_acls(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:PutPublicAccessBlock", bucket, e))?;
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .map_err(|e| AwsError::build("s3:PutBucketEncryption", bucket, &e))?,
+            )
+            .bucket_key_enabled(true)
+            .build();
+        self.s3
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .map_err(|e| AwsError::build("s3:PutBucketEncryption", bucket, &e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:PutBucketEncryption", bucket, e))?;
+        Ok(())
+    }
+
+    /// Whether `key` exists in `bucket`.
+    pub async fn object_exists(&self, bucket: &str, key: &str) -> Result<bool, AwsError> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = AwsError::new("s3:HeadObject", format!("s3://{bucket}/{key}"), e);
+                if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), AwsError> {
+        self.s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:PutObject", format!("s3://{bucket}/{key}"), e))?;
+        Ok(())
+    }
+
+    /// A URL CloudFormation can read `key` from (path style, which every region and the emulator take).
+    pub fn object_url(&self, bucket: &str, key: &str) -> String {
+        match self.config.endpoint_url() {
+            Some(e) => format!("{}/{bucket}/{key}", e.trim_end_matches('/')),
+            None => format!("https://s3.{}.amazonaws.com/{bucket}/{key}", self.region()),
+        }
+    }
+}
+
+impl AwsError {
+    /// A request that could not be built (a missing required field).
+    pub fn build(operation: &'static str, resource: &str, e: &dyn std::error::Error) -> Self {
+        AwsError {
+            operation,
+            resource: resource.to_string(),
+            code: "ConstructionFailure".to_string(),
+            message: e.to_string(),
+            request_id: None,
+            kind: ErrorKind::Other,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Building the Lambda stages: the manifest `pipewright build` writes and `pipewright deploy` reads.
+
+pub mod manifest;

@@ -1,0 +1,92 @@
+//! `pipewright deploy`.
+
+use super::{AwsArgs, DeployArgs, read_spec};
+use crate::Exit;
+use crate::deploy::{self, DeployError, Options, Outcome};
+use crate::report::Severity;
+use crate::report::render::{Subject, human};
+use std::io::{BufRead, IsTerminal, Write};
+
+pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let source = match read_spec(args.spec.as_ref(), err)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(exit),
+    };
+    let loaded = super::check::diagnose(source);
+    let path = loaded.source.path.display().to_string();
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    let pipeline = match (&loaded.pipeline, errors.is_empty()) {
+        (Some(p), true) => p,
+        _ => {
+            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
+            writeln!(err, "error: not deploying a spec with errors")?;
+            return Ok(Exit::Findings);
+        }
+    };
+    let mut parameters = Vec::new();
+    for p in &args.parameter {
+        match p.split_once('=') {
+            Some((k, v)) if !k.is_empty() => parameters.push((k.to_string(), v.to_string())),
+            _ => {
+                writeln!(err, "error: `--parameter {p}` is not `NAME=VALUE`")?;
+                return Ok(Exit::Usage);
+            }
+        }
+    }
+    let opts = Options {
+        stack: args.stack.clone(),
+        yes: args.yes,
+        dry_run: args.dry_run,
+        json: args.format == PlanFormat::Json,
+        manifest: args.manifest.clone(),
+        artifact_bucket: args.artifact_bucket.clone(),
+        parameters,
+    };
+    let settings = args.aws.settings(&pipeline.region.value);
+    let mut confirm = |question: &str| -> bool {
+        if !std::io::stdin().is_terminal() {
+            return false;
+        }
+        eprint!("{question} [y/N] ");
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes")
+    };
+    let result = super::runtime()?.block_on(async {
+        let aws = crate::aws::Aws::connect(&settings).await;
+        deploy::deploy(&aws, pipeline, &loaded.source.name(), &path, &opts, out, err, &mut confirm).await
+    });
+    match result {
+        Ok(Outcome::NoChanges | Outcome::Planned | Outcome::Deployed { .. }) => Ok(Exit::Clean),
+        Err(DeployError::Precondition(msg)) => {
+            writeln!(err, "error: {msg}")?;
+            Ok(Exit::Usage)
+        }
+        Err(DeployError::Declined(msg)) => {
+            writeln!(err, "error: not executed: {msg}")?;
+            Ok(Exit::Usage)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+}
+
+impl AwsArgs {
+    /// Settings for the SDK: flags first, then the environment, then the spec's region.
+    pub fn settings(&self, spec_region: &str) -> crate::aws::AwsSettings {
+        let env_region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+        crate::aws::AwsSettings {
+            profile: self.profile.clone(),
+            region: self.region.clone().or(env_region).or_else(|| Some(spec_region.to_string())),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+}

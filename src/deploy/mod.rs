@@ -1,0 +1,374 @@
+//! Deploy: upload artifacts -> change set -> review (plan and hazards) -> execute -> wait.
+//!
+//! A deploy that would change nothing is recognised before any mutating call: the artifacts are
+//! already in the bucket and the stack's template and parameters equal the new ones.
+
+pub mod plan;
+
+pub use plan::{Change, ChangeAction, Hazard, StackEvent, hazards};
+
+use crate::aws::cfn::{ChangeSetOutcome, TemplateSource};
+use crate::aws::{Aws, AwsError};
+use crate::build::manifest::Manifest;
+use crate::cfn::files::template_header;
+use crate::spec::Pipeline;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// CloudFormation's limit for an inline template body.
+const MAX_TEMPLATE_BODY: usize = 51_200;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Stack name (default from the spec's naming convention).
+    pub stack: Option<String>,
+    /// Execute without asking.
+    pub yes: bool,
+    /// Stop after printing the plan.
+    pub dry_run: bool,
+    /// Print the plan as JSON.
+    pub json: bool,
+    /// Build manifest (default `target/pipewright/<spec>/manifest.json`).
+    pub manifest: Option<PathBuf>,
+    /// Artifact bucket (default `<project>-artifacts-<account>-<region>`).
+    pub artifact_bucket: Option<String>,
+    /// Stack parameters given on the command line (`AlertEmail=ops@example.com`).
+    pub parameters: Vec<(String, String)>,
+}
+
+/// Why a deploy did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// Something the user must provide first (a build, a parameter).
+    #[error("{0}")]
+    Precondition(String),
+    #[error("change set for stack `{stack}` failed: {reason}")]
+    ChangeSet { stack: String, reason: String },
+    #[error("stack `{stack}` ended in {status}: {reason}")]
+    Stack { stack: String, status: String, reason: String },
+    #[error("not executed: {0}")]
+    Declined(String),
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The result of a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to change; no mutating call was made.
+    NoChanges,
+    /// The plan was shown (`--dry-run`).
+    Planned,
+    Deployed {
+        status: String,
+    },
+}
+
+/// The stack name of a pipeline.
+pub fn stack_name(p: &Pipeline, opts: &Options) -> String {
+    opts.stack.clone().unwrap_or_else(|| p.stack_name.clone())
+}
+
+/// Deploys the pipeline. `confirm` is asked before executing unless `opts.yes`.
+pub async fn deploy(
+    aws: &Aws,
+    p: &Pipeline,
+    spec_name: &str,
+    spec_path: &str,
+    opts: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> Result<Outcome, DeployError> {
+    let stack = stack_name(p, opts);
+    let template = crate::cfn::template(p, spec_path);
+    let body = template.to_yaml(&template_header(spec_path));
+    let new_value = template.to_value();
+
+    // Parameters: artifacts from the build manifest, the rest from the command line or the stack.
+    let existing = aws.describe_stack(&stack).await?;
+    let existing = existing.filter(|s| s.status != "REVIEW_IN_PROGRESS" && s.status != "DELETE_COMPLETE");
+    let lambda_stages: Vec<&str> =
+        p.stages.iter().filter(|s| s.function.is_some()).map(|s| s.name.value.as_str()).collect();
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let mut uploads = Vec::new();
+    let mut bucket = None;
+    if !lambda_stages.is_empty() {
+        let manifest_path = opts.manifest.clone().unwrap_or_else(|| Manifest::default_path(spec_name));
+        let manifest = Manifest::read(&manifest_path)
+            .map_err(|e| DeployError::Precondition(format!("{e}\nhint: run `pipewright build {spec_path}` first")))?;
+        let name = match &opts.artifact_bucket {
+            Some(b) => b.clone(),
+            None => format!("{}-artifacts-{}-{}", p.project.value, aws.account().await?, aws.region()),
+        };
+        for stage in &lambda_stages {
+            let artifact = manifest.artifact(stage).ok_or_else(|| {
+                DeployError::Precondition(format!(
+                    "the build manifest `{}` has no artifact for stage `{stage}`\nhint: run `pipewright build {spec_path}`",
+                    manifest_path.display()
+                ))
+            })?;
+            params.insert(crate::cfn::artifact_key_param(stage), artifact.key());
+            uploads.push(artifact.clone());
+        }
+        params.insert(crate::cfn::ARTIFACT_BUCKET.to_string(), name.clone());
+        bucket = Some(name);
+    }
+    for (k, v) in &opts.parameters {
+        if !template.parameters.contains_key(k) {
+            return Err(DeployError::Precondition(format!("the template has no parameter `{k}`")));
+        }
+        params.insert(k.clone(), v.clone());
+    }
+    for (k, def) in &template.parameters {
+        if params.contains_key(k) {
+            continue;
+        }
+        let previous =
+            existing.as_ref().and_then(|s| s.parameters.iter().find(|(pk, _)| pk == k)).map(|(_, v)| v.clone());
+        match (previous, def.get("Default").and_then(Value::as_str)) {
+            (Some(v), _) => {
+                params.insert(k.clone(), v);
+            }
+            (None, Some(d)) => {
+                params.insert(k.clone(), d.to_string());
+            }
+            (None, None) => {
+                return Err(DeployError::Precondition(format!(
+                    "stack parameter `{k}` has no value\nhint: pass `--parameter {k}=...`"
+                )));
+            }
+        }
+    }
+    let params: Vec<(String, String)> = params.into_iter().collect();
+
+    // Artifacts: create the bucket and upload only what is missing.
+    if let Some(bucket) = &bucket {
+        let mut missing = Vec::new();
+        let exists = aws.bucket_exists(bucket).await?;
+        for a in &uploads {
+            if !exists || !aws.object_exists(bucket, &a.key()).await? {
+                missing.push(a);
+            }
+        }
+        if !missing.is_empty() && !opts.dry_run {
+            if !exists {
+                writeln!(err, "creating artifact bucket `{bucket}`")?;
+                aws.create_private_bucket(bucket).await?;
+            }
+            for a in missing {
+                let bytes = std::fs::read(&a.zip).map_err(|e| {
+                    DeployError::Precondition(format!(
+                        "cannot read artifact `{}`: {e}\nhint: run `pipewright build {spec_path}`",
+                        a.zip.display()
+                    ))
+                })?;
+                writeln!(err, "uploading {} ({} bytes) to s3://{bucket}/{}", a.zip.display(), bytes.len(), a.key())?;
+                aws.put_object(bucket, &a.key(), bytes).await?;
+            }
+        } else if missing.is_empty() {
+            writeln!(err, "artifacts: all {} already in s3://{bucket}", uploads.len())?;
+        }
+    }
+
+    // Nothing changed: same template, same parameters. No change set is created.
+    if let Some(current) = &existing {
+        let mut current_params = current.parameters.clone();
+        current_params.sort();
+        if current_params == params && aws.stack_template(&stack).await? == body {
+            writeln!(err, "stack `{stack}` is up to date: no changes")?;
+            if opts.json {
+                writeln!(out, "{}", json!({ "stack": stack, "action": "none", "changes": [], "hazards": [] }))?;
+            }
+            return Ok(Outcome::NoChanges);
+        }
+    }
+
+    let create = existing.is_none();
+    let old_template = match (&existing, create) {
+        (Some(_), false) => serde_saphyr::from_str::<Value>(&aws.stack_template(&stack).await?).ok(),
+        _ => None,
+    };
+    let source_url;
+    let source = if body.len() > MAX_TEMPLATE_BODY {
+        let bucket = bucket.as_deref().ok_or_else(|| {
+            DeployError::Precondition("the template is over 51,200 bytes and needs an artifact bucket".to_string())
+        })?;
+        let key = format!("templates/{stack}-{:016x}.yaml", fnv(&body));
+        aws.put_object(bucket, &key, body.clone().into_bytes()).await?;
+        source_url = aws.object_url(bucket, &key);
+        TemplateSource::Url(&source_url)
+    } else {
+        TemplateSource::Body(&body)
+    };
+    let change_set_name = format!("pipewright-{}", unix_now());
+    let tags: Vec<(String, String)> = p.tags.clone();
+    let outcome = aws
+        .create_change_set(
+            &stack,
+            &change_set_name,
+            source,
+            &params,
+            &tags,
+            create,
+            &format!("pipewright deploy of {spec_path}"),
+        )
+        .await?;
+    let (id, changes) = match outcome {
+        ChangeSetOutcome::NoChanges { id } => {
+            aws.delete_change_set(&stack, &id).await?;
+            writeln!(err, "stack `{stack}` is up to date: no changes")?;
+            return Ok(Outcome::NoChanges);
+        }
+        ChangeSetOutcome::Failed { id, reason } => {
+            let _ = aws.delete_change_set(&stack, &id).await;
+            return Err(DeployError::ChangeSet { stack, reason });
+        }
+        ChangeSetOutcome::Ready { id, changes } => (id, changes),
+    };
+
+    let found = hazards(&changes, old_template.as_ref(), &new_value);
+    if opts.json {
+        let doc = json!({
+            "stack": stack,
+            "action": if create { "create" } else { "update" },
+            "change_set": id,
+            "changes": changes.iter().map(|c| {
+                let origin = template.resources.get(&c.logical_id).map(|r| r.origin.line).filter(|l| *l > 0);
+                json!({ "logical_id": c.logical_id, "type": c.resource_type, "action": c.action,
+                        "properties": c.properties, "spec_line": origin })
+            }).collect::<Vec<_>>(),
+            "hazards": found,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+    } else {
+        write!(out, "{}", render_plan(&stack, create, &changes, &found, &template, spec_path))?;
+    }
+
+    if opts.dry_run {
+        aws.delete_change_set(&stack, &id).await?;
+        writeln!(err, "dry run: change set deleted, nothing executed")?;
+        return Ok(Outcome::Planned);
+    }
+    if !opts.yes && !confirm(&format!("execute the change set on stack `{stack}`?")) {
+        aws.delete_change_set(&stack, &id).await?;
+        return Err(DeployError::Declined("confirm at the prompt or pass `--yes`".to_string()));
+    }
+
+    let started = Instant::now();
+    let seen: Vec<String> = aws.stack_events(&stack).await.unwrap_or_default().into_iter().map(|e| e.id).collect();
+    aws.execute_change_set(&stack, &id).await?;
+    writeln!(err, "executing change set on `{stack}`...")?;
+    let status = wait(aws, &stack, seen, started, err).await?;
+    writeln!(err, "stack `{stack}`: {status} in {:.1}s", started.elapsed().as_secs_f64())?;
+    Ok(Outcome::Deployed { status })
+}
+
+/// Polls the stack until it settles, printing new events; fails with the first failure's reason.
+async fn wait(
+    aws: &Aws,
+    stack: &str,
+    mut seen: Vec<String>,
+    started: Instant,
+    err: &mut dyn Write,
+) -> Result<String, DeployError> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let events = aws.stack_events(stack).await?;
+        for e in events.iter().rev() {
+            if !seen.contains(&e.id) {
+                seen.push(e.id.clone());
+                let reason = if e.reason.is_empty() { String::new() } else { format!("  ({})", e.reason) };
+                writeln!(
+                    err,
+                    "  {:>6.1}s  {:<28} {:<34} {}{reason}",
+                    started.elapsed().as_secs_f64(),
+                    e.status,
+                    e.resource_type,
+                    e.logical_id
+                )?;
+            }
+        }
+        let status =
+            aws.describe_stack(stack).await?.map(|s| s.status).unwrap_or_else(|| "DELETE_COMPLETE".to_string());
+        if status.ends_with("_COMPLETE") || status.ends_with("_FAILED") {
+            let ok = matches!(status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE");
+            if ok {
+                return Ok(status);
+            }
+            let reason = events
+                .iter()
+                .rev()
+                .find(|e| e.status.ends_with("_FAILED") && !e.reason.is_empty())
+                .map(|e| format!("{} ({}): {}", e.logical_id, e.resource_type, e.reason))
+                .unwrap_or_else(|| "no failure reason in the stack events".to_string());
+            return Err(DeployError::Stack { stack: stack.to_string(), status, reason });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The plan in human form.
+pub fn render_plan(
+    stack: &str,
+    create: bool,
+    changes: &[Change],
+    hazards: &[Hazard],
+    template: &crate::cfn::Template,
+    spec_path: &str,
+) -> String {
+    let mut s =
+        format!("stack `{stack}` ({}): {} change(s)\n", if create { "create" } else { "update" }, changes.len());
+    let width = changes.iter().map(|c| c.logical_id.len()).max().unwrap_or(0);
+    for c in changes {
+        let origin = template
+            .resources
+            .get(&c.logical_id)
+            .map(|r| r.origin)
+            .filter(|o| o.is_known())
+            .map(|o| format!("  {spec_path}:{}", o.line))
+            .unwrap_or_default();
+        let props = if c.properties.is_empty() || c.action == ChangeAction::Add {
+            String::new()
+        } else {
+            format!(" [{}]", c.properties.join(", "))
+        };
+        s.push_str(&format!(
+            "  {:<3} {:<width$}  {}{props}{origin}\n",
+            c.action.symbol(),
+            c.logical_id,
+            c.resource_type
+        ));
+    }
+    let count = |a: ChangeAction| changes.iter().filter(|c| c.action == a).count();
+    s.push_str(&format!(
+        "{} to add, {} to modify, {} to replace, {} to remove\n",
+        count(ChangeAction::Add),
+        count(ChangeAction::Modify),
+        count(ChangeAction::Replace) + count(ChangeAction::MaybeReplace),
+        count(ChangeAction::Remove)
+    ));
+    if !hazards.is_empty() {
+        s.push_str(&format!("{} pipeline hazard(s):\n", hazards.len()));
+        for h in hazards {
+            s.push_str(&format!("  ! [{}] {}\n", h.code, h.message));
+        }
+    }
+    s
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A stable short hash for content-addressed keys (FNV-1a).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}

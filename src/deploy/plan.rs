@@ -1,0 +1,287 @@
+//! A change set as a readable plan, and the pipeline hazards in it: pure, no I/O.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// What CloudFormation will do to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeAction {
+    Add,
+    Modify,
+    /// Modify with replacement: the resource is deleted and created anew.
+    Replace,
+    /// Modify that may replace, depending on values only known at deploy time.
+    MaybeReplace,
+    Remove,
+    Other,
+}
+
+impl ChangeAction {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ChangeAction::Add => "+",
+            ChangeAction::Modify => "~",
+            ChangeAction::Replace => "-/+",
+            ChangeAction::MaybeReplace => "~?",
+            ChangeAction::Remove => "-",
+            ChangeAction::Other => "?",
+        }
+    }
+}
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub action: ChangeAction,
+    /// Properties that change (for modifications).
+    pub properties: Vec<String>,
+}
+
+/// An event of the stack while it deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackEvent {
+    pub id: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: String,
+}
+
+/// A change that breaks or weakens the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hazard {
+    /// Stable code (`queue-replaced`, ...).
+    pub code: &'static str,
+    pub logical_id: String,
+    pub message: String,
+}
+
+fn resources(t: &Value) -> Option<&serde_json::Map<String, Value>> {
+    t.get("Resources").and_then(Value::as_object)
+}
+
+/// The logical id an intrinsic refers to (`{"Ref": X}`, `{"Fn::GetAtt": [X, ...]}`).
+fn referenced_id(v: &Value) -> Option<&str> {
+    v.get("Ref").and_then(Value::as_str).or_else(|| v.get("Fn::GetAtt").and_then(|a| a.get(0)).and_then(Value::as_str))
+}
+
+/// Event source mappings of `t` that read queue `queue` or invoke function `function`.
+fn mappings_of<'a>(t: &'a Value, queue: Option<&str>, function: Option<&str>) -> Vec<&'a str> {
+    let Some(res) = resources(t) else { return Vec::new() };
+    res.iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::EventSourceMapping")
+        .filter(|(_, r)| {
+            let p = &r["Properties"];
+            (queue.is_some() && referenced_id(&p["EventSourceArn"]) == queue)
+                || (function.is_some() && referenced_id(&p["FunctionName"]) == function)
+        })
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
+/// Queue notification entries of a bucket, as comparable text.
+fn notifications(t: &Value, bucket: &str) -> Vec<(String, Value)> {
+    let Some(r) = resources(t).and_then(|r| r.get(bucket)) else { return Vec::new() };
+    r["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let queue = referenced_id(&c["Queue"]).unwrap_or("?").to_string();
+                    (format!("{} -> {queue}", c["Event"].as_str().unwrap_or("?")), c.clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The function timeout that applies to a queue (through the mapping that reads it).
+fn consumer_timeout(t: &Value, queue: &str) -> Option<u64> {
+    let res = resources(t)?;
+    mappings_of(t, Some(queue), None).into_iter().find_map(|m| {
+        let f = referenced_id(&res.get(m)?["Properties"]["FunctionName"])?;
+        res.get(f)?["Properties"]["Timeout"].as_u64()
+    })
+}
+
+fn is_dlq(t: &Value, queue: &str) -> bool {
+    resources(t).is_some_and(|res| {
+        res.values().any(|r| referenced_id(&r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) == Some(queue))
+    })
+}
+
+/// The hazards of applying `changes` to a stack deployed from `old` (when known), giving `new`.
+pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Hazard> {
+    let mut out = Vec::new();
+    let replaced = |c: &Change| matches!(c.action, ChangeAction::Replace | ChangeAction::MaybeReplace);
+    for c in changes {
+        let id = c.logical_id.as_str();
+        match (c.resource_type.as_str(), c.action) {
+            ("AWS::SQS::Queue", _) if replaced(c) => {
+                let maps = mappings_of(new, Some(id), None);
+                out.push(Hazard {
+                    code: "queue-replaced",
+                    logical_id: id.to_string(),
+                    message: format!(
+                        "queue `{id}` is replaced: the old queue is deleted with every message in it{}",
+                        if maps.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", and event source mapping {} is re-created", list(&maps))
+                        }
+                    ),
+                });
+            }
+            ("AWS::Lambda::Function", _) if replaced(c) => {
+                let maps = mappings_of(new, None, Some(id));
+                if !maps.is_empty() {
+                    out.push(Hazard {
+                        code: "function-replaced",
+                        logical_id: id.to_string(),
+                        message: format!(
+                            "function `{id}` is replaced: event source mapping {} is re-created and the queue is not consumed meanwhile",
+                            list(&maps)
+                        ),
+                    });
+                }
+            }
+            ("AWS::Lambda::EventSourceMapping", ChangeAction::Remove) => out.push(Hazard {
+                code: "mapping-removed",
+                logical_id: id.to_string(),
+                message: format!("event source mapping `{id}` is removed: its queue is no longer consumed"),
+            }),
+            ("AWS::SQS::Queue", ChangeAction::Remove) if old.is_some_and(|o| is_dlq(o, id)) => out.push(Hazard {
+                code: "dlq-removed",
+                logical_id: id.to_string(),
+                message: format!(
+                    "dead-letter queue `{id}` is removed with its dead letters; failed messages will be dropped"
+                ),
+            }),
+            ("AWS::CloudWatch::Alarm", ChangeAction::Remove) => out.push(Hazard {
+                code: "alarm-removed",
+                logical_id: id.to_string(),
+                message: format!("alarm `{id}` is removed: what it watched goes unnoticed"),
+            }),
+            ("AWS::S3::Bucket", action) => {
+                if let Some(old) = old {
+                    let before = notifications(old, id);
+                    let after = if action == ChangeAction::Remove { Vec::new() } else { notifications(new, id) };
+                    for (what, cfg) in &before {
+                        if !after.iter().any(|(_, c)| c == cfg) {
+                            out.push(Hazard {
+                                code: "notification-dropped",
+                                logical_id: id.to_string(),
+                                message: format!(
+                                    "bucket `{id}` drops its notification `{what}`{}",
+                                    if after.iter().any(|(w, _)| w == what) { " (its filter changes)" } else { "" }
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if c.resource_type == "AWS::SQS::Queue" && c.action == ChangeAction::Modify {
+            let new_vis =
+                resources(new).and_then(|r| r.get(id)).and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
+            let old_vis = old
+                .and_then(resources)
+                .and_then(|r| r.get(id))
+                .and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
+            if let (Some(n), Some(o), Some(timeout)) = (new_vis, old_vis, consumer_timeout(new, id)) {
+                if n < o && n < timeout {
+                    out.push(Hazard {
+                        code: "visibility-below-timeout",
+                        logical_id: id.to_string(),
+                        message: format!(
+                            "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn list(ids: &[&str]) -> String {
+    ids.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn template(vis: u64, with_notification: bool) -> Value {
+        let mut bucket = json!({ "Type": "AWS::S3::Bucket", "Properties": { "BucketName": "b" } });
+        if with_notification {
+            bucket["Properties"]["NotificationConfiguration"] = json!({ "QueueConfigurations": [
+                { "Event": "s3:ObjectCreated:*", "Queue": { "Fn::GetAtt": ["Q", "Arn"] } }
+            ]});
+        }
+        json!({ "Resources": {
+            "B": bucket,
+            "Q": { "Type": "AWS::SQS::Queue", "Properties": { "VisibilityTimeout": vis,
+                   "RedrivePolicy": { "deadLetterTargetArn": { "Fn::GetAtt": ["D", "Arn"] } } } },
+            "D": { "Type": "AWS::SQS::Queue", "Properties": {} },
+            "F": { "Type": "AWS::Lambda::Function", "Properties": { "Timeout": 300 } },
+            "M": { "Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                   "EventSourceArn": { "Fn::GetAtt": ["Q", "Arn"] }, "FunctionName": { "Ref": "F" } } },
+            "A": { "Type": "AWS::CloudWatch::Alarm", "Properties": {} },
+        }})
+    }
+
+    fn change(id: &str, ty: &str, action: ChangeAction) -> Change {
+        Change { logical_id: id.into(), resource_type: ty.into(), action, properties: vec![] }
+    }
+
+    #[test]
+    fn finds_each_hazard() {
+        let old = template(1805, true);
+        let new = template(120, false);
+        let changes = vec![
+            change("Q", "AWS::SQS::Queue", ChangeAction::Modify),
+            change("B", "AWS::S3::Bucket", ChangeAction::Modify),
+            change("D", "AWS::SQS::Queue", ChangeAction::Remove),
+            change("A", "AWS::CloudWatch::Alarm", ChangeAction::Remove),
+            change("F", "AWS::Lambda::Function", ChangeAction::Replace),
+            change("M", "AWS::Lambda::EventSourceMapping", ChangeAction::Remove),
+        ];
+        let codes: Vec<&str> = hazards(&changes, Some(&old), &new).iter().map(|h| h.code).collect();
+        assert_eq!(
+            codes,
+            [
+                "visibility-below-timeout",
+                "notification-dropped",
+                "dlq-removed",
+                "alarm-removed",
+                "function-replaced",
+                "mapping-removed"
+            ]
+        );
+    }
+
+    #[test]
+    fn queue_replacement_names_its_mapping() {
+        let t = template(1805, true);
+        let h = hazards(&[change("Q", "AWS::SQS::Queue", ChangeAction::Replace)], Some(&t), &t);
+        assert_eq!(h.len(), 1);
+        assert!(h[0].message.contains("`M` is re-created"), "{}", h[0].message);
+    }
+
+    #[test]
+    fn harmless_changes_have_no_hazards() {
+        let old = template(1805, true);
+        let new = template(1900, true);
+        let changes = vec![
+            change("Q", "AWS::SQS::Queue", ChangeAction::Modify),
+            change("B", "AWS::S3::Bucket", ChangeAction::Modify),
+        ];
+        assert!(hazards(&changes, Some(&old), &new).is_empty());
+    }
+}
