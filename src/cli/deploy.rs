@@ -41,6 +41,7 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
         manifest: args.manifest.clone(),
         artifact_bucket: args.artifact_bucket.clone(),
         parameters,
+        timeout: std::time::Duration::from_secs(args.timeout.secs()),
     };
     let settings = args.aws.settings(&pipeline.region.value);
     let mut confirm = |question: &str| -> bool {

@@ -162,6 +162,13 @@ pub struct DeployArgs {
     /// A stack parameter, `NAME=VALUE` (repeatable); others keep their previous or default value.
     #[arg(long, value_name = "NAME=VALUE")]
     pub parameter: Vec<String>,
+    /// How long to wait for the stack (`30m`, `900s`).
+    #[arg(long, default_value = "30m", value_parser = parse_duration)]
+    pub timeout: crate::spec::duration::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<crate::spec::duration::Duration, String> {
+    crate::spec::duration::Duration::parse(text)
 }
 
 #[derive(Debug, Args)]

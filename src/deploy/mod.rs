@@ -18,11 +18,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// A stack still in review this long after its change set was executed did not start.
+const STUCK_IN_REVIEW: Duration = Duration::from_secs(60);
+
 /// CloudFormation's limit for an inline template body.
 const MAX_TEMPLATE_BODY: usize = 51_200;
 
 /// What the user asked for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Stack name (default from the spec's naming convention).
     pub stack: Option<String>,
@@ -38,6 +41,8 @@ pub struct Options {
     pub artifact_bucket: Option<String>,
     /// Stack parameters given on the command line (`AlertEmail=ops@example.com`).
     pub parameters: Vec<(String, String)>,
+    /// How long to wait for the stack to settle.
+    pub timeout: Duration,
 }
 
 /// Why a deploy did not succeed.
@@ -265,7 +270,7 @@ pub async fn deploy(
     let seen: Vec<String> = aws.stack_events(&stack).await.unwrap_or_default().into_iter().map(|e| e.id).collect();
     aws.execute_change_set(&stack, &id).await?;
     writeln!(err, "executing change set on `{stack}`...")?;
-    let status = wait(aws, &stack, seen, started, err).await?;
+    let status = wait(aws, &stack, seen, started, opts.timeout, err).await?;
     writeln!(err, "stack `{stack}`: {status} in {:.1}s", started.elapsed().as_secs_f64())?;
     Ok(Outcome::Deployed { status })
 }
@@ -276,6 +281,7 @@ async fn wait(
     stack: &str,
     mut seen: Vec<String>,
     started: Instant,
+    timeout: Duration,
     err: &mut dyn Write,
 ) -> Result<String, DeployError> {
     let mut delay = Duration::from_millis(250);
@@ -297,6 +303,23 @@ async fn wait(
         }
         let status =
             aws.describe_stack(stack).await?.map(|s| s.status).unwrap_or_else(|| "DELETE_COMPLETE".to_string());
+        if status == "REVIEW_IN_PROGRESS" && started.elapsed() > STUCK_IN_REVIEW {
+            return Err(DeployError::Stack {
+                stack: stack.to_string(),
+                status,
+                reason: format!("the change set was not executed within {}s", STUCK_IN_REVIEW.as_secs()),
+            });
+        }
+        if started.elapsed() > timeout {
+            return Err(DeployError::Stack {
+                stack: stack.to_string(),
+                status,
+                reason: format!(
+                    "still in progress after {}s (`--timeout`); it goes on in CloudFormation",
+                    timeout.as_secs()
+                ),
+            });
+        }
         if status.ends_with("_COMPLETE") || status.ends_with("_FAILED") {
             let ok = matches!(status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE");
             if ok {
