@@ -314,8 +314,9 @@ def patch_cloudformation() -> None:
     orig_update_configuration = LambdaFunction.update_configuration
     orig_fn_create = LambdaFunction.create_from_cloudformation_json.__func__
 
-    def fn_init(self, spec, *args, **kwargs):
-        orig_fn_init(self, spec, *args, **kwargs)
+    def fn_init(self, *args, **kwargs):  # (account_id, spec, region, version)
+        orig_fn_init(self, *args, **kwargs)
+        spec = kwargs.get("spec", args[1] if len(args) > 1 else {})
         self.pipewright_logging_config = dict(spec.get("LoggingConfig") or {})
 
     def fn_get_configuration(self, on_create=False):
@@ -363,9 +364,15 @@ def patch_cloudformation() -> None:
     Queue._set_attributes = set_attributes
 
     # --- resources moto has no CloudFormation model for ---------------------------------------
-    class _Resource(CloudFormationModel):
-        """Base of the added resource models: the state lives in moto's service backend;
-        this object only remembers what CloudFormation needs (Ref, GetAtt, delete)."""
+    # moto's model registry (a metaclass) files each model under the service named in its
+    # module path, so the added models declare one
+    _MOTO_MODULE = "moto.cloudformation.pipewright"
+
+    class _Resource:
+        """Mixin of the added resource models (each one must subclass CloudFormationModel
+        directly: moto finds models through CloudFormationModel.__subclasses__()). The state lives
+        in moto's service backend; this object only remembers what CloudFormation needs (Ref,
+        GetAtt, delete)."""
 
         ATTRS: dict[str, str] = {}
 
@@ -402,8 +409,10 @@ def patch_cloudformation() -> None:
         def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
             pass  # deletion goes through delete() of the instance
 
-    class CfnQueuePolicy(_Resource):
+    class CfnQueuePolicy(_Resource, CloudFormationModel):
         """AWS::SQS::QueuePolicy: sets (and on delete removes) the Policy attribute of each queue."""
+
+        __module__ = _MOTO_MODULE
 
         @staticmethod
         def cloudformation_type() -> str:
@@ -438,8 +447,10 @@ def patch_cloudformation() -> None:
                 if name in backend.queues:
                     backend.set_queue_attributes(name, {"Policy": ""})
 
-    class CfnAlarm(_Resource):
+    class CfnAlarm(_Resource, CloudFormationModel):
         """AWS::CloudWatch::Alarm: a real alarm in moto's CloudWatch backend (PutMetricAlarm)."""
+
+        __module__ = _MOTO_MODULE
 
         ATTRS = {"Arn": "arn"}
 
@@ -453,22 +464,31 @@ def patch_cloudformation() -> None:
 
         @staticmethod
         def _put(name: str, p: dict[str, Any], account_id: str, region_name: str) -> Any:
-            from moto.cloudwatch.models import MetricDataQuery
+            from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat
 
             queries = None
             if p.get("Metrics"):
-                queries = [
-                    MetricDataQuery(
-                        query_id=m["Id"],
-                        label=m.get("Label"),
-                        period=m.get("Period"),
-                        return_data=m.get("ReturnData"),
-                        expression=m.get("Expression"),
-                        metric_stat=m.get("MetricStat"),
-                        account_id=m.get("AccountId"),
+                queries = []
+                for m in p["Metrics"]:
+                    stat = None
+                    if m.get("MetricStat"):
+                        ms = m["MetricStat"]
+                        metric = Metric(
+                            ms["Metric"].get("MetricName"),
+                            ms["Metric"].get("Namespace"),
+                            [Dimension(d["Name"], d["Value"]) for d in ms["Metric"].get("Dimensions", [])],
+                        )
+                        stat = MetricStat(metric, ms.get("Period"), ms.get("Stat"), ms.get("Unit"))
+                    queries.append(
+                        MetricDataQuery(
+                            query_id=m["Id"],
+                            label=m.get("Label"),
+                            period=m.get("Period"),
+                            return_data=m.get("ReturnData"),
+                            expression=m.get("Expression"),
+                            metric_stat=stat,
+                        )
                     )
-                    for m in p["Metrics"]
-                ]
             return cloudwatch_backends[account_id][region_name].put_metric_alarm(
                 name=name,
                 namespace=p.get("Namespace"),
@@ -479,7 +499,7 @@ def patch_cloudformation() -> None:
                 threshold=float(p["Threshold"]) if p.get("Threshold") is not None else None,
                 statistic=p.get("Statistic"),
                 description=p.get("AlarmDescription"),
-                dimensions=[{"name": d["Name"], "value": d["Value"]} for d in p.get("Dimensions", [])],
+                dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions", [])],
                 alarm_actions=p.get("AlarmActions", []),
                 metric_data_queries=queries,
                 datapoints_to_alarm=int(p["DatapointsToAlarm"]) if p.get("DatapointsToAlarm") is not None else None,
@@ -511,8 +531,10 @@ def patch_cloudformation() -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             cloudwatch_backends[account_id][region_name].delete_alarms([self.physical_resource_id])
 
-    class CfnSchedule(_Resource):
+    class CfnSchedule(_Resource, CloudFormationModel):
         """AWS::Scheduler::Schedule: a schedule in moto's EventBridge Scheduler backend."""
+
+        __module__ = _MOTO_MODULE
 
         ATTRS = {"Arn": "arn"}
 
@@ -562,8 +584,10 @@ def patch_cloudformation() -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             scheduler_backends[account_id][region_name].delete_schedule(self.props.get("GroupName"), self.physical_resource_id)
 
-    class CfnTableBucket(_Resource):
+    class CfnTableBucket(_Resource, CloudFormationModel):
         """AWS::S3Tables::TableBucket (Ref and GetAtt TableBucketARN: the ARN)."""
+
+        __module__ = _MOTO_MODULE
 
         ATTRS = {"TableBucketARN": "arn"}
 
@@ -592,8 +616,10 @@ def patch_cloudformation() -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             s3tables_backends[account_id][region_name].delete_table_bucket(self.attrs["arn"])
 
-    class CfnNamespace(_Resource):
+    class CfnNamespace(_Resource, CloudFormationModel):
         """AWS::S3Tables::Namespace (Ref: `TableBucketARN|Namespace`)."""
+
+        __module__ = _MOTO_MODULE
 
         @staticmethod
         def cloudformation_type() -> str:
@@ -617,8 +643,10 @@ def patch_cloudformation() -> None:
         def delete(self, account_id: str, region_name: str) -> None:
             s3tables_backends[account_id][region_name].delete_namespace(self.props["TableBucketARN"], self.props["Namespace"])
 
-    class CfnTable(_Resource):
+    class CfnTable(_Resource, CloudFormationModel):
         """AWS::S3Tables::Table (Ref and GetAtt TableARN; GetAtt WarehouseLocation, VersionToken)."""
+
+        __module__ = _MOTO_MODULE
 
         ATTRS = {"TableARN": "arn", "WarehouseLocation": "warehouse", "VersionToken": "token"}
 
@@ -652,11 +680,88 @@ def patch_cloudformation() -> None:
             p = self.props
             s3tables_backends[account_id][region_name].delete_table(p["TableBucketARN"], p["Namespace"], p.get("TableName") or self.physical_resource_id.split("/")[-1])
 
+    class CfnBucketPolicy(_Resource, CloudFormationModel):
+        """AWS::S3::BucketPolicy: PutBucketPolicy / DeleteBucketPolicy on the S3 backend."""
+
+        __module__ = _MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::S3::BucketPolicy"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            s3_backends[account_id][get_partition(region_name)].put_bucket_policy(p["Bucket"], json.dumps(p["PolicyDocument"]).encode())
+            return cls(resource_name, account_id, region_name, p)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            p = cloudformation_json["Properties"]
+            if p["Bucket"] != original_resource.props["Bucket"]:
+                original_resource.delete(account_id, region_name)
+            s3_backends[account_id][get_partition(region_name)].put_bucket_policy(p["Bucket"], json.dumps(p["PolicyDocument"]).encode())
+            original_resource.props = p
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            backend = s3_backends[account_id][get_partition(region_name)]
+            if self.props["Bucket"] in backend.buckets:
+                backend.delete_bucket_policy(self.props["Bucket"])
+
+    # moto enforces bucket-policy statements with principal * but ignores their conditions, so
+    # the usual `Deny s3:* if aws:SecureTransport is false` would deny every request. Evaluate
+    # the conditions we can (the loopback endpoint stands in for TLS: SecureTransport is true);
+    # a statement with a condition we cannot evaluate does not apply.
+    orig_get_permission = FakeBucket.get_permission
+
+    def get_permission(self, action, resource):
+        if self.policy is None:
+            return orig_get_permission(self, action, resource)
+        doc = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        ctx = {"aws:securetransport": "true", "aws:sourceaccount": self.account_id}
+        kept = [st for st in _as_list(doc.get("Statement")) if _condition_holds(st.get("Condition"), ctx)]
+        for st in kept:
+            st.pop("Condition", None)
+        saved = self.policy
+        try:
+            self.policy = json.dumps({**doc, "Statement": kept}).encode() if kept else None
+            return orig_get_permission(self, action, resource)
+        finally:
+            self.policy = saved
+
+    FakeBucket.get_permission = get_permission
+
+    # A CREATE change set is applied through ResourceMap.update(), which adds resources in
+    # template order and ignores DependsOn (create_stack honours it). CloudFormation creates
+    # dependencies first: a bucket that DependsOn its queue's policy must find the policy.
+    orig_diff = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self, other_template, parameters=None):
+        diff = orig_diff(self, other_template, parameters)
+        resources = other_template.get("Resources", {})
+        order: list[str] = []
+
+        def visit(name: str, seen: set[str]) -> None:
+            if name in order or name in seen or name not in resources:
+                return
+            seen.add(name)
+            for dep in _as_list(resources[name].get("DependsOn")):
+                visit(dep, seen)
+            order.append(name)
+
+        for name in resources:
+            visit(name, set())
+        diff["Add"] = sorted(diff["Add"], key=order.index)
+        return diff
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
+
     # moto finds models through CloudFormationModel.__subclasses__(), cached
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
-    added = {CfnQueuePolicy, CfnAlarm, CfnSchedule, CfnTableBucket, CfnNamespace, CfnTable}
+    added = {CfnBucketPolicy, CfnQueuePolicy, CfnAlarm, CfnSchedule, CfnTableBucket, CfnNamespace, CfnTable}
     missing = [c.cloudformation_type() for c in added if parsing.get_model_map().get(c.cloudformation_type()) is not c]
     if missing:
         raise RuntimeError(f"CloudFormation models not registered: {missing}")
@@ -962,7 +1067,9 @@ def _condition_holds(condition: dict[str, Any] | None, context: dict[str, str]) 
                     continue
                 return False
             values = [str(v) for v in _as_list(values)]
-            if base in ("ArnEquals", "StringEquals"):
+            if base == "Bool":
+                ok = actual.lower() in [v.lower() for v in values]
+            elif base in ("ArnEquals", "StringEquals"):
                 ok = actual in values
             elif base == "StringEqualsIgnoreCase":
                 ok = actual.lower() in [v.lower() for v in values]
