@@ -757,6 +757,20 @@ def patch_cloudformation() -> None:
 
     parsing.ResourceMap.build_resource_diff = build_resource_diff
 
+    # An executed change set leaves the stack's outputs as they were before (empty for a
+    # CREATE change set): recompute them from the new template, as create/update_stack do.
+    from moto.cloudformation.models import ChangeSet
+
+    orig_apply = ChangeSet.apply
+
+    def apply(self):
+        orig_apply(self)
+        self.stack.template = self.template
+        self.stack._parse_template()
+        self.stack.output_map = self.stack._create_output_map()
+
+    ChangeSet.apply = apply
+
     # moto finds models through CloudFormationModel.__subclasses__(), cached
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
