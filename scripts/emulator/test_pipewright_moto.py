@@ -260,6 +260,25 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         assert sched["Target"]["Arn"].endswith(":function:acme-orders-export")
 
 
+def managed_policy_stack(url: str, name: str) -> list[str]:
+    t = {
+        "Resources": {
+            "P": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"ManagedPolicyName": f"{name}-p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}},
+            "R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": f"{name}-r", "AssumeRolePolicyDocument": {}, "ManagedPolicyArns": [{"Ref": "P"}]}},
+        }
+    }
+    client(url, "cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(t), Capabilities=["CAPABILITY_NAMED_IAM"])
+    return [p["PolicyName"] for p in client(url, "iam").list_attached_role_policies(RoleName=f"{name}-r")["AttachedPolicies"]]
+
+
+def test_unpatched_role_managed_policy_arns_ignored(plain):
+    assert managed_policy_stack(plain, "mpa-plain") == []
+
+
+def test_patched_role_managed_policy_arns_attached(patched):
+    assert managed_policy_stack(patched, "mpa") == ["mpa-p"]
+
+
 # ------------------------------------------------------------ patch 2: inert event source mappings
 
 
