@@ -1206,15 +1206,15 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
+    stop = threading.Event()  # handlers first: a stop request during start-up is honoured too
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
     apply_patches()
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     server.start()
     host, port = server.get_host_and_port()
     print(f"pipewright-moto ready http://{host}:{port}", flush=True)
