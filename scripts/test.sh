@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (with the tests that start a local moto server)"
 cargo test --workspace --locked -- --include-ignored
 
+echo "== pytest scripts/emulator (the patched moto launcher)"
+python3 -m pytest -q scripts/emulator/test_pipewright_moto.py
+
 echo "== generate --check (every spec)"
 for spec in specs/*.yaml; do
   cargo run --quiet --locked -- generate "$spec" --check

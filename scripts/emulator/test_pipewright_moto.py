@@ -1,0 +1,483 @@
+"""Tests of pipewright_moto.py: for each patch, moto's unpatched behaviour (so a moto upgrade that
+changes it is noticed) and the patched, AWS-like behaviour; plus the end-to-end deploy.
+
+Patched: the launcher as a subprocess (as the Rust CLI runs it). Unpatched: moto's own
+ThreadedMotoServer in this process (this module never applies the patches)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+
+import boto3
+import pytest
+import yaml  # installed with moto[server] (cloudformation)
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+LAUNCHER = os.path.join(HERE, "pipewright_moto.py")
+HOOPSTAT = os.path.join(ROOT, "generated", "hoopstat-haus", "template.yaml")
+MINIMAL = os.path.join(ROOT, "generated", "minimal", "template.yaml")
+ACCOUNT = "123456789012"
+
+sys.path.insert(0, HERE)
+import pipewright_moto as pm  # noqa: E402  (helpers only; importing applies no patch)
+
+
+@contextlib.contextmanager
+def launch():
+    proc = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("pipewright-moto ready http://127.0.0.1:"), line
+        yield line.split()[-1]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.stdout.read() == ""  # exactly one line on stdout
+
+
+@pytest.fixture(scope="module")
+def patched():
+    with launch() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def plain():
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def client(url: str, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+
+
+def queue(url: str, name: str, **attrs) -> tuple[str, str]:
+    sqs = client(url, "sqs")
+    q = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attrs.items()})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return q, arn
+
+
+def s3_policy(queue_arn: str, bucket: str, effect: str = "Allow") -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": effect,
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"},
+                        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def notify(url: str, bucket: str, queue_arn: str, prefix: str | None = None) -> None:
+    cfg = {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
+    if prefix:
+        cfg["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
+    client(url, "s3").put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [cfg]}
+    )
+
+
+def bodies(url: str, q: str, wait: int = 0) -> list[dict]:
+    msgs = client(url, "sqs").receive_message(QueueUrl=q, MaxNumberOfMessages=10, WaitTimeSeconds=wait).get("Messages", [])
+    return [json.loads(m["Body"]) for m in msgs]
+
+
+def bucket_with_queue(url: str, name: str, policy: bool = True) -> tuple[str, str]:
+    client(url, "s3").create_bucket(Bucket=name)
+    q, arn = queue(url, f"{name}-q")
+    if policy:
+        client(url, "sqs").set_queue_attributes(QueueUrl=q, Attributes={"Policy": s3_policy(arn, name)})
+    return q, arn
+
+
+# ------------------------------------------------------------------------------------ launcher
+
+
+def test_launcher_refuses_other_hosts_and_versions(monkeypatch):
+    r = subprocess.run([sys.executable, LAUNCHER, "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "only 127.0.0.1" in r.stderr and r.stdout == ""
+    import moto
+
+    assert pm.check_moto_version() is None
+    monkeypatch.setattr(moto, "__version__", "5.2.2")
+    assert "5.2.1" in pm.check_moto_version()
+
+
+# ------------------------------------------------------------- patch 1: CloudFormation resources
+
+SMALL = {
+    "Resources": {
+        "Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "cfn-small-q"}},
+        "QP": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {"Queues": [{"Ref": "Q"}], "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}]}},
+        },
+        "A": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {"AlarmName": "cfn-small-alarm", "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible", "Statistic": "Maximum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanThreshold"},
+        },
+        "B": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "cfn-small-b", "VersioningConfiguration": {"Status": "Enabled"}}},
+    }
+}
+
+
+def test_unpatched_cloudformation_skips_resources(plain):
+    client(plain, "cloudformation").create_stack(StackName="small", TemplateBody=json.dumps(SMALL))
+    sqs = client(plain, "sqs")
+    q = sqs.get_queue_url(QueueName="cfn-small-q")["QueueUrl"]
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["Policy"]).get("Attributes", {})
+    assert client(plain, "cloudwatch").describe_alarms(AlarmNames=["cfn-small-alarm"])["MetricAlarms"] == []
+    assert "Status" not in client(plain, "s3").get_bucket_versioning(Bucket="cfn-small-b")
+
+
+def deploy_change_set(cfn, name: str, body: str, params: list[dict], kind: str, cs: str) -> None:
+    cfn.create_change_set(StackName=name, ChangeSetName=cs, TemplateBody=body, Parameters=params, ChangeSetType=kind, Capabilities=["CAPABILITY_NAMED_IAM"])
+    cfn.execute_change_set(StackName=name, ChangeSetName=cs)
+    assert cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == f"{kind}_COMPLETE"
+
+
+HOOPSTAT_PARAMS = [
+    {"ParameterKey": "ArtifactBucket", "ParameterValue": "hoopstat-haus-artifacts"},
+    {"ParameterKey": "SilverProcessingArtifactKey", "ParameterValue": "silver-processing/bootstrap.zip"},
+    {"ParameterKey": "GoldAnalyticsArtifactKey", "ParameterValue": "gold-analytics/bootstrap.zip"},
+    {"ParameterKey": "AlertEmail", "ParameterValue": ""},
+]
+
+
+def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
+    with launch() as url:
+        cfn, s3, sqs = client(url, "cloudformation"), client(url, "s3"), client(url, "sqs")
+        lam, cw = client(url, "lambda"), client(url, "cloudwatch")
+        s3.create_bucket(Bucket="hoopstat-haus-artifacts")
+        body = open(HOOPSTAT).read()
+        deploy_change_set(cfn, "hoopstat", body, HOOPSTAT_PARAMS, "CREATE", "create")
+        template = yaml.safe_load(body)
+
+        # every resource of the template exists with a physical id (the e-mail subscription is
+        # conditional and off with an empty AlertEmail)
+        summaries = {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName="hoopstat")["StackResourceSummaries"]}
+        for logical, res in template["Resources"].items():
+            if res.get("Condition") == "HasAlertEmail":
+                continue
+            assert summaries[logical].get("PhysicalResourceId"), logical
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="hoopstat")["Stacks"][0]["Outputs"]}
+        assert outputs["TableBucketArn"] == f"arn:aws:s3tables:us-east-1:{ACCOUNT}:bucket/hoopstat-haus-gold-tables"
+        assert outputs["PlayerAnalyticsTableArn"].endswith("/table/player_analytics")
+
+        # queue policies, bucket properties, notification, function logging, alarms, tables
+        q = sqs.get_queue_url(QueueName="hoopstat-haus-silver-processing-queue")["QueueUrl"]
+        policy = json.loads(sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["Policy"])["Attributes"]["Policy"])
+        assert policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] == "arn:aws:s3:::hoopstat-haus-bronze"
+        assert s3.get_bucket_versioning(Bucket="hoopstat-haus-bronze")["Status"] == "Enabled"
+        assert all(s3.get_public_access_block(Bucket="hoopstat-haus-bronze")["PublicAccessBlockConfiguration"].values())
+        rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket="hoopstat-haus-bronze")["Rules"]}
+        assert rules["current-versions"]["Expiration"]["Days"] == 730
+        assert rules["current-versions"]["Transitions"] == [{"Days": 30, "StorageClass": "INTELLIGENT_TIERING"}]
+        assert rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+        assert s3.get_bucket_ownership_controls(Bucket="hoopstat-haus-silver")["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        assert json.loads(s3.get_bucket_policy(Bucket="hoopstat-haus-bronze")["Policy"])["Statement"][0]["Sid"] == "DenyInsecureTransport"
+        nc = s3.get_bucket_notification_configuration(Bucket="hoopstat-haus-bronze")["QueueConfigurations"]
+        assert nc[0]["QueueArn"].endswith(":hoopstat-haus-silver-processing-queue")
+        assert nc[0]["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "raw/box_scores/date%3D"}, {"Name": "suffix", "Value": "/data.json"}]
+        fn = lam.get_function_configuration(FunctionName="hoopstat-haus-silver-processing")
+        assert fn["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/hoopstat-haus-silver-processing"}
+        assert fn["Architectures"] == ["arm64"] and fn["TracingConfig"] == {"Mode": "Active"}
+        alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix="hoopstat-haus-")["MetricAlarms"]}
+        assert len(alarms) == 10
+        duration = alarms["hoopstat-haus-silver-processing-duration"]
+        assert duration["Threshold"] == 250000 and duration["Dimensions"] == [{"Name": "FunctionName", "Value": "hoopstat-haus-silver-processing"}]
+        assert duration["AlarmActions"] == [outputs["AlertTopicArn"]] == duration["OKActions"]
+        tables = client(url, "s3tables").list_tables(tableBucketARN=outputs["TableBucketArn"], namespace="basketball_analytics")["tables"]
+        assert sorted(t["name"] for t in tables) == ["player_analytics", "team_analytics"]
+
+        # update: visibility timeout, alarm threshold, notification filter
+        changed = copy.deepcopy(template)
+        changed["Resources"]["SilverProcessingQueue"]["Properties"]["VisibilityTimeout"] = 1900
+        changed["Resources"]["SilverProcessingQueueDepthAlarm"]["Properties"]["Threshold"] = 75
+        changed["Resources"]["BronzeBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"][0]["Filter"]["S3Key"]["Rules"][0]["Value"] = "raw/box_scores/season%3D"
+        deploy_change_set(cfn, "hoopstat", json.dumps(changed), HOOPSTAT_PARAMS, "UPDATE", "update")
+        assert sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "1900"
+        assert "Policy" in sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["Policy"])["Attributes"]
+        assert cw.describe_alarms(AlarmNames=["hoopstat-haus-silver-processing-queue-depth"])["MetricAlarms"][0]["Threshold"] == 75
+        nc = s3.get_bucket_notification_configuration(Bucket="hoopstat-haus-bronze")["QueueConfigurations"]
+        assert nc[0]["Filter"]["Key"]["FilterRules"][0]["Value"] == "raw/box_scores/season%3D"
+
+        # delete: everything goes except the resources with DeletionPolicy Retain
+        cfn.delete_stack(StackName="hoopstat")
+        assert cw.describe_alarms(AlarmNamePrefix="hoopstat-haus-")["MetricAlarms"] == []
+        assert sqs.list_queues(QueueNamePrefix="hoopstat-haus").get("QueueUrls", []) == []
+        assert lam.list_functions()["Functions"] == []
+        assert {"hoopstat-haus-bronze", "hoopstat-haus-silver"} <= {b["Name"] for b in s3.list_buckets()["Buckets"]}
+        assert client(url, "s3tables").get_table_bucket(tableBucketARN=outputs["TableBucketArn"])["name"] == "hoopstat-haus-gold-tables"
+
+        # the minimal spec deploys too (schedule, alarms, queue policies)
+        s3.create_bucket(Bucket="acme-orders-artifacts")
+        mparams = [{"ParameterKey": p["ParameterKey"], "ParameterValue": p["ParameterValue"]} for p in json.load(open(os.path.join(ROOT, "generated", "minimal", "parameters.json")))]
+        deploy_change_set(cfn, "minimal", open(MINIMAL).read(), mparams, "CREATE", "create")
+        sched = client(url, "scheduler").get_schedule(Name="acme-orders-export-schedule")
+        assert sched["ScheduleExpression"] == "cron(0 6 * * ? *)" and sched["ScheduleExpressionTimezone"] == "Europe/Berlin"
+        assert sched["Target"]["Arn"].endswith(":function:acme-orders-export")
+
+
+def managed_policy_stack(url: str, name: str) -> list[str]:
+    t = {
+        "Resources": {
+            "P": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"ManagedPolicyName": f"{name}-p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}},
+            "R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": f"{name}-r", "AssumeRolePolicyDocument": {}, "ManagedPolicyArns": [{"Ref": "P"}]}},
+        }
+    }
+    client(url, "cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(t), Capabilities=["CAPABILITY_NAMED_IAM"])
+    return [p["PolicyName"] for p in client(url, "iam").list_attached_role_policies(RoleName=f"{name}-r")["AttachedPolicies"]]
+
+
+def test_unpatched_role_managed_policy_arns_ignored(plain):
+    assert managed_policy_stack(plain, "mpa-plain") == []
+
+
+def test_patched_role_managed_policy_arns_attached(patched):
+    assert managed_policy_stack(patched, "mpa") == ["mpa-p"]
+
+
+# ------------------------------------------------------------ patch 2: inert event source mappings
+
+
+def esm_setup(url: str, name: str, enabled: bool = True) -> tuple[str, str, str]:
+    sqs, lam, iam = client(url, "sqs"), client(url, "lambda"), client(url, "iam")
+    dlq, dlq_arn = queue(url, f"{name}-dlq")
+    q, arn = queue(url, name, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}))
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam.create_function(FunctionName=f"{name}-fn", Runtime="provided.al2023", Role=role, Handler="bootstrap", Code={"ZipFile": buf.getvalue()})
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{name}-fn", BatchSize=1, Enabled=enabled)["UUID"]
+    sqs.send_message(QueueUrl=q, MessageBody="hello")
+    return q, dlq, uuid
+
+
+def test_unpatched_mapping_consumes_into_dlq(plain):
+    q, dlq, _ = esm_setup(plain, "esm-plain")
+    sqs = client(plain, "sqs")
+    # moto received the message itself (invoke fails without Docker): our receive finds it at
+    # maxReceiveCount and moto moves it to the DLQ
+    assert sqs.receive_message(QueueUrl=q).get("Messages", []) == []
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+
+def test_patched_mapping_is_inert(patched):
+    q, dlq, uuid = esm_setup(patched, "esm-on")
+    sqs, lam = client(patched, "sqs"), client(patched, "lambda")
+    msgs = sqs.receive_message(QueueUrl=q, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert [m["Body"] for m in msgs] == ["hello"] and msgs[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == "0"
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    _, _, off = esm_setup(patched, "esm-off", enabled=False)
+    assert lam.get_event_source_mapping(UUID=off)["State"] == "Disabled"
+    lam.update_event_source_mapping(UUID=off, Enabled=True)
+    assert lam.get_event_source_mapping(UUID=off)["State"] == "Enabled"
+
+
+# ------------------------------------------------------------------- patch 3: message move tasks
+
+
+def test_unpatched_message_move_task_is_500(plain):
+    _, dlq_arn = queue(plain, "move-plain-dlq")
+    with pytest.raises(ClientError) as e:
+        client(plain, "sqs").start_message_move_task(SourceArn=dlq_arn)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def dead_letters(url: str, name: str, n: int) -> tuple[str, str, str, str]:
+    sqs = client(url, "sqs")
+    dlq, dlq_arn = queue(url, f"{name}-dlq")
+    q, arn = queue(url, name, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}))
+    for i in range(n):
+        sqs.send_message(QueueUrl=q, MessageBody=f"m{i}")
+    sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, VisibilityTimeout=0)
+    assert sqs.receive_message(QueueUrl=q).get("Messages", []) == []  # all moved to the DLQ
+    assert sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"] == str(n)
+    return q, arn, dlq, dlq_arn
+
+
+def wait_status(sqs, arn: str, status: str) -> dict:
+    for _ in range(100):
+        r = sqs.list_message_move_tasks(SourceArn=arn)["Results"][0]
+        if r["Status"] == status:
+            return r
+        time.sleep(0.05)
+    raise AssertionError(r)
+
+
+def test_patched_message_move_tasks(patched):
+    sqs = client(patched, "sqs")
+    q, arn, dlq, dlq_arn = dead_letters(patched, "move", 3)
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert json.loads(__import__("base64").b64decode(handle))["sourceArn"] == dlq_arn
+    done = wait_status(sqs, dlq_arn, "COMPLETED")
+    assert done["ApproximateNumberOfMessagesMoved"] == 3 and done["ApproximateNumberOfMessagesToMove"] == 3
+    assert "TaskHandle" not in done and done["SourceArn"] == dlq_arn
+    msgs = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=10, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert sorted(m["Body"] for m in msgs) == ["m0", "m1", "m2"]
+    assert {m["Attributes"]["ApproximateReceiveCount"] for m in msgs} == {"1"}
+
+    # a queue that is no DLQ is refused; an explicit destination; cancel a slow task
+    with pytest.raises(ClientError) as e:
+        sqs.start_message_move_task(SourceArn=arn)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    _, _, _, dlq2_arn = dead_letters(patched, "move2", 4)
+    other, other_arn = queue(patched, "move2-other")
+    handle = sqs.start_message_move_task(SourceArn=dlq2_arn, DestinationArn=other_arn, MaxNumberOfMessagesPerSecond=2)["TaskHandle"]
+    running = sqs.list_message_move_tasks(SourceArn=dlq2_arn, MaxResults=10)["Results"][0]
+    assert running["Status"] == "RUNNING" and running["TaskHandle"] == handle and running["DestinationArn"] == other_arn
+    assert sqs.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"] < 4
+    cancelled = wait_status(sqs, dlq2_arn, "CANCELLED")
+    assert cancelled["ApproximateNumberOfMessagesMoved"] < 4
+
+    # the query protocol (form-encoded, XML answer) works too
+    data = urllib.parse.urlencode({"Action": "ListMessageMoveTasks", "Version": "2012-11-05", "SourceArn": dlq_arn, "MaxResults": "10"}).encode()
+    req = urllib.request.Request(patched + "/", data=data, headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=x"})
+    xml = urllib.request.urlopen(req, timeout=10).read().decode()
+    assert "<ListMessageMoveTasksResponse" in xml and "<Status>COMPLETED</Status>" in xml
+
+
+# -------------------------------------------------- patches 4, 5, 6: S3 notifications to SQS
+
+KEY = "raw/box_scores/date=2024-01-15/data.json"
+
+
+def test_unpatched_s3_event_format(plain):
+    q, arn = bucket_with_queue(plain, "fmt-plain")
+    notify(plain, "fmt-plain", arn)
+    client(plain, "s3").put_object(Bucket="fmt-plain", Key="a b/c+d.json", Body=b"{}")
+    rec = bodies(plain, q)[-1]["Records"][0]
+    assert rec["s3"]["object"]["key"] == "a+b%2Fc%2Bd.json"
+    assert not rec["eventTime"].endswith("Z")
+    assert "userIdentity" not in rec and "requestParameters" not in rec and "responseElements" not in rec
+    assert "sequencer" not in rec["s3"]["object"]
+
+
+def test_patched_s3_event_format(patched):
+    q, arn = bucket_with_queue(patched, "fmt")
+    notify(patched, "fmt", arn)
+    client(patched, "s3").put_object(Bucket="fmt", Key="a b/c+d=e.json", Body=b"{}")
+    client(patched, "s3").put_object(Bucket="fmt", Key="a b/second.json", Body=b"{}")
+    test_event, first, second = bodies(patched, q)
+    assert test_event["Event"] == "s3:TestEvent" and test_event["Time"].endswith("Z")
+    rec = first["Records"][0]
+    assert rec["eventVersion"] == "2.1" and rec["eventName"] == "ObjectCreated:Put"
+    assert time.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert rec["userIdentity"]["principalId"] and rec["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert set(rec["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    obj = rec["s3"]["object"]
+    assert obj["key"] == "a+b/c%2Bd%3De.json"
+    assert urllib.parse.unquote_plus(obj["key"]) == "a b/c+d=e.json"
+    assert obj["size"] == 2 and obj["eTag"] == "99914b932bd37a50b983c5e7c90ae93b"
+    assert rec["s3"]["configurationId"] and rec["s3"]["bucket"]["arn"] == "arn:aws:s3:::fmt"
+    assert second["Records"][0]["s3"]["object"]["sequencer"] > obj["sequencer"]
+
+
+def test_unpatched_filter_matches_raw_key(plain):
+    q, arn = bucket_with_queue(plain, "filter-plain")
+    notify(plain, "filter-plain", arn, prefix="raw/box_scores/date%3D")
+    client(plain, "s3").put_object(Bucket="filter-plain", Key=KEY, Body=b"{}")
+    assert [b.get("Event") for b in bodies(plain, q)] == ["s3:TestEvent"]  # nothing delivered
+    notify(plain, "filter-plain", arn, prefix="raw/box_scores/date=")
+    client(plain, "s3").put_object(Bucket="filter-plain", Key=KEY, Body=b"{}")
+    assert "Records" in bodies(plain, q)[-1]
+
+
+def test_patched_filter_matches_encoded_key(patched):
+    q, arn = bucket_with_queue(patched, "filter")
+    notify(patched, "filter", arn, prefix="raw/box_scores/date=")
+    client(patched, "s3").put_object(Bucket="filter", Key=KEY, Body=b"{}")
+    assert [b.get("Event") for b in bodies(patched, q)] == ["s3:TestEvent"]  # as on AWS: never matches
+    notify(patched, "filter", arn, prefix="raw/box_scores/date%3D")
+    client(patched, "s3").put_object(Bucket="filter", Key=KEY, Body=b"{}")
+    got = bodies(patched, q)
+    assert got[-1]["Records"][0]["s3"]["object"]["key"] == "raw/box_scores/date%3D2024-01-15/data.json"
+
+
+def test_unpatched_notification_destination_not_validated(plain):
+    q, arn = bucket_with_queue(plain, "val-plain", policy=False)
+    notify(plain, "val-plain", arn)  # accepted although the queue has no policy
+    assert bodies(plain, q)[0]["Event"] == "s3:TestEvent"
+
+
+def test_patched_notification_destination_validated(patched):
+    sqs = client(patched, "sqs")
+    q, arn = bucket_with_queue(patched, "val", policy=False)
+    for policy in (None, s3_policy(arn, "other-bucket"), json.dumps({"Statement": [json.loads(s3_policy(arn, "val"))["Statement"][0], {**json.loads(s3_policy(arn, "val", "Deny"))["Statement"][0]}]})):
+        if policy:
+            sqs.set_queue_attributes(QueueUrl=q, Attributes={"Policy": policy})
+        with pytest.raises(ClientError) as e:
+            notify(patched, "val", arn)
+        err = e.value.response["Error"]
+        assert err["Code"] == "InvalidArgument" and err["Message"] == "Unable to validate the following destination configurations"
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert bodies(patched, q) == []  # no test event for a rejected configuration
+    sqs.set_queue_attributes(QueueUrl=q, Attributes={"Policy": s3_policy(arn, "val")})
+    notify(patched, "val", arn)
+    assert bodies(patched, q)[0]["Event"] == "s3:TestEvent"
+    with pytest.raises(ClientError):  # a queue that does not exist
+        notify(patched, "val", arn.replace(":val-q", ":missing-q"))
+
+
+# --------------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end_hoopstat_delivers_aws_event():
+    with launch() as url:
+        cfn, s3, sqs = client(url, "cloudformation"), client(url, "s3"), client(url, "sqs")
+        s3.create_bucket(Bucket="hoopstat-haus-artifacts")
+        deploy_change_set(cfn, "hoopstat", open(HOOPSTAT).read(), HOOPSTAT_PARAMS, "CREATE", "create")
+        s3.put_object(Bucket="hoopstat-haus-bronze", Key=KEY, Body=b'{"date": "2024-01-15", "games": []}')
+        q = sqs.get_queue_url(QueueName="hoopstat-haus-silver-processing-queue")["QueueUrl"]
+        got = bodies(url, q, wait=1)
+        assert [b.get("Event") for b in got[:1]] == ["s3:TestEvent"] and len(got) == 2
+        rec = got[1]["Records"][0]
+        assert rec["eventVersion"] == "2.1" and rec["eventTime"].endswith("Z") and rec["eventName"] == "ObjectCreated:Put"
+        assert rec["s3"]["bucket"]["name"] == "hoopstat-haus-bronze"
+        assert rec["s3"]["object"]["key"] == "raw/box_scores/date%3D2024-01-15/data.json"
+        assert rec["s3"]["object"]["versionId"] and rec["s3"]["object"]["sequencer"]
+        assert {"userIdentity", "requestParameters", "responseElements"} <= set(rec)
