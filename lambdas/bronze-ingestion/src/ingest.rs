@@ -8,7 +8,7 @@ use pipewright_common::{EnvError, Output, S3Location, StageEnv, TemplateError, r
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::nba::{FetchError, NbaClient};
+use crate::nba::{FetchError, Fetched, NbaClient};
 use crate::response::{check_box_score, parse_game_finder};
 use crate::store::{ObjectStore, StoreError};
 
@@ -65,6 +65,8 @@ pub enum IngestError {
         #[source]
         source: FetchError,
     },
+    #[error("{date}: none of the {games} games has a usable box score (see the quarantine); nothing written")]
+    NothingUsable { date: NaiveDate, games: usize },
     #[error("{date}: key of output `{BOX_SCORES}`")]
     Template {
         date: NaiveDate,
@@ -213,11 +215,17 @@ impl<S: ObjectStore> Ingest<S> {
         let mut games = Vec::with_capacity(found.game_ids.len());
         let mut unusable = Vec::new();
         for game_id in &found.game_ids {
-            let fetched = self
-                .client
-                .get(self.client.box_score_url(game_id))
-                .await
-                .map_err(|source| IngestError::BoxScore { date, game_id: game_id.clone(), source })?;
+            let fetched = match self.client.get(self.client.box_score_url(game_id)).await {
+                Ok(fetched) => fetched,
+                // A game the API refuses (400, 404: say, a postponed game) is unusable; the rest of
+                // the day goes on. A refusal of the client itself (401, 403, 407) fails the date.
+                Err(FetchError::Rejected { url, status, body }) if !matches!(status, 401 | 403 | 407) => {
+                    requests += 1;
+                    unusable.push((game_id.clone(), format!("HTTP {status}"), Fetched { url, body, attempts: 1 }));
+                    continue;
+                }
+                Err(source) => return Err(IngestError::BoxScore { date, game_id: game_id.clone(), source }),
+            };
             requests += fetched.attempts;
             match check_box_score(&fetched.body, game_id) {
                 Ok(raw) => games.push(raw),
@@ -254,6 +262,10 @@ impl<S: ObjectStore> Ingest<S> {
             quarantined.push(QuarantinedGame { game_id, reason, location: q.to_string() });
         }
 
+        // Games exist but none is usable: an empty document would claim a day without games.
+        if games.is_empty() && !found.game_ids.is_empty() {
+            return Err(IngestError::NothingUsable { date, games: found.game_ids.len() });
+        }
         let document = Document { date: day.clone(), games: &games };
         let body = serde_json::to_vec(&document).map_err(|source| IngestError::Serialise {
             date,

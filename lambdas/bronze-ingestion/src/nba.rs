@@ -73,7 +73,12 @@ pub enum ClientError {
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("GET {url}: HTTP {status} (not retried)")]
-    Rejected { url: String, status: u16 },
+    Rejected {
+        url: String,
+        status: u16,
+        /// The response body, for the quarantine report.
+        body: Vec<u8>,
+    },
     #[error("GET {url}: still HTTP {status} after {attempts} attempts")]
     Exhausted { url: String, status: u16, attempts: u32 },
     #[error("GET {url}: failed after {attempts} attempts")]
@@ -242,7 +247,8 @@ impl NbaClient {
                 Ok(response) => {
                     let status = response.status();
                     if status != StatusCode::TOO_MANY_REQUESTS && !status.is_server_error() {
-                        return Err(FetchError::Rejected { url: text, status: status.as_u16() });
+                        let body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                        return Err(FetchError::Rejected { url: text, status: status.as_u16(), body });
                     }
                     let retry_after = response
                         .headers()

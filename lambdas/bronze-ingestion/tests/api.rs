@@ -329,6 +329,51 @@ async fn unusable_box_scores_are_quarantined_and_the_day_is_still_written() {
 }
 
 #[tokio::test]
+async fn a_game_the_api_refuses_is_quarantined_but_a_refused_client_fails_the_date() {
+    let day = Generator::new(22).day(date("2024-04-12"), 3);
+    let id = |i: usize| day.games[i].box_score_traditional.game_id.clone();
+    let api = Api::default();
+    api.add_day(day.clone());
+    api.script(&id(0), &[Reply::Status(404, None)]);
+    let h = harness(api.clone(), fast).await;
+    let summary = h.ingest.day(day.date).await.expect("ingested");
+    assert_eq!((summary.games_written, summary.quarantined.len()), (2, 1));
+    assert_eq!(summary.quarantined[0].reason, "HTTP 404");
+    assert_eq!(h.api.hits_for(&id(0)).len(), 1, "a 404 is not retried");
+    let q = format!("quarantine/bronze-ingestion/date=2024-04-12/{}.json", id(0));
+    let report: Value = serde_json::from_slice(&h.store.object(&q).expect("quarantined")).expect("json");
+    assert_eq!(report["response"], "error");
+
+    // 403: the API refuses us, not the game. The date fails; nothing is written for it.
+    let other = date("2024-04-13");
+    api.add_day(Generator::new(22).day_numbered(other, 2, 50));
+    api.script("0022300050", &[Reply::Status(403, None)]);
+    let err = h.ingest.day(other).await.expect_err("must fail");
+    assert!(
+        matches!(&err, IngestError::BoxScore { game_id, source: FetchError::Rejected { status: 403, .. }, .. } if game_id == "0022300050"),
+        "{err:?}"
+    );
+    assert!(h.store.object(&key("2024-04-13")).is_none());
+}
+
+#[tokio::test]
+async fn a_day_whose_games_are_all_unusable_is_not_written_as_empty() {
+    let day = Generator::new(23).day(date("2024-04-14"), 2);
+    let api = Api::default();
+    api.add_day(day.clone());
+    api.with(|s| {
+        for g in &day.games {
+            s.bodies.insert(g.box_score_traditional.game_id.clone(), b"{}".to_vec());
+        }
+    });
+    let h = harness(api, fast).await;
+    let err = h.ingest.day(day.date).await.expect_err("must fail");
+    assert!(matches!(err, IngestError::NothingUsable { games: 2, .. }), "{err:?}");
+    assert!(h.store.object(&key("2024-04-14")).is_none());
+    assert_eq!(h.store.memory.keys(BUCKET).len(), 2, "both games quarantined");
+}
+
+#[tokio::test]
 async fn an_unusable_finder_response_fails_the_date() {
     let api = Api::default();
     api.script("finder", &[Reply::Body(r#"{"resultSets": []}"#)]);
