@@ -189,7 +189,7 @@ pub enum TableError {
         date: Option<NaiveDate>,
         operation: &'static str,
         #[source]
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
     #[error("table {table}{}: S3 Tables {operation}", date_suffix(.date))]
     S3Tables {
@@ -257,9 +257,13 @@ pub fn record_batch<R: GoldRow>(table: &str, schema: &Schema, rows: &[R]) -> Res
         column: column.to_string(),
         problem,
     };
-    let arrow_schema: ArrowSchemaRef = Arc::new(iceberg::arrow::schema_to_arrow_schema(schema).map_err(|source| {
-        TableError::Iceberg { table: table.into(), date: None, operation: "converting the schema to Arrow", source }
-    })?);
+    let arrow_schema: ArrowSchemaRef =
+        Arc::new(iceberg::arrow::schema_to_arrow_schema(schema).map_err(|source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation: "converting the schema to Arrow",
+            source: Box::new(source),
+        })?);
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
     for field in arrow_schema.fields() {
         let name = field.name().as_str();
@@ -343,6 +347,8 @@ pub struct TablesConfig {
     pub s3_endpoint_url: Option<String>,
     /// Region for the warehouse files; `None` leaves it to the default chain.
     pub region: Option<String>,
+    /// More properties of the warehouse file IO (`s3.access-key-id`, ... for a local endpoint).
+    pub file_io_props: Vec<(String, String)>,
 }
 
 impl TablesConfig {
@@ -357,6 +363,7 @@ impl TablesConfig {
             endpoint_url: var("AWS_ENDPOINT_URL_S3TABLES").or_else(|| var("AWS_ENDPOINT_URL")),
             s3_endpoint_url: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
             region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            file_io_props: Vec::new(),
         }
     }
 
@@ -370,6 +377,7 @@ impl TablesConfig {
         if let Some(region) = &self.region {
             props.insert(iceberg::io::S3_REGION.to_string(), region.clone());
         }
+        props.extend(self.file_io_props.iter().cloned());
         props
     }
 }
@@ -416,7 +424,12 @@ impl GoldTables {
 
     /// Connects through `client` (its endpoint and credentials are used for the S3 Tables API).
     pub async fn with_client(config: TablesConfig, client: aws_sdk_s3tables::Client) -> Result<Self, TableError> {
-        let iceberg_err = |operation, source| TableError::Iceberg { table: "*".into(), date: None, operation, source };
+        let iceberg_err = |operation, source| TableError::Iceberg {
+            table: "*".into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
         let props = config.file_io_props();
         let mut builder = S3TablesCatalogBuilder::default()
             .with_client(client.clone())
@@ -444,8 +457,12 @@ impl GoldTables {
     /// Creates the table with the stage's schema and date partitioning unless it exists (setup and
     /// tests; the handler itself only writes to existing tables).
     pub async fn create_if_missing(&self, table: &str, columns: &[Column]) -> Result<bool, TableError> {
-        let iceberg_err =
-            |operation, source| TableError::Iceberg { table: table.into(), date: None, operation, source };
+        let iceberg_err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
         if self.catalog.table_exists(&self.ident(table)).await.map_err(|e| iceberg_err("checking existence", e))? {
             return Ok(false);
         }
@@ -463,14 +480,19 @@ impl GoldTables {
             table: table.into(),
             date: None,
             operation: "loading",
-            source,
+            source: Box::new(source),
         })
     }
 
     /// Every row of the table's current snapshot.
     pub async fn scan_all(&self, table: &str) -> Result<Vec<RecordBatch>, TableError> {
         let t = self.load(table).await?;
-        let err = |operation, source| TableError::Iceberg { table: table.into(), date: None, operation, source };
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
         let scan = t.scan().select_all().build().map_err(|e| err("planning a scan", e))?;
         let stream = scan.to_arrow().await.map_err(|e| err("scanning", e))?;
         stream.try_collect().await.map_err(|e| err("reading scanned batches", e))
@@ -503,7 +525,12 @@ impl GoldTables {
                 }
             })?;
         let location = resp.metadata_location().ok_or_else(|| TableError::NoMetadata { table: table.into() })?;
-        let err = |operation, source| TableError::Iceberg { table: table.into(), date: Some(date), operation, source };
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
         let metadata =
             TableMetadata::read_from(&self.file_io, location).await.map_err(|e| err("reading the metadata", e))?;
         let t = Table::builder()
@@ -579,7 +606,12 @@ impl GoldTables {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let err = |operation, source| TableError::Iceberg { table: table.into(), date: Some(date), operation, source };
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
         let metadata = t.metadata();
         let schema = metadata.current_schema().clone();
         let batch = record_batch(table, &schema, rows)?;
@@ -611,7 +643,12 @@ impl GoldTables {
         date: NaiveDate,
         files: &[DataFile],
     ) -> Result<(String, CommitSummary), TableError> {
-        let err = |operation, source| TableError::Iceberg { table: table.into(), date: Some(date), operation, source };
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
         let metadata = t.metadata();
         let file_io = t.file_io();
         let schema = metadata.current_schema().clone();
@@ -813,7 +850,7 @@ fn partition_key(
                 table: table.into(),
                 date: Some(date),
                 operation: "computing the partition value",
-                source,
+                source: Box::new(source),
             })?;
         values.push(value.map(Literal::from));
     }

@@ -19,9 +19,14 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
+/// `(bucket, key)` -> bytes.
+type Objects = BTreeMap<(String, String), Vec<u8>>;
+/// (table, date, rows, first row's `season_games`).
+type Commit = (String, NaiveDate, usize, Option<i32>);
+
 #[derive(Clone, Default)]
 struct MemoryStore {
-    objects: Arc<Mutex<BTreeMap<(String, String), Vec<u8>>>>,
+    objects: Arc<Mutex<Objects>>,
     gets: Arc<Mutex<Vec<String>>>,
 }
 
@@ -52,12 +57,12 @@ impl SilverStore for MemoryStore {
 /// Records every commit: (table, date, rows, first row's `season_games`).
 #[derive(Clone, Default)]
 struct MemorySink {
-    commits: Arc<Mutex<Vec<(String, NaiveDate, usize, Option<i32>)>>>,
+    commits: Arc<Mutex<Vec<Commit>>>,
     fail_date: Option<NaiveDate>,
 }
 
 impl MemorySink {
-    fn commits(&self) -> Vec<(String, NaiveDate, usize, Option<i32>)> {
+    fn commits(&self) -> Vec<Commit> {
         self.commits.lock().expect("lock").clone()
     }
 }
