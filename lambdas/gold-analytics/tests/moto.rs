@@ -341,6 +341,40 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
     assert_matches(&players_b, &teams_b, &compute(&day1b, std::slice::from_ref(&day0)).expect("compute d1b"));
     assert_matches(&players_b, &teams_b, &expected2);
 
+    // Two writers at once on one table (interleaved on this thread): both read the same version
+    // token, one commit wins, the other gets S3 Tables' ConflictException, reloads and retries.
+    let d5 = date(2024, 1, 19);
+    let rows = |d: NaiveDate| {
+        let mut a = expected2.clone();
+        for t in &mut a.teams {
+            t.game_date = d;
+        }
+        a.teams
+    };
+    let (rows4, rows5) = (rows(d3), rows(d5));
+    let (first, second) =
+        tokio::join!(reader.replace_date(TEAM_ANALYTICS, d3, &rows4), reader.replace_date(TEAM_ANALYTICS, d5, &rows5));
+    let (first, second) = (first.expect("first writer"), second.expect("second writer"));
+    let mut attempts = [first.attempts, second.attempts];
+    attempts.sort();
+    assert_eq!(attempts, [1, 2], "one writer must have retried after a conflict");
+    let (_, teams_c) = read(&reader).await;
+    assert_eq!(teams_c.len(), teams_b.len() + rows4.len() + rows5.len());
+
+    // A date whose silver has no games (both objects with zero rows): its rows go away.
+    let empty = put_day(&s3, &g, d2, 0).await;
+    assert!(empty.players.is_empty() && empty.teams.is_empty());
+    let response = stage.handle(&batch(vec![message("m7", &key("player_stats", d2))])).await.expect("ids");
+    assert!(failures(&response).is_empty());
+    let (players_d, teams_d) = read(&reader).await;
+    assert_eq!(players_d.len(), day1b.players.len());
+    assert!(players_d.keys().all(|(d, _)| *d == days(d1)));
+    assert_eq!(teams_d.len(), teams_c.len() - day2.teams.len());
+    let table = reader.load(TEAM_ANALYTICS).await.expect("load");
+    let snapshot = table.metadata().current_snapshot().expect("snapshot").clone();
+    assert_eq!(snapshot.summary().operation, iceberg::spec::Operation::Overwrite);
+    assert_eq!(snapshot.summary().additional_properties.get("added-records"), None);
+
     // The failed date's message reported the missing object.
     let error = captured
         .lines()
