@@ -197,54 +197,101 @@ fn assert_matches(
     }
 }
 
+/// A moto server with the silver bucket, the table bucket and the namespace.
+struct Local {
+    _moto: Moto,
+    url: String,
+    arn: String,
+    s3: aws_sdk_s3::Client,
+    s3tables: aws_sdk_s3tables::Client,
+}
+
+impl Local {
+    async fn start() -> Self {
+        let (moto, url) = start_moto();
+        let credentials = Credentials::new("testing", "testing", None, None, "test");
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .endpoint_url(&url)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(credentials.clone())
+                .force_path_style(true)
+                .build(),
+        );
+        let s3tables = aws_sdk_s3tables::Client::from_conf(
+            aws_sdk_s3tables::Config::builder()
+                .behavior_version(aws_sdk_s3tables::config::BehaviorVersion::latest())
+                .endpoint_url(&url)
+                .region(aws_sdk_s3tables::config::Region::new("us-east-1"))
+                .credentials_provider(credentials)
+                .build(),
+        );
+        s3.create_bucket().bucket(SILVER).send().await.expect("create silver bucket");
+        let bucket = s3tables.create_table_bucket().name(TABLE_BUCKET).send().await.expect("create table bucket");
+        let arn = bucket.arn().to_string();
+        s3tables.create_namespace().table_bucket_arn(&arn).namespace(NAMESPACE).send().await.expect("namespace");
+
+        Self { _moto: moto, url, arn, s3, s3tables }
+    }
+
+    fn config(&self) -> TablesConfig {
+        TablesConfig {
+            table_bucket_arn: self.arn.clone(),
+            namespace: NAMESPACE.into(),
+            endpoint_url: Some(self.url.clone()),
+            s3_endpoint_url: Some(self.url.clone()),
+            region: Some("us-east-1".into()),
+            file_io_props: vec![
+                ("s3.access-key-id".into(), "testing".into()),
+                ("s3.secret-access-key".into(), "testing".into()),
+            ],
+        }
+    }
+
+    async fn tables(&self) -> GoldTables {
+        GoldTables::with_client(self.config(), self.s3tables.clone()).await.expect("catalog")
+    }
+
+    fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3SilverStore, GoldTables> {
+        let arn = &self.arn;
+        let env = StageEnv {
+            stage: "gold-analytics".into(),
+            input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
+            outputs: vec![],
+            quarantine: None,
+            tables: Some(TablesEnv {
+                table_bucket_arn: arn.clone(),
+                namespace: NAMESPACE.into(),
+                tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
+            }),
+        };
+        let template = |n: &str| format!("silver/{n}/season={{season}}/date={{date}}/data.parquet");
+        let inputs = StageInputs(
+            ["player_stats", "team_stats"]
+                .into_iter()
+                .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
+                .collect(),
+        );
+        Stage::new(&env, &inputs, S3SilverStore::new(self.s3.clone()), tables, log).expect("config")
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
 async fn handler_commits_iceberg_snapshots_to_s3_tables() {
-    let (_moto, url) = start_moto();
-    let credentials = Credentials::new("testing", "testing", None, None, "test");
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .endpoint_url(&url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(credentials.clone())
-            .force_path_style(true)
-            .build(),
-    );
-    let s3tables = aws_sdk_s3tables::Client::from_conf(
-        aws_sdk_s3tables::Config::builder()
-            .behavior_version(aws_sdk_s3tables::config::BehaviorVersion::latest())
-            .endpoint_url(&url)
-            .region(aws_sdk_s3tables::config::Region::new("us-east-1"))
-            .credentials_provider(credentials)
-            .build(),
-    );
-    s3.create_bucket().bucket(SILVER).send().await.expect("create silver bucket");
-    let bucket = s3tables.create_table_bucket().name(TABLE_BUCKET).send().await.expect("create table bucket");
-    let arn = bucket.arn().to_string();
-    s3tables.create_namespace().table_bucket_arn(&arn).namespace(NAMESPACE).send().await.expect("namespace");
-
-    let config = TablesConfig {
-        table_bucket_arn: arn.clone(),
-        namespace: NAMESPACE.into(),
-        endpoint_url: Some(url.clone()),
-        s3_endpoint_url: Some(url.clone()),
-        region: Some("us-east-1".into()),
-        file_io_props: vec![
-            ("s3.access-key-id".into(), "testing".into()),
-            ("s3.secret-access-key".into(), "testing".into()),
-        ],
-    };
-    let tables = GoldTables::with_client(config, s3tables.clone()).await.expect("catalog");
+    let local = Local::start().await;
+    let s3 = &local.s3;
+    let tables = local.tables().await;
     assert!(tables.create_if_missing(PLAYER_ANALYTICS, &PLAYER_COLUMNS).await.expect("create player table"));
     assert!(tables.create_if_missing(TEAM_ANALYTICS, &TEAM_COLUMNS).await.expect("create team table"));
     assert!(!tables.create_if_missing(TEAM_ANALYTICS, &TEAM_COLUMNS).await.expect("exists"));
 
     let g = Generator::new(2024);
     let (d0, d1, d2, d3) = (date(2024, 1, 14), date(2024, 1, 15), date(2024, 1, 16), date(2024, 1, 17));
-    let day0 = put_day(&s3, &g, d0, 15).await;
-    let day1 = put_day(&s3, &g, d1, 8).await;
-    let day2 = put_day(&s3, &g, d2, 6).await;
+    let day0 = put_day(s3, &g, d0, 15).await;
+    let day1 = put_day(s3, &g, d1, 8).await;
+    let day2 = put_day(s3, &g, d2, 6).await;
     // d3: only the player object exists (silver has not written the team object yet).
     let t3 = silver_processing::transform(&g.day(d3, 5).to_bronze(), d3).expect("transform");
     s3.put_object()
@@ -255,26 +302,8 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
         .await
         .expect("put");
 
-    let env = StageEnv {
-        stage: "gold-analytics".into(),
-        input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
-        outputs: vec![],
-        quarantine: None,
-        tables: Some(TablesEnv {
-            table_bucket_arn: arn.clone(),
-            namespace: NAMESPACE.into(),
-            tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-        }),
-    };
-    let template = |n: &str| format!("silver/{n}/season={{season}}/date={{date}}/data.parquet");
-    let inputs = StageInputs(
-        ["player_stats", "team_stats"]
-            .into_iter()
-            .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
-            .collect(),
-    );
     let (log, captured) = Logger::capture("gold-analytics");
-    let stage = Stage::new(&env, &inputs, S3SilverStore::new(s3.clone()), tables, log).expect("config");
+    let stage = local.stage(tables, log);
 
     let event = batch(vec![
         message("m1", &key("player_stats", d1)),
@@ -290,18 +319,7 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
 
     // Read back through an Iceberg scan of the current snapshots.
     // Stage owns the tables; a second catalog connection reads.
-    let reader_config = TablesConfig {
-        table_bucket_arn: arn.clone(),
-        namespace: NAMESPACE.into(),
-        endpoint_url: Some(url.clone()),
-        s3_endpoint_url: Some(url.clone()),
-        region: Some("us-east-1".into()),
-        file_io_props: vec![
-            ("s3.access-key-id".into(), "testing".into()),
-            ("s3.secret-access-key".into(), "testing".into()),
-        ],
-    };
-    let reader = GoldTables::with_client(reader_config, s3tables.clone()).await.expect("catalog");
+    let reader = local.tables().await;
     let (players, teams) = read(&reader).await;
     assert_eq!(players.len(), day1.players.len() + day2.players.len());
     assert_eq!(teams.len(), day1.teams.len() + day2.teams.len());
@@ -332,7 +350,7 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
     assert_eq!(table.metadata().snapshots().count(), 4);
 
     // Silver of d1 changes (a re-run of silver with other games): d1's rows are replaced, d2's stay.
-    let day1b = put_day(&s3, &Generator::new(99), d1, 3).await;
+    let day1b = put_day(s3, &Generator::new(99), d1, 3).await;
     let response = stage.handle(&batch(vec![message("m6", &key("team_stats", d1))])).await.expect("ids");
     assert!(failures(&response).is_empty());
     let (players_b, teams_b) = read(&reader).await;
@@ -362,7 +380,7 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
     assert_eq!(teams_c.len(), teams_b.len() + rows4.len() + rows5.len());
 
     // A date whose silver has no games (both objects with zero rows): its rows go away.
-    let empty = put_day(&s3, &g, d2, 0).await;
+    let empty = put_day(s3, &g, d2, 0).await;
     assert!(empty.players.is_empty() && empty.teams.is_empty());
     let response = stage.handle(&batch(vec![message("m7", &key("player_stats", d2))])).await.expect("ids");
     assert!(failures(&response).is_empty());
@@ -387,5 +405,56 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
         "moto: first run (2 dates, 4 commits, {} player + {} team rows) {first_run:?}; identical re-run {second_run:?}",
         players.len(),
         teams.len()
+    );
+}
+
+/// A date late in a season through the handler: the LIST and GETs of the season's silver in moto's
+/// S3, the computation and two commits; prints the time.
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
+async fn late_season_date_reads_the_season_from_silver() {
+    let local = Local::start().await;
+    let tables = local.tables().await;
+    tables.create_if_missing(PLAYER_ANALYTICS, &PLAYER_COLUMNS).await.expect("create");
+    tables.create_if_missing(TEAM_ANALYTICS, &TEAM_COLUMNS).await.expect("create");
+    let g = Generator::new(7);
+    let season = g.season(2023);
+    let (target, earlier) = season[..=100].split_last().expect("dates");
+    let started = Instant::now();
+    let mut days = Vec::with_capacity(earlier.len());
+    for day in earlier {
+        let t = silver_processing::transform(&day.to_bronze(), day.date).expect("transform");
+        for (name, body) in [("player_stats", players_parquet(&t.players)), ("team_stats", teams_parquet(&t.teams))] {
+            let body = body.expect("parquet");
+            local.s3.put_object().bucket(SILVER).key(key(name, day.date)).body(body.into()).send().await.expect("put");
+        }
+        days.push(SilverDay { date: day.date, players: t.players, teams: t.teams });
+    }
+    let put_time = started.elapsed();
+    let t = silver_processing::transform(&target.to_bronze(), target.date).expect("transform");
+    let target_day = SilverDay { date: target.date, players: t.players.clone(), teams: t.teams.clone() };
+    for (name, body) in [("player_stats", players_parquet(&t.players)), ("team_stats", teams_parquet(&t.teams))] {
+        let body = body.expect("parquet");
+        local.s3.put_object().bucket(SILVER).key(key(name, target.date)).body(body.into()).send().await.expect("put");
+    }
+    let (log, captured) = Logger::capture("gold-analytics");
+    let stage = local.stage(tables, log);
+    let started = Instant::now();
+    let response = stage.handle(&batch(vec![message("m1", &key("team_stats", target.date))])).await.expect("ids");
+    let elapsed = started.elapsed();
+    assert!(failures(&response).is_empty(), "{:#?}", captured.lines());
+    let (players, teams) = read(&local.tables().await).await;
+    let expected = compute(&target_day, &days).expect("compute");
+    assert_eq!(players.len(), expected.players.len());
+    assert_eq!(teams.len(), expected.teams.len());
+    assert_matches(&players, &teams, &expected);
+    let line = captured.lines().into_iter().find(|l| l["message"] == "date processed").expect("processed");
+    eprintln!(
+        "moto: date {} with {} earlier dates ({} silver objects): handler {elapsed:?} (reading silver {} ms); \
+         putting the season's silver took {put_time:?}",
+        target.date,
+        earlier.len(),
+        2 * (earlier.len() + 1),
+        line["read_ms"]
     );
 }
