@@ -867,3 +867,116 @@ fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns of the spec's `tables.tables.<name>`, read from the spec file as text.
+    fn spec_columns(name: &str) -> Vec<(String, String, bool)> {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/hoopstat-haus.yaml"))
+            .expect("spec file");
+        let header = format!("    {name}:");
+        let mut lines = spec.lines().skip_while(|l| *l != header).skip(1);
+        let mut columns = Vec::new();
+        while let Some(line) = lines.next().filter(|l| l.trim_start().starts_with("- {")) {
+            let field = |key: &str| {
+                line.split(&format!("{key}: ")).nth(1).and_then(|r| r.split([',', ' ', '}']).next()).map(str::to_string)
+            };
+            columns.push((
+                field("name").expect("name"),
+                field("type").expect("type"),
+                field("required").is_some_and(|r| r == "true"),
+            ));
+        }
+        columns
+    }
+
+    fn kind(c: &Column) -> &'static str {
+        match c.kind {
+            ColumnType::Date => "date",
+            ColumnType::String => "string",
+            ColumnType::Long => "long",
+            ColumnType::Int => "int",
+            ColumnType::Double => "double",
+        }
+    }
+
+    #[test]
+    fn columns_are_the_specs() {
+        for (name, columns) in [(PLAYER_ANALYTICS, &PLAYER_COLUMNS[..]), (TEAM_ANALYTICS, &TEAM_COLUMNS[..])] {
+            let ours: Vec<(String, String, bool)> =
+                columns.iter().map(|c| (c.name.to_string(), kind(c).to_string(), c.required)).collect();
+            assert_eq!(ours, spec_columns(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn schema_and_partitioning() {
+        let schema = iceberg_schema(&TEAM_COLUMNS).expect("schema");
+        assert_eq!(schema.field_id_by_name("game_date"), Some(1));
+        assert_eq!(schema.field_id_by_name("season_net_rating"), Some(15));
+        assert!(schema.field_by_name("game_id").expect("game_id").required);
+        assert!(!schema.field_by_name("pace").expect("pace").required);
+        let spec = date_partitioning(&schema).expect("spec");
+        assert_eq!(spec.fields().len(), 1);
+        assert_eq!(spec.fields()[0].source_id, 1);
+        assert_eq!(spec.fields()[0].transform, Transform::Identity);
+    }
+
+    fn row() -> TeamAnalytics {
+        TeamAnalytics {
+            game_date: NaiveDate::from_ymd_opt(2024, 1, 15).unwrap_or_default(),
+            season: "2023-24".into(),
+            team_id: 1610612737,
+            team_tricode: "ATL".into(),
+            game_id: "0022300561".into(),
+            points: 110,
+            pace: Some(100.5),
+            offensive_rating: Some(109.45),
+            defensive_rating: None,
+            net_rating: None,
+            true_shooting_pct: Some(0.55),
+            effective_fg_pct: Some(0.5),
+            assist_turnover_ratio: None,
+            season_games: 3,
+            season_net_rating: Some(-1.5),
+        }
+    }
+
+    #[test]
+    fn record_batch_follows_the_table_schema() {
+        let schema = iceberg_schema(&TEAM_COLUMNS).expect("schema");
+        let batch = record_batch(TEAM_ANALYTICS, &schema, &[row(), row()]).expect("batch");
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.num_columns(), 15);
+        let pace = batch.column_by_name("pace").expect("pace");
+        assert_eq!(pace.data_type(), &DataType::Float64);
+        assert_eq!(batch.column_by_name("defensive_rating").expect("drtg").null_count(), 2);
+        // Field ids travel with the Arrow schema (the Parquet writer needs them).
+        let field = batch.schema().field_with_name("game_id").expect("field").clone();
+        assert_eq!(field.metadata().get("PARQUET:field_id").map(String::as_str), Some("5"));
+    }
+
+    #[test]
+    fn record_batch_names_table_and_column_on_mismatch() {
+        // A table whose `points` is a string, and one with a required column the stage lacks.
+        let mut columns = TEAM_COLUMNS;
+        columns[5] = col("points", ColumnType::String, false);
+        let schema = iceberg_schema(&columns).expect("schema");
+        let err = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect_err("type mismatch");
+        assert!(matches!(&err, TableError::Column { column, .. } if column == "points"), "{err}");
+        assert!(err.to_string().starts_with("table team_analytics: column `points` is Utf8"), "{err}");
+        let mut columns = TEAM_COLUMNS.to_vec();
+        columns.push(col("arena", ColumnType::String, true));
+        let schema = iceberg_schema(&columns).expect("schema");
+        let err = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect_err("missing");
+        assert!(err.to_string().contains("column `arena` is required but the stage does not produce it"), "{err}");
+        // An optional column the stage does not know is left null.
+        let mut columns = TEAM_COLUMNS.to_vec();
+        columns.push(col("arena", ColumnType::String, false));
+        let schema = iceberg_schema(&columns).expect("schema");
+        let batch = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect("batch");
+        assert_eq!(batch.column_by_name("arena").expect("arena").null_count(), 1);
+    }
+}
