@@ -458,3 +458,68 @@ async fn late_season_date_reads_the_season_from_silver() {
         line["read_ms"]
     );
 }
+
+/// An unpartitioned table (as IaC might create it): dates are found by `game_date` bounds. A data
+/// file written by someone else that holds the date and another date is refused, not dropped.
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
+async fn unpartitioned_table_and_a_file_of_several_dates() {
+    use iceberg::spec::DataFileFormat;
+    use iceberg::transaction::{ApplyTransactionAction, Transaction};
+    use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+    use iceberg::writer::file_writer::ParquetWriterBuilder;
+    use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+    use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+    use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+    use iceberg::{Catalog, NamespaceIdent, TableCreation, TableIdent};
+
+    const TABLE: &str = "unpartitioned_team_analytics";
+    let local = Local::start().await;
+    let tables = local.tables().await;
+    let schema = gold_analytics::table::iceberg_schema(&TEAM_COLUMNS).expect("schema");
+    let creation = TableCreation::builder().name(TABLE.to_string()).schema(schema.clone()).build();
+    tables.catalog().create_table(&NamespaceIdent::new(NAMESPACE.into()), creation).await.expect("create");
+
+    let g = Generator::new(8);
+    let (d1, d2, d3) = (date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3));
+    let analytics = |d: NaiveDate| {
+        let t = silver_processing::transform(&g.day(d, 4).to_bronze(), d).expect("transform");
+        compute(&SilverDay { date: d, players: t.players, teams: t.teams }, &[]).expect("compute")
+    };
+    let (a1, a2, a3) = (analytics(d1), analytics(d2), analytics(d3));
+    let first = tables.replace_date(TABLE, d1, &a1.teams).await.expect("first write");
+    assert_eq!((first.added_records, first.removed_records), (8, 0));
+    let again = tables.replace_date(TABLE, d1, &a1.teams).await.expect("rewrite");
+    assert_eq!((again.added_records, again.removed_records, again.total_records), (8, 8, 8));
+
+    // Another writer appends one file holding d1 and d2 rows, through the catalog's fast append.
+    let table =
+        tables.catalog().load_table(&TableIdent::from_strs([NAMESPACE, TABLE]).expect("ident")).await.expect("load");
+    let mixed: Vec<_> = a1.teams.iter().chain(&a2.teams).cloned().collect();
+    let batch = gold_analytics::table::record_batch(TABLE, table.metadata().current_schema(), &mixed).expect("batch");
+    let rolling = RollingFileWriterBuilder::new_with_default_file_size(
+        ParquetWriterBuilder::new(Default::default(), table.metadata().current_schema().clone()),
+        table.file_io().clone(),
+        DefaultLocationGenerator::new(table.metadata()).expect("locations"),
+        DefaultFileNameGenerator::new("other-writer".into(), None, DataFileFormat::Parquet),
+    );
+    let mut writer = DataFileWriterBuilder::new(rolling).build(None).await.expect("writer");
+    writer.write(batch).await.expect("write");
+    let files = writer.close().await.expect("close");
+    let tx = Transaction::new(&table);
+    let tx = tx.fast_append().add_data_files(files).apply(tx).expect("apply");
+    tx.commit(tables.catalog()).await.expect("fast append through the catalog");
+
+    let err = tables.replace_date(TABLE, d1, &a1.teams).await.expect_err("must refuse");
+    assert!(
+        matches!(&err, gold_analytics::table::TableError::MixedDates { file, .. } if file.contains("other-writer")),
+        "{err}"
+    );
+    let err = tables.replace_date(TABLE, d2, &a2.teams).await.expect_err("must refuse");
+    assert!(err.to_string().contains("holds 2024-03-02 and other dates"), "{err}");
+    // A date outside the file's range is written; the file stays.
+    let third = tables.replace_date(TABLE, d3, &a3.teams).await.expect("other date");
+    assert_eq!((third.removed_records, third.total_records), (0, 8 + 16 + 8));
+    let batches = tables.scan_all(TABLE).await.expect("scan");
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 32);
+}
