@@ -735,7 +735,11 @@ impl GoldTables {
                 let mut writer = new_manifest(spec.clone())?;
                 for (entry, drop) in alive.iter().zip(&of_date) {
                     let file = entry.data_file().clone();
-                    let seq = entry.sequence_number().unwrap_or_default();
+                    let unassigned = |what: &str| {
+                        let message = format!("manifest entry of {} has no {what}", entry.data_file().file_path());
+                        err("reading a manifest", iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message))
+                    };
+                    let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
                     if *drop {
                         collector.remove_file(&file, schema.clone(), spec.clone());
                         summary.removed_files += 1;
@@ -749,7 +753,7 @@ impl GoldTables {
                         writer
                             .add_existing_file(
                                 file,
-                                entry.snapshot_id().unwrap_or_default(),
+                                entry.snapshot_id().ok_or_else(|| unassigned("snapshot id"))?,
                                 seq,
                                 entry.file_sequence_number,
                             )
