@@ -265,6 +265,120 @@ where
     .await
 }
 
+/// Why a group of a coalesced batch failed.
+#[derive(Debug, thiserror::Error)]
+#[error("processing the {group} group ({objects} object(s), first s3://{bucket}/{key})")]
+pub struct GroupError<E: StdError + 'static> {
+    pub group: String,
+    pub objects: usize,
+    pub bucket: String,
+    pub key: String,
+    #[source]
+    pub source: E,
+}
+
+/// [`process_s3_batch`] for stages that work on groups rather than objects: the objects of all
+/// messages of the batch are grouped by `group_of` (for gold: the date of the key), and `handle` runs
+/// once per group, in key order, with the group's objects. Objects for which `group_of` gives `None`
+/// are skipped with a `WARN` line, like objects that are not for the stage ([`check_trigger`]).
+///
+/// A group that fails fails every message that contributed an object to it (each reported once in
+/// `batch_item_failures`); the other groups still run and their messages succeed unless they also
+/// contributed to a failed group. Bodies that are not S3 notifications fail their message. A failed
+/// message without a message id fails the whole batch ([`BatchError::Unidentified`]).
+pub async fn process_s3_batch_coalesced<K, G, F, Fut, E>(
+    event: &SqsEvent,
+    input: &Input,
+    log: &Logger,
+    group_of: G,
+    mut handle: F,
+) -> Result<SqsBatchResponse, BatchError>
+where
+    K: Ord + Clone + std::fmt::Display,
+    G: Fn(&ObjectEvent) -> Option<K>,
+    F: FnMut(K, Vec<ObjectEvent>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: StdError + 'static,
+{
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let started = Instant::now();
+    // Message position -> error text of its first failure.
+    let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+    // Group -> (objects, positions of the messages that delivered them).
+    let mut groups: BTreeMap<K, (Vec<ObjectEvent>, BTreeSet<usize>)> = BTreeMap::new();
+    for (index, message) in event.records.iter().enumerate() {
+        let id = message.message_id.as_deref().unwrap_or("");
+        let parsed = message.body.as_deref().ok_or(EventError::NoBody).and_then(parse_notification);
+        match parsed {
+            Err(error) => {
+                log.error("message failed").message_id(id).error(&error).emit();
+                failed.insert(index, error_chain(&error));
+            }
+            Ok(Notification::Test { bucket }) => {
+                log.info("s3:TestEvent ignored").message_id(id).bucket(bucket.as_deref().unwrap_or("")).emit();
+            }
+            Ok(Notification::Objects(objects)) => {
+                for object in objects {
+                    let skip = |reason: String| {
+                        log.warn("object skipped")
+                            .message_id(id)
+                            .bucket(&object.bucket)
+                            .key(&object.key)
+                            .field("reason", reason)
+                            .emit();
+                    };
+                    if let Err(reason) = check_trigger(input, &object) {
+                        skip(reason.to_string());
+                        continue;
+                    }
+                    match group_of(&object) {
+                        Some(group) => {
+                            let entry = groups.entry(group).or_default();
+                            entry.0.push(object);
+                            entry.1.insert(index);
+                        }
+                        None => skip("key does not name a group (no input key template matches it)".into()),
+                    }
+                }
+            }
+        }
+    }
+    let group_count = groups.len() as u64;
+    let mut failed_groups = 0u64;
+    for (group, (objects, messages)) in groups {
+        let (objects_len, bucket, key) = match objects.first() {
+            Some(first) => (objects.len(), first.bucket.clone(), first.key.clone()),
+            None => continue,
+        };
+        if let Err(source) = handle(group.clone(), objects).await {
+            failed_groups += 1;
+            let error = GroupError { group: group.to_string(), objects: objects_len, bucket, key, source };
+            let text = error_chain(&error);
+            for index in messages {
+                let id = event.records.get(index).and_then(|m| m.message_id.as_deref()).unwrap_or("");
+                log.error("message failed").message_id(id).field("group", group.to_string()).error(&error).emit();
+                failed.entry(index).or_insert_with(|| text.clone());
+            }
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    for (index, text) in &failed {
+        match event.records.get(*index).and_then(|m| m.message_id.clone()) {
+            Some(id) => response.add_failure(id),
+            None => return Err(BatchError::Unidentified { index: *index, error: text.clone() }),
+        }
+    }
+    log.info("batch done")
+        .count("messages", event.records.len() as u64)
+        .count("groups", group_count)
+        .count("failed_groups", failed_groups)
+        .count("failed", failed.len() as u64)
+        .duration(started.elapsed())
+        .emit();
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,5 +565,62 @@ mod tests {
         .expect("ids present");
         let json = serde_json::to_value(&response).expect("serialises");
         assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "059f36b4-87a3-44ab-83d2-661975830a7d");
+    }
+
+    fn date_of(o: &ObjectEvent) -> Option<String> {
+        crate::key_field(&o.key, "date").map(str::to_string)
+    }
+
+    #[tokio::test]
+    async fn coalesced_batch_runs_each_group_once_and_fails_its_messages() {
+        let event = batch(vec![
+            message(Some("m1"), &aws_body("raw/box_scores/date%3D2024-01-15/data.json")),
+            message(Some("m2"), &aws_body("raw/box_scores/date%3D2024-01-14/data.json")),
+            message(Some("m3"), MOTO_BODY),
+            message(Some("m4"), MOTO_TEST),
+            message(Some("m5"), "garbage"),
+            message(Some("m6"), &aws_body("raw/box_scores/date%3D2024-01-16/data.json")),
+        ]);
+        let (log, captured) = Logger::capture("gold-analytics");
+        let input = Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/*".into() };
+        let seen = RefCell::new(Vec::new());
+        let response = process_s3_batch_coalesced(&event, &input, &log, date_of, |date: String, objects| {
+            seen.borrow_mut().push((date.clone(), objects.len()));
+            async move { if date == "2024-01-15" { Err(Boom(date)) } else { Ok(()) } }
+        })
+        .await
+        .expect("ids present");
+        // Two records of 2024-01-15 (m1, m3) -> one call; three dates -> three calls, in order.
+        assert_eq!(
+            seen.into_inner(),
+            vec![("2024-01-14".to_string(), 1), ("2024-01-15".to_string(), 2), ("2024-01-16".to_string(), 1)]
+        );
+        assert_eq!(failures(&response), vec!["m1", "m3", "m5"]);
+        let lines = captured.lines();
+        let done = lines.iter().find(|l| l["message"] == "batch done").expect("summary");
+        assert_eq!(done["counts"]["groups"], 3);
+        assert_eq!(done["counts"]["failed_groups"], 1);
+        assert_eq!(done["counts"]["failed"], 3);
+        let group_error = lines
+            .iter()
+            .find(|l| l["message_id"] == "m3")
+            .and_then(|l| l["error"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        assert!(group_error.contains("2024-01-15 group (2 object(s)"), "{group_error}");
+        assert!(group_error.contains("boom on 2024-01-15"), "{group_error}");
+    }
+
+    #[tokio::test]
+    async fn coalesced_batch_skips_keys_without_a_group() {
+        let event = batch(vec![message(Some("m1"), &aws_body("raw/box_scores/latest/data.json"))]);
+        let (log, captured) = Logger::capture("gold-analytics");
+        let input = Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/*".into() };
+        let response = process_s3_batch_coalesced(&event, &input, &log, date_of, |_: String, _| async {
+            Err::<(), Boom>(Boom("must not run".into()))
+        })
+        .await
+        .expect("ids present");
+        assert!(response.batch_item_failures.is_empty());
+        assert!(captured.lines().iter().any(|l| l["message"] == "object skipped"));
     }
 }

@@ -29,6 +29,11 @@ pub const TABLE_BUCKET_ARN: &str = "PIPEWRIGHT_TABLE_BUCKET_ARN";
 pub const TABLE_NAMESPACE: &str = "PIPEWRIGHT_TABLE_NAMESPACE";
 /// Tables the stage writes, separated by `,`.
 pub const TABLES: &str = "PIPEWRIGHT_TABLES";
+/// What the trigger delivers, named as the upstream stage's outputs: `name=s3://bucket/key-template`
+/// entries separated by `,` (the same encoding as [`OUTPUTS`]). A stage that needs more than the
+/// object of the event (all objects of a date, earlier dates) finds them through these templates.
+/// Read and written by [`StageInputs`]; not part of [`ALL`], which lists what [`StageEnv`] carries.
+pub const INPUTS: &str = "PIPEWRIGHT_INPUTS";
 
 /// Every variable of the contract, in the order they are emitted.
 pub const ALL: [&str; 8] =
@@ -119,8 +124,7 @@ impl StageEnv {
             vars.push((INPUT_PATTERN, input.pattern.clone()));
         }
         if !self.outputs.is_empty() {
-            let joined: Vec<String> = self.outputs.iter().map(|o| format!("{}={}", o.name, o.location)).collect();
-            vars.push((OUTPUTS, joined.join(",")));
+            vars.push((OUTPUTS, join_locations(&self.outputs)));
         }
         if let Some(q) = &self.quarantine {
             vars.push((QUARANTINE, q.to_string()));
@@ -159,20 +163,10 @@ impl StageEnv {
                 });
             }
         };
-        let mut outputs = Vec::new();
-        if let Some(text) = lookup(OUTPUTS) {
-            for entry in text.split(SEPARATOR).filter(|e| !e.is_empty()) {
-                let (name, loc) = entry.split_once('=').ok_or_else(|| EnvError {
-                    variable: OUTPUTS,
-                    problem: format!("entry `{entry}` is not `name=s3://bucket/key`"),
-                })?;
-                let location = S3Location::parse(loc).ok_or_else(|| EnvError {
-                    variable: OUTPUTS,
-                    problem: format!("entry `{entry}` has no `s3://bucket/key` location"),
-                })?;
-                outputs.push(Output { name: name.to_string(), location });
-            }
-        }
+        let outputs = match lookup(OUTPUTS) {
+            Some(text) => parse_locations(OUTPUTS, &text)?,
+            None => Vec::new(),
+        };
         let quarantine = match lookup(QUARANTINE) {
             Some(text) => Some(S3Location::parse(&text).ok_or_else(|| EnvError {
                 variable: QUARANTINE,
@@ -202,6 +196,58 @@ impl StageEnv {
     /// The output named `name`.
     pub fn output(&self, name: &str) -> Option<&S3Location> {
         self.outputs.iter().find(|o| o.name == name).map(|o| &o.location)
+    }
+}
+
+/// `name=s3://bucket/key` entries separated by [`SEPARATOR`] (the value of [`OUTPUTS`] or [`INPUTS`]).
+fn parse_locations(variable: &'static str, text: &str) -> Result<Vec<Output>, EnvError> {
+    let mut locations = Vec::new();
+    for entry in text.split(SEPARATOR).filter(|e| !e.is_empty()) {
+        let (name, loc) = entry
+            .split_once('=')
+            .ok_or_else(|| EnvError { variable, problem: format!("entry `{entry}` is not `name=s3://bucket/key`") })?;
+        let location = S3Location::parse(loc).ok_or_else(|| EnvError {
+            variable,
+            problem: format!("entry `{entry}` has no `s3://bucket/key` location"),
+        })?;
+        locations.push(Output { name: name.to_string(), location });
+    }
+    Ok(locations)
+}
+
+fn join_locations(locations: &[Output]) -> String {
+    let joined: Vec<String> = locations.iter().map(|o| format!("{}={}", o.name, o.location)).collect();
+    joined.join(",")
+}
+
+/// The named objects a stage's trigger delivers ([`INPUTS`]): the upstream stage's outputs that
+/// match the trigger, with their key templates. Kept apart from [`StageEnv`] so that code building
+/// a `StageEnv` literally is unaffected; rendered and read by the same two functions below.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StageInputs(pub Vec<Output>);
+
+impl StageInputs {
+    /// The variable to set on the function (none if there are no inputs).
+    pub fn to_vars(&self) -> Vec<(&'static str, String)> {
+        if self.0.is_empty() { Vec::new() } else { vec![(INPUTS, join_locations(&self.0))] }
+    }
+
+    /// Reads [`INPUTS`] from the process environment.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads [`INPUTS`] through `lookup`; absent means no inputs.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        match lookup(INPUTS) {
+            Some(text) => Ok(Self(parse_locations(INPUTS, &text)?)),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// The input named `name`.
+    pub fn get(&self, name: &str) -> Option<&S3Location> {
+        self.0.iter().find(|o| o.name == name).map(|o| &o.location)
     }
 }
 
@@ -294,6 +340,42 @@ pub fn render_template(template: &str, values: &[(&str, &str)]) -> Result<String
     Ok(out)
 }
 
+/// The inverse of [`render_template`]: the values of the placeholders if `key` is an instance of
+/// `template`. A value is a non-empty run of characters without `/`, `{` or `}` (what
+/// `render_template` accepts), matched up to the first occurrence of the next literal part of the
+/// template.
+/// `match_template("s/season={season}/date={date}/d.parquet", "s/season=2023-24/date=2024-01-15/d.parquet")`
+/// is `[("season", "2023-24"), ("date", "2024-01-15")]`.
+pub fn match_template<'k>(template: &str, key: &'k str) -> Option<Vec<(String, &'k str)>> {
+    let mut values = Vec::new();
+    let mut rest_t = template;
+    let mut rest_k = key;
+    loop {
+        let Some(open) = rest_t.find('{') else {
+            return (rest_t == rest_k).then_some(values);
+        };
+        rest_k = rest_k.strip_prefix(&rest_t[..open])?;
+        let after = &rest_t[open + 1..];
+        let close = after.find('}')?;
+        let name = &after[..close];
+        rest_t = &after[close + 1..];
+        let literal_end = rest_t.find('{').unwrap_or(rest_t.len());
+        let literal = &rest_t[..literal_end];
+        let end = match (literal.is_empty(), rest_t.is_empty()) {
+            (false, _) => rest_k.find(literal)?,
+            (true, true) => rest_k.len(),
+            // Two adjacent placeholders: ambiguous.
+            (true, false) => return None,
+        };
+        let value = &rest_k[..end];
+        if value.is_empty() || value.contains(['/', '{', '}']) {
+            return None;
+        }
+        values.push((name.to_string(), value));
+        rest_k = &rest_k[end..];
+    }
+}
+
 /// The value of a `name=value` segment of a (decoded) key: `key_field("raw/date=2024-01-15/x", "date")`
 /// is `Some("2024-01-15")`.
 pub fn key_field<'a>(key: &'a str, name: &str) -> Option<&'a str> {
@@ -359,6 +441,53 @@ mod tests {
         assert!(render_template(t, &[("date", "a/b"), ("season", "x")]).is_err());
         assert!(render_template("x/{date", &[("date", "d")]).is_err());
         assert_eq!(render_template("plain", &[]).expect("renders"), "plain");
+    }
+
+    #[test]
+    fn matches_templates() {
+        let t = "silver/player_stats/season={season}/date={date}/data.parquet";
+        let key = "silver/player_stats/season=2023-24/date=2024-01-15/data.parquet";
+        let values = match_template(t, key).expect("matches");
+        assert_eq!(values, vec![("season".to_string(), "2023-24"), ("date".to_string(), "2024-01-15")]);
+        let rendered = render_template(t, &[("season", values[0].1), ("date", values[1].1)]).expect("renders");
+        assert_eq!(rendered, key);
+        assert_eq!(match_template(t, "silver/team_stats/season=2023-24/date=2024-01-15/data.parquet"), None);
+        assert_eq!(match_template(t, "silver/player_stats/season=2023-24/date=2024-01-15/x/data.parquet"), None);
+        assert_eq!(match_template(t, "silver/player_stats/season=/date=2024-01-15/data.parquet"), None);
+        assert_eq!(match_template(t, "silver/player_stats/season=2023-24/date=2024-01-15/data.parquet.tmp"), None);
+        assert_eq!(match_template("a/{x}", "a/b"), Some(vec![("x".to_string(), "b")]));
+        assert_eq!(match_template("a/{x}", "a/b/c"), None);
+        assert_eq!(match_template("a/{x}{y}", "a/bc"), None);
+        assert_eq!(match_template("plain", "plain"), Some(vec![]));
+        assert_eq!(match_template("{d}/x", "2024/x"), Some(vec![("d".to_string(), "2024")]));
+    }
+
+    #[test]
+    fn stage_inputs_round_trip_and_share_the_encoding() {
+        let inputs = StageInputs(vec![
+            Output {
+                name: "player_stats".into(),
+                location: S3Location {
+                    bucket: "hoopstat-haus-silver".into(),
+                    key: "silver/player_stats/season={season}/date={date}/data.parquet".into(),
+                },
+            },
+            Output {
+                name: "team_stats".into(),
+                location: S3Location {
+                    bucket: "hoopstat-haus-silver".into(),
+                    key: "silver/team_stats/season={season}/date={date}/data.parquet".into(),
+                },
+            },
+        ]);
+        let vars: HashMap<&str, String> = inputs.to_vars().into_iter().collect();
+        assert_eq!(vars.len(), 1);
+        let back = StageInputs::from_lookup(|k| vars.get(k).cloned()).expect("parses");
+        assert_eq!(back, inputs);
+        assert_eq!(back.get("team_stats").map(|l| l.bucket.as_str()), Some("hoopstat-haus-silver"));
+        assert_eq!(StageInputs::from_lookup(|_| None).expect("absent is empty"), StageInputs::default());
+        let err = StageInputs::from_lookup(|k| (k == INPUTS).then(|| "x=nowhere".to_string())).expect_err("bad");
+        assert_eq!(err.variable, INPUTS);
     }
 
     #[test]

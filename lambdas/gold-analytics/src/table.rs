@@ -1,0 +1,986 @@
+//! The gold tables: Iceberg tables in an S3 Tables table bucket, written one date at a time.
+//!
+//! # Replacing a date's rows
+//! iceberg 0.10 offers one public write action, `fast_append`, which keeps every existing data file:
+//! a re-run would duplicate the date. Its other snapshot operations (overwrite, delete) and the
+//! `TableCommit` builder are crate-private. So [`GoldTables::replace_date`] produces the snapshot
+//! itself from iceberg's public building blocks, as a copy-on-write overwrite:
+//! 1. `GetTable` (S3 Tables) gives the current metadata location and its version token; the metadata
+//!    is read from the warehouse.
+//! 2. The date's rows are written as new Parquet data files (iceberg's `DataFileWriter`, partition
+//!    value from the table's own partition spec, column statistics included).
+//! 3. A new snapshot: every live data file whose `game_date` bounds are exactly the date is marked
+//!    DELETED in a rewritten manifest, every other live file stays (EXISTING; manifests without such
+//!    files are reused as they are), the new files are ADDED in a new manifest; operation `overwrite`
+//!    (`append` when nothing was removed), summary with added/removed/total counts and
+//!    `pipewright.game-date`.
+//! 4. The new metadata file is written next to the old one and `UpdateTableMetadataLocation` is called
+//!    with the version token: S3 Tables' optimistic concurrency (the same call the
+//!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict reloads and retries.
+//!
+//! A data file that holds the date and other dates (not written by this stage) is refused
+//! ([`TableError::MixedDates`]) rather than rewritten: deleting it would lose the other dates.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, SchemaRef as ArrowSchemaRef};
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use iceberg::io::{FileIO, FileIOBuilder};
+use iceberg::spec::{
+    DataFile, DataFileFormat, Datum, FormatVersion, Literal, MAIN_BRANCH, ManifestContentType, ManifestFile,
+    ManifestListWriter, ManifestWriterBuilder, NestedField, Operation, PartitionKey, PartitionSpecRef,
+    PrimitiveLiteral, PrimitiveType, Schema, SchemaRef, Snapshot, SnapshotSummaryCollector, Struct, Summary,
+    TableMetadata, Transform, Type, UnboundPartitionSpec,
+};
+use iceberg::table::Table;
+use iceberg::transform::create_transform_function;
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::{Catalog, CatalogBuilder, MetadataLocation, NamespaceIdent, Runtime, TableCreation, TableIdent};
+use iceberg_catalog_s3tables::{S3TablesCatalog, S3TablesCatalogBuilder};
+use iceberg_storage_opendal::OpenDalStorageFactory;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::{PlayerAnalytics, TeamAnalytics};
+
+pub const PLAYER_ANALYTICS: &str = "player_analytics";
+pub const TEAM_ANALYTICS: &str = "team_analytics";
+/// The column every gold table has, and by which rows are replaced.
+pub const GAME_DATE: &str = "game_date";
+/// Snapshot summary property naming the date a commit replaced.
+pub const SUMMARY_DATE: &str = "pipewright.game-date";
+/// Commit attempts before a conflict is reported.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The type of a gold column (the spec's `date`, `string`, `long`, `int`, `double`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Date,
+    String,
+    Long,
+    Int,
+    Double,
+}
+
+/// A column of a gold table as the spec declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: ColumnType,
+    pub required: bool,
+}
+
+const fn col(name: &'static str, kind: ColumnType, required: bool) -> Column {
+    Column { name, kind, required }
+}
+
+/// `tables.tables.player_analytics` of `specs/hoopstat-haus.yaml`.
+pub const PLAYER_COLUMNS: [Column; 14] = [
+    col("game_date", ColumnType::Date, true),
+    col("season", ColumnType::String, true),
+    col("player_id", ColumnType::Long, true),
+    col("player_name", ColumnType::String, false),
+    col("team_id", ColumnType::Long, true),
+    col("minutes", ColumnType::Double, false),
+    col("points", ColumnType::Int, false),
+    col("true_shooting_pct", ColumnType::Double, false),
+    col("effective_fg_pct", ColumnType::Double, false),
+    col("usage_rate", ColumnType::Double, false),
+    col("assist_turnover_ratio", ColumnType::Double, false),
+    col("season_games", ColumnType::Int, false),
+    col("season_points_per_game", ColumnType::Double, false),
+    col("season_true_shooting_pct", ColumnType::Double, false),
+];
+
+/// `tables.tables.team_analytics` of `specs/hoopstat-haus.yaml`.
+pub const TEAM_COLUMNS: [Column; 15] = [
+    col("game_date", ColumnType::Date, true),
+    col("season", ColumnType::String, true),
+    col("team_id", ColumnType::Long, true),
+    col("team_tricode", ColumnType::String, false),
+    col("game_id", ColumnType::String, true),
+    col("points", ColumnType::Int, false),
+    col("pace", ColumnType::Double, false),
+    col("offensive_rating", ColumnType::Double, false),
+    col("defensive_rating", ColumnType::Double, false),
+    col("net_rating", ColumnType::Double, false),
+    col("true_shooting_pct", ColumnType::Double, false),
+    col("effective_fg_pct", ColumnType::Double, false),
+    col("assist_turnover_ratio", ColumnType::Double, false),
+    col("season_games", ColumnType::Int, false),
+    col("season_net_rating", ColumnType::Double, false),
+];
+
+/// One cell of a gold row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Date(NaiveDate),
+    String(Option<String>),
+    Long(Option<i64>),
+    Int(Option<i32>),
+    Double(Option<f64>),
+}
+
+/// A row of a gold table: its cells by column name (`None`: the row has no such column).
+pub trait GoldRow {
+    fn cell(&self, column: &str) -> Option<Cell>;
+}
+
+impl GoldRow for PlayerAnalytics {
+    fn cell(&self, column: &str) -> Option<Cell> {
+        Some(match column {
+            "game_date" => Cell::Date(self.game_date),
+            "season" => Cell::String(Some(self.season.clone())),
+            "player_id" => Cell::Long(Some(self.player_id)),
+            "player_name" => Cell::String(Some(self.player_name.clone())),
+            "team_id" => Cell::Long(Some(self.team_id)),
+            "minutes" => Cell::Double(Some(self.minutes)),
+            "points" => Cell::Int(Some(self.points)),
+            "true_shooting_pct" => Cell::Double(self.true_shooting_pct),
+            "effective_fg_pct" => Cell::Double(self.effective_fg_pct),
+            "usage_rate" => Cell::Double(self.usage_rate),
+            "assist_turnover_ratio" => Cell::Double(self.assist_turnover_ratio),
+            "season_games" => Cell::Int(Some(self.season_games)),
+            "season_points_per_game" => Cell::Double(self.season_points_per_game),
+            "season_true_shooting_pct" => Cell::Double(self.season_true_shooting_pct),
+            _ => return None,
+        })
+    }
+}
+
+impl GoldRow for TeamAnalytics {
+    fn cell(&self, column: &str) -> Option<Cell> {
+        Some(match column {
+            "game_date" => Cell::Date(self.game_date),
+            "season" => Cell::String(Some(self.season.clone())),
+            "team_id" => Cell::Long(Some(self.team_id)),
+            "team_tricode" => Cell::String(Some(self.team_tricode.clone())),
+            "game_id" => Cell::String(Some(self.game_id.clone())),
+            "points" => Cell::Int(Some(self.points)),
+            "pace" => Cell::Double(self.pace),
+            "offensive_rating" => Cell::Double(self.offensive_rating),
+            "defensive_rating" => Cell::Double(self.defensive_rating),
+            "net_rating" => Cell::Double(self.net_rating),
+            "true_shooting_pct" => Cell::Double(self.true_shooting_pct),
+            "effective_fg_pct" => Cell::Double(self.effective_fg_pct),
+            "assist_turnover_ratio" => Cell::Double(self.assist_turnover_ratio),
+            "season_games" => Cell::Int(Some(self.season_games)),
+            "season_net_rating" => Cell::Double(self.season_net_rating),
+            _ => return None,
+        })
+    }
+}
+
+/// Writing a gold table failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("table {table}{}: {operation}", date_suffix(.date))]
+    Iceberg {
+        table: String,
+        date: Option<NaiveDate>,
+        operation: &'static str,
+        #[source]
+        source: Box<iceberg::Error>,
+    },
+    #[error("table {table}{}: S3 Tables {operation}", date_suffix(.date))]
+    S3Tables {
+        table: String,
+        date: Option<NaiveDate>,
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("table {table} does not exist in namespace {namespace} of {table_bucket_arn}")]
+    NotFound { table: String, namespace: String, table_bucket_arn: String },
+    #[error("table {table} has no Iceberg metadata yet (created without a schema?)")]
+    NoMetadata { table: String },
+    #[error("table {table}: column `{column}` {problem}")]
+    Column { table: String, column: String, problem: String },
+    #[error("table {table}: partition field `{field}` is not derived from `game_date`: cannot write one date")]
+    Partition { table: String, field: String },
+    #[error("table {table}: format version {version} is not supported (v2 only)")]
+    FormatVersion { table: String, version: String },
+    #[error("table {table}, {date}: data file {file} holds {date} and other dates; refusing to drop it")]
+    MixedDates { table: String, date: NaiveDate, file: String },
+    #[error("table {table}, {date}: data file {file} has no `game_date` bounds; cannot tell its dates")]
+    UnknownDates { table: String, date: NaiveDate, file: String },
+    #[error("table {table}, {date}: commit conflicted {attempts} times")]
+    Conflict { table: String, date: NaiveDate, attempts: u32 },
+}
+
+fn date_suffix(date: &Option<NaiveDate>) -> String {
+    date.map(|d| format!(", {d}")).unwrap_or_default()
+}
+
+fn days(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    i32::try_from((date - epoch).num_days()).unwrap_or(i32::MIN)
+}
+
+/// The Iceberg schema of a gold table (field ids 1.. in column order).
+pub fn iceberg_schema(columns: &[Column]) -> iceberg::Result<Schema> {
+    let fields = columns.iter().zip(1..).map(|(c, id)| {
+        let ty = Type::Primitive(match c.kind {
+            ColumnType::Date => PrimitiveType::Date,
+            ColumnType::String => PrimitiveType::String,
+            ColumnType::Long => PrimitiveType::Long,
+            ColumnType::Int => PrimitiveType::Int,
+            ColumnType::Double => PrimitiveType::Double,
+        });
+        Arc::new(if c.required { NestedField::required(id, c.name, ty) } else { NestedField::optional(id, c.name, ty) })
+    });
+    Schema::builder().with_schema_id(0).with_fields(fields).build()
+}
+
+/// The partitioning the stage creates tables with: identity of `game_date` (one partition per date).
+pub fn date_partitioning(schema: &Schema) -> iceberg::Result<UnboundPartitionSpec> {
+    let source = schema
+        .field_id_by_name(GAME_DATE)
+        .ok_or_else(|| iceberg::Error::new(iceberg::ErrorKind::DataInvalid, "schema has no game_date"))?;
+    UnboundPartitionSpec::builder().add_partition_field(source, GAME_DATE, Transform::Identity).map(|b| b.build())
+}
+
+/// The rows as an Arrow batch of the table's current schema: columns by name, types checked; an
+/// optional column the rows do not have is null, a required one is an error.
+pub fn record_batch<R: GoldRow>(table: &str, schema: &Schema, rows: &[R]) -> Result<RecordBatch, TableError> {
+    let column_error = |column: &str, problem: String| TableError::Column {
+        table: table.to_string(),
+        column: column.to_string(),
+        problem,
+    };
+    let arrow_schema: ArrowSchemaRef =
+        Arc::new(iceberg::arrow::schema_to_arrow_schema(schema).map_err(|source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation: "converting the schema to Arrow",
+            source: Box::new(source),
+        })?);
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
+    for field in arrow_schema.fields() {
+        let name = field.name().as_str();
+        let cells: Vec<Option<Cell>> = rows.iter().map(|r| r.cell(name)).collect();
+        if !field.is_nullable() && cells.iter().any(Option::is_none) {
+            return Err(column_error(name, "is required but the stage does not produce it".into()));
+        }
+        let mismatch =
+            |cell: &Cell| column_error(name, format!("is {} but the stage produces {cell:?}", field.data_type()));
+        let array: ArrayRef = match field.data_type() {
+            DataType::Date32 => Arc::new(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Cell::Date(d)) => Ok(Some(days(*d))),
+                        None => Ok(None),
+                        Some(other) => Err(mismatch(other)),
+                    })
+                    .collect::<Result<Date32Array, _>>()?,
+            ),
+            DataType::Utf8 => Arc::new(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Cell::String(s)) => Ok(s.clone()),
+                        None => Ok(None),
+                        Some(other) => Err(mismatch(other)),
+                    })
+                    .collect::<Result<StringArray, _>>()?,
+            ),
+            DataType::Int64 => Arc::new(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Cell::Long(v)) => Ok(*v),
+                        Some(Cell::Int(v)) => Ok(v.map(i64::from)),
+                        None => Ok(None),
+                        Some(other) => Err(mismatch(other)),
+                    })
+                    .collect::<Result<Int64Array, _>>()?,
+            ),
+            DataType::Int32 => Arc::new(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Cell::Int(v)) => Ok(*v),
+                        None => Ok(None),
+                        Some(other) => Err(mismatch(other)),
+                    })
+                    .collect::<Result<Int32Array, _>>()?,
+            ),
+            DataType::Float64 => Arc::new(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Some(Cell::Double(v)) => Ok(*v),
+                        None => Ok(None),
+                        Some(other) => Err(mismatch(other)),
+                    })
+                    .collect::<Result<Float64Array, _>>()?,
+            ),
+            other => return Err(column_error(name, format!("has type {other}, which the stage does not write"))),
+        };
+        if !field.is_nullable() && array.null_count() > 0 {
+            return Err(column_error(name, "is required but a row has no value".into()));
+        }
+        arrays.push(array);
+    }
+    RecordBatch::try_new(arrow_schema, arrays)
+        .map_err(|e| column_error("*", format!("cannot form a record batch: {e}")))
+}
+
+/// Where the tables are and how to reach them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablesConfig {
+    pub table_bucket_arn: String,
+    pub namespace: String,
+    /// Endpoint of the S3 Tables API (moto in tests); `None` for AWS.
+    pub endpoint_url: Option<String>,
+    /// Endpoint of S3 for the warehouse files (moto in tests); `None` for AWS. Path-style when set.
+    pub s3_endpoint_url: Option<String>,
+    /// Region for the warehouse files; `None` leaves it to the default chain.
+    pub region: Option<String>,
+    /// More properties of the warehouse file IO (`s3.access-key-id`, ... for a local endpoint).
+    pub file_io_props: Vec<(String, String)>,
+}
+
+impl TablesConfig {
+    /// From the stage's contract and the standard AWS variables: `AWS_ENDPOINT_URL_S3TABLES` or
+    /// `AWS_ENDPOINT_URL` for the S3 Tables API, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for the
+    /// warehouse files, `AWS_REGION` or `AWS_DEFAULT_REGION`.
+    pub fn from_environment(tables: &pipewright_common::TablesEnv) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self {
+            table_bucket_arn: tables.table_bucket_arn.clone(),
+            namespace: tables.namespace.clone(),
+            endpoint_url: var("AWS_ENDPOINT_URL_S3TABLES").or_else(|| var("AWS_ENDPOINT_URL")),
+            s3_endpoint_url: var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL")),
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
+            file_io_props: Vec::new(),
+        }
+    }
+
+    /// Properties for the catalog and the warehouse file IO.
+    fn file_io_props(&self) -> HashMap<String, String> {
+        let mut props = HashMap::new();
+        if let Some(url) = &self.s3_endpoint_url {
+            props.insert(iceberg::io::S3_ENDPOINT.to_string(), url.clone());
+            props.insert(iceberg::io::S3_PATH_STYLE_ACCESS.to_string(), "true".to_string());
+        }
+        if let Some(region) = &self.region {
+            props.insert(iceberg::io::S3_REGION.to_string(), region.clone());
+        }
+        props.extend(self.file_io_props.iter().cloned());
+        props
+    }
+}
+
+/// What a [`GoldTables::replace_date`] commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub table: String,
+    pub date: NaiveDate,
+    pub snapshot_id: i64,
+    pub added_files: u64,
+    pub added_records: u64,
+    pub removed_files: u64,
+    pub removed_records: u64,
+    pub total_records: u64,
+    pub attempts: u32,
+}
+
+/// The gold tables of one table bucket and namespace.
+pub struct GoldTables {
+    config: TablesConfig,
+    client: aws_sdk_s3tables::Client,
+    catalog: S3TablesCatalog,
+    file_io: FileIO,
+    namespace: NamespaceIdent,
+}
+
+impl std::fmt::Debug for GoldTables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoldTables").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl GoldTables {
+    /// Connects with the default credential chain (an explicit client for tests: [`Self::with_client`]).
+    pub async fn connect(config: TablesConfig) -> Result<Self, TableError> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut builder = aws_sdk_s3tables::config::Builder::from(&sdk);
+        if let Some(url) = &config.endpoint_url {
+            builder = builder.endpoint_url(url);
+        }
+        Self::with_client(config, aws_sdk_s3tables::Client::from_conf(builder.build())).await
+    }
+
+    /// Connects through `client` (its endpoint and credentials are used for the S3 Tables API).
+    pub async fn with_client(config: TablesConfig, client: aws_sdk_s3tables::Client) -> Result<Self, TableError> {
+        let iceberg_err = |operation, source| TableError::Iceberg {
+            table: "*".into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
+        let props = config.file_io_props();
+        let mut builder = S3TablesCatalogBuilder::default()
+            .with_client(client.clone())
+            .with_table_bucket_arn(config.table_bucket_arn.clone());
+        if let Some(url) = &config.endpoint_url {
+            builder = builder.with_endpoint_url(url.clone());
+        }
+        let catalog =
+            builder.load("gold", props.clone()).await.map_err(|e| iceberg_err("loading the S3 Tables catalog", e))?;
+        let file_io = FileIOBuilder::new(Arc::new(OpenDalStorageFactory::S3 { customized_credential_load: None }))
+            .with_props(&props)
+            .build();
+        let namespace = NamespaceIdent::new(config.namespace.clone());
+        Ok(Self { config, client, catalog, file_io, namespace })
+    }
+
+    pub fn catalog(&self) -> &S3TablesCatalog {
+        &self.catalog
+    }
+
+    fn ident(&self, table: &str) -> TableIdent {
+        TableIdent::new(self.namespace.clone(), table.to_string())
+    }
+
+    /// Creates the table with the stage's schema and date partitioning unless it exists (setup and
+    /// tests; the handler itself only writes to existing tables).
+    pub async fn create_if_missing(&self, table: &str, columns: &[Column]) -> Result<bool, TableError> {
+        let iceberg_err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
+        if self.catalog.table_exists(&self.ident(table)).await.map_err(|e| iceberg_err("checking existence", e))? {
+            return Ok(false);
+        }
+        let schema = iceberg_schema(columns).map_err(|e| iceberg_err("building the schema", e))?;
+        let partitioning = date_partitioning(&schema).map_err(|e| iceberg_err("building the partition spec", e))?;
+        let creation =
+            TableCreation::builder().name(table.to_string()).schema(schema).partition_spec(partitioning).build();
+        self.catalog.create_table(&self.namespace, creation).await.map_err(|e| iceberg_err("creating", e))?;
+        Ok(true)
+    }
+
+    /// The table as the catalog loads it (for reading).
+    pub async fn load(&self, table: &str) -> Result<Table, TableError> {
+        self.catalog.load_table(&self.ident(table)).await.map_err(|source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation: "loading",
+            source: Box::new(source),
+        })
+    }
+
+    /// Every row of the table's current snapshot.
+    pub async fn scan_all(&self, table: &str) -> Result<Vec<RecordBatch>, TableError> {
+        let t = self.load(table).await?;
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: None,
+            operation,
+            source: Box::new(source),
+        };
+        let scan = t.scan().select_all().build().map_err(|e| err("planning a scan", e))?;
+        let stream = scan.to_arrow().await.map_err(|e| err("scanning", e))?;
+        stream.try_collect().await.map_err(|e| err("reading scanned batches", e))
+    }
+
+    /// The current metadata and its version token, through the S3 Tables API.
+    async fn load_with_token(&self, table: &str, date: NaiveDate) -> Result<(Table, String), TableError> {
+        let resp = self
+            .client
+            .get_table()
+            .table_bucket_arn(&self.config.table_bucket_arn)
+            .namespace(&self.config.namespace)
+            .name(table)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_not_found_exception()) {
+                    TableError::NotFound {
+                        table: table.into(),
+                        namespace: self.config.namespace.clone(),
+                        table_bucket_arn: self.config.table_bucket_arn.clone(),
+                    }
+                } else {
+                    TableError::S3Tables {
+                        table: table.into(),
+                        date: Some(date),
+                        operation: "GetTable",
+                        source: Box::new(e.into_service_error()),
+                    }
+                }
+            })?;
+        let location = resp.metadata_location().ok_or_else(|| TableError::NoMetadata { table: table.into() })?;
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
+        let metadata =
+            TableMetadata::read_from(&self.file_io, location).await.map_err(|e| err("reading the metadata", e))?;
+        let t = Table::builder()
+            .identifier(self.ident(table))
+            .metadata(metadata)
+            .metadata_location(location)
+            .file_io(self.file_io.clone())
+            .runtime(Runtime::try_current().map_err(|e| err("finding the tokio runtime", e))?)
+            .build()
+            .map_err(|e| err("building the table", e))?;
+        Ok((t, resp.version_token))
+    }
+
+    /// Replaces the rows of `date` in `table` by `rows` in one Iceberg commit (see the module docs).
+    pub async fn replace_date<R: GoldRow>(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        rows: &[R],
+    ) -> Result<CommitSummary, TableError> {
+        let mut written: Option<(i32, i32, Vec<DataFile>)> = None;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let (t, token) = self.load_with_token(table, date).await?;
+            let metadata = t.metadata();
+            if metadata.format_version() != FormatVersion::V2 {
+                return Err(TableError::FormatVersion {
+                    table: table.into(),
+                    version: metadata.format_version().to_string(),
+                });
+            }
+            let ids = (metadata.current_schema_id(), metadata.default_partition_spec_id());
+            let files = match written.take() {
+                Some((schema, spec, files)) if (schema, spec) == ids => files,
+                _ => self.write_files(&t, table, date, rows).await?,
+            };
+            let (location, summary) = self.stage_snapshot(&t, table, date, &files).await?;
+            let result = self
+                .client
+                .update_table_metadata_location()
+                .table_bucket_arn(&self.config.table_bucket_arn)
+                .namespace(&self.config.namespace)
+                .name(table)
+                .version_token(token)
+                .metadata_location(location)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(CommitSummary { attempts: attempt, ..summary }),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+                    written = Some((ids.0, ids.1, files));
+                }
+                Err(e) => {
+                    return Err(TableError::S3Tables {
+                        table: table.into(),
+                        date: Some(date),
+                        operation: "UpdateTableMetadataLocation",
+                        source: Box::new(e.into_service_error()),
+                    });
+                }
+            }
+        }
+        Err(TableError::Conflict { table: table.into(), date, attempts: MAX_ATTEMPTS })
+    }
+
+    /// Writes the rows as data files of the table's current schema and partition spec.
+    async fn write_files<R: GoldRow>(
+        &self,
+        t: &Table,
+        table: &str,
+        date: NaiveDate,
+        rows: &[R],
+    ) -> Result<Vec<DataFile>, TableError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
+        let metadata = t.metadata();
+        let schema = metadata.current_schema().clone();
+        let batch = record_batch(table, &schema, rows)?;
+        let key = partition_key(table, date, metadata.default_partition_spec(), &schema)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
+            .build();
+        let locations = DefaultLocationGenerator::new(metadata).map_err(|e| err("locating data files", e))?;
+        let names =
+            DefaultFileNameGenerator::new(format!("{date}-{}", uuid::Uuid::new_v4()), None, DataFileFormat::Parquet);
+        let rolling = RollingFileWriterBuilder::new_with_default_file_size(
+            ParquetWriterBuilder::new(props, schema),
+            t.file_io().clone(),
+            locations,
+            names,
+        );
+        let mut writer =
+            DataFileWriterBuilder::new(rolling).build(key).await.map_err(|e| err("opening a data file", e))?;
+        writer.write(batch).await.map_err(|e| err("writing a data file", e))?;
+        writer.close().await.map_err(|e| err("closing a data file", e))
+    }
+
+    /// Writes the manifests, manifest list and metadata of a snapshot in which the live files of
+    /// `date` are replaced by `files`; returns the new metadata location.
+    async fn stage_snapshot(
+        &self,
+        t: &Table,
+        table: &str,
+        date: NaiveDate,
+        files: &[DataFile],
+    ) -> Result<(String, CommitSummary), TableError> {
+        let err = |operation, source| TableError::Iceberg {
+            table: table.into(),
+            date: Some(date),
+            operation,
+            source: Box::new(source),
+        };
+        let metadata = t.metadata();
+        let file_io = t.file_io();
+        let schema = metadata.current_schema().clone();
+        let date_field = schema.field_id_by_name(GAME_DATE).ok_or_else(|| TableError::Column {
+            table: table.into(),
+            column: GAME_DATE.into(),
+            problem: "is missing".into(),
+        })?;
+        let day = days(date);
+        let snapshot_id = new_snapshot_id(metadata);
+        let sequence_number = metadata.next_sequence_number();
+        let commit = uuid::Uuid::new_v4();
+        let mut manifest_counter = 0u32;
+        let mut new_manifest = |spec: PartitionSpecRef| -> Result<_, TableError> {
+            manifest_counter += 1;
+            let path = format!("{}/metadata/{commit}-m{manifest_counter}.avro", metadata.location());
+            let output = file_io.new_output(&path).map_err(|e| err("creating a manifest", e))?;
+            Ok(ManifestWriterBuilder::new(output, Some(snapshot_id), schema.clone(), spec.as_ref().clone())
+                .build_v2_data())
+        };
+        let mut collector = SnapshotSummaryCollector::default();
+        let mut manifests: Vec<ManifestFile> = Vec::new();
+        let mut summary = CommitSummary {
+            table: table.into(),
+            date,
+            snapshot_id,
+            added_files: 0,
+            added_records: 0,
+            removed_files: 0,
+            removed_records: 0,
+            total_records: 0,
+            attempts: 0,
+        };
+        let mut total_files = 0u64;
+        if let Some(current) = metadata.current_snapshot() {
+            let list = t.manifest_list_reader(current).load().await.map_err(|e| err("reading the manifest list", e))?;
+            for manifest_file in list.entries() {
+                if manifest_file.content != ManifestContentType::Data {
+                    manifests.push(manifest_file.clone());
+                    continue;
+                }
+                let manifest = manifest_file.load_manifest(file_io).await.map_err(|e| err("reading a manifest", e))?;
+                let alive: Vec<_> = manifest.entries().iter().filter(|e| e.is_alive()).collect();
+                let mut of_date = Vec::with_capacity(alive.len());
+                for entry in &alive {
+                    let file = entry.data_file();
+                    of_date.push(match date_range(file, date_field) {
+                        Some((lo, hi)) if lo == day && hi == day => true,
+                        Some((lo, hi)) if lo <= day && day <= hi => {
+                            return Err(TableError::MixedDates {
+                                table: table.into(),
+                                date,
+                                file: file.file_path().into(),
+                            });
+                        }
+                        Some(_) => false,
+                        None if file.record_count() == 0 => false,
+                        None => {
+                            return Err(TableError::UnknownDates {
+                                table: table.into(),
+                                date,
+                                file: file.file_path().into(),
+                            });
+                        }
+                    });
+                }
+                let kept = of_date.iter().filter(|d| !**d).count() as u64;
+                if !of_date.contains(&true) {
+                    // Untouched: reuse as is (dropped once nothing in it is alive).
+                    if !alive.is_empty() {
+                        manifests.push(manifest_file.clone());
+                    }
+                    total_files += kept;
+                    summary.total_records += alive.iter().map(|e| e.record_count()).sum::<u64>();
+                    continue;
+                }
+                let spec =
+                    metadata.partition_spec_by_id(manifest_file.partition_spec_id).cloned().ok_or_else(|| {
+                        TableError::Partition {
+                            table: table.into(),
+                            field: format!("spec {}", manifest_file.partition_spec_id),
+                        }
+                    })?;
+                let mut writer = new_manifest(spec.clone())?;
+                for (entry, drop) in alive.iter().zip(&of_date) {
+                    let file = entry.data_file().clone();
+                    let unassigned = |what: &str| {
+                        let message = format!("manifest entry of {} has no {what}", entry.data_file().file_path());
+                        err("reading a manifest", iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message))
+                    };
+                    let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
+                    if *drop {
+                        collector.remove_file(&file, schema.clone(), spec.clone());
+                        summary.removed_files += 1;
+                        summary.removed_records += file.record_count();
+                        writer
+                            .add_delete_file(file, seq, entry.file_sequence_number)
+                            .map_err(|e| err("marking a data file deleted", e))?;
+                    } else {
+                        total_files += 1;
+                        summary.total_records += file.record_count();
+                        writer
+                            .add_existing_file(
+                                file,
+                                entry.snapshot_id().ok_or_else(|| unassigned("snapshot id"))?,
+                                seq,
+                                entry.file_sequence_number,
+                            )
+                            .map_err(|e| err("keeping a data file", e))?;
+                    }
+                }
+                manifests.push(writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))?);
+            }
+        }
+        if !files.is_empty() {
+            let spec = metadata.default_partition_spec().clone();
+            let mut writer = new_manifest(spec.clone())?;
+            for file in files {
+                collector.add_file(file, schema.clone(), spec.clone());
+                summary.added_files += 1;
+                summary.added_records += file.record_count();
+                total_files += 1;
+                summary.total_records += file.record_count();
+                writer.add_file(file.clone(), sequence_number).map_err(|e| err("adding a data file", e))?;
+            }
+            manifests.push(writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))?);
+        }
+
+        let list_path = format!("{}/metadata/snap-{snapshot_id}-1-{commit}.avro", metadata.location());
+        let output = file_io.new_output(&list_path).map_err(|e| err("creating the manifest list", e))?;
+        let mut list = ManifestListWriter::v2(
+            output.writer().await.map_err(|e| err("opening the manifest list", e))?,
+            snapshot_id,
+            metadata.current_snapshot_id(),
+            sequence_number,
+        );
+        list.add_manifests(manifests.into_iter()).map_err(|e| err("listing manifests", e))?;
+        list.close().await.map_err(|e| err("writing the manifest list", e))?;
+
+        let mut properties = collector.build();
+        properties.insert("total-data-files".into(), total_files.to_string());
+        properties.insert("total-records".into(), summary.total_records.to_string());
+        properties.insert(SUMMARY_DATE.into(), date.to_string());
+        let operation = if summary.removed_files > 0 { Operation::Overwrite } else { Operation::Append };
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+        let snapshot = Snapshot::builder()
+            .with_snapshot_id(snapshot_id)
+            .with_parent_snapshot_id(metadata.current_snapshot_id())
+            .with_sequence_number(sequence_number)
+            .with_timestamp_ms(i64::try_from(now_ms).unwrap_or(i64::MAX))
+            .with_manifest_list(list_path)
+            .with_summary(Summary { operation, additional_properties: properties })
+            .with_schema_id(metadata.current_schema_id())
+            .build();
+        let current_location = t.metadata_location_result().map_err(|e| err("reading the metadata location", e))?;
+        let new_metadata = metadata
+            .clone()
+            .into_builder(Some(current_location.to_string()))
+            .set_branch_snapshot(snapshot, MAIN_BRANCH)
+            .and_then(|b| b.build())
+            .map_err(|e| err("building the new metadata", e))?
+            .metadata;
+        let location = MetadataLocation::from_str(current_location)
+            .map_err(|e| err("parsing the metadata location", e))?
+            .with_next_version()
+            .with_new_metadata(&new_metadata);
+        new_metadata.write_to(file_io, &location).await.map_err(|e| err("writing the new metadata", e))?;
+        Ok((location.to_string(), summary))
+    }
+}
+
+/// The `game_date` range `(lowest, highest)` of a data file from its column bounds, in days.
+fn date_range(file: &DataFile, date_field: i32) -> Option<(i32, i32)> {
+    let lo = file.lower_bounds().get(&date_field)?;
+    let hi = file.upper_bounds().get(&date_field)?;
+    match (lo.literal(), hi.literal()) {
+        (PrimitiveLiteral::Int(lo), PrimitiveLiteral::Int(hi)) => Some((*lo, *hi)),
+        _ => None,
+    }
+}
+
+/// The partition of `date` under `spec` (`None` if the table is unpartitioned). Every partition
+/// field must be derived from `game_date` (identity, day, month, ...): rows of one date then share
+/// one partition.
+fn partition_key(
+    table: &str,
+    date: NaiveDate,
+    spec: &PartitionSpecRef,
+    schema: &SchemaRef,
+) -> Result<Option<PartitionKey>, TableError> {
+    if spec.is_unpartitioned() {
+        return Ok(None);
+    }
+    let date_field = schema.field_id_by_name(GAME_DATE);
+    let mut values = Vec::with_capacity(spec.fields().len());
+    for field in spec.fields() {
+        if Some(field.source_id) != date_field {
+            return Err(TableError::Partition { table: table.into(), field: field.name.clone() });
+        }
+        let value = create_transform_function(&field.transform)
+            .and_then(|f| f.transform_literal(&Datum::date(days(date))))
+            .map_err(|source| TableError::Iceberg {
+                table: table.into(),
+                date: Some(date),
+                operation: "computing the partition value",
+                source: Box::new(source),
+            })?;
+        values.push(value.map(Literal::from));
+    }
+    Ok(Some(PartitionKey::new(spec.as_ref().clone(), schema.clone(), Struct::from_iter(values))))
+}
+
+/// A positive snapshot id not used by the table yet.
+fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
+    loop {
+        let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
+        let id = ((a ^ b) >> 1) as i64;
+        if id != 0 && metadata.snapshot_by_id(id).is_none() {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The columns of the spec's `tables.tables.<name>`, read from the spec file as text.
+    fn spec_columns(name: &str) -> Vec<(String, String, bool)> {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/hoopstat-haus.yaml"))
+            .expect("spec file");
+        let header = format!("    {name}:");
+        let mut lines = spec.lines().skip_while(|l| *l != header).skip(1);
+        let mut columns = Vec::new();
+        while let Some(line) = lines.next().filter(|l| l.trim_start().starts_with("- {")) {
+            let field = |key: &str| {
+                line.split(&format!("{key}: ")).nth(1).and_then(|r| r.split([',', ' ', '}']).next()).map(str::to_string)
+            };
+            columns.push((
+                field("name").expect("name"),
+                field("type").expect("type"),
+                field("required").is_some_and(|r| r == "true"),
+            ));
+        }
+        columns
+    }
+
+    fn kind(c: &Column) -> &'static str {
+        match c.kind {
+            ColumnType::Date => "date",
+            ColumnType::String => "string",
+            ColumnType::Long => "long",
+            ColumnType::Int => "int",
+            ColumnType::Double => "double",
+        }
+    }
+
+    #[test]
+    fn columns_are_the_specs() {
+        for (name, columns) in [(PLAYER_ANALYTICS, &PLAYER_COLUMNS[..]), (TEAM_ANALYTICS, &TEAM_COLUMNS[..])] {
+            let ours: Vec<(String, String, bool)> =
+                columns.iter().map(|c| (c.name.to_string(), kind(c).to_string(), c.required)).collect();
+            assert_eq!(ours, spec_columns(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn schema_and_partitioning() {
+        let schema = iceberg_schema(&TEAM_COLUMNS).expect("schema");
+        assert_eq!(schema.field_id_by_name("game_date"), Some(1));
+        assert_eq!(schema.field_id_by_name("season_net_rating"), Some(15));
+        assert!(schema.field_by_name("game_id").expect("game_id").required);
+        assert!(!schema.field_by_name("pace").expect("pace").required);
+        let spec = date_partitioning(&schema).expect("spec");
+        assert_eq!(spec.fields().len(), 1);
+        assert_eq!(spec.fields()[0].source_id, 1);
+        assert_eq!(spec.fields()[0].transform, Transform::Identity);
+    }
+
+    fn row() -> TeamAnalytics {
+        TeamAnalytics {
+            game_date: NaiveDate::from_ymd_opt(2024, 1, 15).unwrap_or_default(),
+            season: "2023-24".into(),
+            team_id: 1610612737,
+            team_tricode: "ATL".into(),
+            game_id: "0022300561".into(),
+            points: 110,
+            pace: Some(100.5),
+            offensive_rating: Some(109.45),
+            defensive_rating: None,
+            net_rating: None,
+            true_shooting_pct: Some(0.55),
+            effective_fg_pct: Some(0.5),
+            assist_turnover_ratio: None,
+            season_games: 3,
+            season_net_rating: Some(-1.5),
+        }
+    }
+
+    #[test]
+    fn record_batch_follows_the_table_schema() {
+        let schema = iceberg_schema(&TEAM_COLUMNS).expect("schema");
+        let batch = record_batch(TEAM_ANALYTICS, &schema, &[row(), row()]).expect("batch");
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.num_columns(), 15);
+        let pace = batch.column_by_name("pace").expect("pace");
+        assert_eq!(pace.data_type(), &DataType::Float64);
+        assert_eq!(batch.column_by_name("defensive_rating").expect("drtg").null_count(), 2);
+        // Field ids travel with the Arrow schema (the Parquet writer needs them).
+        let field = batch.schema().field_with_name("game_id").expect("field").clone();
+        assert_eq!(field.metadata().get("PARQUET:field_id").map(String::as_str), Some("5"));
+    }
+
+    #[test]
+    fn record_batch_names_table_and_column_on_mismatch() {
+        // A table whose `points` is a string, and one with a required column the stage lacks.
+        let mut columns = TEAM_COLUMNS;
+        columns[5] = col("points", ColumnType::String, false);
+        let schema = iceberg_schema(&columns).expect("schema");
+        let err = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect_err("type mismatch");
+        assert!(matches!(&err, TableError::Column { column, .. } if column == "points"), "{err}");
+        assert!(err.to_string().starts_with("table team_analytics: column `points` is Utf8"), "{err}");
+        let mut columns = TEAM_COLUMNS.to_vec();
+        columns.push(col("arena", ColumnType::String, true));
+        let schema = iceberg_schema(&columns).expect("schema");
+        let err = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect_err("missing");
+        assert!(err.to_string().contains("column `arena` is required but the stage does not produce it"), "{err}");
+        // An optional column the stage does not know is left null.
+        let mut columns = TEAM_COLUMNS.to_vec();
+        columns.push(col("arena", ColumnType::String, false));
+        let schema = iceberg_schema(&columns).expect("schema");
+        let batch = record_batch(TEAM_ANALYTICS, &schema, &[row()]).expect("batch");
+        assert_eq!(batch.column_by_name("arena").expect("arena").null_count(), 1);
+    }
+}
