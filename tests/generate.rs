@@ -217,6 +217,15 @@ fn functions_share_the_env_contract_with_the_stages() {
     assert_eq!(env.stage, "silver-processing");
     assert_eq!(env.input.clone().expect("input").pattern, "raw/box_scores/date=*/data.json");
     assert_eq!(env.output("team_stats").expect("team_stats").bucket, "hoopstat-haus-silver");
+    let gold = &t["Resources"]["GoldAnalyticsFunction"]["Properties"]["Environment"]["Variables"];
+    let inputs =
+        pipewright_common::StageInputs::from_lookup(|k| gold.get(k).and_then(Value::as_str).map(str::to_string))
+            .expect("gold's inputs parse");
+    assert_eq!(
+        inputs.get("team_stats").expect("silver's team_stats feed gold").key,
+        "silver/team_stats/season={season}/date={date}/data.parquet"
+    );
+    assert!(inputs.get("player_stats").is_some());
     let f = &t["Resources"]["SilverProcessingFunction"]["Properties"];
     assert_eq!(f["Runtime"], "provided.al2023");
     assert_eq!(f["Architectures"], serde_json::json!(["arm64"]));
@@ -227,7 +236,12 @@ fn functions_share_the_env_contract_with_the_stages() {
 #[test]
 fn local_stages_get_a_crontab_and_lambda_schedules_a_scheduler() {
     let crontab = std::fs::read_to_string("generated/hoopstat-haus/bronze-ingestion.crontab").expect("crontab");
-    assert!(crontab.contains("CRON_TZ=America/New_York\n30 4 * * * pipewright ingest"), "{crontab}");
+    assert!(crontab.contains("CRON_TZ=America/New_York\n30 4 * * * bronze-ingestion\n"), "{crontab}");
+    assert!(
+        crontab
+            .contains("PIPEWRIGHT_OUTPUTS=box_scores=s3://hoopstat-haus-bronze/raw/box_scores/date={date}/data.json\n"),
+        "the local run gets the same env contract: {crontab}"
+    );
     let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
     let t = pipewright::cfn::template(&loaded.pipeline.expect("parsed"), "specs/minimal.yaml").to_value();
     let s = &t["Resources"]["ExportSchedule"]["Properties"];

@@ -2,6 +2,7 @@
 //! profile, region, endpoint, retries), and readers/writers return our own types and errors.
 
 pub mod cfn;
+pub mod emulator;
 pub mod s3;
 
 use aws_config::BehaviorVersion;
@@ -20,6 +21,30 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// Endpoint of every service (`--endpoint-url`, else `AWS_ENDPOINT_URL`): the local emulator.
     pub endpoint_url: Option<String>,
+    /// Print every AWS call (service and operation) on stderr (`--trace-aws`).
+    pub trace: bool,
+}
+
+/// Prints each AWS operation on stderr before it is sent.
+#[derive(Debug)]
+struct TraceCalls;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for TraceCalls {
+    fn name(&self) -> &'static str {
+        "pipewright-trace-calls"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(m) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            eprintln!("aws: {}:{}", m.service().to_lowercase(), m.name());
+        }
+        Ok(())
+    }
 }
 
 /// The SDK clients pipewright uses, built from one config.
@@ -47,16 +72,26 @@ impl Aws {
             loader = loader.endpoint_url(e);
         }
         let config = loader.load().await;
-        Self::from_config(config)
+        Self::from_config(config, settings.trace)
     }
 
-    pub fn from_config(config: aws_types::SdkConfig) -> Aws {
+    pub fn from_config(config: aws_types::SdkConfig, trace: bool) -> Aws {
         // A custom endpoint (the emulator on 127.0.0.1) has no per-bucket DNS names.
         let path_style = config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build(),
-        );
-        Aws { cfn: aws_sdk_cloudformation::Client::new(&config), sts: aws_sdk_sts::Client::new(&config), s3, config }
+        let mut s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style);
+        let mut cfn = aws_sdk_cloudformation::config::Builder::from(&config);
+        let mut sts = aws_sdk_sts::config::Builder::from(&config);
+        if trace {
+            s3 = s3.interceptor(TraceCalls);
+            cfn = cfn.interceptor(TraceCalls);
+            sts = sts.interceptor(TraceCalls);
+        }
+        Aws {
+            cfn: aws_sdk_cloudformation::Client::from_conf(cfn.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            config,
+        }
     }
 
     pub fn region(&self) -> String {

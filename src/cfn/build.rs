@@ -609,7 +609,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
     );
 
     let mut env = serde_json::Map::new();
-    for (k, v) in p.stage_env(s).to_vars() {
+    for (k, v) in p.contract_vars(s) {
         let value = if v.contains("${AWS::") { sub(&v) } else { json!(v) };
         env.insert(k.to_string(), value);
     }

@@ -54,7 +54,8 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     };
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
-        deploy::deploy(&aws, pipeline, &loaded.source.name(), &path, &opts, out, err, &mut confirm).await
+        let spec = deploy::Spec { pipeline, name: &loaded.source.name(), path: &path };
+        deploy::deploy(&aws, &spec, &opts, out, err, &mut confirm).await
     });
     match result {
         Ok(Outcome::NoChanges | Outcome::Planned | Outcome::Deployed { .. }) => Ok(Exit::Clean),
@@ -88,6 +89,7 @@ impl AwsArgs {
             profile: self.profile.clone(),
             region: self.region.clone().or(env_region).or_else(|| Some(spec_region.to_string())),
             endpoint_url: self.endpoint_url.clone(),
+            trace: self.trace_aws,
         }
     }
 }

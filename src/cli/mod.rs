@@ -4,6 +4,7 @@
 mod check;
 pub use check::diagnose;
 mod deploy;
+mod emulator;
 pub mod env;
 mod generate;
 
@@ -76,6 +77,21 @@ content-addressed keys. A deploy that changes nothing makes no mutating call.
 Exit codes: 0 deployed, planned or up to date, 1 spec errors, 2 missing build/parameter or not
 confirmed, 3 AWS or stack failure (with the first failure's reason).")]
     Deploy(DeployArgs),
+    /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
+    #[command(after_help = "Examples:
+  eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
+  pipewright emulator status
+  pipewright emulator stop
+
+Needs python3 with `moto[server]==5.2.1` (pip install -r requirements-dev.txt). It listens on
+127.0.0.1 only; its state and log live in `--state-dir` (default `.pipewright`).")]
+    Emulator {
+        #[command(subcommand)]
+        action: EmulatorAction,
+        /// Where the emulator's launcher, state and log live.
+        #[arg(long, default_value = ".pipewright", env = env::STATE_DIR, global = true)]
+        state_dir: PathBuf,
+    },
     /// Print the JSON Schema of the spec format (for editors).
     #[command(after_help = "Example:
   pipewright schema > pipewright.schema.json
@@ -107,6 +123,20 @@ confirmed, 3 AWS or stack failure (with the first failure's reason).")]
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EmulatorAction {
+    /// Start it in the background (prints `export` lines for the shell).
+    Start {
+        /// Port on 127.0.0.1 (0: a free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Stop it.
+    Stop,
+    /// Say whether it runs, and where (exit 1 when it does not).
+    Status,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The spec (default: the embedded hoopstat-haus spec).
@@ -132,6 +162,9 @@ pub struct AwsArgs {
     /// Endpoint of every AWS service (the local emulator).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// Print every AWS call (service:operation) on stderr.
+    #[arg(long)]
+    pub trace_aws: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +241,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Check(args) => check::run(&args, color, out, err),
         Command::Generate(args) => generate::run(&args, color, out, err),
         Command::Deploy(args) => deploy::run(&args, color, out, err),
+        Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
         Command::Completions { shell } => {

@@ -75,6 +75,14 @@ pub enum Outcome {
     },
 }
 
+/// The spec being deployed: its pipeline, name (`hoopstat-haus`) and path.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec<'a> {
+    pub pipeline: &'a Pipeline,
+    pub name: &'a str,
+    pub path: &'a str,
+}
+
 /// The stack name of a pipeline.
 pub fn stack_name(p: &Pipeline, opts: &Options) -> String {
     opts.stack.clone().unwrap_or_else(|| p.stack_name.clone())
@@ -83,14 +91,13 @@ pub fn stack_name(p: &Pipeline, opts: &Options) -> String {
 /// Deploys the pipeline. `confirm` is asked before executing unless `opts.yes`.
 pub async fn deploy(
     aws: &Aws,
-    p: &Pipeline,
-    spec_name: &str,
-    spec_path: &str,
+    spec: &Spec<'_>,
     opts: &Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Outcome, DeployError> {
+    let Spec { pipeline: p, name: spec_name, path: spec_path } = *spec;
     let stack = stack_name(p, opts);
     let template = crate::cfn::template(p, spec_path);
     let body = template.to_yaml(&template_header(spec_path));

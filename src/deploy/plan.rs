@@ -192,16 +192,17 @@ pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Haza
                 .and_then(resources)
                 .and_then(|r| r.get(id))
                 .and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
-            if let (Some(n), Some(o), Some(timeout)) = (new_vis, old_vis, consumer_timeout(new, id)) {
-                if n < o && n < timeout {
-                    out.push(Hazard {
-                        code: "visibility-below-timeout",
-                        logical_id: id.to_string(),
-                        message: format!(
-                            "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
-                        ),
-                    });
-                }
+            if let (Some(n), Some(o), Some(timeout)) = (new_vis, old_vis, consumer_timeout(new, id))
+                && n < o
+                && n < timeout
+            {
+                out.push(Hazard {
+                    code: "visibility-below-timeout",
+                    logical_id: id.to_string(),
+                    message: format!(
+                        "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
+                    ),
+                });
             }
         }
     }

@@ -276,6 +276,30 @@ impl Pipeline {
         })
     }
 
+    /// The objects a stage's trigger delivers: the writes of upstream stages that its pattern matches.
+    pub fn stage_inputs(&self, stage: &Stage) -> contract::StageInputs {
+        let Some(trigger) = &stage.trigger else { return contract::StageInputs::default() };
+        let inputs = self
+            .stages
+            .iter()
+            .filter(|s| s.name.value != stage.name.value)
+            .flat_map(|s| &s.writes)
+            .filter(|w| w.bucket.value == trigger.bucket.value && trigger.pattern.matches(&self.example_key(w)))
+            .map(|w| contract::Output {
+                name: w.name.clone(),
+                location: contract::S3Location { bucket: self.bucket_name(&w.bucket), key: w.key.template.clone() },
+            })
+            .collect();
+        contract::StageInputs(inputs)
+    }
+
+    /// Every variable of a stage's environment contract, in a stable order.
+    pub fn contract_vars(&self, stage: &Stage) -> Vec<(&'static str, String)> {
+        let mut vars = self.stage_env(stage).to_vars();
+        vars.extend(self.stage_inputs(stage).to_vars());
+        vars
+    }
+
     /// The environment-variable contract of a stage's function.
     pub fn stage_env(&self, stage: &Stage) -> contract::StageEnv {
         contract::StageEnv {

@@ -1,6 +1,6 @@
 //! The cost of the gold computation over a generated season (1230 games), as the handler pays it:
 //! for every date, read the date's and every earlier date's silver Parquet back and compute.
-//! `cargo run -p gold-analytics --example season [--release] [-- SEED]`.
+//! `cargo run -p gold-analytics --example gold_season [--release] [-- SEED]`.
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,145 @@
+//! `pipewright deploy` against the local emulator (moto 5.2.1 with pipewright's patches; needs
+//! `python3` with `moto[server]==5.2.1`, which `scripts/test.sh` installs).
+
+use pipewright::aws::emulator::Emulator;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    emulator: Emulator,
+    manifest: PathBuf,
+}
+
+/// A started emulator and a build manifest with two small artifacts.
+fn setup() -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    let emulator = Emulator::start(&root.join("emulator")).expect("the emulator starts");
+    // Artifacts as `pipewright build` writes them: a zip with a `bootstrap`, content-addressed.
+    let script = r##"
+import hashlib, json, os, sys, zipfile
+root = sys.argv[1]
+artifacts = []
+for stage in ["silver-processing", "gold-analytics"]:
+    path = os.path.join(root, stage + ".zip")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    data = open(path, "rb").read()
+    artifacts.append({"stage": stage, "zip": path, "sha256": hashlib.sha256(data).hexdigest(),
+                      "size": len(data), "architecture": "arm64"})
+json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, "manifest.json"), "w"))
+"##;
+    let status = Command::new("python3").args(["-c", script]).arg(&root).status().expect("python3");
+    assert!(status.success());
+    let manifest = root.join("manifest.json");
+    Env { _dir: dir, root, emulator, manifest }
+}
+
+fn pipewright(env: &Env, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(args)
+        .args(["--endpoint-url", &env.emulator.endpoint, "--manifest"])
+        .arg(&env.manifest)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A copy of the flagship spec with `from` replaced by `to`.
+fn variant(env: &Env, from: &str, to: &str) -> String {
+    let spec = std::fs::read_to_string("specs/hoopstat-haus.yaml").expect("spec");
+    assert!(spec.contains(from), "{from}");
+    let path = env.root.join("hoopstat-haus.yaml");
+    std::fs::write(&path, spec.replace(from, to)).expect("write");
+    path.display().to_string()
+}
+
+#[test]
+fn deploy_then_no_op_then_update_with_hazards() {
+    let env = setup();
+
+    // First deploy: a CREATE change set, executed.
+    let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("stack `hoopstat-haus` (create)") && out.contains("+   SilverProcessingQueue"), "{out}");
+    assert!(err.contains("uploading") && err.contains("CREATE_COMPLETE"), "{err}");
+
+    // The same deploy again changes nothing, and makes no mutating call.
+    let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--trace-aws"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(err.contains("is up to date: no changes"), "{err}");
+    let calls: Vec<&str> = err.lines().filter_map(|l| l.strip_prefix("aws: ")).collect();
+    assert!(calls.iter().any(|c| c.ends_with(":DescribeStacks")), "{calls:?}");
+    for c in &calls {
+        let op = c.split(':').nth(1).unwrap_or("");
+        assert!(
+            ["Describe", "Get", "Head", "List"].iter().any(|p| op.starts_with(p)),
+            "a no-op deploy made the mutating call {c}"
+        );
+    }
+
+    // A changed filter: the plan shows the bucket's notification being replaced, as a hazard.
+    let spec = variant(&env, "pattern: raw/box_scores/date=*/data.json", "pattern: raw/box_scores/date=*.json");
+    let o = pipewright(&env, &["deploy", &spec, "--dry-run", "--format", "json"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("json plan");
+    assert_eq!(plan["action"], "update");
+    let changed: Vec<&str> =
+        plan["changes"].as_array().expect("changes").iter().map(|c| c["logical_id"].as_str().unwrap_or("")).collect();
+    assert!(changed.contains(&"BronzeBucket"), "{changed:?}");
+    let hazards = plan["hazards"].as_array().expect("hazards");
+    assert!(
+        hazards.iter().any(|h| h["code"] == "notification-dropped" && h["logical_id"] == "BronzeBucket"),
+        "{hazards:?}"
+    );
+    assert!(err.contains("dry run"), "{err}");
+
+    // Executed, the update completes.
+    let o = pipewright(&env, &["deploy", &spec, "--yes"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(err.contains("UPDATE_COMPLETE"), "{err}");
+}
+
+#[test]
+fn deploy_needs_a_build_and_says_so() {
+    let env = setup();
+    let o = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["deploy", "specs/hoopstat-haus.yaml", "--yes", "--endpoint-url", &env.emulator.endpoint])
+        .args(["--manifest", "does/not/exist.json"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("runs");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("does/not/exist.json") && err.contains("pipewright build"), "{err}");
+}
+
+#[test]
+fn a_spec_with_errors_is_not_deployed() {
+    let o = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["--color", "never", "deploy", "tests/fixtures/checks/pw301-visibility-below-timeout.yaml", "--yes"])
+        .args(["--endpoint-url", "http://127.0.0.1:9"])
+        .output()
+        .expect("runs");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("PW301") && err.contains("not deploying"), "{err}");
+}
