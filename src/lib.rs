@@ -10,8 +10,10 @@ pub mod cfn;
 pub mod check;
 pub mod cli;
 pub mod deploy;
+pub mod drift;
 pub mod report;
 pub mod spec;
+pub mod verify;
 
 /// The exit codes of every command (documented in the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

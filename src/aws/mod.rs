@@ -3,6 +3,7 @@
 
 pub mod cfn;
 pub mod emulator;
+pub mod live;
 pub mod s3;
 
 use aws_config::BehaviorVersion;
@@ -94,6 +95,11 @@ impl Aws {
         }
     }
 
+    /// The readers of live state, sharing this config.
+    pub fn readers(&self) -> live::Readers {
+        live::Readers::new(&self.config, self.s3.clone())
+    }
+
     pub fn region(&self) -> String {
         self.config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_string())
     }
@@ -107,6 +113,17 @@ impl Aws {
             .await
             .map_err(|e| AwsError::new("sts:GetCallerIdentity", "caller", e))?;
         Ok(out.account.unwrap_or_default())
+    }
+}
+
+/// The HTTP status of a raw response.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
     }
 }
 
@@ -159,18 +176,23 @@ impl AwsError {
     ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + HttpStatus,
         aws_smithy_runtime_api::client::result::SdkError<E, R>: RequestId,
     {
         use aws_smithy_runtime_api::client::result::SdkError;
         let request_id = err.request_id().map(str::to_string);
         let (code, message) = match &err {
-            SdkError::ServiceError(e) => {
-                (e.err().code().unwrap_or("Unknown").to_string(), e.err().message().unwrap_or_default().to_string())
-            }
+            SdkError::ServiceError(e) => match e.err().code() {
+                Some(code) => (code.to_string(), e.err().message().unwrap_or_default().to_string()),
+                // No error code: the response could not be read (HTTP status and cause).
+                None => (
+                    format!("HTTP{}", e.raw().status_code()),
+                    e.err().message().map(str::to_string).unwrap_or_else(|| source_chain(e.err())),
+                ),
+            },
             SdkError::TimeoutError(_) => ("Timeout".to_string(), "no answer in time".to_string()),
             SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), dispatch_message(e)),
-            SdkError::ResponseError(_) => ("ResponseError".to_string(), "the response could not be read".to_string()),
+            SdkError::ResponseError(e) => ("ResponseError".to_string(), format!("the response could not be read: {e:?}")),
             other => ("ConstructionFailure".to_string(), source_chain(other)),
         };
         let kind = classify(&code, &message);
@@ -221,6 +243,8 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         | "QueueDoesNotExist" => ErrorKind::NotFound,
         "ValidationError" if message.contains("does not exist") => ErrorKind::NotFound,
         "Timeout" | "DispatchFailure" => ErrorKind::Unreachable,
+        "HTTP404" => ErrorKind::NotFound,
+        "HTTP403" => ErrorKind::AccessDenied,
         _ => ErrorKind::Other,
     }
 }

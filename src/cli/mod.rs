@@ -7,6 +7,7 @@ mod deploy;
 mod emulator;
 pub mod env;
 mod generate;
+mod verify;
 
 use crate::Exit;
 use crate::report::render::Format;
@@ -77,6 +78,18 @@ content-addressed keys. A deploy that changes nothing makes no mutating call.
 Exit codes: 0 deployed, planned or up to date, 1 spec errors, 2 missing build/parameter or not
 confirmed, 3 AWS or stack failure (with the first failure's reason).")]
     Deploy(DeployArgs),
+    /// Verify live AWS against the spec, aspect by aspect (drift, unmanaged wiring, live relations).
+    #[command(after_help = "Examples:
+  pipewright verify specs/hoopstat-haus.yaml
+  pipewright verify specs/hoopstat-haus.yaml --format junit > verify.xml
+  pipewright verify --format sarif --strict > verify.sarif
+
+Reads bucket notifications and settings, queues, DLQs and their policies (compared by meaning), event
+source mappings, functions, roles, alarms, log groups, the schedule and S3 Tables, concurrently.
+
+Exit codes: 0 verified clean, 1 drift found, 2 something could not be verified (access denied,
+throttled, unreachable: never reported as clean; --strict makes it a failure, exit 1), 3 tool error.")]
+    Verify(VerifyArgs),
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -205,6 +218,24 @@ fn parse_duration(text: &str) -> Result<crate::spec::duration::Duration, String>
 }
 
 #[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Stack name shown in the report (default from the spec).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = crate::drift::report::VerifyFormat::Human)]
+    pub format: crate::drift::report::VerifyFormat,
+    /// Treat "could not verify" as a failure (exit 1; JUnit failure, SARIF error).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// The spec (default: the embedded hoopstat-haus spec).
     #[arg(env = env::SPEC)]
@@ -241,6 +272,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Check(args) => check::run(&args, color, out, err),
         Command::Generate(args) => generate::run(&args, color, out, err),
         Command::Deploy(args) => deploy::run(&args, color, out, err),
+        Command::Verify(args) => verify::run(&args, color, out, err),
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),

@@ -1,0 +1,493 @@
+//! Live state read through the service APIs, as our own types. `Ok(None)` means "does not exist";
+//! an `Err` means "could not read" (access denied, throttled, unreachable), never "clean".
+
+use super::{AwsError, ErrorKind};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The SDK clients the readers use.
+#[derive(Clone, Debug)]
+pub struct Readers {
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+    pub s3tables: aws_sdk_s3tables::Client,
+}
+
+fn none_if_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// One queue notification of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueNotification {
+    pub event: String,
+    pub queue_arn: String,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+/// The whole notification configuration of a bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notifications {
+    pub queues: Vec<QueueNotification>,
+    /// Lambda and SNS destinations and EventBridge, which pipewright never declares.
+    pub others: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BucketState {
+    pub notifications: Notifications,
+    /// (algorithm, bucket key enabled)
+    pub encryption: Option<(String, bool)>,
+    pub versioning: String,
+    /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
+    pub public_access_block: Option<[bool; 4]>,
+    pub policy: Option<Value>,
+    /// Rules as comparable JSON (id -> rule).
+    pub lifecycle: BTreeMap<String, Value>,
+}
+
+impl Readers {
+    pub fn new(config: &aws_types::SdkConfig, s3: aws_sdk_s3::Client) -> Self {
+        Readers {
+            s3,
+            sqs: aws_sdk_sqs::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
+            s3tables: aws_sdk_s3tables::Client::new(config),
+        }
+    }
+
+    /// Everything pipewright verifies about a bucket; `None` when it does not exist.
+    pub async fn bucket(&self, name: &str) -> Result<Option<BucketState>, AwsError> {
+        let head = self.s3.head_bucket().bucket(name).send().await;
+        if let Err(e) = head {
+            let err = AwsError::new("s3:HeadBucket", name, e);
+            return if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+        let n = self
+            .s3
+            .get_bucket_notification_configuration()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:GetBucketNotificationConfiguration", name, e))?;
+        let mut notifications = Notifications::default();
+        for q in n.queue_configurations.unwrap_or_default() {
+            let mut prefix = String::new();
+            let mut suffix = String::new();
+            for rule in q.filter.and_then(|f| f.key).and_then(|k| k.filter_rules).unwrap_or_default() {
+                let value = rule.value.unwrap_or_default();
+                match rule.name.map(|n| n.as_str().to_lowercase()).as_deref() {
+                    Some("prefix") => prefix = value,
+                    Some("suffix") => suffix = value,
+                    _ => {}
+                }
+            }
+            for event in q.events {
+                notifications.queues.push(QueueNotification {
+                    event: event.as_str().to_string(),
+                    queue_arn: q.queue_arn.clone(),
+                    prefix: prefix.clone(),
+                    suffix: suffix.clone(),
+                });
+            }
+        }
+        notifications.queues.sort();
+        for l in n.lambda_function_configurations.unwrap_or_default() {
+            notifications.others.push(format!("lambda {}", l.lambda_function_arn));
+        }
+        for t in n.topic_configurations.unwrap_or_default() {
+            notifications.others.push(format!("sns {}", t.topic_arn));
+        }
+        if n.event_bridge_configuration.is_some() {
+            notifications.others.push("eventbridge".to_string());
+        }
+
+        let encryption = match self.s3.get_bucket_encryption().bucket(name).send().await {
+            Ok(out) => out.server_side_encryption_configuration.and_then(|c| {
+                c.rules.into_iter().next().map(|r| {
+                    (
+                        r.apply_server_side_encryption_by_default
+                            .map(|d| d.sse_algorithm.as_str().to_string())
+                            .unwrap_or_default(),
+                        r.bucket_key_enabled.unwrap_or(false),
+                    )
+                })
+            }),
+            Err(e) => {
+                let err = AwsError::new("s3:GetBucketEncryption", name, e);
+                if err.code == "ServerSideEncryptionConfigurationNotFoundError" { None } else { return Err(err) }
+            }
+        };
+        let versioning = self
+            .s3
+            .get_bucket_versioning()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:GetBucketVersioning", name, e))?
+            .status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Disabled".to_string());
+        let public_access_block = match self.s3.get_public_access_block().bucket(name).send().await {
+            Ok(out) => out.public_access_block_configuration.map(|c| {
+                [
+                    c.block_public_acls.unwrap_or(false),
+                    c.ignore_public_acls.unwrap_or(false),
+                    c.block_public_policy.unwrap_or(false),
+                    c.restrict_public_buckets.unwrap_or(false),
+                ]
+            }),
+            Err(e) => {
+                let err = AwsError::new("s3:GetPublicAccessBlock", name, e);
+                if err.code == "NoSuchPublicAccessBlockConfiguration" { None } else { return Err(err) }
+            }
+        };
+        let policy = match self.s3.get_bucket_policy().bucket(name).send().await {
+            Ok(out) => out.policy.and_then(|p| serde_json::from_str(&p).ok()),
+            Err(e) => {
+                let err = AwsError::new("s3:GetBucketPolicy", name, e);
+                if err.code == "NoSuchBucketPolicy" { None } else { return Err(err) }
+            }
+        };
+        let mut lifecycle = BTreeMap::new();
+        match self.s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+            Ok(out) => {
+                for r in out.rules.unwrap_or_default() {
+                    let mut rule = serde_json::json!({ "Status": r.status.as_str() });
+                    let transitions: Vec<Value> = r
+                        .transitions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| {
+                            serde_json::json!({
+                                "StorageClass": t.storage_class.map(|c| c.as_str().to_string()),
+                                "TransitionInDays": t.days,
+                            })
+                        })
+                        .collect();
+                    if !transitions.is_empty() {
+                        rule["Transitions"] = Value::Array(transitions);
+                    }
+                    if let Some(days) = r.expiration.and_then(|e| e.days) {
+                        rule["ExpirationInDays"] = days.into();
+                    }
+                    if let Some(days) = r.noncurrent_version_expiration.and_then(|n| n.noncurrent_days) {
+                        rule["NoncurrentVersionExpiration"] = serde_json::json!({ "NoncurrentDays": days });
+                    }
+                    if let Some(days) = r.abort_incomplete_multipart_upload.and_then(|a| a.days_after_initiation) {
+                        rule["AbortIncompleteMultipartUpload"] = serde_json::json!({ "DaysAfterInitiation": days });
+                    }
+                    lifecycle.insert(r.id.unwrap_or_default(), rule);
+                }
+            }
+            Err(e) => {
+                let err = AwsError::new("s3:GetBucketLifecycleConfiguration", name, e);
+                if err.code != "NoSuchLifecycleConfiguration" {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Some(BucketState { notifications, encryption, versioning, public_access_block, policy, lifecycle }))
+    }
+
+    /// A queue's attributes by name; `None` when it does not exist.
+    pub async fn queue(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        let url = match self.sqs.get_queue_url().queue_name(name).send().await {
+            Ok(out) => out.queue_url.unwrap_or_default(),
+            Err(e) => return none_if_missing(Err(AwsError::new("sqs:GetQueueUrl", name, e))).map(|_: Option<()>| None),
+        };
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("sqs:GetQueueAttributes", name, e))?;
+        let mut attrs: BTreeMap<String, String> =
+            out.attributes.unwrap_or_default().into_iter().map(|(k, v)| (k.as_str().to_string(), v)).collect();
+        attrs.insert("QueueUrl".to_string(), url);
+        Ok(Some(attrs))
+    }
+
+    /// A function's configuration; `None` when it does not exist.
+    pub async fn function(&self, name: &str) -> Result<Option<LiveFunction>, AwsError> {
+        let out = self.lambda.get_function_configuration().function_name(name).send().await;
+        let c = match out {
+            Ok(c) => c,
+            Err(e) => return none_if_missing(Err(AwsError::new("lambda:GetFunctionConfiguration", name, e))),
+        };
+        Ok(Some(LiveFunction {
+            arn: c.function_arn.unwrap_or_default(),
+            runtime: c.runtime.map(|r| r.as_str().to_string()).unwrap_or_default(),
+            handler: c.handler.unwrap_or_default(),
+            architectures: c.architectures.unwrap_or_default().iter().map(|a| a.as_str().to_string()).collect(),
+            memory: c.memory_size.unwrap_or_default(),
+            timeout: c.timeout.unwrap_or_default(),
+            role: c.role.unwrap_or_default(),
+            env: c.environment.and_then(|e| e.variables).unwrap_or_default().into_iter().collect(),
+        }))
+    }
+
+    /// The event source mappings of a function or of an event source.
+    pub async fn mappings(
+        &self,
+        function: Option<&str>,
+        source_arn: Option<&str>,
+    ) -> Result<Vec<LiveMapping>, AwsError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut req = self.lambda.list_event_source_mappings();
+            if let Some(f) = function {
+                req = req.function_name(f);
+            }
+            if let Some(s) = source_arn {
+                req = req.event_source_arn(s);
+            }
+            if let Some(m) = &marker {
+                req = req.marker(m);
+            }
+            let page = req.send().await.map_err(|e| {
+                AwsError::new("lambda:ListEventSourceMappings", function.or(source_arn).unwrap_or_default(), e)
+            })?;
+            for m in page.event_source_mappings.unwrap_or_default() {
+                out.push(LiveMapping {
+                    uuid: m.uuid.unwrap_or_default(),
+                    source_arn: m.event_source_arn.unwrap_or_default(),
+                    function_arn: m.function_arn.unwrap_or_default(),
+                    state: m.state.unwrap_or_default(),
+                    state_reason: m.state_transition_reason.unwrap_or_default(),
+                    batch_size: m.batch_size.unwrap_or_default(),
+                    window: m.maximum_batching_window_in_seconds.unwrap_or_default(),
+                    response_types: m
+                        .function_response_types
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|t| t.as_str().to_string())
+                        .collect(),
+                    max_concurrency: m.scaling_config.and_then(|s| s.maximum_concurrency),
+                });
+            }
+            marker = page.next_marker;
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// A role's inline policies (decoded) and attached managed policies; `None` when it does not exist.
+    pub async fn role(&self, name: &str) -> Result<Option<LiveRole>, AwsError> {
+        let names = match self.iam.list_role_policies().role_name(name).send().await {
+            Ok(out) => out.policy_names,
+            Err(e) => return none_if_missing(Err(AwsError::new("iam:ListRolePolicies", name, e))),
+        };
+        let mut inline = BTreeMap::new();
+        for policy in names {
+            let out = self
+                .iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("iam:GetRolePolicy", format!("{name}/{policy}"), e))?;
+            // IAM returns the document URL-encoded.
+            let decoded = percent_encoding::percent_decode_str(&out.policy_document).decode_utf8_lossy().into_owned();
+            inline.insert(policy, serde_json::from_str(&decoded).unwrap_or(Value::String(decoded)));
+        }
+        let attached = self
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:ListAttachedRolePolicies", name, e))?
+            .attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect();
+        Ok(Some(LiveRole { inline, attached }))
+    }
+
+    /// Alarms by name.
+    pub async fn alarms(&self, names: &[String]) -> Result<BTreeMap<String, LiveAlarm>, AwsError> {
+        let mut found = BTreeMap::new();
+        for chunk in names.chunks(100) {
+            let out = self
+                .cloudwatch
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .max_records(100)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("cloudwatch:DescribeAlarms", chunk.join(","), e))?;
+            for a in out.metric_alarms.unwrap_or_default() {
+                let name = a.alarm_name.clone().unwrap_or_default();
+                found.insert(
+                    name,
+                    LiveAlarm {
+                        namespace: a.namespace.unwrap_or_default(),
+                        metric: a.metric_name.unwrap_or_default(),
+                        dimensions: a
+                            .dimensions
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|d| (d.name.unwrap_or_default(), d.value.unwrap_or_default()))
+                            .collect(),
+                        threshold: a.threshold.unwrap_or_default(),
+                        period: a.period.unwrap_or_default(),
+                        comparison: a.comparison_operator.map(|c| c.as_str().to_string()).unwrap_or_default(),
+                        statistic: a.statistic.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                        actions: a.alarm_actions.unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// Retention of a log group (`Some(None)`: never expires); `None` when it does not exist.
+    pub async fn log_group(&self, name: &str) -> Result<Option<Option<i32>>, AwsError> {
+        let out = self
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("logs:DescribeLogGroups", name, e))?;
+        Ok(out
+            .log_groups
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g.log_group_name.as_deref() == Some(name))
+            .map(|g| g.retention_in_days))
+    }
+
+    /// A schedule: (expression, time zone, state, target ARN); `None` when it does not exist.
+    pub async fn schedule(&self, name: &str) -> Result<Option<[String; 4]>, AwsError> {
+        match self.scheduler.get_schedule().name(name).send().await {
+            Ok(s) => Ok(Some([
+                s.schedule_expression.unwrap_or_default(),
+                s.schedule_expression_timezone.unwrap_or_else(|| "UTC".to_string()),
+                s.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                s.target.map(|t| t.arn).unwrap_or_default(),
+            ])),
+            Err(e) => none_if_missing(Err(AwsError::new("scheduler:GetSchedule", name, e))),
+        }
+    }
+
+    /// Which of the table bucket, namespace and tables exist.
+    pub async fn tables(&self, bucket_arn: &str, namespace: &str, tables: &[String]) -> Result<TablesState, AwsError> {
+        let bucket = none_if_missing(
+            self.s3tables
+                .get_table_bucket()
+                .table_bucket_arn(bucket_arn)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("s3tables:GetTableBucket", bucket_arn, e)),
+        )?
+        .is_some();
+        if !bucket {
+            return Ok(TablesState::default());
+        }
+        let ns = none_if_missing(
+            self.s3tables
+                .get_namespace()
+                .table_bucket_arn(bucket_arn)
+                .namespace(namespace)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("s3tables:GetNamespace", namespace, e)),
+        )?
+        .is_some();
+        let mut present = Vec::new();
+        if ns {
+            for t in tables {
+                let found = none_if_missing(
+                    self.s3tables
+                        .get_table()
+                        .table_bucket_arn(bucket_arn)
+                        .namespace(namespace)
+                        .name(t)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::new("s3tables:GetTable", t.as_str(), e)),
+                )?;
+                if found.is_some() {
+                    present.push(t.clone());
+                }
+            }
+        }
+        Ok(TablesState { bucket, namespace: ns, tables: present })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFunction {
+    pub arn: String,
+    pub runtime: String,
+    pub handler: String,
+    pub architectures: Vec<String>,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: String,
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMapping {
+    pub uuid: String,
+    pub source_arn: String,
+    pub function_arn: String,
+    pub state: String,
+    pub state_reason: String,
+    pub batch_size: i32,
+    pub window: i32,
+    pub response_types: Vec<String>,
+    pub max_concurrency: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveRole {
+    pub inline: BTreeMap<String, Value>,
+    pub attached: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveAlarm {
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub threshold: f64,
+    pub period: i32,
+    pub comparison: String,
+    pub statistic: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TablesState {
+    pub bucket: bool,
+    pub namespace: bool,
+    pub tables: Vec<String>,
+}

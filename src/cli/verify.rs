@@ -1,0 +1,50 @@
+//! `pipewright verify`.
+
+use super::{VerifyArgs, read_spec};
+use crate::Exit;
+use crate::aws::ErrorKind;
+use crate::drift::report::{Summary, render};
+use crate::report::Severity;
+use crate::report::render::{Subject, human};
+use std::io::Write;
+
+pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let source = match read_spec(args.spec.as_ref(), err)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(exit),
+    };
+    let loaded = super::check::diagnose(source);
+    let path = loaded.source.path.display().to_string();
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    let pipeline = match (&loaded.pipeline, errors.is_empty()) {
+        (Some(p), true) => p,
+        _ => {
+            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
+            writeln!(err, "error: the spec has errors; fix them before verifying against it")?;
+            return Ok(Exit::Findings);
+        }
+    };
+    let settings = args.aws.settings(&pipeline.region.value);
+    let started = std::time::Instant::now();
+    let result = super::runtime()?.block_on(async {
+        let aws = crate::aws::Aws::connect(&settings).await;
+        let readers = aws.readers();
+        crate::verify::verify(&aws, &readers, pipeline, &path).await
+    });
+    match result {
+        Ok(aspects) => {
+            let stack = args.stack.clone().unwrap_or_else(|| pipeline.stack_name.clone());
+            write!(out, "{}", render(args.format, &aspects, &path, &stack, args.strict))?;
+            let summary = Summary::of(&aspects);
+            writeln!(err, "{} in {:.2}s", summary.line(), started.elapsed().as_secs_f64())?;
+            Ok(summary.exit(args.strict))
+        }
+        Err(e) => {
+            writeln!(err, "error: could not verify: {e}")?;
+            Ok(match e.kind {
+                ErrorKind::AccessDenied | ErrorKind::Throttling | ErrorKind::Unreachable => Exit::Usage,
+                _ => Exit::Failure,
+            })
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! Desired state (from the spec, what `generate` emits) vs live state: pure comparison, aspect by
+//! aspect. Every difference is a finding with a stable code, expected vs actual (a unified diff for
+//! documents), the spec line that declared it, and a hint from the original runbook.
+
+pub mod policy;
+pub mod report;
+
+use crate::aws::live::{BucketState, LiveAlarm, LiveFunction, LiveMapping, LiveRole, QueueNotification, TablesState};
+use crate::spec::Span;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One aspect of one resource, and what verifying it found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Aspect {
+    /// The resource's real name.
+    pub resource: String,
+    /// `AWS::SQS::Queue`, ...
+    pub resource_type: &'static str,
+    /// `notifications`, `attributes`, `policy`, ...
+    pub aspect: &'static str,
+    /// The spec node that declared it.
+    pub span: Span,
+    pub findings: Vec<Finding>,
+    /// Why it could not be verified (AWS error code and message), when it could not.
+    pub unverifiable: Option<String>,
+}
+
+impl Aspect {
+    pub fn new(resource: impl Into<String>, resource_type: &'static str, aspect: &'static str, span: Span) -> Self {
+        Aspect { resource: resource.into(), resource_type, aspect, span, findings: Vec::new(), unverifiable: None }
+    }
+
+    pub fn status(&self) -> &'static str {
+        if self.unverifiable.is_some() {
+            "unverifiable"
+        } else if self.findings.is_empty() {
+            "clean"
+        } else {
+            "drift"
+        }
+    }
+
+    fn drift(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        expected: impl ToString,
+        actual: impl ToString,
+    ) {
+        self.findings.push(Finding {
+            code,
+            message: message.into(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+            diff: None,
+            hint: hint(code),
+        });
+    }
+
+    fn drift_doc(&mut self, code: &'static str, message: impl Into<String>, expected: &Value, actual: &Value) {
+        let e = serde_json::to_string_pretty(expected).unwrap_or_default() + "\n";
+        let a = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
+        let diff = similar::TextDiff::from_lines(&e, &a).unified_diff().header("expected", "live").to_string();
+        self.findings.push(Finding {
+            code,
+            message: message.into(),
+            expected: e,
+            actual: a,
+            diff: Some(diff),
+            hint: hint(code),
+        });
+    }
+
+    /// Compares one setting.
+    fn setting<T: PartialEq + std::fmt::Display>(&mut self, code: &'static str, what: &str, expected: T, actual: T) {
+        if expected != actual {
+            self.drift(code, format!("{what} is {actual}, the spec says {expected}"), expected, actual);
+        }
+    }
+}
+
+/// One difference between the spec and live AWS.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub message: String,
+    pub expected: String,
+    pub actual: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    pub hint: &'static str,
+}
+
+/// Drift codes and the runbook's knowledge of each.
+pub const CODES: &[(&str, &str, &str)] = &[
+    (
+        "D101",
+        "missing-resource",
+        "the resource does not exist: it was deleted or never deployed; run `pipewright deploy`",
+    ),
+    (
+        "D102",
+        "notification",
+        "runbook \"Silver/Gold Processing Not Triggered\": the bucket's S3 event filters must match the written keys, or the stage never runs; redeploy restores them",
+    ),
+    (
+        "D103",
+        "unmanaged-notification",
+        "an event destination on our bucket that the spec does not declare: it may consume or duplicate events; remove it or declare it",
+    ),
+    (
+        "D104",
+        "bucket-setting",
+        "encryption, versioning, public access and lifecycle protect the data: redeploy restores them",
+    ),
+    ("D105", "bucket-policy", "the TLS-only bucket policy was changed or removed"),
+    (
+        "D201",
+        "queue-setting",
+        "runbook \"High SQS Queue Depths\": queue settings drive retries and the DLQ; redeploy restores them",
+    ),
+    (
+        "D202",
+        "visibility-below-live-timeout",
+        "runbook \"verify visibility timeout matches Lambda timeout\": the live visibility timeout is below the live function timeout, so messages are processed twice; raise it to 6 x timeout + batching window",
+    ),
+    (
+        "D203",
+        "redrive",
+        "runbook \"Messages in Dead Letter Queues\": without the redrive policy failing messages are retried forever or dropped",
+    ),
+    ("D204", "dlq-retention", "the DLQ must keep messages longer than the source queue, or dead letters expire early"),
+    (
+        "D205",
+        "queue-policy",
+        "runbook \"Check SQS queue policy allows S3 to send messages\": S3 must be allowed to send from our bucket and account, and nothing broader",
+    ),
+    (
+        "D301",
+        "mapping",
+        "runbook \"Verify Lambda event source mapping is active\": without an enabled mapping the queue fills and nothing runs",
+    ),
+    (
+        "D302",
+        "mapping-disabled",
+        "the event source mapping is not Enabled: the stage does not consume its queue; enable it or redeploy",
+    ),
+    (
+        "D303",
+        "unmanaged-mapping",
+        "an event source mapping the spec does not declare reads our queue or invokes our function",
+    ),
+    (
+        "D401",
+        "function-setting",
+        "runbook \"Lambda Function Errors\" (timeouts, memory): the function's live settings differ from the spec",
+    ),
+    (
+        "D402",
+        "function-env",
+        "the function's environment (the contract with its stage crate) differs: the stage reads the wrong buckets or fails at start",
+    ),
+    (
+        "D403",
+        "role-policy",
+        "runbook \"Permission Errors\": the role's permissions differ from the least privilege the data flow needs",
+    ),
+    ("D501", "alarm", "runbook \"CloudWatch Alarms\": an alarm is missing or changed, so a failure goes unnoticed"),
+    (
+        "D502",
+        "log-group",
+        "the function's log group or its retention differs (the old stack read log groups nobody wrote)",
+    ),
+    ("D601", "schedule", "runbook \"Bronze Ingestion Not Running\": the schedule is missing, disabled or changed"),
+    ("D701", "tables", "the S3 Tables bucket, namespace or a table is missing: gold analytics cannot commit"),
+];
+
+fn hint(code: &str) -> &'static str {
+    CODES.iter().find(|(c, _, _)| *c == code).map(|(_, _, h)| *h).unwrap_or("")
+}
+
+/// Names and ARNs of the account the stack lives in.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl Place {
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:{}:sqs:{}:{}:{name}", self.partition, self.region, self.account)
+    }
+    pub fn function_arn(&self, name: &str) -> String {
+        format!("arn:{}:lambda:{}:{}:function:{name}", self.partition, self.region, self.account)
+    }
+    pub fn topic_arn(&self, name: &str) -> String {
+        format!("arn:{}:sns:{}:{}:{name}", self.partition, self.region, self.account)
+    }
+    pub fn bucket_arn(&self, name: &str) -> String {
+        format!("arn:{}:s3:::{name}", self.partition)
+    }
+    pub fn log_group_arn(&self, name: &str) -> String {
+        format!("arn:{}:logs:{}:{}:log-group:{name}:*", self.partition, self.region, self.account)
+    }
+    /// Resolves `${AWS::Partition}`, `${AWS::Region}`, `${AWS::AccountId}` in a `Fn::Sub` string.
+    pub fn sub(&self, text: &str) -> String {
+        text.replace("${AWS::Partition}", &self.partition)
+            .replace("${AWS::Region}", &self.region)
+            .replace("${AWS::AccountId}", &self.account)
+    }
+}
+
+/// Expected notifications of a bucket.
+pub fn notifications(
+    aspect: &mut Aspect,
+    expected: &[QueueNotification],
+    live: &crate::aws::live::Notifications,
+    our_queues: &[String],
+) {
+    for e in expected {
+        if !live.queues.contains(e) {
+            let near = live.queues.iter().find(|l| l.queue_arn == e.queue_arn && l.event == e.event);
+            let actual = near.map(|n| format!("prefix `{}` suffix `{}`", n.prefix, n.suffix)).unwrap_or("none".into());
+            aspect.drift(
+                "D102",
+                format!("notification `{}` -> `{}` is missing or changed", e.event, e.queue_arn),
+                format!("prefix `{}` suffix `{}`", e.prefix, e.suffix),
+                actual,
+            );
+        }
+    }
+    for l in &live.queues {
+        if !expected.contains(l) && !expected.iter().any(|e| e.queue_arn == l.queue_arn && e.event == l.event) {
+            let ours = our_queues.contains(&l.queue_arn);
+            aspect.drift(
+                if ours { "D102" } else { "D103" },
+                format!(
+                    "notification `{}` -> `{}` (prefix `{}`, suffix `{}`) is not in the spec",
+                    l.event, l.queue_arn, l.prefix, l.suffix
+                ),
+                "absent",
+                "present",
+            );
+        }
+    }
+    for other in &live.others {
+        aspect.drift("D103", format!("unmanaged notification destination: {other}"), "absent", other);
+    }
+}
+
+/// Encryption, versioning, public access block, TLS-only policy, lifecycle.
+pub fn bucket_settings(
+    aspects: &mut [Aspect; 4],
+    expected_versioning: &str,
+    expected_lifecycle: &BTreeMap<String, Value>,
+    live: &BucketState,
+) {
+    let [enc, ver, pab, life] = aspects;
+    match &live.encryption {
+        Some((alg, _)) if alg == "AES256" => {}
+        Some((alg, _)) => enc.drift("D104", format!("default encryption is {alg}"), "AES256", alg),
+        None => enc.drift("D104", "default encryption is off", "AES256", "none"),
+    }
+    ver.setting("D104", "versioning", expected_versioning.to_string(), live.versioning.clone());
+    match live.public_access_block {
+        Some([true, true, true, true]) => {}
+        Some(flags) => {
+            pab.drift("D104", "not every public-access block is on", "[true, true, true, true]", format!("{flags:?}"))
+        }
+        None => pab.drift("D104", "the public-access block is removed", "[true, true, true, true]", "none"),
+    }
+    let want = Value::Object(expected_lifecycle.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let have = Value::Object(live.lifecycle.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    if want != have {
+        life.drift_doc("D104", "lifecycle rules differ", &want, &have);
+    }
+}
+
+/// The TLS-only bucket policy, compared by meaning.
+pub fn bucket_policy(aspect: &mut Aspect, bucket_arn: &str, live: Option<&Value>) {
+    let ok = live.is_some_and(|p| {
+        policy::statements(p).iter().any(|s| {
+            s.effect == "Deny"
+                && s.actions.iter().any(|a| a == "s3:*")
+                && s.resources.iter().any(|r| r == bucket_arn)
+                && s.conditions
+                    .get("Bool")
+                    .and_then(|c| c.get("aws:SecureTransport"))
+                    .is_some_and(|v| v == &vec!["false".to_string()])
+        })
+    });
+    if !ok {
+        aspect.drift(
+            "D105",
+            "the bucket policy no longer denies requests without TLS",
+            "Deny s3:* when aws:SecureTransport is false",
+            live.map(|p| p.to_string()).unwrap_or_else(|| "no policy".into()),
+        );
+    }
+}
+
+/// Expected queue settings.
+pub struct QueueWant {
+    pub visibility: u64,
+    pub retention: u64,
+    pub receive_wait: u64,
+    pub dlq_arn: Option<String>,
+    pub max_receive_count: Option<u32>,
+}
+
+/// A queue's attributes, and the relations with the live function timeout and the live DLQ.
+pub fn queue(
+    aspect: &mut Aspect,
+    want: &QueueWant,
+    live: &BTreeMap<String, String>,
+    live_timeout: Option<i32>,
+    live_dlq_retention: Option<u64>,
+) {
+    let num = |k: &str| live.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or_default();
+    aspect.setting("D201", "VisibilityTimeout", want.visibility, num("VisibilityTimeout"));
+    aspect.setting("D201", "MessageRetentionPeriod", want.retention, num("MessageRetentionPeriod"));
+    aspect.setting("D201", "ReceiveMessageWaitTimeSeconds", want.receive_wait, num("ReceiveMessageWaitTimeSeconds"));
+    let sse =
+        live.get("SqsManagedSseEnabled").map(String::as_str) == Some("true") || live.contains_key("KmsMasterKeyId");
+    if !sse {
+        aspect.drift("D201", "server-side encryption is off", "SqsManagedSseEnabled true", "false");
+    }
+    if let Some(dlq) = &want.dlq_arn {
+        let redrive: Option<Value> = live.get("RedrivePolicy").and_then(|r| serde_json::from_str(r).ok());
+        let target = redrive.as_ref().and_then(|r| r["deadLetterTargetArn"].as_str()).unwrap_or("none").to_string();
+        let count = redrive
+            .as_ref()
+            .and_then(|r| r["maxReceiveCount"].as_u64().or_else(|| r["maxReceiveCount"].as_str()?.parse().ok()));
+        if target != *dlq {
+            aspect.drift("D203", "the redrive policy does not target the DLQ", dlq, target);
+        }
+        if let Some(want_count) = want.max_receive_count {
+            if count != Some(u64::from(want_count)) {
+                aspect.drift(
+                    "D203",
+                    "maxReceiveCount differs",
+                    want_count,
+                    count.map(|c| c.to_string()).unwrap_or("none".into()),
+                );
+            }
+        }
+        if let Some(t) = live_timeout {
+            let t = u64::try_from(t).unwrap_or_default();
+            if num("VisibilityTimeout") < t {
+                aspect.drift(
+                    "D202",
+                    format!(
+                        "the live visibility timeout ({}s) is below the live function timeout ({t}s)",
+                        num("VisibilityTimeout")
+                    ),
+                    format!(">= {t}s (recommended {}s)", 6 * t),
+                    format!("{}s", num("VisibilityTimeout")),
+                );
+            }
+        }
+        if let Some(dlq_ret) = live_dlq_retention {
+            if dlq_ret <= num("MessageRetentionPeriod") {
+                aspect.drift(
+                    "D204",
+                    "the live DLQ keeps messages no longer than the queue",
+                    format!("> {}s", num("MessageRetentionPeriod")),
+                    format!("{dlq_ret}s"),
+                );
+            }
+        }
+    }
+}
+
+/// The queue policy, by meaning: S3 may send from this bucket and account, nothing broader.
+pub fn queue_policy(aspect: &mut Aspect, expected: &Value, live: Option<&str>) {
+    let live_doc: Option<Value> = live.and_then(|p| serde_json::from_str(p).ok());
+    let want = policy::normalize(expected);
+    let have = live_doc.as_ref().map(policy::normalize).unwrap_or(Value::Array(vec![]));
+    if want != have {
+        aspect.drift_doc("D205", "the queue policy differs in meaning", &want, &have);
+    }
+}
+
+/// Expected mapping settings.
+pub struct MappingWant {
+    pub source_arn: String,
+    pub batch_size: i32,
+    pub window: i32,
+    pub max_concurrency: Option<i32>,
+}
+
+/// The function's mappings: ours exists, is enabled, has the spec's settings; no others.
+pub fn mappings(aspect: &mut Aspect, want: &MappingWant, function_arn: &str, live: &[LiveMapping]) {
+    let ours: Vec<&LiveMapping> = live
+        .iter()
+        .filter(|m| m.source_arn == want.source_arn && same_function(&m.function_arn, function_arn))
+        .collect();
+    match ours.as_slice() {
+        [] => aspect.drift("D301", "the event source mapping from the queue is missing", &want.source_arn, "none"),
+        [m, rest @ ..] => {
+            if m.state != "Enabled" {
+                let reason = if m.state_reason.is_empty() { String::new() } else { format!(" ({})", m.state_reason) };
+                aspect.drift("D302", format!("the mapping is {}{reason}", m.state), "Enabled", &m.state);
+            }
+            aspect.setting("D301", "BatchSize", want.batch_size, m.batch_size);
+            aspect.setting("D301", "MaximumBatchingWindowInSeconds", want.window, m.window);
+            if !m.response_types.iter().any(|t| t == "ReportBatchItemFailures") {
+                aspect.drift(
+                    "D301",
+                    "FunctionResponseTypes lacks ReportBatchItemFailures: a failing record retries its whole batch",
+                    "[ReportBatchItemFailures]",
+                    format!("{:?}", m.response_types),
+                );
+            }
+            if want.max_concurrency != m.max_concurrency {
+                aspect.drift(
+                    "D301",
+                    "maximum concurrency differs",
+                    format!("{:?}", want.max_concurrency),
+                    format!("{:?}", m.max_concurrency),
+                );
+            }
+            for extra in rest {
+                aspect.drift(
+                    "D303",
+                    format!("a second mapping `{}` reads the same queue", extra.uuid),
+                    "one mapping",
+                    "two",
+                );
+            }
+        }
+    }
+    for m in live.iter().filter(|m| !(m.source_arn == want.source_arn && same_function(&m.function_arn, function_arn)))
+    {
+        aspect.drift(
+            "D303",
+            format!("unmanaged mapping `{}`: {} -> {}", m.uuid, m.source_arn, m.function_arn),
+            "absent",
+            &m.state,
+        );
+    }
+}
+
+fn same_function(live: &str, ours: &str) -> bool {
+    live == ours || live.strip_prefix(ours).is_some_and(|rest| rest.starts_with(':'))
+}
+
+/// Expected function settings.
+pub struct FunctionWant {
+    pub architecture: String,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role_name: String,
+    pub env: BTreeMap<String, String>,
+}
+
+pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, live: &LiveFunction) {
+    settings.setting("D401", "Runtime", "provided.al2023".to_string(), live.runtime.clone());
+    settings.setting("D401", "Handler", "bootstrap".to_string(), live.handler.clone());
+    settings.setting("D401", "Architectures", want.architecture.clone(), live.architectures.join(","));
+    settings.setting("D401", "MemorySize", want.memory, live.memory);
+    settings.setting("D401", "Timeout", want.timeout, live.timeout);
+    if !live.role.ends_with(&format!(":role/{}", want.role_name)) {
+        settings.drift("D401", "the function runs as another role", &want.role_name, &live.role);
+    }
+    if want.env != live.env {
+        let to = |m: &BTreeMap<String, String>| {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+        };
+        env.drift_doc("D402", "the environment differs", &to(&want.env), &to(&live.env));
+    }
+}
+
+/// The role's inline policies by meaning, and no attached policies.
+pub fn role(aspect: &mut Aspect, expected: &BTreeMap<String, Value>, live: &LiveRole) {
+    let norm =
+        |m: &BTreeMap<String, Value>| Value::Object(m.iter().map(|(k, v)| (k.clone(), policy::normalize(v))).collect());
+    let (want, have) = (norm(expected), norm(&live.inline));
+    if want != have {
+        aspect.drift_doc("D403", "the role's inline policies differ in meaning", &want, &have);
+    }
+    for arn in &live.attached {
+        aspect.drift("D403", format!("an attached managed policy widens the role: {arn}"), "none", arn);
+    }
+}
+
+/// Expected alarm.
+pub struct AlarmWant {
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub dimension: (String, String),
+    pub threshold: f64,
+    pub statistic: &'static str,
+    pub action: Option<String>,
+}
+
+pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
+    let Some(live) = live else {
+        aspect.drift("D101", "the alarm does not exist", "present", "missing");
+        return;
+    };
+    aspect.setting("D501", "Namespace", want.namespace.to_string(), live.namespace.clone());
+    aspect.setting("D501", "MetricName", want.metric.to_string(), live.metric.clone());
+    aspect.setting("D501", "Threshold", want.threshold, live.threshold);
+    aspect.setting("D501", "Statistic", want.statistic.to_string(), live.statistic.clone());
+    aspect.setting("D501", "Period", 300, live.period);
+    aspect.setting("D501", "ComparisonOperator", "GreaterThanThreshold".to_string(), live.comparison.clone());
+    if !live.dimensions.contains(&want.dimension) {
+        aspect.drift(
+            "D501",
+            "the alarm watches another resource",
+            format!("{}={}", want.dimension.0, want.dimension.1),
+            format!("{:?}", live.dimensions),
+        );
+    }
+    match &want.action {
+        Some(topic) if !live.actions.contains(topic) => {
+            aspect.drift("D501", "the alarm does not notify the alert topic", topic, format!("{:?}", live.actions))
+        }
+        _ => {}
+    }
+}
+
+pub fn log_group(aspect: &mut Aspect, retention: i32, live: Option<Option<i32>>) {
+    match live {
+        None => aspect.drift("D101", "the log group does not exist", "present", "missing"),
+        Some(r) => aspect.setting(
+            "D502",
+            "RetentionInDays",
+            retention.to_string(),
+            r.map(|r| r.to_string()).unwrap_or("never expire".into()),
+        ),
+    }
+}
+
+pub fn schedule(aspect: &mut Aspect, want: &[String; 4], live: Option<&[String; 4]>) {
+    let Some(live) = live else {
+        aspect.drift("D101", "the schedule does not exist", "present", "missing");
+        return;
+    };
+    for (i, what) in ["ScheduleExpression", "ScheduleExpressionTimezone", "State", "Target"].iter().enumerate() {
+        aspect.setting("D601", what, want[i].clone(), live[i].clone());
+    }
+}
+
+pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
+    if !live.bucket {
+        aspect.drift("D701", "the table bucket does not exist", "present", "missing");
+    } else if !live.namespace {
+        aspect.drift("D701", "the namespace does not exist", "present", "missing");
+    } else {
+        for t in want.iter().filter(|t| !live.tables.contains(t)) {
+            aspect.drift("D701", format!("table `{t}` does not exist"), "present", "missing");
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! `verify`: read live state concurrently through the service APIs and compare it, aspect by
+//! aspect, with what the spec generates.
+
+use crate::aws::live::{QueueNotification, Readers};
+use crate::aws::{Aws, AwsError};
+use crate::drift::{self, Aspect, Place};
+use crate::spec::Pipeline;
+use crate::spec::duration::Threshold;
+use crate::spec::resolve::{AlarmKind, Stage};
+use futures::future::join_all;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Resolves the intrinsics of a generated template against the live account.
+struct Resolver<'a> {
+    place: &'a Place,
+    resources: &'a serde_json::Map<String, Value>,
+}
+
+impl Resolver<'_> {
+    fn attr(&self, id: &str, attr: &str) -> String {
+        let Some(r) = self.resources.get(id) else { return format!("{id}.{attr}") };
+        let p = &r["Properties"];
+        let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+        match (r["Type"].as_str().unwrap_or_default(), attr) {
+            ("AWS::SQS::Queue", "Arn") => self.place.queue_arn(&s("QueueName")),
+            ("AWS::SQS::Queue", "QueueName") => s("QueueName"),
+            ("AWS::S3::Bucket", "Arn") => self.place.bucket_arn(&s("BucketName")),
+            ("AWS::Logs::LogGroup", "Arn") => self.place.log_group_arn(&s("LogGroupName")),
+            ("AWS::Lambda::Function", "Arn") => self.place.function_arn(&s("FunctionName")),
+            ("AWS::SNS::Topic", _) => self.place.topic_arn(&s("TopicName")),
+            (_, "Ref") => match r["Type"].as_str().unwrap_or_default() {
+                "AWS::S3::Bucket" => s("BucketName"),
+                "AWS::Lambda::Function" => s("FunctionName"),
+                "AWS::Logs::LogGroup" => s("LogGroupName"),
+                "AWS::SNS::Topic" => self.place.topic_arn(&s("TopicName")),
+                _ => id.to_string(),
+            },
+            _ => format!("{id}.{attr}"),
+        }
+    }
+
+    fn resolve(&self, v: &Value) -> Value {
+        match v {
+            Value::Object(m) if m.len() == 1 => {
+                if let Some(Value::String(text)) = m.get("Fn::Sub") {
+                    let mut out = self.place.sub(text);
+                    while let Some(start) = out.find("${") {
+                        let Some(end) = out[start..].find('}') else { break };
+                        let inner = out[start + 2..start + end].to_string();
+                        let value = match inner.split_once('.') {
+                            Some((id, attr)) => self.attr(id, attr),
+                            None => self.attr(&inner, "Ref"),
+                        };
+                        out.replace_range(start..start + end + 1, &value);
+                    }
+                    return Value::String(out);
+                }
+                if let Some(Value::String(id)) = m.get("Ref") {
+                    return Value::String(if id == "AWS::AccountId" {
+                        self.place.account.clone()
+                    } else {
+                        self.attr(id, "Ref")
+                    });
+                }
+                if let Some(Value::Array(a)) = m.get("Fn::GetAtt") {
+                    let id = a.first().and_then(Value::as_str).unwrap_or_default();
+                    let attr = a.get(1).and_then(Value::as_str).unwrap_or_default();
+                    return Value::String(self.attr(id, attr));
+                }
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect())
+            }
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect()),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.resolve(v)).collect()),
+            other => other.clone(),
+        }
+    }
+}
+
+type Task<'a> = Pin<Box<dyn Future<Output = Vec<Aspect>> + 'a>>;
+
+fn unverifiable(mut a: Aspect, e: &AwsError) -> Aspect {
+    a.unverifiable = Some(format!("{} on `{}`: {}: {}", e.operation, e.resource, e.code, e.message));
+    a
+}
+
+fn missing(mut a: Aspect) -> Aspect {
+    a.findings.push(drift::Finding {
+        code: "D101",
+        message: "does not exist".to_string(),
+        expected: "present".to_string(),
+        actual: "missing".to_string(),
+        diff: None,
+        hint: drift::CODES[0].2,
+    });
+    a
+}
+
+/// Verifies every aspect of the pipeline's resources. Fails only when the account cannot be read.
+pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str) -> Result<Vec<Aspect>, AwsError> {
+    let account = aws.account().await?;
+    let place = Place { partition: "aws".to_string(), region: aws.region(), account };
+    let template = crate::cfn::template(p, spec_path).to_value();
+    let empty = serde_json::Map::new();
+    let resources = template["Resources"].as_object().unwrap_or(&empty);
+    let r = Resolver { place: &place, resources };
+    let props = |id: &str| r.resolve(&resources.get(id).map(|v| v["Properties"].clone()).unwrap_or(Value::Null));
+
+    let mut tasks: Vec<Task> = Vec::new();
+
+    // Buckets.
+    let our_queues: Vec<String> =
+        p.stages.iter().filter_map(|s| s.queue.as_ref()).map(|q| place.queue_arn(&q.name)).collect();
+    for b in &p.buckets {
+        let id = crate::cfn::logical_id(&[&b.key, "Bucket"]);
+        let bp = props(&id);
+        let expected: Vec<QueueNotification> = {
+            let mut v: Vec<QueueNotification> = bp["NotificationConfiguration"]["QueueConfigurations"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            let rules = c["Filter"]["S3Key"]["Rules"].as_array().cloned().unwrap_or_default();
+                            let rule = |n: &str| {
+                                rules
+                                    .iter()
+                                    .find(|x| x["Name"] == n)
+                                    .and_then(|x| x["Value"].as_str())
+                                    .unwrap_or("")
+                                    .to_string()
+                            };
+                            QueueNotification {
+                                event: c["Event"].as_str().unwrap_or_default().to_string(),
+                                queue_arn: c["Queue"].as_str().unwrap_or_default().to_string(),
+                                prefix: rule("prefix"),
+                                suffix: rule("suffix"),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let lifecycle: BTreeMap<String, Value> = bp["LifecycleConfiguration"]["Rules"]
+            .as_array()
+            .map(|rules| {
+                rules
+                    .iter()
+                    .map(|rule| {
+                        let mut r = rule.clone();
+                        let id =
+                            r.as_object_mut().and_then(|m| m.remove("Id")).and_then(|v| v.as_str().map(str::to_string));
+                        (id.unwrap_or_default(), r)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let versioning = if b.versioning { "Enabled" } else { "Suspended" }.to_string();
+        let name = b.name.value.clone();
+        let span = b.key.span;
+        let (readers, our_queues, bucket_arn) = (readers.clone(), our_queues.clone(), place.bucket_arn(&name));
+        tasks.push(Box::pin(async move {
+            let ty = "AWS::S3::Bucket";
+            let mk = |aspect| Aspect::new(name.clone(), ty, aspect, span);
+            match readers.bucket(&name).await {
+                Err(e) => ["notifications", "encryption", "versioning", "public-access-block", "lifecycle", "policy"]
+                    .into_iter()
+                    .map(|a| unverifiable(mk(a), &e))
+                    .collect(),
+                Ok(None) => vec![missing(mk("exists"))],
+                Ok(Some(live)) => {
+                    let mut n = mk("notifications");
+                    drift::notifications(&mut n, &expected, &live.notifications, &our_queues);
+                    let mut settings = [mk("encryption"), mk("versioning"), mk("public-access-block"), mk("lifecycle")];
+                    drift::bucket_settings(&mut settings, &versioning, &lifecycle, &live);
+                    let mut pol = mk("policy");
+                    drift::bucket_policy(&mut pol, &bucket_arn, live.policy.as_ref());
+                    let mut all = vec![n];
+                    all.extend(settings);
+                    all.push(pol);
+                    all
+                }
+            }
+        }));
+    }
+
+    // Stages.
+    let topic = p.alerts.as_ref().map(|a| place.topic_arn(&a.topic));
+    let mut alarm_wants: Vec<(Aspect, drift::AlarmWant, String)> = Vec::new();
+    for s in &p.stages {
+        tasks.extend(stage_tasks(s, p, readers, &place, &props));
+        let Some(f) = &s.function else { continue };
+        for alarm in &s.alarms {
+            let Threshold::Value(v) = alarm.threshold.value else { continue };
+            let (ns, metric, dim, stat, threshold) = match alarm.kind {
+                AlarmKind::QueueDepth => {
+                    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", queue_name(s)), "Maximum", v)
+                }
+                AlarmKind::QueueAge => {
+                    ("AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", queue_name(s)), "Maximum", v)
+                }
+                AlarmKind::DlqDepth => (
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    ("QueueName", s.queue.as_ref().map(|q| q.dlq_name.value.clone()).unwrap_or_default()),
+                    "Maximum",
+                    v,
+                ),
+                AlarmKind::Duration => {
+                    ("AWS/Lambda", "Duration", ("FunctionName", f.name.value.clone()), "Maximum", v * 1000)
+                }
+                AlarmKind::Errors => ("AWS/Lambda", "Errors", ("FunctionName", f.name.value.clone()), "Sum", v),
+                AlarmKind::Throttles => ("AWS/Lambda", "Throttles", ("FunctionName", f.name.value.clone()), "Sum", v),
+            };
+            alarm_wants.push((
+                Aspect::new(
+                    alarm.name.clone(),
+                    "AWS::CloudWatch::Alarm",
+                    "alarm",
+                    alarm.threshold.span.or(s.name.span),
+                ),
+                drift::AlarmWant {
+                    namespace: ns,
+                    metric,
+                    dimension: (dim.0.to_string(), dim.1),
+                    threshold: threshold as f64,
+                    statistic: stat,
+                    action: topic.clone(),
+                },
+                alarm.name.clone(),
+            ));
+        }
+    }
+    if !alarm_wants.is_empty() {
+        let readers = readers.clone();
+        tasks.push(Box::pin(async move {
+            let names: Vec<String> = alarm_wants.iter().map(|(_, _, n)| n.clone()).collect();
+            match readers.alarms(&names).await {
+                Err(e) => alarm_wants.into_iter().map(|(a, _, _)| unverifiable(a, &e)).collect(),
+                Ok(live) => alarm_wants
+                    .into_iter()
+                    .map(|(mut a, want, name)| {
+                        drift::alarm(&mut a, &want, live.get(&name));
+                        a
+                    })
+                    .collect(),
+            }
+        }));
+    }
+
+    // S3 Tables.
+    if let (Some(t), Some(arn)) = (&p.tables, p.table_bucket_arn_sub()) {
+        let arn = place.sub(&arn);
+        let names: Vec<String> = t.tables.iter().map(|t| t.name.value.clone()).collect();
+        let (ns, bucket, span, readers) =
+            (t.namespace.value.clone(), t.bucket_name.value.clone(), t.bucket_key.span, readers.clone());
+        tasks.push(Box::pin(async move {
+            let mut a = Aspect::new(bucket, "AWS::S3Tables::TableBucket", "tables", span);
+            match readers.tables(&arn, &ns, &names).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(live) => {
+                    drift::tables(&mut a, &names, &live);
+                    vec![a]
+                }
+            }
+        }));
+    }
+
+    let mut aspects: Vec<Aspect> = join_all(tasks).await.into_iter().flatten().collect();
+    aspects.sort_by(|a, b| (a.span, &a.resource, a.aspect).cmp(&(b.span, &b.resource, b.aspect)));
+    Ok(aspects)
+}
+
+fn queue_name(s: &Stage) -> String {
+    s.queue.as_ref().map(|q| q.name.value.clone()).unwrap_or_default()
+}
+
+/// The aspects of one stage: queue, DLQ, queue policy, function, environment, mapping, role, log group, schedule.
+fn stage_tasks<'a>(
+    s: &'a Stage,
+    p: &'a Pipeline,
+    readers: &Readers,
+    place: &Place,
+    props: &dyn Fn(&str) -> Value,
+) -> Vec<Task<'a>> {
+    let Some(f) = &s.function else { return Vec::new() };
+    let mut tasks: Vec<Task> = Vec::new();
+    let id = |suffix: &str| crate::cfn::logical_id(&[&s.name, suffix]);
+    let readers = readers.clone();
+    let function_arn = place.function_arn(&f.name);
+
+    // Function settings, environment, and the queue relations that need the live timeout.
+    let mut env: BTreeMap<String, String> =
+        p.contract_vars(s).into_iter().map(|(k, v)| (k.to_string(), place.sub(&v))).collect();
+    for (k, v) in &f.env {
+        env.insert(k.value.clone(), v.value.clone());
+    }
+    let want = drift::FunctionWant {
+        architecture: f.architecture.as_str().to_string(),
+        memory: i32::try_from(f.memory.value).unwrap_or(i32::MAX),
+        timeout: i32::try_from(f.timeout.secs()).unwrap_or(i32::MAX),
+        role_name: f.role_name.value.clone(),
+        env,
+    };
+    let queue = s.queue.as_ref().map(|q| {
+        (
+            q.name.value.clone(),
+            q.dlq_name.value.clone(),
+            q.name.span,
+            drift::QueueWant {
+                visibility: q.visibility_timeout.secs(),
+                retention: q.retention.secs(),
+                receive_wait: q.receive_wait.secs(),
+                dlq_arn: Some(place.queue_arn(&q.dlq_name)),
+                max_receive_count: Some(q.max_receive_count.value),
+            },
+            drift::QueueWant {
+                visibility: q.visibility_timeout.secs(),
+                retention: q.dlq_retention.secs(),
+                receive_wait: q.receive_wait.secs(),
+                dlq_arn: None,
+                max_receive_count: None,
+            },
+            drift::MappingWant {
+                source_arn: place.queue_arn(&q.name),
+                batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
+                window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
+                max_concurrency: q.max_concurrency.as_ref().map(|m| i32::try_from(m.value).unwrap_or(i32::MAX)),
+            },
+            props(&id("QueuePolicy"))["PolicyDocument"].clone(),
+        )
+    });
+    let (fname, fspan) = (f.name.value.clone(), f.name.span.or(s.name.span));
+    {
+        let readers = readers.clone();
+        let function_arn = function_arn.clone();
+        tasks.push(Box::pin(async move {
+            let fa = |aspect| Aspect::new(fname.clone(), "AWS::Lambda::Function", aspect, fspan);
+            let live = readers.function(&fname).await;
+            let mut out = Vec::new();
+            let live_timeout = match &live {
+                Err(e) => {
+                    out.push(unverifiable(fa("settings"), e));
+                    out.push(unverifiable(fa("environment"), e));
+                    None
+                }
+                Ok(None) => {
+                    out.push(missing(fa("exists")));
+                    None
+                }
+                Ok(Some(lf)) => {
+                    let (mut settings, mut env) = (fa("settings"), fa("environment"));
+                    drift::function(&mut settings, &mut env, &want, lf);
+                    out.push(settings);
+                    out.push(env);
+                    Some(lf.timeout)
+                }
+            };
+            if let Some((qname, dlq, qspan, qwant, dwant, mwant, policy_doc)) = queue {
+                let qa = |name: &str, aspect| Aspect::new(name.to_string(), "AWS::SQS::Queue", aspect, qspan);
+                let (live_q, live_d, live_m) = futures::join!(readers.queue(&qname), readers.queue(&dlq), async {
+                    let by_function = readers.mappings(Some(&fname), None).await?;
+                    let by_queue = readers.mappings(None, Some(&mwant.source_arn)).await?;
+                    let seen = all_uuids(&by_function);
+                    let mut all = by_function;
+                    all.extend(by_queue.into_iter().filter(|m| !all_has(&seen, &m.uuid)));
+                    Ok::<_, AwsError>(all)
+                });
+                let dlq_retention = match &live_d {
+                    Ok(Some(attrs)) => attrs.get("MessageRetentionPeriod").and_then(|v| v.parse().ok()),
+                    _ => None,
+                };
+                match &live_q {
+                    Err(e) => {
+                        out.push(unverifiable(qa(&qname, "attributes"), e));
+                        out.push(unverifiable(Aspect::new(qname.clone(), "AWS::SQS::QueuePolicy", "policy", qspan), e));
+                    }
+                    Ok(None) => out.push(missing(qa(&qname, "exists"))),
+                    Ok(Some(attrs)) => {
+                        let mut a = qa(&qname, "attributes");
+                        drift::queue(&mut a, &qwant, attrs, live_timeout, dlq_retention);
+                        out.push(a);
+                        let mut pol = Aspect::new(qname.clone(), "AWS::SQS::QueuePolicy", "policy", qspan);
+                        drift::queue_policy(&mut pol, &policy_doc, attrs.get("Policy").map(String::as_str));
+                        out.push(pol);
+                    }
+                }
+                match &live_d {
+                    Err(e) => out.push(unverifiable(qa(&dlq, "attributes"), e)),
+                    Ok(None) => out.push(missing(qa(&dlq, "exists"))),
+                    Ok(Some(attrs)) => {
+                        let mut a = qa(&dlq, "attributes");
+                        drift::queue(&mut a, &dwant, attrs, None, None);
+                        out.push(a);
+                    }
+                }
+                let mut m = Aspect::new(fname.clone(), "AWS::Lambda::EventSourceMapping", "mapping", qspan);
+                match &live_m {
+                    Err(e) => out.push(unverifiable(m, e)),
+                    Ok(list) => {
+                        drift::mappings(&mut m, &mwant, &function_arn, list);
+                        out.push(m);
+                    }
+                }
+            }
+            out
+        }));
+    }
+
+    // Role.
+    let role_doc = props(&id("Role"));
+    let expected: BTreeMap<String, Value> = role_doc["Policies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| (p["PolicyName"].as_str().unwrap_or_default().to_string(), p["PolicyDocument"].clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (role, rspan) = (f.role_name.value.clone(), f.role_name.span.or(s.name.span));
+    {
+        let readers = readers.clone();
+        tasks.push(Box::pin(async move {
+            let a = Aspect::new(role.clone(), "AWS::IAM::Role", "policies", rspan);
+            match readers.role(&role).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(None) => vec![missing(a)],
+                Ok(Some(live)) => {
+                    let mut a = a;
+                    drift::role(&mut a, &expected, &live);
+                    vec![a]
+                }
+            }
+        }));
+    }
+
+    // Log group.
+    let (lg, retention) = (f.log_group.value.clone(), i32::try_from(f.log_retention_days.value).unwrap_or(i32::MAX));
+    {
+        let readers = readers.clone();
+        tasks.push(Box::pin(async move {
+            let mut a = Aspect::new(lg.clone(), "AWS::Logs::LogGroup", "retention", fspan);
+            match readers.log_group(&lg).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(live) => {
+                    drift::log_group(&mut a, retention, live);
+                    vec![a]
+                }
+            }
+        }));
+    }
+
+    // Schedule.
+    if let Some(sch) = &s.schedule {
+        let want = [sch.expression.value.clone(), sch.timezone.value.clone(), "ENABLED".to_string(), function_arn];
+        let (name, span) = (sch.name.clone(), sch.expression.span);
+        tasks.push(Box::pin(async move {
+            let mut a = Aspect::new(name.clone(), "AWS::Scheduler::Schedule", "schedule", span);
+            match readers.schedule(&name).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(live) => {
+                    drift::schedule(&mut a, &want, live.as_ref());
+                    vec![a]
+                }
+            }
+        }));
+    }
+    tasks
+}
+
+fn all_uuids(list: &[crate::aws::live::LiveMapping]) -> Vec<String> {
+    list.iter().map(|m| m.uuid.clone()).collect()
+}
+
+fn all_has(uuids: &[String], uuid: &str) -> bool {
+    uuids.iter().any(|u| u == uuid)
+}
