@@ -172,16 +172,48 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str)
                     .collect(),
                 Ok(None) => vec![missing(mk("exists"))],
                 Ok(Some(live)) => {
-                    let mut n = mk("notifications");
-                    drift::notifications(&mut n, &expected, &live.notifications, &our_queues);
-                    let mut settings = [mk("encryption"), mk("versioning"), mk("public-access-block"), mk("lifecycle")];
-                    drift::bucket_settings(&mut settings, &versioning, &lifecycle, &live);
-                    let mut pol = mk("policy");
-                    drift::bucket_policy(&mut pol, &bucket_arn, live.policy.as_ref());
-                    let mut all = vec![n];
-                    all.extend(settings);
-                    all.push(pol);
-                    all
+                    let part = |aspect: &'static str, failed: Option<&AwsError>, check: &dyn Fn(&mut Aspect)| {
+                        let mut a = mk(aspect);
+                        match failed {
+                            Some(e) => unverifiable(a, e),
+                            None => {
+                                check(&mut a);
+                                a
+                            }
+                        }
+                    };
+                    vec![
+                        part("notifications", live.notifications.as_ref().err(), &|a| {
+                            if let Ok(n) = &live.notifications {
+                                drift::notifications(a, &expected, n, &our_queues);
+                            }
+                        }),
+                        part("encryption", live.encryption.as_ref().err(), &|a| {
+                            if let Ok(e) = &live.encryption {
+                                drift::bucket_encryption(a, e.as_ref());
+                            }
+                        }),
+                        part("versioning", live.versioning.as_ref().err(), &|a| {
+                            if let Ok(v) = &live.versioning {
+                                drift::bucket_versioning(a, &versioning, v);
+                            }
+                        }),
+                        part("public-access-block", live.public_access_block.as_ref().err(), &|a| {
+                            if let Ok(p) = &live.public_access_block {
+                                drift::public_access_block(a, *p);
+                            }
+                        }),
+                        part("lifecycle", live.lifecycle.as_ref().err(), &|a| {
+                            if let Ok(l) = &live.lifecycle {
+                                drift::lifecycle(a, &lifecycle, l);
+                            }
+                        }),
+                        part("policy", live.policy.as_ref().err(), &|a| {
+                            if let Ok(p) = &live.policy {
+                                drift::bucket_policy(a, &bucket_arn, p.as_ref());
+                            }
+                        }),
+                    ]
                 }
             }
         }));

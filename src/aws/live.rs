@@ -43,17 +43,20 @@ pub struct Notifications {
     pub others: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One part of a bucket's state, read on its own: a failure leaves the other parts verifiable.
+pub type Part<T> = Result<T, AwsError>;
+
+#[derive(Debug, Clone)]
 pub struct BucketState {
-    pub notifications: Notifications,
+    pub notifications: Part<Notifications>,
     /// (algorithm, bucket key enabled)
-    pub encryption: Option<(String, bool)>,
-    pub versioning: String,
+    pub encryption: Part<Option<(String, bool)>>,
+    pub versioning: Part<String>,
     /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
-    pub public_access_block: Option<[bool; 4]>,
-    pub policy: Option<Value>,
+    pub public_access_block: Part<Option<[bool; 4]>>,
+    pub policy: Part<Option<Value>>,
     /// Rules as comparable JSON (id -> rule).
-    pub lifecycle: BTreeMap<String, Value>,
+    pub lifecycle: Part<BTreeMap<String, Value>>,
 }
 
 impl Readers {
@@ -81,6 +84,18 @@ impl Readers {
                 Err(err)
             };
         }
+        let (notifications, encryption, versioning, public_access_block, policy, lifecycle) = futures::join!(
+            self.notifications(name),
+            self.encryption(name),
+            self.versioning(name),
+            self.public_access_block(name),
+            self.bucket_policy(name),
+            self.lifecycle(name),
+        );
+        Ok(Some(BucketState { notifications, encryption, versioning, public_access_block, policy, lifecycle }))
+    }
+
+    async fn notifications(&self, name: &str) -> Part<Notifications> {
         let n = self
             .s3
             .get_bucket_notification_configuration()
@@ -119,9 +134,12 @@ impl Readers {
         if n.event_bridge_configuration.is_some() {
             notifications.others.push("eventbridge".to_string());
         }
+        Ok(notifications)
+    }
 
-        let encryption = match self.s3.get_bucket_encryption().bucket(name).send().await {
-            Ok(out) => out.server_side_encryption_configuration.and_then(|c| {
+    async fn encryption(&self, name: &str) -> Part<Option<(String, bool)>> {
+        match self.s3.get_bucket_encryption().bucket(name).send().await {
+            Ok(out) => Ok(out.server_side_encryption_configuration.and_then(|c| {
                 c.rules.into_iter().next().map(|r| {
                     (
                         r.apply_server_side_encryption_by_default
@@ -130,13 +148,16 @@ impl Readers {
                         r.bucket_key_enabled.unwrap_or(false),
                     )
                 })
-            }),
+            })),
             Err(e) => {
                 let err = AwsError::new("s3:GetBucketEncryption", name, e);
-                if err.code == "ServerSideEncryptionConfigurationNotFoundError" { None } else { return Err(err) }
+                if err.code == "ServerSideEncryptionConfigurationNotFoundError" { Ok(None) } else { Err(err) }
             }
-        };
-        let versioning = self
+        }
+    }
+
+    async fn versioning(&self, name: &str) -> Part<String> {
+        Ok(self
             .s3
             .get_bucket_versioning()
             .bucket(name)
@@ -145,28 +166,37 @@ impl Readers {
             .map_err(|e| AwsError::new("s3:GetBucketVersioning", name, e))?
             .status
             .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "Disabled".to_string());
-        let public_access_block = match self.s3.get_public_access_block().bucket(name).send().await {
-            Ok(out) => out.public_access_block_configuration.map(|c| {
+            .unwrap_or_else(|| "Disabled".to_string()))
+    }
+
+    async fn public_access_block(&self, name: &str) -> Part<Option<[bool; 4]>> {
+        match self.s3.get_public_access_block().bucket(name).send().await {
+            Ok(out) => Ok(out.public_access_block_configuration.map(|c| {
                 [
                     c.block_public_acls.unwrap_or(false),
                     c.ignore_public_acls.unwrap_or(false),
                     c.block_public_policy.unwrap_or(false),
                     c.restrict_public_buckets.unwrap_or(false),
                 ]
-            }),
+            })),
             Err(e) => {
                 let err = AwsError::new("s3:GetPublicAccessBlock", name, e);
-                if err.code == "NoSuchPublicAccessBlockConfiguration" { None } else { return Err(err) }
+                if err.code == "NoSuchPublicAccessBlockConfiguration" { Ok(None) } else { Err(err) }
             }
-        };
-        let policy = match self.s3.get_bucket_policy().bucket(name).send().await {
-            Ok(out) => out.policy.and_then(|p| serde_json::from_str(&p).ok()),
+        }
+    }
+
+    async fn bucket_policy(&self, name: &str) -> Part<Option<Value>> {
+        match self.s3.get_bucket_policy().bucket(name).send().await {
+            Ok(out) => Ok(out.policy.and_then(|p| serde_json::from_str(&p).ok())),
             Err(e) => {
                 let err = AwsError::new("s3:GetBucketPolicy", name, e);
-                if err.code == "NoSuchBucketPolicy" { None } else { return Err(err) }
+                if err.code == "NoSuchBucketPolicy" { Ok(None) } else { Err(err) }
             }
-        };
+        }
+    }
+
+    async fn lifecycle(&self, name: &str) -> Part<BTreeMap<String, Value>> {
         let mut lifecycle = BTreeMap::new();
         match self.s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
             Ok(out) => {
@@ -197,15 +227,13 @@ impl Readers {
                     }
                     lifecycle.insert(r.id.unwrap_or_default(), rule);
                 }
+                Ok(lifecycle)
             }
             Err(e) => {
                 let err = AwsError::new("s3:GetBucketLifecycleConfiguration", name, e);
-                if err.code != "NoSuchLifecycleConfiguration" {
-                    return Err(err);
-                }
+                if err.code == "NoSuchLifecycleConfiguration" { Ok(lifecycle) } else { Err(err) }
             }
         }
-        Ok(Some(BucketState { notifications, encryption, versioning, public_access_block, policy, lifecycle }))
     }
 
     /// A queue's attributes by name; `None` when it does not exist.

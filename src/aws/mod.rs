@@ -192,7 +192,9 @@ impl AwsError {
             },
             SdkError::TimeoutError(_) => ("Timeout".to_string(), "no answer in time".to_string()),
             SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), dispatch_message(e)),
-            SdkError::ResponseError(e) => ("ResponseError".to_string(), format!("the response could not be read: {e:?}")),
+            SdkError::ResponseError(e) => {
+                ("ResponseError".to_string(), format!("the response could not be read: {e:?}"))
+            }
             other => ("ConstructionFailure".to_string(), source_chain(other)),
         };
         let kind = classify(&code, &message);

@@ -5,7 +5,7 @@
 pub mod policy;
 pub mod report;
 
-use crate::aws::live::{BucketState, LiveAlarm, LiveFunction, LiveMapping, LiveRole, QueueNotification, TablesState};
+use crate::aws::live::{LiveAlarm, LiveFunction, LiveMapping, LiveRole, QueueNotification, TablesState};
 use crate::spec::Span;
 use serde::Serialize;
 use serde_json::Value;
@@ -103,7 +103,7 @@ pub const CODES: &[(&str, &str, &str)] = &[
     (
         "D102",
         "notification",
-        "runbook \"Silver/Gold Processing Not Triggered\": the bucket's S3 event filters must match the written keys, or the stage never runs; redeploy restores them",
+        "runbook \"Silver/Gold Processing Not Triggered\": the bucket's S3 event filters must match the written keys, or the stage never runs; CloudFormation does not see this change: undo it (the expected value is above)",
     ),
     (
         "D103",
@@ -113,13 +113,13 @@ pub const CODES: &[(&str, &str, &str)] = &[
     (
         "D104",
         "bucket-setting",
-        "encryption, versioning, public access and lifecycle protect the data: redeploy restores them",
+        "encryption, versioning, public access and lifecycle protect the data; CloudFormation does not see this change: undo it (the expected value is above)",
     ),
     ("D105", "bucket-policy", "the TLS-only bucket policy was changed or removed"),
     (
         "D201",
         "queue-setting",
-        "runbook \"High SQS Queue Depths\": queue settings drive retries and the DLQ; redeploy restores them",
+        "runbook \"High SQS Queue Depths\": queue settings drive retries and the DLQ; CloudFormation does not see this change: undo it (the expected value is above)",
     ),
     (
         "D202",
@@ -145,7 +145,7 @@ pub const CODES: &[(&str, &str, &str)] = &[
     (
         "D302",
         "mapping-disabled",
-        "the event source mapping is not Enabled: the stage does not consume its queue; enable it or redeploy",
+        "runbook \"Verify Lambda event source mapping is active\": the mapping is not Enabled, so the stage does not consume its queue; enable it (`aws lambda update-event-source-mapping --enabled`)",
     ),
     (
         "D303",
@@ -251,31 +251,39 @@ pub fn notifications(
     }
 }
 
-/// Encryption, versioning, public access block, TLS-only policy, lifecycle.
-pub fn bucket_settings(
-    aspects: &mut [Aspect; 4],
-    expected_versioning: &str,
-    expected_lifecycle: &BTreeMap<String, Value>,
-    live: &BucketState,
-) {
-    let [enc, ver, pab, life] = aspects;
-    match &live.encryption {
+/// Default encryption: SSE-S3 (AES256).
+pub fn bucket_encryption(aspect: &mut Aspect, live: Option<&(String, bool)>) {
+    match live {
         Some((alg, _)) if alg == "AES256" => {}
-        Some((alg, _)) => enc.drift("D104", format!("default encryption is {alg}"), "AES256", alg),
-        None => enc.drift("D104", "default encryption is off", "AES256", "none"),
+        Some((alg, _)) => aspect.drift("D104", format!("default encryption is {alg}"), "AES256", alg),
+        None => aspect.drift("D104", "default encryption is off", "AES256", "none"),
     }
-    ver.setting("D104", "versioning", expected_versioning.to_string(), live.versioning.clone());
-    match live.public_access_block {
+}
+
+pub fn bucket_versioning(aspect: &mut Aspect, expected: &str, live: &str) {
+    aspect.setting("D104", "versioning", expected.to_string(), live.to_string());
+}
+
+/// All four public-access blocks on.
+pub fn public_access_block(aspect: &mut Aspect, live: Option<[bool; 4]>) {
+    match live {
         Some([true, true, true, true]) => {}
-        Some(flags) => {
-            pab.drift("D104", "not every public-access block is on", "[true, true, true, true]", format!("{flags:?}"))
-        }
-        None => pab.drift("D104", "the public-access block is removed", "[true, true, true, true]", "none"),
+        Some(flags) => aspect.drift(
+            "D104",
+            "not every public-access block is on",
+            "[true, true, true, true]",
+            format!("{flags:?}"),
+        ),
+        None => aspect.drift("D104", "the public-access block is removed", "[true, true, true, true]", "none"),
     }
-    let want = Value::Object(expected_lifecycle.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
-    let have = Value::Object(live.lifecycle.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+}
+
+/// Lifecycle rules by id.
+pub fn lifecycle(aspect: &mut Aspect, expected: &BTreeMap<String, Value>, live: &BTreeMap<String, Value>) {
+    let want = Value::Object(expected.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    let have = Value::Object(live.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
     if want != have {
-        life.drift_doc("D104", "lifecycle rules differ", &want, &have);
+        aspect.drift_doc("D104", "lifecycle rules differ", &want, &have);
     }
 }
 
@@ -288,7 +296,7 @@ pub fn bucket_policy(aspect: &mut Aspect, bucket_arn: &str, live: Option<&Value>
                 && s.resources.iter().any(|r| r == bucket_arn)
                 && s.conditions
                     .get("Bool")
-                    .and_then(|c| c.get("aws:SecureTransport"))
+                    .and_then(|c| c.get("aws:securetransport"))
                     .is_some_and(|v| v == &vec!["false".to_string()])
         })
     });
@@ -356,7 +364,7 @@ pub fn queue(
                         "the live visibility timeout ({}s) is below the live function timeout ({t}s)",
                         num("VisibilityTimeout")
                     ),
-                    format!(">= {t}s (recommended {}s)", 6 * t),
+                    format!(">= {t}s (the spec: {}s)", want.visibility),
                     format!("{}s", num("VisibilityTimeout")),
                 );
             }

@@ -211,3 +211,84 @@ fn junit(aspects: &[Aspect], spec_path: &str, stack: &str, strict: bool) -> Stri
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{Aspect, Finding};
+    use crate::spec::Span;
+
+    fn sample() -> Vec<Aspect> {
+        let mut clean =
+            Aspect::new("hoopstat-haus-bronze", "AWS::S3::Bucket", "versioning", Span { line: 19, column: 3 });
+        clean.findings.clear();
+        let mut drift = Aspect::new(
+            "hoopstat-haus-silver-processing-queue",
+            "AWS::SQS::Queue",
+            "attributes",
+            Span { line: 93, column: 3 },
+        );
+        drift.findings.push(Finding {
+            code: "D202",
+            message: "the live visibility timeout (60s) is below the live function timeout (300s)".into(),
+            expected: ">= 300s (the spec: 1805s)".into(),
+            actual: "60s".into(),
+            diff: None,
+            hint: crate::drift::hint("D202"),
+        });
+        let mut unknown = Aspect::new(
+            "hoopstat-haus-gold-analytics-role",
+            "AWS::IAM::Role",
+            "policies",
+            Span { line: 105, column: 3 },
+        );
+        unknown.unverifiable =
+            Some("iam:ListRolePolicies on `hoopstat-haus-gold-analytics-role`: AccessDenied: not allowed".into());
+        vec![clean, drift, unknown]
+    }
+
+    #[test]
+    fn summary_and_exit_codes() {
+        let aspects = sample();
+        let s = Summary::of(&aspects);
+        assert_eq!((s.checked, s.clean, s.drifted, s.unverifiable), (3, 1, 1, 1));
+        assert_eq!(s.exit(false), Exit::Findings);
+        let only_unknown: Vec<Aspect> = aspects.into_iter().filter(|a| a.findings.is_empty()).collect();
+        assert_eq!(Summary::of(&only_unknown).exit(false), Exit::Usage, "could not verify is never clean");
+        assert_eq!(Summary::of(&only_unknown).exit(true), Exit::Findings, "--strict makes it a failure");
+        assert_eq!(Summary::of(&only_unknown[..1]).exit(false), Exit::Clean);
+    }
+
+    #[test]
+    fn formats_match_their_snapshots() {
+        let aspects = sample();
+        for (name, format) in [
+            ("verify.human", VerifyFormat::Human),
+            ("verify.json", VerifyFormat::Json),
+            ("verify.sarif", VerifyFormat::Sarif),
+            ("verify.junit", VerifyFormat::Junit),
+        ] {
+            insta::assert_snapshot!(name, render(format, &aspects, "specs/hoopstat-haus.yaml", "hoopstat-haus", false));
+        }
+        insta::assert_snapshot!(
+            "verify.junit.strict",
+            render(VerifyFormat::Junit, &aspects, "specs/hoopstat-haus.yaml", "hoopstat-haus", true)
+        );
+    }
+
+    #[test]
+    fn sarif_results_reference_known_rules() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(VerifyFormat::Sarif, &sample(), "s.yaml", "s", false)).expect("json");
+        let rules: Vec<&str> = doc["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .expect("rules")
+            .iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect();
+        for r in doc["runs"][0]["results"].as_array().expect("results") {
+            assert!(rules.contains(&r["ruleId"].as_str().expect("id")));
+            assert!(r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64().expect("line") >= 1);
+        }
+    }
+}
