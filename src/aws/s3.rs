@@ -101,12 +101,10 @@ impl Aws {
         Ok(())
     }
 
-    /// A URL CloudFormation can read `key` from (path style, which every region and the emulator take).
+    /// The URL CloudFormation reads `key` from: the regional path-style S3 URL (the emulator resolves
+    /// it in its own S3, like CloudFormation does in AWS's).
     pub fn object_url(&self, bucket: &str, key: &str) -> String {
-        match self.config.endpoint_url() {
-            Some(e) => format!("{}/{bucket}/{key}", e.trim_end_matches('/')),
-            None => format!("https://s3.{}.amazonaws.com/{bucket}/{key}", self.region()),
-        }
+        format!("https://s3.{}.amazonaws.com/{bucket}/{key}", self.region())
     }
 }
 
