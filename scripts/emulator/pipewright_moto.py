@@ -45,6 +45,15 @@ def check_moto_version() -> str | None:
     return None
 
 
+def check_cbor2() -> str | None:
+    """Returns an error message if cbor2 (CloudWatch's RPC v2 CBOR protocol, patch 8) is missing."""
+    try:
+        import cbor2  # noqa: F401
+    except ImportError:
+        return "pipewright-moto: cbor2 is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------------------------
@@ -1398,6 +1407,8 @@ def patch_s3tables_shapes() -> None:
             d.pop("managedByService", None)
         if d.get("metadataLocation") is None:
             d.pop("metadataLocation", None)  # optional: absent until a metadata file is set
+        if "modifiedBy" in d and d["modifiedBy"] is None:
+            d["modifiedBy"] = d.get("createdBy")  # required; moto has null until a rename
         for ts in ("createdAt", "modifiedAt"):
             if ts in d:
                 d[ts] = _utc_z(d[ts])
@@ -1534,7 +1545,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost"):
         print(f"pipewright-moto: refusing to bind {args.host}: only 127.0.0.1", file=sys.stderr)
         return 2
-    problem = check_moto_version()
+    problem = check_moto_version() or check_cbor2()
     if problem:
         print(problem, file=sys.stderr)
         return 2
