@@ -45,6 +45,15 @@ def check_moto_version() -> str | None:
     return None
 
 
+def check_cbor2() -> str | None:
+    """Returns an error message if cbor2 (CloudWatch's RPC v2 CBOR protocol, patch 8) is missing."""
+    try:
+        import cbor2  # noqa: F401
+    except ImportError:
+        return "pipewright-moto: cbor2 is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------------------------
@@ -1172,6 +1181,337 @@ def patch_destination_validation() -> None:
     FakeBucket.set_notification_configuration = set_notification_configuration
 
 
+# ---------------------------------------------------------------------------------------------
+# Patch 7: S3 XML document roots as AWS sends them
+# ---------------------------------------------------------------------------------------------
+
+# Output root elements of S3 operations whose result is the body (no payload member). moto's
+# serializer takes the root from the operation's `resultWrapper` (moto adds one for most
+# operations) and falls back to `<Operation>Response`, which no AWS S3 response has. The names are
+# the `@xmlName` of the output structures in the S3 Smithy model / the S3 API reference.
+S3_XML_ROOTS = {
+    "GetBucketVersioning": "VersioningConfiguration",
+    # the deprecated operation: moto answers GetBucketNotificationConfiguration of a bucket without
+    # notifications through it (`<GetBucketNotificationResponse/>`)
+    "GetBucketNotification": "NotificationConfiguration",
+    "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
+    "GetBucketRequestPayment": "RequestPaymentConfiguration",
+    "GetBucketWebsite": "WebsiteConfiguration",
+    "GetBucketLifecycle": "LifecycleConfiguration",
+}
+
+
+def patch_s3_xml_roots() -> None:
+    from moto.core.utils import get_service_model  # cached: the model moto's serializer uses
+
+    model = get_service_model("s3")
+    operations = model._service_description["operations"]
+    for operation, root in S3_XML_ROOTS.items():
+        operations[operation]["output"]["resultWrapper"] = root
+    model._instance_cache.clear()  # operation models built before carry the old output shape
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 8: CloudWatch over the Smithy RPC v2 CBOR protocol
+# ---------------------------------------------------------------------------------------------
+
+CW_CBOR_PREFIX = "/service/GraniteServiceVersion20100801/operation/"
+CW_TARGET_PREFIX = "GraniteServiceVersion20100801"
+
+
+def cbor_to_json_value(value: Any) -> Any:
+    """A decoded CBOR request value -> the awsJson1_0 form moto's request parser reads: timestamps
+    (tag 1, decoded to datetime) as epoch seconds, blobs base64, non-finite doubles as strings."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {k: cbor_to_json_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [cbor_to_json_value(v) for v in value]
+    return value
+
+
+def json_to_cbor_value(value: Any, shape: Any) -> Any:
+    """A value of moto's awsJson1_0 response -> its RPC v2 CBOR form, typed by the botocore shape:
+    structures/maps as maps (members as named in the model, nulls left out), lists as arrays,
+    timestamps as datetimes (encoded as tag 1 epoch seconds), double/float always as CBOR floats,
+    integer/long as integers, blobs as byte strings."""
+    if value is None:
+        return None
+    kind = shape.type_name
+    if kind == "structure":
+        out = {}
+        for name, member in shape.members.items():
+            if value.get(name) is not None:
+                out[name] = json_to_cbor_value(value[name], member)
+        return out
+    if kind == "list":
+        return [json_to_cbor_value(v, shape.member) for v in value]
+    if kind == "map":
+        return {k: json_to_cbor_value(v, shape.value) for k, v in value.items() if v is not None}
+    if kind == "timestamp":
+        if isinstance(value, str):
+            try:
+                return datetime.fromtimestamp(float(value), tz=timezone.utc)
+            except ValueError:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if kind in ("double", "float"):
+        return float(value)  # also "NaN", "Infinity", "-Infinity"
+    if kind in ("integer", "long", "short", "byte"):
+        return int(value)
+    if kind == "boolean":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if kind == "blob":
+        return base64.b64decode(value) if isinstance(value, str) else bytes(value)
+    return value
+
+
+def cbor_encode(value: Any) -> bytes:
+    import cbor2
+
+    # datetime -> tag 1 with epoch seconds (int, or float with a fraction); floats stay 8-byte
+    # floats (not canonical: a double member must never arrive as a CBOR integer)
+    return cbor2.dumps(value, datetime_as_timestamp=True, timezone=timezone.utc)
+
+
+def patch_cloudwatch_cbor() -> None:
+    import io
+
+    import cbor2
+    from moto.cloudwatch.responses import CloudWatchResponse
+    from moto.core.utils import camelcase_to_underscores, get_service_model
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from werkzeug.wsgi import get_input_stream
+
+    orig_call = DomainDispatcherApplication.__call__
+
+    def respond(start_response, status: int, payload: Any, headers: list[tuple[str, str]]) -> list[bytes]:
+        body = b"" if payload is None else cbor_encode(payload)
+        reasons = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error", 501: "Not Implemented"}
+        out = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")]
+        out += [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"), ("Content-Length", str(len(body)))]
+        start_response(f"{status} {reasons.get(status, 'Error')}", out)
+        return [body]
+
+    def error(start_response, status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+        return respond(start_response, status, {"__type": code, "message": message}, headers or [])
+
+    def cbor_call(self, environ, start_response):
+        operation = environ["PATH_INFO"][len(CW_CBOR_PREFIX):]
+        model = get_service_model("cloudwatch")
+        if operation not in model.operation_names:
+            return error(start_response, 404, "UnknownOperationException", f"Unknown operation {operation}")
+        if not hasattr(CloudWatchResponse, camelcase_to_underscores(operation)):
+            return error(start_response, 501, "NotImplemented", f"{operation} is not implemented by the emulator (moto 5.2.1)")
+        raw = get_input_stream(environ).read()
+        try:
+            params = cbor2.loads(raw) if raw else {}
+            if not isinstance(params, dict):
+                raise ValueError("the request body is not a CBOR map")
+        except Exception as e:
+            return error(start_response, 400, "SerializationException", f"invalid CBOR request body: {e}")
+        body = json.dumps(cbor_to_json_value(params)).encode()
+
+        # the same request in the awsJson1_0 protocol moto's CloudWatch speaks
+        inner = dict(environ)
+        inner.update(
+            {
+                "PATH_INFO": "/",
+                "RAW_URI": "/",
+                "REQUEST_URI": "/",
+                "QUERY_STRING": "",
+                "CONTENT_TYPE": "application/x-amz-json-1.0",
+                "CONTENT_LENGTH": str(len(body)),
+                "HTTP_X_AMZ_TARGET": f"{CW_TARGET_PREFIX}.{operation}",
+                "wsgi.input": io.BytesIO(body),
+            }
+        )
+        inner.pop("HTTP_ACCEPT", None)
+        inner.pop("HTTP_TRANSFER_ENCODING", None)
+        inner.pop("wsgi.input_terminated", None)
+        with self.lock:
+            app = self.app_instances.get("cloudwatch")
+            if app is None:
+                app = self.app_instances["cloudwatch"] = self.create_app("cloudwatch")
+        captured: dict[str, Any] = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = int(status.split()[0]), headers
+            return lambda _data: None
+
+        result = app(inner, capture)
+        try:
+            answer = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status = captured["status"]
+        keep = [(k, v) for k, v in captured["headers"] if k.lower().startswith("x-amzn-") or k.lower().startswith("access-control-")]
+        try:
+            doc = json.loads(answer) if answer.strip() else {}
+        except ValueError:
+            doc = None
+        if status >= 300:
+            if isinstance(doc, dict) and doc.get("__type"):
+                message = doc.get("message") or doc.get("Message") or ""
+                return error(start_response, status, doc["__type"], message, keep)
+            return error(start_response, status if status >= 400 else 500, "InternalFailure", answer.decode("utf-8", "replace")[:500], keep)
+        output = model.operation_model(operation).output_shape
+        if output is None:
+            return respond(start_response, status, None, keep)
+        return respond(start_response, status, json_to_cbor_value(doc or {}, output), keep)
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(CW_CBOR_PREFIX):
+            return cbor_call(self, environ, start_response)
+        return orig_call(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = __call__
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 9: S3 Tables response members as AWS names and types them
+# ---------------------------------------------------------------------------------------------
+
+
+def _utc_z(value: Any) -> Any:
+    """moto writes `datetime.isoformat()` (`...+00:00`); AWS's date-time is RFC 3339 in UTC (`Z`)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}Z"
+
+
+def patch_s3tables_shapes() -> None:
+    from moto.s3tables.models import s3tables_backends
+    from moto.s3tables.responses import S3TablesResponse
+
+    def _table(self, table_bucket_arn: str, namespace: str, name: str) -> Any:
+        return s3tables_backends[self.current_account][self.region].get_table(table_bucket_arn, namespace, name)
+
+    def fix_table(d: dict[str, Any]) -> dict[str, Any]:
+        # managedByService is a string (the service principal of an AWS-managed table); AWS leaves
+        # it out for customer tables, moto sends `false`
+        if not isinstance(d.get("managedByService"), str) or not d.get("managedByService"):
+            d.pop("managedByService", None)
+        if d.get("metadataLocation") is None:
+            d.pop("metadataLocation", None)  # optional: absent until a metadata file is set
+        if "modifiedBy" in d and d["modifiedBy"] is None:
+            d["modifiedBy"] = d.get("createdBy")  # required; moto has null until a rename
+        for ts in ("createdAt", "modifiedAt"):
+            if ts in d:
+                d[ts] = _utc_z(d[ts])
+        return d
+
+    def wrap(method_name: str, fix):
+        orig = getattr(S3TablesResponse, method_name)
+
+        def method(self):
+            status, headers, body = orig(self)
+            if not body or status >= 300:
+                return status, headers, body
+            return status, headers, json.dumps(fix(self, json.loads(body)))
+
+        setattr(S3TablesResponse, method_name, method)
+
+    def get_table(self, d):
+        return fix_table(d)
+
+    def list_tables(self, d):
+        _, table_bucket_arn = self.raw_path.lstrip("/").split("/")
+        from urllib.parse import unquote
+
+        for t in d.get("tables", []):
+            table = _table(self, unquote(table_bucket_arn), t["namespace"][0], t["name"])
+            # required members of TableSummary moto leaves out
+            t.setdefault("type", table.type)
+            t.setdefault("tableARN", table.arn)
+            fix_table(t)
+        return d
+
+    def update_table_metadata_location(self, d):
+        # AWS: `tableARN` and the namespace as a list (moto: `tableArn`, a string)
+        if "tableArn" in d:
+            d["tableARN"] = d.pop("tableArn")
+        if isinstance(d.get("namespace"), str):
+            d["namespace"] = [d["namespace"]]
+        return d
+
+    def create_namespace(self, d):
+        if "tableBucketArn" in d:  # AWS: tableBucketARN
+            d["tableBucketARN"] = d.pop("tableBucketArn")
+        return d
+
+    def with_created_at(self, d):
+        return fix_table(d)
+
+    def list_items(key):
+        def fix(self, d):
+            for item in d.get(key, []):
+                fix_table(item)
+            return d
+
+        return fix
+
+    wrap("get_table", get_table)
+    wrap("list_tables", list_tables)
+    wrap("update_table_metadata_location", update_table_metadata_location)
+    wrap("create_namespace", create_namespace)
+    wrap("get_table_bucket", with_created_at)
+    wrap("get_namespace", with_created_at)
+    wrap("list_table_buckets", list_items("tableBuckets"))
+    wrap("list_namespaces", list_items("namespaces"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Patch 10: inline IAM policies from CloudFormation stored as JSON
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_iam_inline_policy_json() -> None:
+    from moto.iam.models import Group, Role, User, iam_backends
+    from moto.utilities.utils import get_partition
+
+    # moto's CloudFormation models hand the template's PolicyDocument (a dict) to put_policy, which
+    # stores it as is; GetRolePolicy then URL-encodes str(dict), a Python repr. The API stores the
+    # JSON text it was given, so a document that is not text yet becomes JSON.
+    for cls in (Role, User, Group):
+        orig = cls.put_policy
+
+        def put_policy(self, policy_name, policy_json, _orig=orig):
+            if not isinstance(policy_json, str):
+                policy_json = json.dumps(policy_json)
+            return _orig(self, policy_name, policy_json)
+
+        cls.put_policy = put_policy
+
+    # an UPDATE of the role applies its Policies too (moto's update only changes the description)
+    orig_update = Role.update_from_cloudformation_json.__func__
+
+    def role_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        role = orig_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        wanted = {p["PolicyName"]: p["PolicyDocument"] for p in cloudformation_json.get("Properties", {}).get("Policies") or []}
+        iam = iam_backends[account_id][get_partition(region_name)]
+        for name in [n for n in role.policies if n not in wanted]:
+            iam.delete_role_policy(role.name, name)
+        for name, document in wanted.items():
+            role.put_policy(name, document)
+        return role
+
+    Role.update_from_cloudformation_json = classmethod(role_update)
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1179,6 +1519,10 @@ PATCHES = [
     ("s3-event-format", patch_s3_event_format),
     ("filter-on-encoded-key", patch_filter_on_encoded_key),
     ("destination-validation", patch_destination_validation),
+    ("s3-xml-roots", patch_s3_xml_roots),
+    ("cloudwatch-rpc-v2-cbor", patch_cloudwatch_cbor),
+    ("s3tables-shapes", patch_s3tables_shapes),
+    ("iam-inline-policy-json", patch_iam_inline_policy_json),
 ]
 
 
@@ -1201,7 +1545,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost"):
         print(f"pipewright-moto: refusing to bind {args.host}: only 127.0.0.1", file=sys.stderr)
         return 2
-    problem = check_moto_version()
+    problem = check_moto_version() or check_cbor2()
     if problem:
         print(problem, file=sys.stderr)
         return 2

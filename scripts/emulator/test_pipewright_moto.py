@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import io
 import json
 import os
@@ -18,8 +19,10 @@ import time
 import urllib.parse
 import urllib.request
 import zipfile
+from xml.etree import ElementTree
 
 import boto3
+import cbor2
 import pytest
 import yaml  # installed with moto[server] (cloudformation)
 from botocore.config import Config
@@ -481,3 +484,270 @@ def test_end_to_end_hoopstat_delivers_aws_event():
         assert rec["s3"]["object"]["key"] == "raw/box_scores/date%3D2024-01-15/data.json"
         assert rec["s3"]["object"]["versionId"] and rec["s3"]["object"]["sequencer"]
         assert {"userIdentity", "requestParameters", "responseElements"} <= set(rec)
+
+
+# ------------------------------------------------------------------------ patch 7: S3 XML roots
+
+S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+def s3_get(url: str, bucket: str, sub: str) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(f"{url}/{bucket}?{sub}" if sub else f"{url}/{bucket}", method="HEAD" if sub is None else "GET")
+    try:
+        r = urllib.request.urlopen(req, timeout=10)
+        return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def xml_root(body: bytes) -> str:
+    return ElementTree.fromstring(body).tag
+
+
+def test_unpatched_s3_xml_roots(plain):
+    client(plain, "s3").create_bucket(Bucket="roots-plain")
+    assert xml_root(s3_get(plain, "roots-plain", "versioning")[2]) == f"{S3_NS}GetBucketVersioningResponse"
+    assert xml_root(s3_get(plain, "roots-plain", "notification")[2]) == f"{S3_NS}GetBucketNotificationResponse"
+    assert xml_root(s3_get(plain, "roots-plain", "accelerate")[2]) == f"{S3_NS}GetBucketAccelerateConfigurationResponse"
+
+
+def test_patched_s3_xml_roots(patched):
+    s3 = client(patched, "s3")
+    s3.create_bucket(Bucket="roots")
+    # never configured: the AWS roots, without content (versioning: no Status element)
+    status, _, body = s3_get(patched, "roots", "versioning")
+    root = ElementTree.fromstring(body)
+    assert status == 200 and root.tag == f"{S3_NS}VersioningConfiguration" and list(root) == []
+    assert xml_root(s3_get(patched, "roots", "notification")[2]) == f"{S3_NS}NotificationConfiguration"
+    assert xml_root(s3_get(patched, "roots", "accelerate")[2]) == f"{S3_NS}AccelerateConfiguration"
+    assert "Status" not in s3.get_bucket_versioning(Bucket="roots")
+    for sub, code in (("encryption", "ServerSideEncryptionConfigurationNotFoundError"), ("publicAccessBlock", "NoSuchPublicAccessBlockConfiguration"), ("policy", "NoSuchBucketPolicy"), ("lifecycle", "NoSuchLifecycleConfiguration")):
+        status, _, body = s3_get(patched, "roots", sub)
+        assert status == 404 and ElementTree.fromstring(body).find("Code").text == code
+
+    # configured: every bucket GET pipewright verify uses has AWS's root
+    q, arn = bucket_with_queue(patched, "roots")
+    notify(patched, "roots", arn, prefix="raw/")
+    s3.put_bucket_versioning(Bucket="roots", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(Bucket="roots", ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+    s3.put_public_access_block(Bucket="roots", PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")})
+    s3.put_bucket_policy(Bucket="roots", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "arn:aws:s3:::roots"}]}))
+    s3.put_bucket_lifecycle_configuration(Bucket="roots", LifecycleConfiguration={"Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}]})
+    status, _, body = s3_get(patched, "roots", "versioning")
+    assert body.endswith(b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>')
+    assert s3.get_bucket_versioning(Bucket="roots")["Status"] == "Enabled"
+    roots = {
+        "notification": "NotificationConfiguration",
+        "encryption": "ServerSideEncryptionConfiguration",
+        "publicAccessBlock": "PublicAccessBlockConfiguration",
+        "lifecycle": "LifecycleConfiguration",
+    }
+    for sub, root in roots.items():
+        status, _, body = s3_get(patched, "roots", sub)
+        assert status == 200 and xml_root(body) == f"{S3_NS}{root}", (sub, body)
+    nc = ElementTree.fromstring(s3_get(patched, "roots", "notification")[2])
+    assert nc.find(f"{S3_NS}QueueConfiguration/{S3_NS}Queue").text == arn
+    status, _, body = s3_get(patched, "roots", "policy")  # a JSON document, no XML
+    assert status == 200 and json.loads(body)["Statement"][0]["Effect"] == "Deny"
+    status, headers, body = s3_get(patched, "roots", None)  # HeadBucket: headers only
+    assert status == 200 and body == b"" and headers["x-amz-bucket-region"] == "us-east-1"
+    assert s3_get(patched, "roots-missing", None)[0] == 404
+
+
+# -------------------------------------------------------------- patch 8: CloudWatch RPC v2 CBOR
+
+CW_AUTH = "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=x"
+
+
+def cw_cbor(url: str, operation: str, params: dict) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(
+        f"{url}/service/GraniteServiceVersion20100801/operation/{operation}",
+        data=cbor2.dumps(params, datetime_as_timestamp=True),
+        method="POST",
+        headers={"Content-Type": "application/cbor", "Accept": "application/cbor", "smithy-protocol": "rpc-v2-cbor", "Authorization": CW_AUTH},
+    )
+    try:
+        r = urllib.request.urlopen(req, timeout=10)
+        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def cbor_follows(raw: bytes, key: str) -> int:
+    """The first byte of the CBOR item after the text-string key `key` in `raw`."""
+    return raw[raw.index(key.encode()) + len(key)]
+
+
+ALARM = {
+    "AlarmName": "cbor-depth",
+    "Namespace": "AWS/SQS",
+    "MetricName": "ApproximateNumberOfMessagesVisible",
+    "Dimensions": [{"Name": "QueueName", "Value": "q"}],
+    "Statistic": "Maximum",
+    "Period": 60,
+    "EvaluationPeriods": 1,
+    "Threshold": 75.0,
+    "ComparisonOperator": "GreaterThanThreshold",
+    "AlarmActions": [f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts"],
+}
+
+
+def test_unpatched_cloudwatch_cbor_is_404(plain):
+    status, headers, _ = cw_cbor(plain, "DescribeAlarms", {})
+    assert status == 404 and headers.get("smithy-protocol") is None
+
+
+def test_patched_cloudwatch_cbor(patched):
+    status, headers, body = cw_cbor(patched, "PutMetricAlarm", ALARM)
+    assert (status, body) == (200, b"") and headers["smithy-protocol"] == "rpc-v2-cbor" and headers["content-type"] == "application/cbor"
+    status, headers, raw = cw_cbor(patched, "DescribeAlarms", {"AlarmNames": ["cbor-depth"]})
+    assert status == 200 and headers["smithy-protocol"] == "rpc-v2-cbor" and headers["content-type"] == "application/cbor"
+    out = cbor2.loads(raw)
+    assert out["CompositeAlarms"] == [] and len(out["MetricAlarms"]) == 1
+    alarm = out["MetricAlarms"][0]
+    assert {k: alarm[k] for k in ALARM} == ALARM
+    assert type(alarm["Threshold"]) is float and type(alarm["Period"]) is int
+    assert cbor_follows(raw, "Threshold") == 0xFB  # an 8-byte float, never an integer
+    assert cbor_follows(raw, "StateUpdatedTimestamp") == 0xC1  # tag 1: epoch seconds
+    assert isinstance(alarm["StateUpdatedTimestamp"], datetime.datetime) and alarm["StateValue"] == "OK"
+    # the query/JSON protocols (boto3) see the same alarm
+    assert client(patched, "cloudwatch").describe_alarms(AlarmNames=["cbor-depth"])["MetricAlarms"][0]["Threshold"] == 75.0
+
+    assert cw_cbor(patched, "SetAlarmState", {"AlarmName": "cbor-depth", "StateValue": "ALARM", "StateReason": "test"})[:1] == (200,)
+    assert cbor2.loads(cw_cbor(patched, "DescribeAlarms", {"AlarmNamePrefix": "cbor-"})[2])["MetricAlarms"][0]["StateValue"] == "ALARM"
+
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    metric = {"Namespace": "Pipewright/Test", "MetricName": "Rows", "Dimensions": [{"Name": "Table", "Value": "t"}]}
+    data = {"Namespace": metric["Namespace"], "MetricData": [{"MetricName": "Rows", "Dimensions": metric["Dimensions"], "Value": 3.0, "Timestamp": now, "Unit": "Count"}]}
+    assert cw_cbor(patched, "PutMetricData", data)[:1] == (200,)
+    window = {"StartTime": now - datetime.timedelta(minutes=5), "EndTime": now + datetime.timedelta(minutes=5)}
+    status, _, raw = cw_cbor(patched, "GetMetricStatistics", {**metric, **window, "Period": 60, "Statistics": ["Sum", "SampleCount"]})
+    stats = cbor2.loads(raw)
+    assert status == 200 and stats["Label"] == "Rows" and stats["Datapoints"][0]["Sum"] == 3.0
+    assert cbor_follows(raw, "Timestamp") == 0xC1 and type(stats["Datapoints"][0]["SampleCount"]) is float
+    query = {"Id": "rows", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}}
+    status, _, raw = cw_cbor(patched, "GetMetricData", {**window, "MetricDataQueries": [query]})
+    result = cbor2.loads(raw)["MetricDataResults"][0]
+    assert status == 200 and result["Id"] == "rows" and result["Values"] == [3.0] and result["StatusCode"] == "Complete"
+    assert [t.timestamp() for t in result["Timestamps"]] == [now.timestamp()]
+
+    # errors: CBOR maps with __type and message (HTTP status as the model's error)
+    status, headers, raw = cw_cbor(patched, "GetMetricStatistics", {**metric, **window, "Period": 60})
+    err = cbor2.loads(raw)
+    assert status == 400 and err["__type"].endswith("#InvalidParameterCombinationException") and "Statistics" in err["message"]
+    assert headers["smithy-protocol"] == "rpc-v2-cbor" and headers["x-amzn-query-error"].startswith("InvalidParameterCombination;")
+    status, headers, raw = cw_cbor(patched, "SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "x"})
+    assert status == 404 and cbor2.loads(raw)["__type"].endswith("#ResourceNotFound") and headers["x-amzn-query-error"] == "ResourceNotFound;Sender"
+    status, _, raw = cw_cbor(patched, "DescribeAlarmHistory", {"AlarmName": "cbor-depth"})  # not in moto 5.2.1
+    assert status == 501 and cbor2.loads(raw)["__type"] == "NotImplemented"
+
+    assert cw_cbor(patched, "DeleteAlarms", {"AlarmNames": ["cbor-depth"]})[:1] == (200,)
+    assert cbor2.loads(cw_cbor(patched, "DescribeAlarms", {"AlarmNames": ["cbor-depth"]})[2])["MetricAlarms"] == []
+
+
+# ---------------------------------------------------------------------- patch 9: S3 Tables shapes
+
+
+def s3tables_raw(url: str, method: str, path: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json", "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/s3tables/aws4_request, SignedHeaders=host, Signature=x"},
+    )
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+
+def s3tables_setup(url: str, name: str) -> tuple[str, dict]:
+    """A table bucket, namespace `ns` and table `t1`; returns the quoted bucket ARN and the raw
+    JSON answers of the calls pipewright reads."""
+    arn = client(url, "s3tables").create_table_bucket(name=name)["arn"]
+    q = urllib.parse.quote(arn, safe="")
+    out = {"CreateNamespace": s3tables_raw(url, "PUT", f"/namespaces/{q}", {"namespace": ["ns"]})}
+    token = s3tables_raw(url, "PUT", f"/tables/{q}/ns", {"name": "t1", "format": "ICEBERG"})["versionToken"]
+    out["GetTable"] = s3tables_raw(url, "GET", f"/get-table?tableBucketARN={q}&namespace=ns&name=t1")
+    out["GetTableBucket"] = s3tables_raw(url, "GET", f"/buckets/{q}")
+    out["GetNamespace"] = s3tables_raw(url, "GET", f"/namespaces/{q}/ns")
+    out["ListTables"] = s3tables_raw(url, "GET", f"/tables/{q}?namespace=ns")
+    location = out["GetTable"]["warehouseLocation"] + "/metadata/00001.metadata.json"
+    out["UpdateTableMetadataLocation"] = s3tables_raw(url, "PUT", f"/tables/{q}/ns/t1/metadata-location", {"metadataLocation": location, "versionToken": token})
+    return arn, out
+
+
+def test_unpatched_s3tables_shapes(plain):
+    _, out = s3tables_setup(plain, "shapes-plain")
+    assert out["GetTable"]["managedByService"] is False and out["GetTable"]["modifiedBy"] is None
+    assert out["GetTable"]["createdAt"].endswith("+00:00")  # Smithy date-time allows no offset
+    assert out["UpdateTableMetadataLocation"]["tableArn"] and out["UpdateTableMetadataLocation"]["namespace"] == "ns"
+    assert "tableARN" not in out["ListTables"]["tables"][0] and "type" not in out["ListTables"]["tables"][0]
+    assert "tableBucketArn" in out["CreateNamespace"]
+
+
+def test_patched_s3tables_shapes(patched):
+    arn, out = s3tables_setup(patched, "shapes")
+    table_arn = f"{arn}/table/t1"
+    t = out["GetTable"]
+    assert "managedByService" not in t and "metadataLocation" not in t  # metadata set only afterwards
+    assert t["tableARN"] == table_arn and t["namespace"] == ["ns"] and t["type"] == "customer" and t["modifiedBy"] == ACCOUNT
+    timestamps = [t["createdAt"], t["modifiedAt"], out["GetTableBucket"]["createdAt"], out["GetNamespace"]["createdAt"], out["ListTables"]["tables"][0]["createdAt"]]
+    for ts in timestamps:
+        assert ts.endswith("Z") and datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert out["GetNamespace"]["namespace"] == ["ns"] and out["GetTableBucket"]["arn"] == arn
+    summary = out["ListTables"]["tables"][0]
+    assert summary["tableARN"] == table_arn and summary["type"] == "customer" and summary["namespace"] == ["ns"]
+    update = out["UpdateTableMetadataLocation"]
+    assert update["tableARN"] == table_arn and update["namespace"] == ["ns"] and "tableArn" not in update
+    assert update["metadataLocation"].endswith("/metadata/00001.metadata.json")
+    assert out["CreateNamespace"] == {"tableBucketARN": arn, "namespace": ["ns"]}
+    got = client(patched, "s3tables").get_table(tableBucketARN=arn, namespace="ns", name="t1")
+    assert got["metadataLocation"] == update["metadataLocation"] and "managedByService" not in got
+
+
+# ------------------------------------------------------- patch 10: CloudFormation inline policies
+
+POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": "*"}]}
+
+
+def inline_policy_stack(url: str, name: str, policies: dict) -> dict:
+    return {
+        "Resources": {
+            "R": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": f"{name}-role",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": k, "PolicyDocument": v} for k, v in policies.items()],
+                },
+            }
+        }
+    }
+
+
+def raw_get_role_policy(url: str, role: str, policy: str) -> str:
+    """GetRolePolicy over the query protocol: the PolicyDocument element as sent (URL-encoded)."""
+    data = urllib.parse.urlencode({"Action": "GetRolePolicy", "Version": "2010-05-08", "RoleName": role, "PolicyName": policy}).encode()
+    req = urllib.request.Request(url + "/", data=data, headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20261128/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=x"})
+    xml = ElementTree.fromstring(urllib.request.urlopen(req, timeout=10).read())
+    return next(e.text for e in xml.iter() if e.tag.endswith("PolicyDocument"))
+
+
+def test_unpatched_cfn_role_policy_is_python_repr(plain):
+    client(plain, "cloudformation").create_stack(StackName="inline-plain", TemplateBody=json.dumps(inline_policy_stack(plain, "inline-plain", {"consume": POLICY})), Capabilities=["CAPABILITY_NAMED_IAM"])
+    document = urllib.parse.unquote(raw_get_role_policy(plain, "inline-plain-role", "consume"))
+    assert document.startswith("{'Version': '2012-10-17'")
+    with pytest.raises(ValueError):
+        json.loads(document)
+
+
+def test_patched_cfn_role_policy_is_json(patched):
+    cfn = client(patched, "cloudformation")
+    cfn.create_stack(StackName="inline", TemplateBody=json.dumps(inline_policy_stack(patched, "inline", {"consume": POLICY})), Capabilities=["CAPABILITY_NAMED_IAM"])
+    encoded = raw_get_role_policy(patched, "inline-role", "consume")
+    assert "%22Version%22" in encoded and "'" not in encoded  # URL-encoded JSON, like AWS
+    assert json.loads(urllib.parse.unquote(encoded)) == POLICY
+    assert client(patched, "iam").get_role_policy(RoleName="inline-role", PolicyName="consume")["PolicyDocument"] == POLICY
+    # an update replaces changed documents and removes dropped policies
+    changed = {**POLICY, "Statement": [{**POLICY["Statement"][0], "Action": "sqs:SendMessage"}]}
+    cfn.update_stack(StackName="inline", TemplateBody=json.dumps(inline_policy_stack(patched, "inline", {"send": changed})), Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert client(patched, "iam").list_role_policies(RoleName="inline-role")["PolicyNames"] == ["send"]
+    assert json.loads(urllib.parse.unquote(raw_get_role_policy(patched, "inline-role", "send"))) == changed
