@@ -1512,6 +1512,27 @@ def patch_iam_inline_policy_json() -> None:
     Role.update_from_cloudformation_json = classmethod(role_update)
 
 
+# ---------------------------------------------------------------------------------------------
+# 11. The `Arn` attribute of a CloudFormation log group
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_log_group_arn_attribute() -> None:
+    from moto.logs.models import LogGroup
+
+    # AWS: `Fn::GetAtt LogGroup.Arn` is `arn:...:log-group:NAME:*` (the form IAM statements on the log
+    # group's streams need); moto returns the ARN without `:*`. The API's `arn` stays as moto has it.
+    orig = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self, attribute_name, _orig=orig):
+        value = _orig(self, attribute_name)
+        if attribute_name == "Arn" and not value.endswith(":*"):
+            value += ":*"
+        return value
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1523,6 +1544,7 @@ PATCHES = [
     ("cloudwatch-rpc-v2-cbor", patch_cloudwatch_cbor),
     ("s3tables-shapes", patch_s3tables_shapes),
     ("iam-inline-policy-json", patch_iam_inline_policy_json),
+    ("log-group-arn-attribute", patch_log_group_arn_attribute),
 ]
 
 

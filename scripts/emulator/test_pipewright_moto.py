@@ -751,3 +751,27 @@ def test_patched_cfn_role_policy_is_json(patched):
     cfn.update_stack(StackName="inline", TemplateBody=json.dumps(inline_policy_stack(patched, "inline", {"send": changed})), Capabilities=["CAPABILITY_NAMED_IAM"])
     assert client(patched, "iam").list_role_policies(RoleName="inline-role")["PolicyNames"] == ["send"]
     assert json.loads(urllib.parse.unquote(raw_get_role_policy(patched, "inline-role", "send"))) == changed
+
+
+LOG_GROUP_STACK = {
+    "Resources": {
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/aws/lambda/arn-attr"}},
+        "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "arn-attr"}},
+    },
+    "Outputs": {"LogsArn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}}},
+}
+
+
+def log_group_arn_output(endpoint, stack):
+    cfn = client(endpoint, "cloudformation")
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(LOG_GROUP_STACK))
+    outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "LogsArn")
+
+
+def test_unpatched_log_group_arn_attribute_lacks_the_stream_wildcard(plain):
+    assert log_group_arn_output(plain, "arn-plain") == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/arn-attr"
+
+
+def test_patched_log_group_arn_attribute_is_as_on_aws(patched):
+    assert log_group_arn_output(patched, "arn-patched") == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/arn-attr:*"
