@@ -60,16 +60,26 @@ pub struct BucketState {
 }
 
 impl Readers {
-    pub fn new(config: &aws_types::SdkConfig, s3: aws_sdk_s3::Client) -> Self {
+    /// Clients from `config`; with `trace`, each prints its calls (`--trace-aws`).
+    pub fn new(config: &aws_types::SdkConfig, s3: aws_sdk_s3::Client, trace: bool) -> Self {
+        macro_rules! client {
+            ($krate:ident) => {{
+                let mut b = $krate::config::Builder::from(config);
+                if trace {
+                    b = b.interceptor(super::TraceCalls);
+                }
+                $krate::Client::from_conf(b.build())
+            }};
+        }
         Readers {
             s3,
-            sqs: aws_sdk_sqs::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
-            iam: aws_sdk_iam::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(config),
-            scheduler: aws_sdk_scheduler::Client::new(config),
-            s3tables: aws_sdk_s3tables::Client::new(config),
+            sqs: client!(aws_sdk_sqs),
+            lambda: client!(aws_sdk_lambda),
+            iam: client!(aws_sdk_iam),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            scheduler: client!(aws_sdk_scheduler),
+            s3tables: client!(aws_sdk_s3tables),
         }
     }
 

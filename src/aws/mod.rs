@@ -28,7 +28,7 @@ pub struct AwsSettings {
 
 /// Prints each AWS operation on stderr before it is sent.
 #[derive(Debug)]
-struct TraceCalls;
+pub(crate) struct TraceCalls;
 
 impl aws_smithy_runtime_api::client::interceptors::Intercept for TraceCalls {
     fn name(&self) -> &'static str {
@@ -52,6 +52,8 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for TraceCalls {
 #[derive(Clone, Debug)]
 pub struct Aws {
     pub config: aws_types::SdkConfig,
+    /// Print every call (`--trace-aws`).
+    pub trace: bool,
     pub cfn: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
@@ -92,12 +94,13 @@ impl Aws {
             sts: aws_sdk_sts::Client::from_conf(sts.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             config,
+            trace,
         }
     }
 
     /// The readers of live state, sharing this config.
     pub fn readers(&self) -> live::Readers {
-        live::Readers::new(&self.config, self.s3.clone())
+        live::Readers::new(&self.config, self.s3.clone(), self.trace)
     }
 
     pub fn region(&self) -> String {
