@@ -10,6 +10,8 @@ pub mod cfn;
 pub mod check;
 pub mod cli;
 pub mod deploy;
+pub mod docs;
+pub mod graph;
 pub mod report;
 pub mod spec;
 
