@@ -320,12 +320,15 @@ fn stage_view(p: &Pipeline, s: &Stage) -> StageView {
     } else {
         s.writes.iter().any(|w| w.key.template.contains("{date}"))
     };
+    // The stages whose triggers match one of this stage's writes.
     let downstream = p
         .stages
         .iter()
         .filter(|d| {
-            d.trigger.as_ref().is_some_and(|t| {
-                s.writes.iter().any(|w| w.bucket.value == t.bucket.value && t.pattern.matches(&p.example_key(w)))
+            p.stage_inputs(d).0.iter().any(|input| {
+                s.writes
+                    .iter()
+                    .any(|w| input.location.bucket == p.bucket_name(&w.bucket) && input.location.key == w.key.template)
             })
         })
         .map(|d| d.name.value.clone())

@@ -88,3 +88,13 @@ pub fn dot(g: &Graph, status: Option<&StatusFile>) -> String {
     out.push_str("}\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_quoted() {
+        assert_eq!(quote("a \"b\"\\c\nd"), r#""a \"b\"\\c\nd""#);
+    }
+}

@@ -92,3 +92,17 @@ pub fn mermaid(g: &Graph, status: Option<&StatusFile>) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_escape_what_mermaid_parses() {
+        assert_eq!(label(&["a \"b\" #1", "> 50 <x>"]), "a #quot;b#quot; #35;1<br/>#62; 50 #60;x#62;");
+        assert_eq!(
+            label(&["raw/date=*/data.json", "prefix raw/date%3D"]),
+            "raw/date=*/data.json<br/>prefix raw/date%3D"
+        );
+    }
+}
