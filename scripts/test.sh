@@ -18,7 +18,7 @@ cargo test --workspace --locked -- --include-ignored
 echo "== pytest scripts/emulator (the patched moto launcher)"
 python3 -m pytest -q scripts/emulator/test_pipewright_moto.py
 
-echo "== generate --check (every spec)"
+echo "== generate --check (every spec: template, parameters, crontabs, RUNBOOK.md)"
 for spec in specs/*.yaml; do
   cargo run --quiet --locked -- generate "$spec" --check
 done

@@ -725,61 +725,32 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
         let Threshold::Value(v) = alarm.threshold.value else {
             continue;
         };
-        let (namespace, metric, dim_name, dim_value, statistic, threshold, what) = match alarm.kind {
-            AlarmKind::QueueDepth => (
-                "AWS/SQS",
-                "ApproximateNumberOfMessagesVisible",
-                "QueueName",
-                get_att(&sid.queue, "QueueName"),
-                "Maximum",
-                v,
-                format!("more than {v} messages wait in the queue"),
-            ),
-            AlarmKind::QueueAge => (
-                "AWS/SQS",
-                "ApproximateAgeOfOldestMessage",
-                "QueueName",
-                get_att(&sid.queue, "QueueName"),
-                "Maximum",
-                v,
-                format!("the oldest message is older than {v}s"),
-            ),
+        let (namespace, metric, statistic) = alarm.kind.metric();
+        let (dim_name, dim_value, threshold, what) = match alarm.kind {
+            AlarmKind::QueueDepth => {
+                ("QueueName", get_att(&sid.queue, "QueueName"), v, format!("more than {v} messages wait in the queue"))
+            }
+            AlarmKind::QueueAge => {
+                ("QueueName", get_att(&sid.queue, "QueueName"), v, format!("the oldest message is older than {v}s"))
+            }
             AlarmKind::DlqDepth => (
-                "AWS/SQS",
-                "ApproximateNumberOfMessagesVisible",
                 "QueueName",
                 get_att(&sid.dlq, "QueueName"),
-                "Maximum",
                 v,
                 format!("more than {v} messages are in the dead-letter queue"),
             ),
             AlarmKind::Duration => (
-                "AWS/Lambda",
-                "Duration",
                 "FunctionName",
                 r#ref(&sid.function),
-                "Maximum",
                 v * 1000,
                 format!("an invocation ran longer than {v}s of the {}s timeout", f.timeout.secs()),
             ),
-            AlarmKind::Errors => (
-                "AWS/Lambda",
-                "Errors",
-                "FunctionName",
-                r#ref(&sid.function),
-                "Sum",
-                v,
-                format!("more than {v} invocation errors in 5 minutes"),
-            ),
-            AlarmKind::Throttles => (
-                "AWS/Lambda",
-                "Throttles",
-                "FunctionName",
-                r#ref(&sid.function),
-                "Sum",
-                v,
-                format!("more than {v} throttles in 5 minutes"),
-            ),
+            AlarmKind::Errors => {
+                ("FunctionName", r#ref(&sid.function), v, format!("more than {v} invocation errors in 5 minutes"))
+            }
+            AlarmKind::Throttles => {
+                ("FunctionName", r#ref(&sid.function), v, format!("more than {v} throttles in 5 minutes"))
+            }
         };
         let mut props = json!({
             "AlarmName": alarm.name,

@@ -1,28 +1,17 @@
 //! `pipewright deploy`.
 
-use super::{AwsArgs, DeployArgs, read_spec};
+use super::{AwsArgs, DeployArgs};
 use crate::Exit;
 use crate::deploy::{self, DeployError, Options, Outcome};
-use crate::report::Severity;
-use crate::report::render::{Subject, human};
 use std::io::{BufRead, IsTerminal, Write};
 
 pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    let source = match read_spec(args.spec.as_ref(), err)? {
-        Ok(s) => s,
+    let (source, pipeline) = match super::load_valid(args.spec.as_ref(), "deploying", color, err)? {
+        Ok(v) => v,
         Err(exit) => return Ok(exit),
     };
-    let loaded = super::check::diagnose(source);
-    let path = loaded.source.path.display().to_string();
-    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
-    let pipeline = match (&loaded.pipeline, errors.is_empty()) {
-        (Some(p), true) => p,
-        _ => {
-            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
-            writeln!(err, "error: not deploying a spec with errors")?;
-            return Ok(Exit::Findings);
-        }
-    };
+    let pipeline = &pipeline;
+    let path = source.path.display().to_string();
     let mut parameters = Vec::new();
     for p in &args.parameter {
         match p.split_once('=') {
@@ -54,7 +43,7 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     };
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
-        let spec = deploy::Spec { pipeline, name: &loaded.source.name(), path: &path };
+        let spec = deploy::Spec { pipeline, name: &source.name(), path: &path };
         deploy::deploy(&aws, &spec, &opts, out, err, &mut confirm).await
     });
     match result {

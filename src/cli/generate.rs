@@ -1,10 +1,8 @@
 //! `pipewright generate [--check]`.
 
-use super::{GenerateArgs, read_spec};
+use super::{GenerateArgs, load_valid};
 use crate::Exit;
 use crate::cfn::files::{GeneratedFile, global_files, spec_files};
-use crate::report::Severity;
-use crate::report::render::{Subject, human};
 use similar::TextDiff;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,7 +24,12 @@ impl Staleness {
 
 /// Compares the files with what is on disk under `out`.
 pub fn compare(out: &Path, spec_dir: &Path, files: &[GeneratedFile]) -> Staleness {
-    let mut s = Staleness::default();
+    Staleness { changed: changed_files(out, files), extra: extra_files(&out.join(spec_dir), out, files) }
+}
+
+/// (path, unified diff) of the files whose content on disk under `out` differs or that are missing.
+pub fn changed_files(out: &Path, files: &[GeneratedFile]) -> Vec<(PathBuf, String)> {
+    let mut changed = Vec::new();
     for f in files {
         let path = out.join(&f.path);
         let old = std::fs::read_to_string(&path).unwrap_or_default();
@@ -37,11 +40,30 @@ pub fn compare(out: &Path, spec_dir: &Path, files: &[GeneratedFile]) -> Stalenes
                 .context_radius(3)
                 .header(&format!("a/{shown}"), &format!("b/{shown}"))
                 .to_string();
-            s.changed.push((path, diff));
+            changed.push((path, diff));
         }
     }
-    s.extra = extra_files(&out.join(spec_dir), out, files);
-    s
+    changed
+}
+
+/// Writes the files that differ from what is on disk; the number written, or the exit of a failure
+/// (reported on `err`).
+pub fn write_files(out: &Path, files: &[GeneratedFile], err: &mut dyn Write) -> std::io::Result<Result<usize, Exit>> {
+    let mut written = 0;
+    for f in files {
+        let target = out.join(&f.path);
+        if std::fs::read_to_string(&target).is_ok_and(|old| old == f.contents) {
+            continue;
+        }
+        let result =
+            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, &f.contents));
+        if let Err(e) = result {
+            writeln!(err, "error: cannot write `{}`: {e}", target.display())?;
+            return Ok(Err(Exit::Failure));
+        }
+        written += 1;
+    }
+    Ok(Ok(written))
 }
 
 /// Files in `dir` that are not among `files`.
@@ -59,24 +81,21 @@ fn extra_files(dir: &Path, out: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> 
 }
 
 pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    let source = match read_spec(args.spec.as_ref(), err)? {
-        Ok(s) => s,
+    let (source, pipeline) = match load_valid(args.spec.as_ref(), "generating", color, err)? {
+        Ok(loaded) => loaded,
         Err(exit) => return Ok(exit),
     };
-    let loaded = super::check::diagnose(source);
-    let path = loaded.source.path.display().to_string();
-    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
-    let pipeline = match (&loaded.pipeline, errors.is_empty()) {
-        (Some(p), true) => p,
-        _ => {
-            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
-            writeln!(err, "error: not generating from a spec with errors")?;
-            return Ok(Exit::Findings);
-        }
-    };
-    let name = loaded.source.name();
+    let path = source.path.display().to_string();
+    let name = source.name();
     let mut files = global_files();
-    files.extend(spec_files(pipeline, &name, &path));
+    files.extend(spec_files(&pipeline, &name, &path));
+    match crate::docs::files(&pipeline, &name, &path) {
+        Ok(docs) => files.extend(docs),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Failure);
+        }
+    }
     let spec_dir = PathBuf::from(&name);
 
     if args.check {
@@ -99,20 +118,10 @@ pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
         return Ok(Exit::Findings);
     }
 
-    let mut written = 0;
-    for f in &files {
-        let target = args.out.join(&f.path);
-        if std::fs::read_to_string(&target).is_ok_and(|old| old == f.contents) {
-            continue;
-        }
-        let result =
-            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, &f.contents));
-        if let Err(e) = result {
-            writeln!(err, "error: cannot write `{}`: {e}", target.display())?;
-            return Ok(Exit::Failure);
-        }
-        written += 1;
-    }
+    let written = match write_files(&args.out, &files, err)? {
+        Ok(n) => n,
+        Err(exit) => return Ok(exit),
+    };
     for extra in extra_files(&args.out.join(&spec_dir), &args.out, &files) {
         if let Err(e) = std::fs::remove_file(&extra) {
             writeln!(err, "error: cannot remove stale `{}`: {e}", extra.display())?;

@@ -4,9 +4,11 @@
 mod check;
 pub use check::diagnose;
 mod deploy;
+mod docs;
 mod emulator;
 pub mod env;
 mod generate;
+mod graph;
 mod verify;
 
 use crate::Exit;
@@ -90,6 +92,29 @@ source mappings, functions, roles, alarms, log groups, the schedule and S3 Table
 Exit codes: 0 verified clean, 1 drift found, 2 something could not be verified (access denied,
 throttled, unreachable: never reported as clean; --strict makes it a failure, exit 1), 3 tool error.")]
     Verify(VerifyArgs),
+    /// Write the runbook of the spec (`generated/<spec-name>/RUNBOOK.md`), from the spec itself.
+    #[command(after_help = "Examples:
+  pipewright docs specs/hoopstat-haus.yaml
+  pipewright docs specs/hoopstat-haus.yaml --check   # in CI: fail with a diff when stale
+
+The runbook: the architecture (Mermaid), every resource by its real name (buckets, S3 filters as
+written and as S3 sees them, queues and DLQs, functions, roles, log groups, alarms, schedules,
+tables), and for each symptom the pipewright command that diagnoses and fixes it.
+`pipewright generate` writes it too.
+
+Exit codes: 0 written or fresh, 1 spec errors or a stale runbook (--check), 2 usage error, 3 write failure.")]
+    Docs(docs::DocsArgs),
+    /// Draw the pipeline: buckets, filters, queues, DLQs, functions, tables, alarms.
+    #[command(after_help = "Examples:
+  pipewright graph specs/hoopstat-haus.yaml                       # Mermaid
+  pipewright graph specs/hoopstat-haus.yaml --format dot | dot -Tpng > pipeline.png
+  pipewright graph specs/hoopstat-haus.yaml --format svg --status status.json > pipeline.svg
+
+--status colours nodes from {\"resources\": {\"<name>\": \"ok|drift|broken|unknown\"}}, keyed by
+the resources' real names (S3 tables as namespace.table), as `verify` and `status` write it.
+
+Exit codes: 0 drawn, 1 spec errors, 2 usage error (an unreadable status file).")]
+    Graph(graph::GraphArgs),
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -273,6 +298,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Generate(args) => generate::run(&args, color, out, err),
         Command::Deploy(args) => deploy::run(&args, color, out, err),
         Command::Verify(args) => verify::run(&args, color, out, err),
+        Command::Docs(args) => docs::run(&args, color, out, err),
+        Command::Graph(args) => graph::run(&args, color, out, err),
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
@@ -339,5 +366,31 @@ fn read_spec(path: Option<&PathBuf>, err: &mut dyn Write) -> std::io::Result<Res
                 Ok(Err(Exit::Usage))
             }
         },
+    }
+}
+
+/// Reads, parses, resolves and checks the spec; reports its errors (exit 1) instead of `verb` it.
+fn load_valid(
+    path: Option<&PathBuf>,
+    verb: &str,
+    color: bool,
+    err: &mut dyn Write,
+) -> std::io::Result<Result<(crate::spec::Source, crate::spec::Pipeline), Exit>> {
+    use crate::report::Severity;
+    use crate::report::render::{Subject, human};
+    let source = match read_spec(path, err)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(Err(exit)),
+    };
+    let loaded = check::diagnose(source);
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
+    match loaded.pipeline {
+        Some(p) if errors.is_empty() => Ok(Ok((loaded.source, p))),
+        _ => {
+            let path = loaded.source.path.display().to_string();
+            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
+            writeln!(err, "error: not {verb} a spec with errors")?;
+            Ok(Err(Exit::Findings))
+        }
     }
 }

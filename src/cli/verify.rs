@@ -1,29 +1,18 @@
 //! `pipewright verify`.
 
-use super::{VerifyArgs, read_spec};
+use super::VerifyArgs;
 use crate::Exit;
 use crate::aws::ErrorKind;
 use crate::drift::report::{Summary, render};
-use crate::report::Severity;
-use crate::report::render::{Subject, human};
 use std::io::Write;
 
 pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    let source = match read_spec(args.spec.as_ref(), err)? {
-        Ok(s) => s,
+    let (source, pipeline) = match super::load_valid(args.spec.as_ref(), "verifying against", color, err)? {
+        Ok(v) => v,
         Err(exit) => return Ok(exit),
     };
-    let loaded = super::check::diagnose(source);
-    let path = loaded.source.path.display().to_string();
-    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
-    let pipeline = match (&loaded.pipeline, errors.is_empty()) {
-        (Some(p), true) => p,
-        _ => {
-            write!(err, "{}", human(&Subject { path: &path, text: &loaded.source.text }, &errors, color))?;
-            writeln!(err, "error: the spec has errors; fix them before verifying against it")?;
-            return Ok(Exit::Findings);
-        }
-    };
+    let pipeline = &pipeline;
+    let path = source.path.display().to_string();
     let settings = args.aws.settings(&pipeline.region.value);
     let started = std::time::Instant::now();
     let result = super::runtime()?.block_on(async {

@@ -2,5 +2,6 @@
 
 pub mod diagnostic;
 pub mod render;
+pub mod status;
 
 pub use diagnostic::{Diagnostic, Severity};

@@ -205,6 +205,17 @@ impl AlarmKind {
         self.key().replace('_', "-")
     }
 
+    /// The CloudWatch metric the alarm watches: namespace, metric name and statistic (5-minute periods).
+    pub fn metric(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            AlarmKind::QueueDepth | AlarmKind::DlqDepth => ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
+            AlarmKind::QueueAge => ("AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum"),
+            AlarmKind::Duration => ("AWS/Lambda", "Duration", "Maximum"),
+            AlarmKind::Errors => ("AWS/Lambda", "Errors", "Sum"),
+            AlarmKind::Throttles => ("AWS/Lambda", "Throttles", "Sum"),
+        }
+    }
+
     /// Whether the alarm needs the stage's queue (else its function).
     pub fn needs_queue(self) -> bool {
         matches!(self, AlarmKind::QueueDepth | AlarmKind::QueueAge | AlarmKind::DlqDepth)
