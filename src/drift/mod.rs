@@ -345,15 +345,15 @@ pub fn queue(
         if target != *dlq {
             aspect.drift("D203", "the redrive policy does not target the DLQ", dlq, target);
         }
-        if let Some(want_count) = want.max_receive_count {
-            if count != Some(u64::from(want_count)) {
-                aspect.drift(
-                    "D203",
-                    "maxReceiveCount differs",
-                    want_count,
-                    count.map(|c| c.to_string()).unwrap_or("none".into()),
-                );
-            }
+        if let Some(want_count) = want.max_receive_count
+            && count != Some(u64::from(want_count))
+        {
+            aspect.drift(
+                "D203",
+                "maxReceiveCount differs",
+                want_count,
+                count.map(|c| c.to_string()).unwrap_or("none".into()),
+            );
         }
         if let Some(t) = live_timeout {
             let t = u64::try_from(t).unwrap_or_default();
@@ -369,15 +369,15 @@ pub fn queue(
                 );
             }
         }
-        if let Some(dlq_ret) = live_dlq_retention {
-            if dlq_ret <= num("MessageRetentionPeriod") {
-                aspect.drift(
-                    "D204",
-                    "the live DLQ keeps messages no longer than the queue",
-                    format!("> {}s", num("MessageRetentionPeriod")),
-                    format!("{dlq_ret}s"),
-                );
-            }
+        if let Some(dlq_ret) = live_dlq_retention
+            && dlq_ret <= num("MessageRetentionPeriod")
+        {
+            aspect.drift(
+                "D204",
+                "the live DLQ keeps messages no longer than the queue",
+                format!("> {}s", num("MessageRetentionPeriod")),
+                format!("{dlq_ret}s"),
+            );
         }
     }
 }
