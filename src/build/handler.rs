@@ -294,16 +294,19 @@ pub fn diagnose_stage(
 /// (`<lambdas_dir>/<stage>/Cargo.toml`); stages without a crate are skipped (use `build` to require
 /// them). A crate that does not parse is reported as PW701/PW702's precondition failing: an error.
 pub fn check(p: &Pipeline, lambdas_dir: &Path) -> Vec<Diagnostic> {
-    let reporting = reporting_stages(p);
-    let mut out = Vec::new();
-    for stage in p.stages.iter().filter(|s| s.function.is_some()) {
-        let dir = lambdas_dir.join(&stage.name.value);
-        if !dir.join("Cargo.toml").is_file() {
-            continue;
-        }
-        out.extend(check_crate(stage, reporting.contains(&stage.name.value), &dir));
+    let with_crates: Vec<_> = p
+        .stages
+        .iter()
+        .filter(|s| s.function.is_some())
+        .map(|s| (s, lambdas_dir.join(&s.name.value)))
+        .filter(|(_, dir)| dir.join("Cargo.toml").is_file())
+        .collect();
+    if with_crates.is_empty() {
+        // No template to render for specs whose crates live elsewhere (or nowhere).
+        return Vec::new();
     }
-    out
+    let reporting = reporting_stages(p);
+    with_crates.into_iter().filter_map(|(s, dir)| check_crate(s, reporting.contains(&s.name.value), &dir)).collect()
 }
 
 /// The handler check of one stage's crate.

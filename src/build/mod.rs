@@ -58,6 +58,13 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("stage `{stage}`: cannot remove the zip of an earlier build `{}`: {source}", path.display())]
+    Stale {
+        stage: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("stage `{stage}`: `cargo lambda build` failed ({status}); its output is above")]
     CargoLambdaFailed { stage: String, status: String },
     #[error("stage `{stage}`: cargo-lambda finished but wrote no zip at `{}`", path.display())]
@@ -186,9 +193,9 @@ pub fn run_cargo_lambda(cargo_lambda: &Path, target: &Target, lambda_dir: &Path)
     let zip = zip_path(lambda_dir, target.name());
     // A zip of an earlier build must not pass for this one's.
     if zip.exists() {
-        std::fs::remove_file(&zip).map_err(|source| BuildError::Spawn {
+        std::fs::remove_file(&zip).map_err(|source| BuildError::Stale {
             stage: target.name().to_string(),
-            program: zip.clone(),
+            path: zip.clone(),
             source,
         })?;
     }
