@@ -27,6 +27,9 @@ pub const ALERT_TOPIC: &str = "AlertTopic";
 /// Logical id of the queue of undeliverable alarm notifications.
 const ALERT_DLQ: &str = "AlertDlq";
 
+/// The Lambda runtime of every function (`pipewright build` checks the bootstraps against its glibc).
+pub const RUNTIME: &str = "provided.al2023";
+
 /// The parameter holding a stage's artifact key.
 pub fn artifact_key_param(stage: &str) -> String {
     logical_id(&[stage, "ArtifactKey"])
@@ -619,7 +622,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
     let mut props = json!({
         "FunctionName": f.name.value,
         "Description": format!("pipewright stage {} of {}", s.name.value, p.project.value),
-        "Runtime": "provided.al2023",
+        "Runtime": RUNTIME,
         "Handler": "bootstrap",
         "PackageType": "Zip",
         "Architectures": [f.architecture.as_str()],

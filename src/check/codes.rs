@@ -36,6 +36,10 @@ pub const INVALID_NAME: &str = "PW502";
 pub const INVALID_SCHEDULE: &str = "PW601";
 pub const INVALID_TIMEZONE: &str = "PW602";
 
+// Checks of the stage crates (`lambdas/<stage>`): `pipewright build`, and `check` when the crates exist.
+pub const BATCH_RESPONSE_MISSING: &str = "PW701";
+pub const BATCH_RESPONSE_UNUSED: &str = "PW702";
+
 /// Documentation of one code.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeDoc {
@@ -258,6 +262,22 @@ pub const ALL: &[CodeDoc] = &[
         what: "A schedule's time zone is not an IANA time zone name.",
         example: "timezone: EST5",
         fix: "Use a name such as `America/New_York`.",
+    },
+    CodeDoc {
+        code: BATCH_RESPONSE_MISSING,
+        name: "batch-response-missing",
+        severity: "error",
+        what: "The stage is triggered through SQS and its event source mapping sets `ReportBatchItemFailures`, but its crate (`lambdas/<stage>/src`, parsed as Rust) never returns an `SqsBatchResponse` nor calls a batch helper of `pipewright_common::event`. Lambda then treats the batch as one: a single bad message fails (and finally dead-letters) every message of its batch, or an answer without `batchItemFailures` deletes them all as processed. Checked by `pipewright build`, and by `check` when the crates exist.",
+        example: "stages:\n  curate:\n    trigger: { bucket: landing, pattern: orders/*.json }\n# lambdas/curate/src/main.rs:\n#   service_fn(|e: LambdaEvent<SqsEvent>| async { handle(e).await })   // -> Result<(), Error>",
+        fix: "Return `Result<SqsBatchResponse, _>` from the handler, e.g. with `pipewright_common::event::process_s3_batch`, which reports each failed message in `batchItemFailures`.",
+    },
+    CodeDoc {
+        code: BATCH_RESPONSE_UNUSED,
+        name: "batch-response-unused",
+        severity: "error",
+        what: "The stage's crate handles SQS batches (takes an `SqsEvent` or returns an `SqsBatchResponse`), but the stage has no event source mapping that reports batch item failures: a scheduled stage never receives an SQS event, and without `ReportBatchItemFailures` Lambda ignores `batchItemFailures` and deletes failed messages as processed.",
+        example: "stages:\n  silver-processing:\n    schedule: { expression: rate(1 day) }   # no trigger\n# lambdas/silver-processing handles LambdaEvent<SqsEvent>",
+        fix: "Give the stage a `trigger` (its mapping then reports batch item failures), or write a handler for the events that start it.",
     },
 ];
 

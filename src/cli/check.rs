@@ -7,6 +7,9 @@ use crate::report::{Severity, diagnostic};
 use crate::spec::{self, Source};
 use std::io::Write;
 
+/// Where `check` looks for the stage crates (`lambdas/<stage>`), relative to the working directory.
+pub const LAMBDAS: &str = "lambdas";
+
 /// Parses, resolves and checks a spec: every finding, sorted, in `diagnostics`.
 pub fn diagnose(source: Source) -> spec::Loaded {
     let mut loaded = spec::load(source);
@@ -14,6 +17,8 @@ pub fn diagnose(source: Source) -> spec::Loaded {
     let resolved = !loaded.diagnostics.iter().any(|d| d.severity == Severity::Error);
     if let (Some(p), true) = (&loaded.pipeline, resolved) {
         loaded.diagnostics.extend(crate::check::run(p));
+        // The stage crates' handlers, when the crates are at hand (run from the workspace root).
+        loaded.diagnostics.extend(crate::build::handler::check(p, std::path::Path::new(LAMBDAS)));
     }
     diagnostic::sort(&mut loaded.diagnostics);
     loaded

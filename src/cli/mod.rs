@@ -1,6 +1,8 @@
 //! The command line: the only place that knows clap, environment variables, terminals and
 //! printing. Commands take settings and writers, so tests call them without spawning a process.
 
+mod build;
+pub use build::BuildArgs;
 mod check;
 pub use check::diagnose;
 mod deploy;
@@ -115,6 +117,21 @@ the resources' real names (S3 tables as namespace.table), as `verify` and `statu
 
 Exit codes: 0 drawn, 1 spec errors, 2 usage error (an unreadable status file).")]
     Graph(graph::GraphArgs),
+    /// Build each Lambda stage with cargo-lambda into a zip, inspect its bootstrap, write the manifest.
+    #[command(after_help = "Examples:
+  pipewright build specs/hoopstat-haus.yaml
+  pipewright build specs/hoopstat-haus.yaml --stage silver-processing --format json
+  pipewright build specs/minimal.yaml --x86-64 --lambdas lambdas
+
+Each stage `S` that runs as a Lambda is built from `<lambdas>/S` (binary `S`) with `cargo lambda
+build --release --output-format zip` (install: pip install cargo-lambda==1.9.2). Before anything is
+deployed, each bootstrap is checked: its machine matches the architecture, the glibc it needs is
+at most the runtime's (2.34 on provided.al2023), and the handler answers SQS batches as its event
+source mapping expects (PW701/PW702). Then `target/pipewright/<spec>/manifest.json` is written.
+
+Exit codes: 0 built, 1 spec errors, handler mismatches or bootstraps Lambda cannot run, 2 unknown
+stage, missing crate or cargo-lambda, 3 the build failed.")]
+    Build(BuildArgs),
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -300,6 +317,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Verify(args) => verify::run(&args, color, out, err),
         Command::Docs(args) => docs::run(&args, color, out, err),
         Command::Graph(args) => graph::run(&args, color, out, err),
+        Command::Build(args) => build::run(&args, color, out, err),
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),

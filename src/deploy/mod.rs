@@ -126,6 +126,19 @@ pub async fn deploy(
                     manifest_path.display()
                 ))
             })?;
+            let expected = p
+                .stages
+                .iter()
+                .find(|s| s.name.value == *stage)
+                .and_then(|s| s.function.as_ref())
+                .map(|f| f.architecture.value.as_str());
+            if let Some(expected) = expected.filter(|a| *a != artifact.architecture) {
+                return Err(DeployError::Precondition(format!(
+                    "the artifact of stage `{stage}` in `{}` is built for {}, but the function runs on {expected}\nhint: run `pipewright build {spec_path}` (without --arm64/--x86-64)",
+                    manifest_path.display(),
+                    artifact.architecture
+                )));
+            }
             params.insert(crate::cfn::artifact_key_param(stage), artifact.key());
             uploads.push(artifact.clone());
         }
