@@ -1,0 +1,103 @@
+//! Cold start of the silver-processing stage, for `scripts/bench-lambdas.py`: the process starts,
+//! builds the stage as `main.rs` does (environment contract, stdout JSON logger, current-thread Tokio
+//! runtime) but with an in-memory object store holding the bronze document read from `BRONZE_FILE`,
+//! handles one SQS event (an S3 `ObjectCreated:Put` of that document, AWS form), checks that no message
+//! failed and that both Parquet objects were written, and exits. The wall time from spawn to exit is
+//! measured outside.
+//!
+//! Not included: the Lambda runtime API round trip and building the AWS SDK client (the in-memory store
+//! replaces S3).
+//!
+//! `cold_start BRONZE_FILE` (the file's path must have a `date=YYYY-MM-DD` segment).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use pipewright_common::log::Logger;
+use pipewright_common::{Input, Output, S3Location, StageEnv, key_field};
+use silver_processing::Stage;
+use silver_processing::stage::{ObjectStore, StoreError};
+
+const BRONZE: &str = "hoopstat-haus-bronze";
+const SILVER: &str = "hoopstat-haus-silver";
+
+type Objects = BTreeMap<(String, String), Vec<u8>>;
+
+#[derive(Clone, Default)]
+struct MemoryStore {
+    objects: Arc<Mutex<Objects>>,
+}
+
+impl MemoryStore {
+    fn insert(&self, bucket: &str, key: &str, body: Vec<u8>) {
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.insert((bucket.into(), key.into()), body);
+        }
+    }
+}
+
+impl ObjectStore for MemoryStore {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.objects.lock().ok().and_then(|o| o.get(&(bucket.to_string(), key.to_string())).cloned()))
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), StoreError> {
+        self.insert(bucket, key, body);
+        Ok(())
+    }
+}
+
+fn env() -> StageEnv {
+    let out = |name: &str| Output {
+        name: name.into(),
+        location: S3Location {
+            bucket: SILVER.into(),
+            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
+        },
+    };
+    StageEnv {
+        stage: "silver-processing".into(),
+        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
+        outputs: vec![out("player_stats"), out("team_stats")],
+        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
+        tables: None,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: cold_start BRONZE_FILE")?;
+    let date = key_field(&path, "date").ok_or("the bronze file's path has no date= segment")?;
+    let key = format!("raw/box_scores/date={date}/data.json");
+    let store = MemoryStore::default();
+    store.insert(BRONZE, &key, std::fs::read(&path)?);
+    let env = StageEnv::from_lookup(|name| env().to_vars().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v))?;
+    let stage = Stage::new(&env, store.clone(), Logger::stdout(&env.stage))?;
+
+    let body = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2025-01-16T09:30:01.123Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "bronze",
+            "bucket": {"name": BRONZE, "arn": format!("arn:aws:s3:::{BRONZE}")},
+            "object": {"key": key.replace('=', "%3D"), "size": 1024, "sequencer": "0055AED6DCD90281E5"}}
+    }]});
+    let mut message = SqsMessage::default();
+    message.message_id = Some("cold-start".into());
+    message.body = Some(body.to_string());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+
+    let response = stage.handle(&event).await?;
+    if !response.batch_item_failures.is_empty() {
+        return Err("the event was reported as failed".into());
+    }
+    let written = store.objects.lock().map(|o| o.keys().filter(|(b, _)| b == SILVER).count()).unwrap_or(0);
+    if written != 2 {
+        return Err(format!("expected 2 silver objects, found {written}").into());
+    }
+    Ok(())
+}
