@@ -143,3 +143,21 @@ fn a_spec_with_errors_is_not_deployed() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("PW301") && err.contains("not deploying"), "{err}");
 }
+
+#[test]
+fn an_artifact_built_for_another_architecture_is_not_deployed() {
+    let env = setup();
+    // The flagship's functions run on arm64; `pipewright build --x86-64` records x86_64.
+    let manifest = std::fs::read_to_string(&env.manifest).expect("manifest");
+    let x86 = manifest.replacen("\"arm64\"", "\"x86_64\"", 1);
+    assert_ne!(manifest, x86);
+    std::fs::write(&env.manifest, x86).expect("write");
+    let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the artifact of stage `silver-processing`")
+            && err.contains("built for x86_64, but the function runs on arm64"),
+        "{err}"
+    );
+}
