@@ -1,52 +1,18 @@
 //! `pipewright deploy` against the local emulator (moto 5.2.1 with pipewright's patches; needs
 //! `python3` with `moto[server]==5.2.1`, which `scripts/test.sh` installs).
 
-use pipewright::aws::emulator::Emulator;
-use std::path::PathBuf;
+#[path = "support/aws.rs"]
+mod aws_env;
+
+use aws_env::{Env, creds, setup};
 use std::process::{Command, Output};
-
-struct Env {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    emulator: Emulator,
-    manifest: PathBuf,
-}
-
-/// A started emulator and a build manifest with two small artifacts.
-fn setup() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().to_path_buf();
-    let emulator = Emulator::start(&root.join("emulator")).expect("the emulator starts");
-    // Artifacts as `pipewright build` writes them: a zip with a `bootstrap`, content-addressed.
-    let script = r##"
-import hashlib, json, os, sys, zipfile
-root = sys.argv[1]
-artifacts = []
-for stage in ["silver-processing", "gold-analytics"]:
-    path = os.path.join(root, stage + ".zip")
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("bootstrap", "#!/bin/sh\n")
-    data = open(path, "rb").read()
-    artifacts.append({"stage": stage, "zip": path, "sha256": hashlib.sha256(data).hexdigest(),
-                      "size": len(data), "architecture": "arm64"})
-json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, "manifest.json"), "w"))
-"##;
-    let status = Command::new("python3").args(["-c", script]).arg(&root).status().expect("python3");
-    assert!(status.success());
-    let manifest = root.join("manifest.json");
-    Env { _dir: dir, root, emulator, manifest }
-}
 
 fn pipewright(env: &Env, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipewright"))
         .args(args)
         .args(["--endpoint-url", &env.emulator.endpoint, "--manifest"])
         .arg(&env.manifest)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .envs(creds())
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
         .output()
@@ -122,9 +88,7 @@ fn deploy_needs_a_build_and_says_so() {
     let o = Command::new(env!("CARGO_BIN_EXE_pipewright"))
         .args(["deploy", "specs/hoopstat-haus.yaml", "--yes", "--endpoint-url", &env.emulator.endpoint])
         .args(["--manifest", "does/not/exist.json"])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
+        .envs(creds())
         .output()
         .expect("runs");
     let (_, err) = text(&o);

@@ -2,35 +2,15 @@
 //! (through the AWS API, with boto3, as a person would), verify finds it and names the resource and
 //! aspect; undo, clean again.
 
-use pipewright::aws::emulator::Emulator;
-use std::path::PathBuf;
+#[path = "support/aws.rs"]
+mod aws_env;
+
+use aws_env::{Env, creds};
 use std::process::{Command, Output};
 
-struct Env {
-    _dir: tempfile::TempDir,
-    emulator: Emulator,
-    manifest: PathBuf,
-}
-
+/// The emulator with the flagship deployed.
 fn setup() -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().to_path_buf();
-    let emulator = Emulator::start(&root.join("emulator")).expect("the emulator starts");
-    let script = r##"
-import hashlib, json, os, sys, zipfile
-root = sys.argv[1]
-artifacts = []
-for stage in ["silver-processing", "gold-analytics"]:
-    path = os.path.join(root, stage + ".zip")
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("bootstrap", "#!/bin/sh\n")
-    data = open(path, "rb").read()
-    artifacts.append({"stage": stage, "zip": path, "sha256": hashlib.sha256(data).hexdigest(),
-                      "size": len(data), "architecture": "arm64"})
-json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, "manifest.json"), "w"))
-"##;
-    assert!(Command::new("python3").args(["-c", script]).arg(&root).status().expect("python3").success());
-    let env = Env { manifest: root.join("manifest.json"), _dir: dir, emulator };
+    let env = aws_env::setup();
     let o = pipewright(
         &env,
         &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--manifest", env.manifest.to_str().expect("utf8")],
@@ -47,16 +27,6 @@ fn pipewright(env: &Env, args: &[&str]) -> Output {
         .env_remove("AWS_ENDPOINT_URL")
         .output()
         .expect("runs")
-}
-
-fn creds() -> [(&'static str, &'static str); 5] {
-    [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_CONFIG_FILE", "/dev/null"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-    ]
 }
 
 /// Runs a boto3 snippet against the emulator (`aws(service)` gives a client).

@@ -203,10 +203,14 @@ pub async fn deploy(
     }
 
     // Nothing changed: same template, same parameters. No change set is created.
-    if let Some(current) = &existing {
+    let deployed = match &existing {
+        Some(_) => Some(aws.stack_template(&stack).await?),
+        None => None,
+    };
+    if let (Some(current), Some(deployed)) = (&existing, &deployed) {
         let mut current_params = current.parameters.clone();
         current_params.sort();
-        if current_params == params && aws.stack_template(&stack).await? == body {
+        if current_params == params && *deployed == body {
             writeln!(err, "stack `{stack}` is up to date: no changes")?;
             if opts.json {
                 writeln!(out, "{}", json!({ "stack": stack, "action": "none", "changes": [], "hazards": [] }))?;
@@ -216,10 +220,7 @@ pub async fn deploy(
     }
 
     let create = existing.is_none();
-    let old_template = match (&existing, create) {
-        (Some(_), false) => serde_saphyr::from_str::<Value>(&aws.stack_template(&stack).await?).ok(),
-        _ => None,
-    };
+    let old_template = deployed.as_deref().and_then(|t| serde_saphyr::from_str::<Value>(t).ok());
     let source_url;
     let source = if body.len() > MAX_TEMPLATE_BODY {
         let bucket = bucket.as_deref().ok_or_else(|| {
