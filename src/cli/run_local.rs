@@ -186,10 +186,12 @@ pub fn human(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "\nrun-local: {} source object(s) through stack `{}` in {:.1} s\n",
+        "\nrun-local: {} source object(s) through stack `{}` in {:.1} s (deploy {:.1} s, flow {:.1} s)\n",
         r.sources.len(),
         r.stack,
-        r.elapsed.as_secs_f64()
+        r.elapsed.as_secs_f64(),
+        r.deploy.as_secs_f64(),
+        r.flow.as_secs_f64()
     );
     let _ = writeln!(
         s,

@@ -127,8 +127,15 @@ pub struct Report {
     pub stages: Vec<StageReport>,
     pub layers: Vec<LayerReport>,
     pub tables: Vec<TableReport>,
+    /// The whole run.
     #[serde(serialize_with = "ser_secs")]
     pub elapsed: Duration,
+    /// Deploying the stack (change set, or nothing when up to date).
+    #[serde(serialize_with = "ser_secs")]
+    pub deploy: Duration,
+    /// From the first source object put until every queue was empty.
+    #[serde(serialize_with = "ser_secs")]
+    pub flow: Duration,
     /// `verify`'s summary line and whether it was clean.
     pub verify: Option<VerifyReport>,
 }
@@ -190,8 +197,10 @@ pub async fn run(
         timeout: Duration::from_secs(600),
     };
     let mut sink = Vec::new();
+    let deploy_started = Instant::now();
     deploy::deploy(aws, spec, &deploy_opts, &mut sink, err, &mut |_| true).await?;
     let stack = deploy::stack_name(p, &deploy_opts);
+    let deploy_time = deploy_started.elapsed();
     writeln!(err, "run-local: stack `{stack}` deployed on {endpoint}")?;
 
     // 2-3. What was deployed, and the handlers.
@@ -249,6 +258,7 @@ pub async fn run(
     }
 
     // 4. The source layer.
+    let flow_started = Instant::now();
     let sources = put_sources(aws, p, opts, err).await?;
 
     // 5. The mappings, until everything settled.
@@ -288,6 +298,7 @@ pub async fn run(
         return Err(e.into());
     }
     settled?;
+    let flow = flow_started.elapsed();
 
     // Handler logs to the functions' log groups.
     for w in &wired {
@@ -343,6 +354,8 @@ pub async fn run(
         layers,
         tables,
         elapsed: started.elapsed(),
+        deploy: deploy_time,
+        flow,
         verify,
     })
 }
