@@ -254,7 +254,11 @@ pub fn human(r: &Report) -> String {
             let _ = writeln!(s, "  {d}");
         }
     }
-    let _ = writeln!(s, "\n{}", if r.clean() { "clean: every record processed, nothing dead, no drift" } else { "NOT clean" });
+    let _ = writeln!(
+        s,
+        "\n{}",
+        if r.clean() { "clean: every record processed, nothing dead, no drift" } else { "NOT clean" }
+    );
     s
 }
 

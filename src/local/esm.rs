@@ -161,9 +161,7 @@ pub fn event(m: &Mapping, messages: &[aws_sdk_sqs::types::Message]) -> Result<Sq
                 .message_attributes()
                 .map(|a| {
                     a.iter()
-                        .map(|(k, v)| {
-                            (k.clone(), json!({"stringValue": v.string_value(), "dataType": v.data_type()}))
-                        })
+                        .map(|(k, v)| (k.clone(), json!({"stringValue": v.string_value(), "dataType": v.data_type()})))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -203,8 +201,7 @@ async fn invoke(
     let (failed, error): (Vec<&str>, Option<String>) = match &outcome {
         Err(e) => (ids.clone(), Some(e.clone())),
         Ok(resp) if m.report_failures => {
-            let reported: Vec<&str> =
-                resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+            let reported: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
             // Lambda fails the whole batch when a reported identifier is not one of the batch's.
             if reported.iter().any(|r| !ids.contains(r)) {
                 (ids.clone(), Some("the batch response names a message that is not in the batch".into()))

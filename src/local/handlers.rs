@@ -17,7 +17,7 @@ pub const SOURCE: &str = "bronze-ingestion";
 
 /// One stage's handler, ready to take SQS batches.
 pub enum Handler {
-    Silver(silver_processing::Stage<silver_processing::S3Store>),
+    Silver(Box<silver_processing::Stage<silver_processing::S3Store>>),
     Gold(Box<gold_analytics::stage::Stage<S3SilverStore, GoldTables>>),
 }
 
@@ -61,15 +61,17 @@ impl Handler {
         local: &Local<'_>,
     ) -> Result<(Handler, Captured), HandlerError> {
         let lookup = |name: &str| env.get(name).cloned();
-        let contract = |e: pipewright_common::EnvError| HandlerError::Contract { stage: stage.into(), reason: e.to_string() };
+        let contract =
+            |e: pipewright_common::EnvError| HandlerError::Contract { stage: stage.into(), reason: e.to_string() };
         let stage_env = StageEnv::from_lookup(lookup).map_err(contract)?;
         let (log, captured) = Logger::capture(stage);
-        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(local.sdk).force_path_style(true).build());
+        let s3 =
+            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(local.sdk).force_path_style(true).build());
         let handler = match stage {
             "silver-processing" => {
                 let store = silver_processing::S3Store::new(s3);
                 silver_processing::Stage::new(&stage_env, store, log)
-                    .map(Handler::Silver)
+                    .map(|s| Handler::Silver(Box::new(s)))
                     .map_err(|e| HandlerError::Contract { stage: stage.into(), reason: e.to_string() })?
             }
             "gold-analytics" => {

@@ -287,9 +287,11 @@ pub async fn run(
         );
     };
     let sqs = &readers.sqs;
-    let pollers = wired.iter().zip(&stats).filter(|(w, _)| w.enabled == "Enabled").map(|(w, s)| {
-        esm::poll(sqs, &w.mapping, &w.handler, opts.retry_after, &shared, s, &on_invocation)
-    });
+    let pollers = wired
+        .iter()
+        .zip(&stats)
+        .filter(|(w, _)| w.enabled == "Enabled")
+        .map(|(w, s)| esm::poll(sqs, &w.mapping, &w.handler, opts.retry_after, &shared, s, &on_invocation));
     let polled: Vec<&Mapping> = wired.iter().filter(|w| w.enabled == "Enabled").map(|w| &w.mapping).collect();
     let supervise = supervise(sqs, &polled, &shared, opts.timeout);
     let (_, settled) = futures::join!(futures::future::join_all(pollers), supervise);
@@ -459,9 +461,8 @@ async fn put_sources(aws: &Aws, p: &Pipeline, opts: &Options, err: &mut dyn Writ
         for date in &opts.dates {
             let day = generator.day(*date, opts.games);
             let d = date.format("%Y-%m-%d").to_string();
-            let key = pipewright_common::render_template(&template, &[("date", &d)]).map_err(|e| {
-                LocalError::Usage(format!("stage `{}` writes `{template}`: {e}", handlers::SOURCE))
-            })?;
+            let key = pipewright_common::render_template(&template, &[("date", &d)])
+                .map_err(|e| LocalError::Usage(format!("stage `{}` writes `{template}`: {e}", handlers::SOURCE)))?;
             writeln!(err, "run-local: {}: {} games of {d} -> s3://{bucket}/{key}", handlers::SOURCE, day.games.len())?;
             objects.push((bucket.clone(), key, day.to_bronze(), "application/json".to_string()));
         }
@@ -567,11 +568,7 @@ fn short_queue(url: &str) -> &str {
 }
 
 /// Puts the handler's log lines into the function's log group (one stream per run), as Lambda does.
-async fn ship_logs(
-    logs: &aws_sdk_cloudwatchlogs::Client,
-    group: &str,
-    captured: &Captured,
-) -> Result<(), LocalError> {
+async fn ship_logs(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, captured: &Captured) -> Result<(), LocalError> {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let lines = captured.lines();
     if lines.is_empty() {
@@ -587,9 +584,7 @@ async fn ship_logs(
         .map_err(|e| AwsError::new("logs:CreateLogStream", group, e))?;
     let events: Vec<InputLogEvent> = lines
         .iter()
-        .filter_map(|l| {
-            InputLogEvent::builder().timestamp(now.timestamp_millis()).message(l.to_string()).build().ok()
-        })
+        .filter_map(|l| InputLogEvent::builder().timestamp(now.timestamp_millis()).message(l.to_string()).build().ok())
         .collect();
     for chunk in events.chunks(1000) {
         logs.put_log_events()
@@ -672,9 +667,10 @@ async fn tables(aws: &Aws, p: &Pipeline, local: &Local<'_>, opts: &Options) -> R
         namespace: t.namespace.value.clone(),
         tables: t.tables.iter().map(|t| t.name.value.clone()).collect(),
     };
-    let gold = gold_analytics::table::GoldTables::with_client(handlers::tables_config(&env, local), handlers::s3tables(local))
-        .await
-        .map_err(|e| LocalError::Usage(format!("reading the tables: {}", handlers::error_chain(&e))))?;
+    let gold =
+        gold_analytics::table::GoldTables::with_client(handlers::tables_config(&env, local), handlers::s3tables(local))
+            .await
+            .map_err(|e| LocalError::Usage(format!("reading the tables: {}", handlers::error_chain(&e))))?;
     let mut out = Vec::new();
     for table in &t.tables {
         let name = &table.name.value;
