@@ -12,6 +12,7 @@ use super::handlers::Handler;
 use crate::aws::AwsError;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use futures::FutureExt;
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -96,7 +97,7 @@ async fn poll_inner(
     on_invocation: &dyn Fn(&Invocation),
 ) -> Result<(), AwsError> {
     while !shared.stop.get() {
-        let messages = gather(sqs, m, shared).await?;
+        let messages = gather(sqs, m).await?;
         if messages.is_empty() {
             continue;
         }
@@ -109,19 +110,24 @@ async fn poll_inner(
 }
 
 /// Receives up to the batch size, waiting at most the batching window after the first message.
-async fn gather(
-    sqs: &aws_sdk_sqs::Client,
-    m: &Mapping,
-    shared: &Shared,
-) -> Result<Vec<aws_sdk_sqs::types::Message>, AwsError> {
+async fn gather(sqs: &aws_sdk_sqs::Client, m: &Mapping) -> Result<Vec<aws_sdk_sqs::types::Message>, AwsError> {
     let mut batch = Vec::new();
     let mut first: Option<Instant> = None;
     loop {
         let wanted = (m.batch_size - batch.len()).min(10);
-        // Long polls of at most a second, so a stop is noticed quickly.
+        // Long polls of at most a second, so a stop is noticed quickly; the last part of a window
+        // shorter than a second is slept, then polled once without waiting.
         let wait = match first {
             None => 1,
-            Some(t) => m.window.saturating_sub(t.elapsed()).as_secs().min(1),
+            Some(t) => {
+                let left = m.window.saturating_sub(t.elapsed());
+                if left < Duration::from_secs(1) {
+                    tokio::time::sleep(left).await;
+                    0
+                } else {
+                    1
+                }
+            }
         };
         let out = sqs
             .receive_message()
@@ -139,11 +145,9 @@ async fn gather(
         }
         batch.extend(got);
         let window_over = first.is_some_and(|t| t.elapsed() >= m.window);
-        if batch.len() >= m.batch_size || window_over || (first.is_none() && shared.stop.get()) {
+        // Nothing yet: back to the caller, which checks for a stop.
+        if first.is_none() || batch.len() >= m.batch_size || window_over {
             return Ok(batch);
-        }
-        if first.is_none() {
-            return Ok(batch); // nothing yet: let the caller check for a stop
         }
     }
 }
@@ -193,7 +197,11 @@ async fn invoke(
     let started = Instant::now();
     // A batch the handler cannot even parse fails as a whole, like a function error.
     let outcome = match event(m, messages) {
-        Ok(event) => handler.handle(&event).await.map_err(|e| e.to_string()),
+        // A panicking handler is a crashed invocation: the batch fails and is retried, as on Lambda.
+        Ok(event) => match std::panic::AssertUnwindSafe(handler.handle(&event)).catch_unwind().await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(panic) => Err(format!("the handler panicked: {}", panic_message(panic.as_ref()))),
+        },
         Err(e) => Err(format!("building the SQS event: {e}")),
     };
     let duration = started.elapsed();
@@ -265,6 +273,14 @@ async fn invoke(
         duration,
         error,
     })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// The first S3 key of an S3 event notification body (decoded), or `s3:TestEvent`, for progress output.
