@@ -45,7 +45,12 @@ fn pipewright(env: &Env, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("exit {:?}\n{}\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\n{}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn json_of(o: &Output) -> Value {
@@ -153,7 +158,9 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert_eq!((code, report["verdict"].as_str()), (1, Some("degraded")), "{report:#}");
     assert_eq!(report["stages"][0]["numbers"]["visible"], 60.0);
     assert_eq!(report["resources"][SILVER_QUEUE], "drift");
-    assert!(findings(&report).iter().any(|(l, r, t)| l == "degraded" && r == SILVER_QUEUE && t.contains("backlog: 60")));
+    assert!(
+        findings(&report).iter().any(|(l, r, t)| l == "degraded" && r == SILVER_QUEUE && t.contains("backlog: 60"))
+    );
     purge(&env, SILVER_QUEUE);
 
     // Dead letters: broken.
@@ -172,7 +179,9 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert_eq!((code, report["verdict"].as_str()), (1, Some("broken")), "{report:#}");
     let found = findings(&report);
     assert!(
-        found.iter().any(|(l, r, t)| l == "broken" && r == "hoopstat-haus-gold-analytics-queue" && t.contains("Disabled")),
+        found
+            .iter()
+            .any(|(l, r, t)| l == "broken" && r == "hoopstat-haus-gold-analytics-queue" && t.contains("Disabled")),
         "{found:#?}"
     );
 
@@ -208,7 +217,10 @@ fn put_bronze(env: &Env, keys: &[&str]) {
     let keys: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
     boto3(
         env,
-        &format!("for k in [{}]:\n    aws('s3').put_object(Bucket='{BRONZE}', Key=k, Body=b'{{\"games\": []}}')", keys.join(", ")),
+        &format!(
+            "for k in [{}]:\n    aws('s3').put_object(Bucket='{BRONZE}', Key=k, Body=b'{{\"games\": []}}')",
+            keys.join(", ")
+        ),
     );
     purge(env, SILVER_QUEUE);
 }
@@ -230,8 +242,16 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
         .iter()
         .map(|d| (BRONZE.to_string(), format!("raw/box_scores/date={d}/data.json"), "pipewright-replay".to_string()))
         .collect();
-    let args =
-        ["replay", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "--date", "2024-01-14", "--to", "2024-01-16"];
+    let args = [
+        "replay",
+        "specs/hoopstat-haus.yaml",
+        "--stage",
+        "silver-processing",
+        "--date",
+        "2024-01-14",
+        "--to",
+        "2024-01-16",
+    ];
 
     // Dry run: lists, sends nothing.
     let mut dry = args.to_vec();
@@ -271,16 +291,31 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
     purge(&env, "hoopstat-haus-gold-analytics-queue");
     let o = pipewright(
         &env,
-        &["replay", "specs/hoopstat-haus.yaml", "--stage", "gold-analytics", "--date", "2024-01-15", "--format", "json"],
+        &[
+            "replay",
+            "specs/hoopstat-haus.yaml",
+            "--stage",
+            "gold-analytics",
+            "--date",
+            "2024-01-15",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(json_of(&o)["sent"], 2);
     assert_eq!(drained_keys(&env, "hoopstat-haus-gold-analytics-queue").len(), 2);
 
     // Nothing on that date: exit 1. A scheduled stage has no queue: usage error.
-    let o = pipewright(&env, &["replay", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "--date", "2023-01-01"]);
+    let o = pipewright(
+        &env,
+        &["replay", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "--date", "2023-01-01"],
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let o = pipewright(&env, &["replay", "specs/hoopstat-haus.yaml", "--stage", "bronze-ingestion", "--date", "2024-01-15"]);
+    let o = pipewright(
+        &env,
+        &["replay", "specs/hoopstat-haus.yaml", "--stage", "bronze-ingestion", "--date", "2024-01-15"],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
@@ -312,7 +347,10 @@ fn dlq_peek_redrive_purge() {
     let keys = dead_letters(&env, 12, "first");
 
     // Peek decodes and consumes nothing.
-    let o = pipewright(&env, &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "peek", "--format", "json"]);
+    let o = pipewright(
+        &env,
+        &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "peek", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let peeked = json_of(&o);
     let mut seen: Vec<&str> = peeked["messages"]
@@ -327,10 +365,18 @@ fn dlq_peek_redrive_purge() {
     assert!(peeked["messages"][0]["sent"].as_str().expect("sent").ends_with('Z'));
     assert_eq!(depth(&env, SILVER_DLQ), (12, 0), "peek leaves the messages visible");
     let o = pipewright(&env, &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "peek"]);
-    assert!(text(&o).contains("12 dead letter(s)") && text(&o).contains("s3://hoopstat-haus-bronze/raw/box_scores/date=2024-02-01/data.json"), "{}", text(&o));
+    assert!(
+        text(&o).contains("12 dead letter(s)")
+            && text(&o).contains("s3://hoopstat-haus-bronze/raw/box_scores/date=2024-02-01/data.json"),
+        "{}",
+        text(&o)
+    );
 
     // Redrive with StartMessageMoveTask.
-    let o = pipewright(&env, &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "redrive", "--format", "json"]);
+    let o = pipewright(
+        &env,
+        &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "redrive", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = json_of(&o);
     assert_eq!((r["method"].as_str(), r["moved"].as_u64()), (Some("StartMessageMoveTask"), Some(12)), "{r}");
@@ -340,14 +386,25 @@ fn dlq_peek_redrive_purge() {
     let keys = dead_letters(&env, 23, "second");
     let o = pipewright(
         &env,
-        &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "redrive", "--no-move-task", "--format", "json"],
+        &[
+            "dlq",
+            "specs/hoopstat-haus.yaml",
+            "--stage",
+            "silver-processing",
+            "redrive",
+            "--no-move-task",
+            "--format",
+            "json",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = json_of(&o);
     assert_eq!((r["method"].as_str(), r["moved"].as_u64()), (Some("receive -> send -> delete"), Some(23)), "{r}");
     let attrs = boto3(
         &env,
-        &format!("m = aws('sqs').receive_message(QueueUrl=url('{SILVER_QUEUE}'), MessageAttributeNames=['All'], VisibilityTimeout=0)['Messages'][0]\nprint(m['MessageAttributes']['n']['DataType'])"),
+        &format!(
+            "m = aws('sqs').receive_message(QueueUrl=url('{SILVER_QUEUE}'), MessageAttributeNames=['All'], VisibilityTimeout=0)['Messages'][0]\nprint(m['MessageAttributes']['n']['DataType'])"
+        ),
     );
     assert_eq!(attrs.trim(), "Number");
     assert_moved_exactly_once(&env, &keys);
@@ -355,8 +412,14 @@ fn dlq_peek_redrive_purge() {
     // The move task refused (SQS no longer sees the DLQ as one: the redrive policy was removed by
     // hand): the loop takes over.
     let keys = dead_letters(&env, 7, "third");
-    boto3(&env, &format!("aws('sqs').set_queue_attributes(QueueUrl=url('{SILVER_QUEUE}'), Attributes={{'RedrivePolicy': ''}})"));
-    let o = pipewright(&env, &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "redrive", "--format", "json"]);
+    boto3(
+        &env,
+        &format!("aws('sqs').set_queue_attributes(QueueUrl=url('{SILVER_QUEUE}'), Attributes={{'RedrivePolicy': ''}})"),
+    );
+    let o = pipewright(
+        &env,
+        &["dlq", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "redrive", "--format", "json"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = json_of(&o);
     assert_eq!((r["method"].as_str(), r["moved"].as_u64()), (Some("receive -> send -> delete"), Some(7)), "{r}");
@@ -394,12 +457,17 @@ fn probe_sees_each_canary_arrive_and_leaves_other_messages_alone() {
     assert_eq!(depth(&env, "hoopstat-haus-gold-analytics-queue"), (0, 0));
     let left = boto3(
         &env,
-        &format!("print(sum(1 for b in ['{BRONZE}', 'hoopstat-haus-silver'] for v in aws('s3').list_object_versions(Bucket=b).get('Versions', []) if 'canary' in v['Key']))"),
+        &format!(
+            "print(sum(1 for b in ['{BRONZE}', 'hoopstat-haus-silver'] for v in aws('s3').list_object_versions(Bucket=b).get('Versions', []) if 'canary' in v['Key']))"
+        ),
     );
     assert_eq!(left.trim(), "0");
 
     // A notification removed by hand: that canary does not arrive.
-    boto3(&env, "aws('s3').put_bucket_notification_configuration(Bucket='hoopstat-haus-silver', NotificationConfiguration={})");
+    boto3(
+        &env,
+        "aws('s3').put_bucket_notification_configuration(Bucket='hoopstat-haus-silver', NotificationConfiguration={})",
+    );
     let o = pipewright(&env, &["probe", "specs/hoopstat-haus.yaml", "--stage", "gold-analytics", "--timeout", "3s"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("did NOT arrive within 3s"), "{}", text(&o));

@@ -161,10 +161,11 @@ impl Readers {
             req = req.entries(entry);
         }
         let out = req.send().await.map_err(|e| AwsError::new("sqs:SendMessageBatch", &queue.name, e))?;
-        let mut results: Vec<Result<(), EntryError>> = vec![
-            Err(EntryError { code: "NoAnswer".into(), message: "SQS did not report this entry".into() });
-            messages.len()
-        ];
+        let mut results: Vec<Result<(), EntryError>> =
+            vec![
+                Err(EntryError { code: "NoAnswer".into(), message: "SQS did not report this entry".into() });
+                messages.len()
+            ];
         for ok in out.successful {
             if let Some(r) = ok.id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
                 *r = Ok(());
@@ -261,10 +262,11 @@ impl Readers {
             req = req.entries(entry);
         }
         let out = req.send().await.map_err(|e| AwsError::new("sqs:DeleteMessageBatch", &queue.name, e))?;
-        let mut results: Vec<Result<(), EntryError>> = vec![
-            Err(EntryError { code: "NoAnswer".into(), message: "SQS did not report this entry".into() });
-            handles.len()
-        ];
+        let mut results: Vec<Result<(), EntryError>> =
+            vec![
+                Err(EntryError { code: "NoAnswer".into(), message: "SQS did not report this entry".into() });
+                handles.len()
+            ];
         for ok in out.successful {
             if let Some(r) = ok.id.parse::<usize>().ok().and_then(|i| results.get_mut(i)) {
                 *r = Ok(());

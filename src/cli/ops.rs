@@ -160,7 +160,13 @@ pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn
             };
             format!("\x1b[1;{code}m{text}\x1b[0m")
         };
-        writeln!(out, "{}: {} (metrics and logs over the last {})", pipeline.project.value, paint(report.verdict), args.since)?;
+        writeln!(
+            out,
+            "{}: {} (metrics and logs over the last {})",
+            pipeline.project.value,
+            paint(report.verdict),
+            args.since
+        )?;
         for s in &report.stages {
             writeln!(out, "\n{}  {}", s.stage, paint(s.verdict))?;
             for f in &s.facts {
@@ -336,10 +342,9 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
                     .iter()
                     .map(|l| {
                         let (objects, other) = match &l.body {
-                            ops::Body::Objects(o) => (
-                                o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(),
-                                None,
-                            ),
+                            ops::Body::Objects(o) => {
+                                (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
+                            }
                             ops::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
                             ops::Body::Other(s) => (vec![], Some(s.clone())),
                         };
@@ -438,12 +443,17 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
             };
             if !args.yes {
                 if !std::io::stdin().is_terminal() {
-                    writeln!(err, "error: not purged: purging `{}` ({depth} message(s)) needs confirmation: pass `--yes`", dlq.name)?;
+                    writeln!(
+                        err,
+                        "error: not purged: purging `{}` ({depth} message(s)) needs confirmation: pass `--yes`",
+                        dlq.name
+                    )?;
                     return Ok(Exit::Usage);
                 }
                 eprint!("delete the {depth} message(s) of `{}` for good? [y/N] ", dlq.name);
                 let mut line = String::new();
-                let yes = std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes");
+                let yes =
+                    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes");
                 if !yes {
                     writeln!(err, "error: not purged")?;
                     return Ok(Exit::Usage);

@@ -52,12 +52,7 @@ pub async fn peek(readers: &Readers, dlq: &QueueRef, max: usize) -> Result<Vec<D
         return Err(OpsError::Aws(crate::aws::AwsError::local(
             "sqs:ChangeMessageVisibilityBatch",
             &dlq.name,
-            format!(
-                "{} message(s) stay hidden for up to {HOLD_SECS} s: {}: {}",
-                refused.len(),
-                e.code,
-                e.message
-            ),
+            format!("{} message(s) stay hidden for up to {HOLD_SECS} s: {}: {}", refused.len(), e.code, e.message),
         )));
     }
     let mut letters: Vec<DeadLetter> = held
@@ -237,10 +232,9 @@ async fn receive_send_delete(
                 Ok(d) => d,
                 Err(e) => {
                     // Sent but not deleted: in both queues; say so and stop.
-                    r.not_deleted.extend(to_delete.iter().map(|_| EntryError {
-                        code: e.code.clone(),
-                        message: e.message.clone(),
-                    }));
+                    r.not_deleted.extend(
+                        to_delete.iter().map(|_| EntryError { code: e.code.clone(), message: e.message.clone() }),
+                    );
                     return Err(e.into());
                 }
             };

@@ -124,10 +124,7 @@ pub fn date_range(from: NaiveDate, to: Option<NaiveDate>) -> Result<Vec<NaiveDat
 
 /// Epoch milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// `2024-01-15T10:00:00.000Z`.

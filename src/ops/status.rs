@@ -173,12 +173,7 @@ pub async fn status(
         }
     }
     let verdict = stages.iter().map(|s| s.verdict).max().unwrap_or(Level::Healthy);
-    Report {
-        verdict,
-        resources: resources.into_iter().map(|(k, v)| (k, v.health())).collect(),
-        stages,
-        since_secs,
-    }
+    Report { verdict, resources: resources.into_iter().map(|(k, v)| (k, v.health())).collect(), stages, since_secs }
 }
 
 async fn stage_status(
@@ -215,7 +210,13 @@ async fn stage_status(
         match &stage.queue {
             Some(q) => Some(
                 readers
-                    .metric("AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", &q.name.value), since.min(900), true)
+                    .metric(
+                        "AWS/SQS",
+                        "ApproximateAgeOfOldestMessage",
+                        ("QueueName", &q.name.value),
+                        since.min(900),
+                        true,
+                    )
                     .await,
             ),
             None => None,
@@ -238,15 +239,10 @@ async fn stage_status(
             None => None,
         }
     };
-    let alarm_names: Vec<String> = stage
-        .alarms
-        .iter()
-        .filter(|a| a.threshold.value != Threshold::Off)
-        .map(|a| a.name.clone())
-        .collect();
-    let alarms_read = async {
-        if alarm_names.is_empty() { None } else { Some(readers.alarm_states(&alarm_names).await) }
-    };
+    let alarm_names: Vec<String> =
+        stage.alarms.iter().filter(|a| a.threshold.value != Threshold::Off).map(|a| a.name.clone()).collect();
+    let alarms_read =
+        async { if alarm_names.is_empty() { None } else { Some(readers.alarm_states(&alarm_names).await) } };
     let schedule_read = async {
         match (&stage.schedule, &stage.function) {
             (Some(s), Some(_)) => Some(readers.schedule(&s.name).await),
@@ -338,7 +334,9 @@ async fn stage_status(
                 };
                 b.fact(
                     "queue",
-                    format!("`{qn}`: {visible} visible, {in_flight} in flight, {delayed} delayed; oldest message {oldest}"),
+                    format!(
+                        "`{qn}`: {visible} visible, {in_flight} in flight, {delayed} delayed; oldest message {oldest}"
+                    ),
                 );
                 b.resource(qn, Level::Healthy);
                 if let Some(limit) = threshold(stage, AlarmKind::QueueDepth)
@@ -354,7 +352,15 @@ async fn stage_status(
                 if let (Some(limit), Some(Ok(Some(a)))) = (threshold(stage, AlarmKind::QueueAge), &age)
                     && *a > limit as f64
                 {
-                    b.find(Level::Degraded, qn, format!("oldest message is {} old (alarm threshold {limit} s)", human_age((*a * 1000.0) as i64)), None);
+                    b.find(
+                        Level::Degraded,
+                        qn,
+                        format!(
+                            "oldest message is {} old (alarm threshold {limit} s)",
+                            human_age((*a * 1000.0) as i64)
+                        ),
+                        None,
+                    );
                 }
             }
             Ok(None) => {
@@ -367,7 +373,8 @@ async fn stage_status(
         let dn = q.dlq_name.value.as_str();
         match dlq {
             Ok(Some(attrs)) => {
-                let n = count(&attrs, "ApproximateNumberOfMessages") + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                let n = count(&attrs, "ApproximateNumberOfMessages")
+                    + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
                 b.number("dlq", n as f64);
                 b.fact("dlq", format!("`{dn}`: {n} message(s)"));
                 if n > 0 {
@@ -437,7 +444,10 @@ async fn stage_status(
                                 "Disabled" | "Disabling" => b.find(
                                     Level::Broken,
                                     qn,
-                                    format!("the event source mapping `{qn}` -> `{fname}` is {}: the queue is not consumed", m.state),
+                                    format!(
+                                        "the event source mapping `{qn}` -> `{fname}` is {}: the queue is not consumed",
+                                        m.state
+                                    ),
                                     Some(b.deploy_hint()),
                                 ),
                                 other => b.find(
@@ -492,7 +502,10 @@ async fn stage_status(
         match logs {
             Ok(Some(lines)) => {
                 b.fact("log", format!("`{}`: {} error line(s) in the last {window}", f.log_group.value, lines.len()));
-                b.s.errors = lines.into_iter().map(|l| format!("{} {}", super::iso_ms(l.timestamp_ms), l.message.trim_end())).collect();
+                b.s.errors = lines
+                    .into_iter()
+                    .map(|l| format!("{} {}", super::iso_ms(l.timestamp_ms), l.message.trim_end()))
+                    .collect();
             }
             Ok(None) => b.fact("log", format!("`{}` does not exist (the function never wrote)", f.log_group.value)),
             Err(e) => b.failed(&f.log_group.value, "log", &e),
@@ -507,13 +520,23 @@ async fn stage_status(
                 let missing = alarm_names.iter().filter(|n| !states.contains_key(*n)).count();
                 b.fact(
                     "alarms",
-                    format!("{} of {} in ALARM{}", firing.len(), alarm_names.len(), if missing > 0 { format!(", {missing} missing") } else { String::new() }),
+                    format!(
+                        "{} of {} in ALARM{}",
+                        firing.len(),
+                        alarm_names.len(),
+                        if missing > 0 { format!(", {missing} missing") } else { String::new() }
+                    ),
                 );
                 for n in &alarm_names {
                     match states.get(n) {
                         Some((s, reason)) if s == "ALARM" => {
                             let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
-                            b.find(if dlq { Level::Broken } else { Level::Degraded }, n, format!("alarm `{n}` is in ALARM: {reason}"), None);
+                            b.find(
+                                if dlq { Level::Broken } else { Level::Degraded },
+                                n,
+                                format!("alarm `{n}` is in ALARM: {reason}"),
+                                None,
+                            );
                         }
                         Some(_) => b.resource(n, Level::Healthy),
                         None => {
@@ -528,7 +551,12 @@ async fn stage_status(
                     b.resource(n, Level::Unknown);
                 }
                 b.fact("alarms", "could not read");
-                b.s.findings.push(Finding { level: Level::Unknown, resource: alarm_names.join(","), text: format!("could not read: {e}"), hint: None });
+                b.s.findings.push(Finding {
+                    level: Level::Unknown,
+                    resource: alarm_names.join(","),
+                    text: format!("could not read: {e}"),
+                    hint: None,
+                });
             }
         }
     }
@@ -538,16 +566,25 @@ async fn stage_status(
     for (bucket, glob, read) in outputs {
         match read {
             Ok(Some((objects, truncated))) => {
-                let newest = objects.iter().filter(|o| pipewright_common::glob_match(&glob, &o.key) && !pipewright_common::is_canary(&o.key)).max_by_key(|o| o.modified_ms);
+                let newest = objects
+                    .iter()
+                    .filter(|o| pipewright_common::glob_match(&glob, &o.key) && !pipewright_common::is_canary(&o.key))
+                    .max_by_key(|o| o.modified_ms);
                 let text = match newest {
                     None => format!("s3://{bucket}/{glob}: no object"),
                     Some(o) => {
-                        let has_today = objects.iter().any(|x| pipewright_common::key_field(&x.key, "date") == Some(today.as_str()));
+                        let has_today = objects
+                            .iter()
+                            .any(|x| pipewright_common::key_field(&x.key, "date") == Some(today.as_str()));
                         format!(
                             "s3://{bucket}/{}: {} ago{}{}",
                             o.key,
                             human_age(now_ms() - o.modified_ms),
-                            if glob.contains("date=") { format!("; today's ({today}): {}", if has_today { "yes" } else { "no" }) } else { String::new() },
+                            if glob.contains("date=") {
+                                format!("; today's ({today}): {}", if has_today { "yes" } else { "no" })
+                            } else {
+                                String::new()
+                            },
                             if truncated { " (first 10,000 keys)" } else { "" }
                         )
                     }
