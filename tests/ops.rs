@@ -472,3 +472,44 @@ fn probe_sees_each_canary_arrive_and_leaves_other_messages_alone() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("did NOT arrive within 3s"), "{}", text(&o));
 }
+
+/// The generated runbooks name these commands: each parses, and each stage it names has what the
+/// command needs (a queue for replay, dlq and probe), so the runbook cannot suggest a refused command.
+#[test]
+fn runbook_commands_parse_and_name_fitting_stages() {
+    use clap::Parser;
+    use pipewright::cli::{Cli, Command as Cmd};
+    let mut seen = 0;
+    for (spec, runbook) in [
+        ("specs/hoopstat-haus.yaml", "generated/hoopstat-haus/RUNBOOK.md"),
+        ("specs/minimal.yaml", "generated/minimal/RUNBOOK.md"),
+    ] {
+        let loaded = pipewright::spec::load(pipewright::spec::Source::read(std::path::Path::new(spec)).expect("spec"));
+        let pipeline = loaded.pipeline.expect("valid");
+        let text = std::fs::read_to_string(runbook).expect("runbook");
+        // Lines of sh blocks and inline `pipewright ...` spans.
+        let mut commands: Vec<String> =
+            text.lines().filter(|l| l.starts_with("pipewright ")).map(str::to_string).collect();
+        for part in text.split('`').skip(1).step_by(2) {
+            if part.starts_with("pipewright ") {
+                commands.push(part.to_string());
+            }
+        }
+        for cmd in commands {
+            let words = cmd.split(" #").next().unwrap_or("").split(" >").next().unwrap_or("").split_whitespace();
+            let cli = Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{runbook}: `{cmd}`: {e}"));
+            let stage = match &cli.command {
+                Cmd::Replay(a) => Some(a.stage.clone()),
+                Cmd::Dlq(a) => Some(a.stage.clone()),
+                Cmd::Probe(a) => a.stage.clone(),
+                _ => None,
+            };
+            if let Some(stage) = stage {
+                let s = pipewright::ops::find_stage(&pipeline, &stage).unwrap_or_else(|e| panic!("`{cmd}`: {e}"));
+                pipewright::ops::stage_queue(s, "runbook").unwrap_or_else(|e| panic!("`{cmd}`: {e}"));
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 30, "{seen} commands");
+}
