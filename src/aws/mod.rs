@@ -4,6 +4,7 @@
 pub mod cfn;
 pub mod emulator;
 pub mod live;
+pub mod ops;
 pub mod s3;
 
 use aws_config::BehaviorVersion;

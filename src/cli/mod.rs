@@ -11,6 +11,7 @@ mod emulator;
 pub mod env;
 mod generate;
 mod graph;
+mod ops;
 mod run_local;
 mod verify;
 
@@ -95,6 +96,68 @@ source mappings, functions, roles, alarms, log groups, the schedule and S3 Table
 Exit codes: 0 verified clean, 1 drift found, 2 something could not be verified (access denied,
 throttled, unreachable: never reported as clean; --strict makes it a failure, exit 1), 3 tool error.")]
     Verify(VerifyArgs),
+    /// The live health of each stage: queue, DLQ, mapping, errors, alarms, newest objects; a verdict.
+    #[command(after_help = "Examples:
+  pipewright status specs/hoopstat-haus.yaml
+  pipewright status specs/hoopstat-haus.yaml --stage silver-processing --since 6h
+  pipewright status specs/hoopstat-haus.yaml --format json > status.json   # also for graph --status
+
+Per stage: the schedule (a local stage runs from cron: its newest output is its last run); queue
+visible / in flight / oldest message age; DLQ depth; event source mapping state, reason and last
+processing result; function invocations, errors and throttles over --since and the newest ERROR lines
+of its log group; alarms in ALARM; the newest object of each output (is today's there?).
+Broken: a missing resource, a disabled mapping, messages in a DLQ. Degraded: a backlog over the
+queue-depth alarm's threshold, errors, throttles, an alarm in ALARM.
+
+Exit codes: 0 healthy, 1 degraded or broken, 2 something could not be read (access denied,
+throttled, unreachable: never reported as healthy) or a usage error, 3 tool error.")]
+    Status(ops::StatusArgs),
+    /// Re-send S3 events for the existing objects of some dates into a stage's queue.
+    #[command(after_help = "Examples:
+  pipewright replay specs/hoopstat-haus.yaml --stage silver-processing --date 2024-01-15
+  pipewright replay specs/hoopstat-haus.yaml --stage silver-processing --date 2023-10-24 --to 2024-04-14 --dry-run
+  pipewright replay specs/hoopstat-haus.yaml --stage gold-analytics --date 2024-01-15 --format json
+
+Lists the objects of those dates that the stage's trigger matches (through the upstream writes' key
+templates) and sends one S3 event notification per object, in S3's format (configurationId
+`pipewright-replay`), into the stage's queue with SendMessageBatch: the event source mapping, its
+retries and the DLQ apply as for S3's own events. Handlers are idempotent: a replay rewrites the same
+outputs.
+
+Exit codes: 0 sent (or listed with --dry-run), 1 no object of those dates, 2 usage error (unknown
+or untriggered stage, bad date) or could not read, 3 AWS failure or messages SQS refused.")]
+    Replay(ops::ReplayArgs),
+    /// A stage's dead letters: peek (decode, not consume), redrive to the queue, purge.
+    #[command(after_help = "Examples:
+  pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing peek
+  pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing redrive
+  pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing redrive --no-move-task
+  pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing purge --yes
+
+peek receives the messages, prints their S3 keys, receive counts and first-sent times and makes them
+visible again (receive counts include the peek). redrive moves them back to the stage's queue with
+SQS's StartMessageMoveTask, or, where that API is unavailable (or with --no-move-task), with a
+receive -> send -> delete loop that deletes a dead letter only after its copy was sent. purge asks
+first (or --yes).
+
+Exit codes: 0 done, 2 usage error, not confirmed, or could not read, 3 AWS failure or messages
+that could not be moved (the error says where they are).")]
+    Dlq(ops::DlqArgs),
+    /// Prove each S3 trigger delivers: a canary object in, its message out of the stage's queue.
+    #[command(after_help = "Examples:
+  pipewright probe specs/hoopstat-haus.yaml
+  pipewright probe specs/hoopstat-haus.yaml --stage silver-processing --timeout 60s
+
+For each triggered stage, puts a tagged canary object (`pipewright=canary`) whose key fills each `*`
+of the trigger pattern with `pipewright-canary-<id>`, so it matches the S3 filter and the whole
+pattern; waits for its event in the stage's queue and deletes only that message (other messages it
+receives stay hidden until the probe ends, then are made visible again); removes the canary. Handlers
+skip canaries (pipewright_common::is_canary). When the function consumes the canary first, its
+log line proves the arrival.
+
+Exit codes: 0 every canary arrived, 1 one did not arrive within --timeout, 2 usage error or could
+not read, 3 AWS failure.")]
+    Probe(ops::ProbeArgs),
     /// Write the runbook of the spec (`generated/<spec-name>/RUNBOOK.md`), from the spec itself.
     #[command(after_help = "Examples:
   pipewright docs specs/hoopstat-haus.yaml
@@ -334,6 +397,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Deploy(args) => deploy::run(&args, color, out, err),
         Command::Verify(args) => verify::run(&args, color, out, err),
         Command::Docs(args) => docs::run(&args, color, out, err),
+        Command::Status(args) => ops::status(&args, color, out, err),
+        Command::Replay(args) => ops::replay(&args, color, out, err),
+        Command::Dlq(args) => ops::dlq(&args, color, out, err),
+        Command::Probe(args) => ops::probe(&args, color, out, err),
         Command::Graph(args) => graph::run(&args, color, out, err),
         Command::Build(args) => build::run(&args, color, out, err),
         Command::RunLocal(args) => run_local::run(&args, color, out, err),

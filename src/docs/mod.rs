@@ -124,7 +124,9 @@ struct StageView {
     quarantine: Option<String>,
     alarms: Vec<AlarmView>,
     alarms_off: Vec<String>,
-    /// An example date, when the stage's inputs are keyed by `{date}` (so `replay --date` applies).
+    /// An example date, when the stage's inputs (triggered) or outputs (scheduled) are keyed by `{date}`.
+    example_date: Option<String>,
+    /// An example date, when the stage has a queue and its inputs are keyed by `{date}` (so `replay --date` applies).
     replay_date: Option<String>,
     downstream: Vec<String>,
 }
@@ -413,7 +415,8 @@ fn stage_view(p: &Pipeline, s: &Stage) -> StageView {
         quarantine: s.quarantine.as_ref().map(|q| format!("s3://{}/{}", p.bucket_name(&q.bucket), q.prefix.value)),
         alarms,
         alarms_off,
-        replay_date: keyed_by_date.then(|| p.example("date")),
+        example_date: keyed_by_date.then(|| p.example("date")),
+        replay_date: (keyed_by_date && s.queue.is_some()).then(|| p.example("date")),
         downstream,
     }
 }

@@ -124,10 +124,13 @@ pub enum SkipReason {
     OtherBucket { expected: String, actual: String },
     #[error("key does not match the trigger pattern `{0}`")]
     KeyMismatch(String),
+    /// A canary object of `pipewright probe` ([`crate::is_canary`]): it proved the wiring by arriving.
+    #[error("canary object of `pipewright probe`: nothing to do")]
+    Canary,
 }
 
 /// Whether an object event is one the stage must process: an object creation in the trigger
-/// bucket whose decoded key matches the whole trigger pattern.
+/// bucket whose decoded key matches the whole trigger pattern and is not a probe's canary.
 pub fn check_trigger(input: &Input, object: &ObjectEvent) -> Result<(), SkipReason> {
     let created = object.event_name.strip_prefix("s3:").unwrap_or(&object.event_name);
     if !created.starts_with("ObjectCreated:") {
@@ -138,6 +141,9 @@ pub fn check_trigger(input: &Input, object: &ObjectEvent) -> Result<(), SkipReas
     }
     if !glob_match(&input.pattern, &object.key) {
         return Err(SkipReason::KeyMismatch(input.pattern.clone()));
+    }
+    if crate::is_canary(&object.key) {
+        return Err(SkipReason::Canary);
     }
     Ok(())
 }
@@ -458,6 +464,28 @@ mod tests {
         };
         assert_eq!(objects[0].key, "raw/box_scores/date=2024-01-15/a b+c.json");
         assert_eq!(check_trigger(&input(), &objects[0]), Err(SkipReason::KeyMismatch(input().pattern)));
+    }
+
+    #[tokio::test]
+    async fn canaries_are_skipped_without_failing_the_record() {
+        let event = batch(vec![
+            message(Some("m1"), &aws_body("raw/box_scores/date%3Dpipewright-canary-1a2b/data.json")),
+            message(Some("m2"), &aws_body("raw/box_scores/date%3D2024-01-15/data.json")),
+        ]);
+        let (log, captured) = Logger::capture("silver-processing");
+        let seen = RefCell::new(Vec::new());
+        let response = process_s3_batch(&event, &input(), &log, |object| {
+            seen.borrow_mut().push(object.key.clone());
+            async { Ok::<(), Boom>(()) }
+        })
+        .await
+        .expect("ids present");
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(seen.into_inner(), vec!["raw/box_scores/date=2024-01-15/data.json"]);
+        let lines = captured.lines();
+        let skipped: Vec<_> = lines.iter().filter(|l| l["message"] == "object skipped").collect();
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0]["reason"].as_str().unwrap_or_default().contains("canary"), "{:?}", skipped[0]);
     }
 
     #[test]

@@ -251,6 +251,23 @@ impl StageInputs {
     }
 }
 
+/// What marks the key of a canary object (`pipewright probe`): the probe fills each `*` of a trigger
+/// pattern with `pipewright-canary-<id>`, so the key matches the S3 filter and the whole pattern.
+/// Handlers skip such objects (see `event::check_trigger`) without failing the record.
+pub const CANARY_MARKER: &str = "pipewright-canary-";
+
+/// Whether a (decoded) key is a canary object's.
+pub fn is_canary(key: &str) -> bool {
+    key.contains(CANARY_MARKER)
+}
+
+/// The key of a canary object for a trigger pattern: each `*` becomes `pipewright-canary-<id>`
+/// (`id`: letters, digits and `-`). `None` for a pattern without `*` (an exact key: a canary cannot
+/// match it without being the real object).
+pub fn canary_key(pattern: &str, id: &str) -> Option<String> {
+    pattern.contains('*').then(|| pattern.replace('*', &format!("{CANARY_MARKER}{id}")))
+}
+
 /// Whether `text` matches a key pattern: `*` matches any run of characters, including `/`;
 /// everything else is literal. The generator derives S3 filters from the same patterns, and a
 /// handler enforces the whole pattern (S3 filters only enforce its prefix and suffix).
@@ -385,6 +402,18 @@ pub fn key_field<'a>(key: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canary_keys_match_their_pattern_and_are_recognised() {
+        let key = canary_key("raw/box_scores/date=*/data.json", "1a2b").expect("has a wildcard");
+        assert_eq!(key, "raw/box_scores/date=pipewright-canary-1a2b/data.json");
+        assert!(glob_match("raw/box_scores/date=*/data.json", &key));
+        assert!(is_canary(&key));
+        let key = canary_key("silver/*.parquet", "x").expect("has a wildcard");
+        assert!(glob_match("silver/*.parquet", &key) && is_canary(&key));
+        assert!(!is_canary("raw/box_scores/date=2024-01-15/data.json"));
+        assert_eq!(canary_key("exact/key.json", "x"), None);
+    }
     use std::collections::HashMap;
 
     fn sample() -> StageEnv {

@@ -1,0 +1,539 @@
+//! `pipewright status`, `replay`, `dlq`, `probe`: arguments and printing; the work is in `crate::ops`.
+
+use super::{AwsArgs, env, load_valid, parse_duration};
+use crate::Exit;
+use crate::ops::{self, OpsError};
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Output of the operating commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OpsFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Only this stage.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// Window of the function metrics and error lines (`15m`, `1h`, `1d`).
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub since: crate::spec::duration::Duration,
+    /// Output format (`json` is also a status document for `graph --status`).
+    #[arg(long, value_enum, default_value_t = OpsFormat::Human)]
+    pub format: OpsFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The triggered stage whose queue receives the events.
+    #[arg(long)]
+    pub stage: String,
+    /// The (first) date, YYYY-MM-DD.
+    #[arg(long)]
+    pub date: String,
+    /// The last date (inclusive; default: --date).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// List what would be sent; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// SendMessageBatch calls in flight.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OpsFormat::Human)]
+    pub format: OpsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DlqAction {
+    /// Show the dead letters (S3 keys, receive counts, sent time) without consuming them.
+    Peek,
+    /// Move them back to the stage's queue.
+    Redrive,
+    /// Delete them (asks first, unless --yes).
+    Purge,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqArgs {
+    /// `[SPEC] ACTION`: the spec (default: `PIPEWRIGHT_SPEC`, else the embedded hoopstat-haus spec),
+    /// then `peek`, `redrive` or `purge`.
+    #[arg(value_name = "SPEC", num_args = 1..=2, required = true)]
+    pub words: Vec<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The stage whose dead-letter queue to work on.
+    #[arg(long)]
+    pub stage: String,
+    /// Purge without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Peek: at most this many messages.
+    #[arg(long, default_value_t = 100)]
+    pub max: usize,
+    /// Redrive with the receive -> send -> delete loop, not StartMessageMoveTask.
+    #[arg(long)]
+    pub no_move_task: bool,
+    /// Redrive: how long to wait for the move task (`5m`).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub timeout: crate::spec::duration::Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OpsFormat::Human)]
+    pub format: OpsFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The spec (default: the embedded hoopstat-haus spec).
+    #[arg(env = env::SPEC)]
+    pub spec: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Only this stage's trigger.
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// How long to wait for each canary's message (`30s`).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: crate::spec::duration::Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OpsFormat::Human)]
+    pub format: OpsFormat,
+}
+
+fn fail(err: &mut dyn Write, e: &OpsError) -> std::io::Result<Exit> {
+    writeln!(err, "error: {e}")?;
+    Ok(e.exit())
+}
+
+fn json_out(out: &mut dyn Write, v: &serde_json::Value) -> std::io::Result<()> {
+    writeln!(out, "{}", serde_json::to_string_pretty(v).unwrap_or_default())
+}
+
+pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    use crate::ops::status::Level;
+    let (source, pipeline) = match load_valid(args.spec.as_ref(), "reading the status of", color, err)? {
+        Ok(v) => v,
+        Err(exit) => return Ok(exit),
+    };
+    let stage = match args.stage.as_deref().map(|s| ops::find_stage(&pipeline, s)).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(err, &e),
+    };
+    let spec = source.path.display().to_string();
+    let settings = args.aws.settings(&pipeline.region.value);
+    let started = std::time::Instant::now();
+    let report = super::runtime()?.block_on(async {
+        let aws = crate::aws::Aws::connect(&settings).await;
+        let account = if pipeline.tables.is_some() { aws.account().await.ok() } else { None };
+        let readers = aws.readers();
+        ops::status::status(&readers, &pipeline, &spec, stage, args.since.secs(), account.as_deref()).await
+    });
+    if args.format == OpsFormat::Json {
+        json_out(out, &serde_json::to_value(&report).unwrap_or_default())?;
+    } else {
+        let paint = |level: Level| {
+            let text = level.as_str().to_uppercase();
+            if !color {
+                return text;
+            }
+            let code = match level {
+                Level::Healthy => "32",
+                Level::Unknown => "35",
+                Level::Degraded => "33",
+                Level::Broken => "31",
+            };
+            format!("\x1b[1;{code}m{text}\x1b[0m")
+        };
+        writeln!(
+            out,
+            "{}: {} (metrics and logs over the last {})",
+            pipeline.project.value,
+            paint(report.verdict),
+            args.since
+        )?;
+        for s in &report.stages {
+            writeln!(out, "\n{}  {}", s.stage, paint(s.verdict))?;
+            for f in &s.facts {
+                writeln!(out, "  {:<9} {}", f.label, f.value)?;
+            }
+            for line in &s.errors {
+                writeln!(out, "            {line}")?;
+            }
+            for f in &s.findings {
+                writeln!(out, "  ! {}: {}", f.level.as_str(), f.text)?;
+                if let Some(h) = &f.hint {
+                    writeln!(out, "    -> {h}")?;
+                }
+            }
+        }
+    }
+    writeln!(err, "status read in {:.2}s", started.elapsed().as_secs_f64())?;
+    Ok(report.exit())
+}
+
+pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let (_, pipeline) = match load_valid(args.spec.as_ref(), "replaying", color, err)? {
+        Ok(v) => v,
+        Err(exit) => return Ok(exit),
+    };
+    let prepared = ops::find_stage(&pipeline, &args.stage).and_then(|stage| {
+        ops::stage_queue(stage, "replay")?;
+        let from = ops::parse_date(&args.date)?;
+        let to = args.to.as_deref().map(ops::parse_date).transpose()?;
+        Ok((stage, ops::date_range(from, to)?))
+    });
+    let (stage, dates) = match prepared {
+        Ok(v) => v,
+        Err(e) => return fail(err, &e),
+    };
+    let settings = args.aws.settings(&pipeline.region.value);
+    let started = std::time::Instant::now();
+    let result = super::runtime()?.block_on(async {
+        let aws = crate::aws::Aws::connect(&settings).await;
+        let readers = aws.readers();
+        let plan = ops::replay::plan(&readers, &pipeline, stage, dates).await?;
+        let listed = started.elapsed();
+        if args.dry_run || plan.objects.is_empty() {
+            return Ok((plan, None, listed));
+        }
+        let queue = ops::existing_queue(&readers, &plan.queue, "queue").await?;
+        let keys: Vec<String> = plan.objects.iter().map(|o| o.key.clone()).collect();
+        let messages = plan.messages(&aws.region());
+        let mut last = std::time::Instant::now();
+        let mut progress = |sent: usize, total: usize| {
+            if last.elapsed().as_secs() >= 2 {
+                last = std::time::Instant::now();
+                eprintln!("sent {sent} of {total}");
+            }
+        };
+        let outcome = ops::replay::send(&readers, &queue, &keys, messages, args.concurrency, &mut progress).await?;
+        Ok::<_, OpsError>((plan, Some(outcome), listed))
+    });
+    let (plan, outcome, listed) = match result {
+        Ok(v) => v,
+        Err(e) => return fail(err, &e),
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let (first, last) = (plan.dates.first(), plan.dates.last());
+    let range = match (first, last) {
+        (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => String::new(),
+    };
+    let sent = outcome.as_ref().map_or(0, |o| o.sent);
+    let failed = outcome.as_ref().map_or(0, |o| o.failed.len());
+    if args.format == OpsFormat::Json {
+        json_out(
+            out,
+            &json!({
+                "stage": plan.stage, "queue": plan.queue, "bucket": plan.bucket,
+                "from": first.map(|d| d.to_string()), "to": last.map(|d| d.to_string()),
+                "dry_run": args.dry_run,
+                "objects": plan.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+                "sent": sent,
+                "batches": outcome.as_ref().map_or(0, |o| o.batches),
+                "failed": outcome.as_ref().map(|o| o.failed.iter().map(|(k, e)| json!({"key": k, "code": e.code, "message": e.message})).collect::<Vec<_>>()).unwrap_or_default(),
+                "list_seconds": listed.as_secs_f64(),
+                "seconds": elapsed,
+            }),
+        )?;
+    } else if args.dry_run {
+        for o in &plan.objects {
+            writeln!(out, "s3://{}/{}", plan.bucket, o.key)?;
+        }
+        writeln!(
+            out,
+            "dry run: would send {} S3 event message(s) for {} of {range} in `{}` to `{}`",
+            plan.objects.len(),
+            plan.stage,
+            plan.bucket,
+            plan.queue
+        )?;
+    } else if let Some(o) = &outcome {
+        writeln!(
+            out,
+            "sent {sent} S3 event message(s) for {range} ({} objects in `{}`) to `{}` in {} SendMessageBatch call(s), {elapsed:.2}s ({:.0} messages/s)",
+            plan.objects.len(),
+            plan.bucket,
+            plan.queue,
+            o.batches,
+            sent as f64 / elapsed.max(0.001)
+        )?;
+        for (key, e) in &o.failed {
+            writeln!(err, "error: not sent: s3://{}/{key}: {}: {}", plan.bucket, e.code, e.message)?;
+        }
+    }
+    if plan.objects.is_empty() {
+        writeln!(
+            err,
+            "error: no object of {range} in `{}` matches the trigger of `{}` (under {})",
+            plan.bucket,
+            plan.stage,
+            plan.prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        )?;
+        return Ok(Exit::Findings);
+    }
+    Ok(if failed > 0 { Exit::Failure } else { Exit::Clean })
+}
+
+impl DlqArgs {
+    /// The spec and the action from `[SPEC] ACTION`.
+    fn split(&self) -> Result<(Option<PathBuf>, DlqAction), String> {
+        let (spec, action) = match self.words.as_slice() {
+            [action] => (std::env::var_os(env::SPEC).map(PathBuf::from), action),
+            [spec, action] => (Some(PathBuf::from(spec)), action),
+            _ => return Err("expected `[SPEC] peek|redrive|purge`".to_string()),
+        };
+        let action = DlqAction::from_str(action, false)
+            .map_err(|_| format!("`{action}` is not an action: peek, redrive or purge"))?;
+        Ok((spec, action))
+    }
+}
+
+pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let (spec_path, action) = match args.split() {
+        Ok(v) => v,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Usage);
+        }
+    };
+    let (source, pipeline) = match load_valid(spec_path.as_ref(), "operating", color, err)? {
+        Ok(v) => v,
+        Err(exit) => return Ok(exit),
+    };
+    let queue = match ops::find_stage(&pipeline, &args.stage).and_then(|s| ops::stage_queue(s, "dlq")) {
+        Ok(q) => q,
+        Err(e) => return fail(err, &e),
+    };
+    let spec = source.path.display().to_string();
+    let settings = args.aws.settings(&pipeline.region.value);
+    let rt = super::runtime()?;
+    let aws = rt.block_on(crate::aws::Aws::connect(&settings));
+    let readers = aws.readers();
+    let dlq = match rt.block_on(ops::existing_queue(&readers, &queue.dlq_name.value, "dead-letter queue")) {
+        Ok(q) => q,
+        Err(e) => return fail(err, &e),
+    };
+    match action {
+        DlqAction::Peek => {
+            let letters = match rt.block_on(ops::dlq::peek(&readers, &dlq, args.max.max(1))) {
+                Ok(l) => l,
+                Err(e) => return fail(err, &e),
+            };
+            if args.format == OpsFormat::Json {
+                let items: Vec<_> = letters
+                    .iter()
+                    .map(|l| {
+                        let (objects, other) = match &l.body {
+                            ops::Body::Objects(o) => {
+                                (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
+                            }
+                            ops::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
+                            ops::Body::Other(s) => (vec![], Some(s.clone())),
+                        };
+                        json!({"message_id": l.message_id, "receive_count": l.receive_count,
+                               "sent": l.sent_ms.map(ops::iso_ms), "objects": objects, "other": other})
+                    })
+                    .collect();
+                json_out(out, &json!({"dlq": dlq.name, "messages": items}))?;
+            } else {
+                writeln!(out, "{}: {} dead letter(s) (peeked, still there)", dlq.name, letters.len())?;
+                for l in &letters {
+                    let what = match &l.body {
+                        ops::Body::Objects(o) => {
+                            o.iter().map(|(b, k, _)| format!("s3://{b}/{k}")).collect::<Vec<_>>().join(" ")
+                        }
+                        ops::Body::Test => "s3:TestEvent".to_string(),
+                        ops::Body::Other(s) => format!("(not an S3 event) {s}"),
+                    };
+                    writeln!(
+                        out,
+                        "  {}  received {:>2}x  {}  {what}",
+                        l.sent_ms.map(ops::iso_ms).unwrap_or_else(|| "?".into()),
+                        l.receive_count,
+                        l.message_id
+                    )?;
+                }
+                if !letters.is_empty() {
+                    writeln!(out, "after fixing the cause: pipewright dlq {spec} --stage {} redrive", args.stage)?;
+                }
+            }
+            Ok(Exit::Clean)
+        }
+        DlqAction::Redrive => {
+            let target = match rt.block_on(ops::existing_queue(&readers, &queue.name.value, "queue")) {
+                Ok(q) => q,
+                Err(e) => return fail(err, &e),
+            };
+            let mut progress = |line: &str| eprintln!("{line}");
+            let timeout = std::time::Duration::from_secs(args.timeout.secs());
+            let started = std::time::Instant::now();
+            let r = match rt.block_on(ops::dlq::redrive(
+                &readers,
+                &dlq,
+                &target,
+                !args.no_move_task,
+                timeout,
+                &mut progress,
+            )) {
+                Ok(r) => r,
+                Err(e) => return fail(err, &e),
+            };
+            let secs = started.elapsed().as_secs_f64();
+            if args.format == OpsFormat::Json {
+                json_out(
+                    out,
+                    &json!({"dlq": dlq.name, "queue": target.name, "method": r.method.as_str(), "moved": r.moved,
+                            "fallback": r.fallback, "not_sent": r.not_sent.len(), "not_deleted": r.not_deleted.len(),
+                            "seconds": secs}),
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "moved {} message(s) from `{}` to `{}` ({}, {secs:.2}s)",
+                    r.moved,
+                    dlq.name,
+                    target.name,
+                    r.method.as_str()
+                )?;
+            }
+            if let Some(e) = r.not_sent.first() {
+                writeln!(
+                    err,
+                    "error: {} message(s) could not be sent and stay in `{}`: {}: {}",
+                    r.not_sent.len(),
+                    dlq.name,
+                    e.code,
+                    e.message
+                )?;
+            }
+            if let Some(e) = r.not_deleted.first() {
+                writeln!(
+                    err,
+                    "error: {} message(s) were sent but not deleted from `{}` (now in both queues): {}: {}",
+                    r.not_deleted.len(),
+                    dlq.name,
+                    e.code,
+                    e.message
+                )?;
+            }
+            Ok(if r.not_sent.is_empty() && r.not_deleted.is_empty() { Exit::Clean } else { Exit::Failure })
+        }
+        DlqAction::Purge => {
+            let depth = match rt.block_on(readers.visible_messages(&dlq)) {
+                Ok(n) => n,
+                Err(e) => return fail(err, &OpsError::Aws(e)),
+            };
+            if !args.yes {
+                if !std::io::stdin().is_terminal() {
+                    writeln!(
+                        err,
+                        "error: not purged: purging `{}` ({depth} message(s)) needs confirmation: pass `--yes`",
+                        dlq.name
+                    )?;
+                    return Ok(Exit::Usage);
+                }
+                eprint!("delete the {depth} message(s) of `{}` for good? [y/N] ", dlq.name);
+                let mut line = String::new();
+                let yes =
+                    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes");
+                if !yes {
+                    writeln!(err, "error: not purged")?;
+                    return Ok(Exit::Usage);
+                }
+            }
+            match rt.block_on(ops::dlq::purge(&readers, &dlq)) {
+                Ok(n) => {
+                    writeln!(out, "purged `{}` ({n} message(s))", dlq.name)?;
+                    Ok(Exit::Clean)
+                }
+                Err(e) => fail(err, &e),
+            }
+        }
+    }
+}
+
+pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let (_, pipeline) = match load_valid(args.spec.as_ref(), "probing", color, err)? {
+        Ok(v) => v,
+        Err(exit) => return Ok(exit),
+    };
+    let stages = match ops::queued_stages(&pipeline, args.stage.as_deref(), "probe") {
+        Ok(s) => s,
+        Err(e) => return fail(err, &e),
+    };
+    let settings = args.aws.settings(&pipeline.region.value);
+    let timeout = std::time::Duration::from_secs(args.timeout.secs());
+    let id = ops::probe::canary_id();
+    let results = super::runtime()?.block_on(async {
+        let aws = crate::aws::Aws::connect(&settings).await;
+        let readers = aws.readers();
+        let probes = stages.iter().map(|s| ops::probe::probe(&readers, &pipeline, s, &id, timeout));
+        futures::future::join_all(probes).await
+    });
+    let mut exit = Exit::Clean;
+    let mut items = Vec::new();
+    for (stage, r) in stages.iter().zip(results) {
+        match r {
+            Ok(p) => {
+                let (arrived, ms, via) = match p.arrived {
+                    Some((ms, via)) => (true, Some(ms), Some(via)),
+                    None => (false, None, None),
+                };
+                if !arrived {
+                    exit = exit.max_with(Exit::Findings);
+                }
+                if args.format == OpsFormat::Human {
+                    let what = match (ms, via) {
+                        (Some(ms), Some(ops::probe::Via::Queue)) => format!("arrived in {ms} ms"),
+                        (Some(ms), _) => {
+                            format!("arrived: consumed by the function first, seen in its log after {ms} ms")
+                        }
+                        _ => format!("did NOT arrive within {}", args.timeout),
+                    };
+                    writeln!(out, "{}: s3://{}/{} -> `{}`: {what}", p.stage, p.bucket, p.key, p.queue)?;
+                }
+                if let Some(c) = &p.cleanup {
+                    writeln!(err, "warning: {c}")?;
+                }
+                items.push(json!({"stage": p.stage, "bucket": p.bucket, "key": p.key, "queue": p.queue,
+                                  "arrived": arrived, "ms": ms,
+                                  "via": via.map(|v| if v == ops::probe::Via::Queue { "queue" } else { "log" }),
+                                  "others_seen": p.others, "cleanup": p.cleanup}));
+            }
+            Err(e) => {
+                writeln!(err, "error: {}: {e}", stage.name.value)?;
+                exit = exit.max_with(e.exit());
+                items.push(json!({"stage": stage.name.value, "error": e.to_string()}));
+            }
+        }
+    }
+    if args.format == OpsFormat::Json {
+        json_out(out, &json!({"probes": items}))?;
+    }
+    Ok(exit)
+}
+
+impl Exit {
+    /// The worse of two exit codes (a failure outranks "could not", which outranks findings).
+    fn max_with(self, other: Exit) -> Exit {
+        if (other as u8) > (self as u8) { other } else { self }
+    }
+}

@@ -1,0 +1,269 @@
+//! Operating the deployed pipeline, driven by the spec: `status` (health per stage), `replay` (S3
+//! events for existing objects, through the stage's queue), `dlq` (peek, redrive, purge) and `probe`
+//! (a canary object through each trigger's real wiring). The AWS calls live in `crate::aws::ops`;
+//! printing lives in `crate::cli`.
+
+pub mod dlq;
+pub mod probe;
+pub mod replay;
+pub mod status;
+
+use crate::aws::live::Readers;
+use crate::aws::ops::QueueRef;
+use crate::aws::{AwsError, ErrorKind};
+use crate::spec::Pipeline;
+use crate::spec::resolve::{Queue, Stage};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Value, json};
+use std::fmt;
+
+/// Why an operating command stopped.
+#[derive(Debug)]
+pub enum OpsError {
+    /// Bad arguments: an unknown stage, a stage without a queue, a bad date.
+    Usage(String),
+    /// An AWS call failed.
+    Aws(AwsError),
+    /// A resource the spec declares does not exist (not deployed?).
+    Missing(String),
+}
+
+impl fmt::Display for OpsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpsError::Usage(m) | OpsError::Missing(m) => f.write_str(m),
+            OpsError::Aws(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<AwsError> for OpsError {
+    fn from(e: AwsError) -> Self {
+        OpsError::Aws(e)
+    }
+}
+
+impl OpsError {
+    /// The exit code: usage errors and "could not" (access denied, throttled, unreachable) 2,
+    /// anything else 3.
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            OpsError::Usage(_) => crate::Exit::Usage,
+            OpsError::Aws(e) if could_not_read(e) => crate::Exit::Usage,
+            _ => crate::Exit::Failure,
+        }
+    }
+}
+
+/// Whether an error means "could not read" (the answer is unknown), as `verify` counts it.
+pub fn could_not_read(e: &AwsError) -> bool {
+    matches!(e.kind, ErrorKind::AccessDenied | ErrorKind::Throttling | ErrorKind::Unreachable)
+}
+
+/// The stage named `name`, or a usage error listing the stages.
+pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage, OpsError> {
+    pipeline.stage(name).ok_or_else(|| {
+        let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.value.as_str()).collect();
+        OpsError::Usage(format!("the spec has no stage `{name}` (stages: {})", names.join(", ")))
+    })
+}
+
+/// The queue of a triggered stage, or a usage error saying why it has none.
+pub fn stage_queue<'s>(stage: &'s Stage, command: &str) -> Result<&'s Queue, OpsError> {
+    stage.queue.as_ref().ok_or_else(|| {
+        let why = if stage.schedule.is_some() {
+            "is started by its schedule, not by S3 events through a queue"
+        } else {
+            "has no queue"
+        };
+        OpsError::Usage(format!("`{command}` needs a triggered stage with a queue: stage `{}` {why}", stage.name.value))
+    })
+}
+
+/// Stages with a queue: the one named, or all of them.
+pub fn queued_stages<'p>(
+    pipeline: &'p Pipeline,
+    name: Option<&str>,
+    command: &str,
+) -> Result<Vec<&'p Stage>, OpsError> {
+    match name {
+        Some(n) => {
+            let s = find_stage(pipeline, n)?;
+            stage_queue(s, command)?;
+            Ok(vec![s])
+        }
+        None => Ok(pipeline.stages.iter().filter(|s| s.queue.is_some()).collect()),
+    }
+}
+
+/// A queue that must exist.
+pub async fn existing_queue(readers: &Readers, name: &str, what: &str) -> Result<QueueRef, OpsError> {
+    readers.queue_ref(name).await?.ok_or_else(|| {
+        OpsError::Missing(format!("{what} `{name}` does not exist (is the stack deployed? `pipewright verify`)"))
+    })
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Result<NaiveDate, OpsError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| OpsError::Usage(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
+}
+
+/// The dates from `from` to `to` (inclusive), at most ten years of them.
+pub fn date_range(from: NaiveDate, to: Option<NaiveDate>) -> Result<Vec<NaiveDate>, OpsError> {
+    let to = to.unwrap_or(from);
+    if to < from {
+        return Err(OpsError::Usage(format!("--to {to} is before --date {from}")));
+    }
+    let days = (to - from).num_days() + 1;
+    if days > 3660 {
+        return Err(OpsError::Usage(format!("{days} days from {from} to {to}: at most 3,660 at a time")));
+    }
+    Ok(from.iter_days().take(days as usize).collect())
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+/// `2024-01-15T10:00:00.000Z`.
+pub fn iso_ms(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Today's date in UTC.
+pub fn today_utc() -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_millis(now_ms()).map(|t| t.date_naive()).unwrap_or_default()
+}
+
+/// `3 s`, `4 min`, `2 h`, `5 d`.
+pub fn human_age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        7200..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+/// What configuration id replayed events carry (`s3.configurationId`), so they can be told apart
+/// from S3's own in logs.
+pub const REPLAY_CONFIGURATION_ID: &str = "pipewright-replay";
+
+/// The body of an S3 event notification for one object, as S3 sends it to SQS (event version 2.1:
+/// key URL-encoded with `/` kept, UTC time with milliseconds).
+pub fn s3_event_body(
+    region: &str,
+    bucket: &str,
+    key: &str,
+    size: i64,
+    etag: &str,
+    event_time_ms: i64,
+    sequencer: &str,
+) -> String {
+    json!({"Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": region,
+        "eventTime": iso_ms(event_time_ms),
+        "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "pipewright-replay"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "pipewright-replay", "x-amz-id-2": "pipewright-replay"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": REPLAY_CONFIGURATION_ID,
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "pipewright-replay"},
+                "arn": format!("arn:aws:s3:::{bucket}"),
+            },
+            "object": {"key": crate::spec::pattern::encode_filter_value(key), "size": size, "eTag": etag, "sequencer": sequencer},
+        },
+    }]})
+    .to_string()
+}
+
+/// What a message body carries, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// S3 event records: (bucket, decoded key, event name).
+    Objects(Vec<(String, String, String)>),
+    /// `s3:TestEvent`.
+    Test,
+    /// Anything else (the start of the body).
+    Other(String),
+}
+
+/// Decodes a message body sent by an S3 notification (AWS or moto form) or by `replay`.
+pub fn decode_body(body: &str) -> Body {
+    let Ok(v) = serde_json::from_str::<Value>(body) else { return Body::Other(snippet(body)) };
+    if let Some(records) = v["Records"].as_array() {
+        let objects = records
+            .iter()
+            .filter_map(|r| {
+                let bucket = r["s3"]["bucket"]["name"].as_str()?;
+                let key = r["s3"]["object"]["key"].as_str()?;
+                let event = r["eventName"].as_str().unwrap_or_default();
+                Some((bucket.to_string(), pipewright_common::decode_event_key(key), event.to_string()))
+            })
+            .collect();
+        return Body::Objects(objects);
+    }
+    if v["Event"] == "s3:TestEvent" {
+        return Body::Test;
+    }
+    Body::Other(snippet(body))
+}
+
+fn snippet(body: &str) -> String {
+    let mut s: String = body.chars().take(120).collect();
+    if s.len() < body.len() {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_bodies_round_trip_through_the_decoder() {
+        let body = s3_event_body(
+            "us-east-1",
+            "hoopstat-haus-bronze",
+            "raw/box_scores/date=2024-01-15/a b+c.json",
+            12,
+            "abc",
+            1_705_312_800_123,
+            "0000018D0B3A2C7B",
+        );
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["Records"][0]["s3"]["object"]["key"], "raw/box_scores/date%3D2024-01-15/a+b%2Bc.json");
+        assert_eq!(v["Records"][0]["eventTime"], "2024-01-15T10:00:00.123Z");
+        assert_eq!(
+            decode_body(&body),
+            Body::Objects(vec![(
+                "hoopstat-haus-bronze".into(),
+                "raw/box_scores/date=2024-01-15/a b+c.json".into(),
+                "ObjectCreated:Put".into()
+            )])
+        );
+        assert_eq!(decode_body(r#"{"Event": "s3:TestEvent", "Bucket": "b"}"#), Body::Test);
+        assert!(matches!(decode_body("garbage"), Body::Other(s) if s == "garbage"));
+    }
+
+    #[test]
+    fn date_ranges_are_inclusive_and_bounded() {
+        let d = |s| parse_date(s).expect("date");
+        assert_eq!(date_range(d("2024-01-30"), Some(d("2024-02-02"))).expect("range").len(), 4);
+        assert_eq!(date_range(d("2024-01-30"), None).expect("range"), vec![d("2024-01-30")]);
+        assert!(date_range(d("2024-01-30"), Some(d("2024-01-01"))).is_err());
+        assert!(parse_date("2024-13-01").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! `replay`: S3 event notifications for the existing objects of some dates, sent into the stage's
+//! queue (not to the function), so the event source mapping, retries and the DLQ apply as for S3's
+//! own events. A season's backfill is one message per object, fanned out by the queue.
+
+use super::{OpsError, s3_event_body};
+use crate::aws::live::Readers;
+use crate::aws::ops::{EntryError, ObjectInfo, Outgoing, QueueRef};
+use crate::spec::Pipeline;
+use crate::spec::pattern::KeyTemplate;
+use crate::spec::resolve::Stage;
+use chrono::{Datelike, NaiveDate};
+use futures::StreamExt;
+use pipewright_common::{glob_match, is_canary};
+use std::collections::BTreeMap;
+
+/// Listing pages (1,000 keys each) read per prefix at most.
+const MAX_PAGES: usize = 100;
+
+/// What a replay sends.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stage: String,
+    pub queue: String,
+    pub bucket: String,
+    pub dates: Vec<NaiveDate>,
+    /// The prefixes listed.
+    pub prefixes: Vec<String>,
+    /// The objects, in key order.
+    pub objects: Vec<ObjectInfo>,
+}
+
+/// What a replay sent.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub sent: usize,
+    pub batches: usize,
+    /// Keys SQS refused after the retries, with the last error.
+    pub failed: Vec<(String, EntryError)>,
+}
+
+/// The globs (other variables as `*`) of the keys an input template gives for `date`.
+fn date_glob(template: &str, date: NaiveDate) -> String {
+    KeyTemplate { template: template.to_string() }.render(|v| match v {
+        "date" => date.format("%Y-%m-%d").to_string(),
+        "year" => format!("{:04}", date.year()),
+        "month" => format!("{:02}", date.month()),
+        "day" => format!("{:02}", date.day()),
+        _ => "*".to_string(),
+    })
+}
+
+/// Finds the objects of `dates` that the stage's trigger matches: through the upstream writes'
+/// key templates when they are keyed by `{date}`, else (objects from outside the pipeline) keys
+/// with a `date=YYYY-MM-DD` segment under the trigger's prefix.
+pub async fn plan(
+    readers: &Readers,
+    pipeline: &Pipeline,
+    stage: &Stage,
+    dates: Vec<NaiveDate>,
+) -> Result<Plan, OpsError> {
+    let queue = super::stage_queue(stage, "replay")?;
+    let Some(trigger) = &stage.trigger else { return Err(OpsError::Usage("no trigger".into())) };
+    let bucket = pipeline.bucket_name(&trigger.bucket);
+    let templates: Vec<String> = pipeline
+        .stage_inputs(stage)
+        .0
+        .into_iter()
+        .filter(|o| o.location.bucket == bucket)
+        .map(|o| o.location.key)
+        .collect();
+    // prefix -> globs of the wanted keys under it.
+    let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if templates.is_empty() {
+        for d in &dates {
+            let glob = format!("{}*", trigger.pattern.prefix);
+            wanted.entry(trigger.pattern.prefix.clone()).or_default().push(format!("{glob}date={d}*"));
+        }
+    } else {
+        let dated: Vec<&String> = templates.iter().filter(|t| t.contains("{date}")).collect();
+        if dated.is_empty() {
+            return Err(OpsError::Usage(format!(
+                "the inputs of stage `{}` are not keyed by date ({}): nothing to select with --date",
+                stage.name.value,
+                templates.join(", ")
+            )));
+        }
+        for t in dated {
+            for d in &dates {
+                let glob = date_glob(t, *d);
+                let prefix = glob.split('*').next().unwrap_or_default().to_string();
+                wanted.entry(prefix).or_default().push(glob);
+            }
+        }
+    }
+    let bucket_ref = bucket.as_str();
+    let listings = futures::stream::iter(wanted.keys().cloned())
+        .map(|prefix| async move { (readers.list_objects(bucket_ref, &prefix, MAX_PAGES).await, prefix) })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let mut objects: BTreeMap<String, ObjectInfo> = BTreeMap::new();
+    for (listing, prefix) in listings {
+        let Some((found, truncated)) = listing? else {
+            return Err(OpsError::Missing(format!("bucket `{bucket}` does not exist (is the stack deployed?)")));
+        };
+        if truncated {
+            return Err(OpsError::Usage(format!(
+                "more than {} keys under s3://{bucket}/{prefix}: replay fewer dates at a time",
+                MAX_PAGES * 1000
+            )));
+        }
+        let globs = wanted.get(&prefix).map(Vec::as_slice).unwrap_or_default();
+        for o in found {
+            if trigger.pattern.matches(&o.key) && !is_canary(&o.key) && globs.iter().any(|g| glob_match(g, &o.key)) {
+                objects.insert(o.key.clone(), o);
+            }
+        }
+    }
+    Ok(Plan {
+        stage: stage.name.value.clone(),
+        queue: queue.name.value.clone(),
+        bucket,
+        dates,
+        prefixes: wanted.into_keys().collect(),
+        objects: objects.into_values().collect(),
+    })
+}
+
+impl Plan {
+    /// One S3 event message per object, as S3 would have sent it when the object was written.
+    pub fn messages(&self, region: &str) -> Vec<String> {
+        self.objects
+            .iter()
+            .map(|o| {
+                let sequencer = format!("{:016X}", o.modified_ms);
+                s3_event_body(region, &self.bucket, &o.key, o.size, &o.etag, o.modified_ms, &sequencer)
+            })
+            .collect()
+    }
+}
+
+/// Sends `messages` into `queue` with `SendMessageBatch` (10 per call, `concurrency` calls in
+/// flight); entries SQS refuses are retried twice. `progress` is told the running count.
+pub async fn send(
+    readers: &Readers,
+    queue: &QueueRef,
+    keys: &[String],
+    messages: Vec<String>,
+    concurrency: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Outcome, OpsError> {
+    let total = messages.len();
+    let mut outcome = Outcome::default();
+    // (key, body) still to send.
+    let mut pending: Vec<(String, String)> = keys.iter().cloned().zip(messages).collect();
+    for attempt in 0..3 {
+        if pending.is_empty() {
+            break;
+        }
+        let batches: Vec<Vec<(String, String)>> = pending.chunks(10).map(<[_]>::to_vec).collect();
+        outcome.batches += batches.len();
+        let mut results = futures::stream::iter(batches)
+            .map(|batch| async move {
+                let out: Vec<Outgoing> = batch.iter().map(|(_, b)| Outgoing::body(b.clone())).collect();
+                (readers.send_batch(queue, &out).await, batch)
+            })
+            .buffer_unordered(concurrency.max(1));
+        let mut retry = Vec::new();
+        while let Some((result, batch)) = results.next().await {
+            for (entry, (key, body)) in result?.into_iter().zip(batch) {
+                match entry {
+                    Ok(()) => outcome.sent += 1,
+                    Err(_) if attempt < 2 => retry.push((key, body)),
+                    Err(e) => outcome.failed.push((key, e)),
+                }
+            }
+            progress(outcome.sent, total);
+        }
+        pending = retry;
+    }
+    Ok(outcome)
+}

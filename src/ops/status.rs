@@ -1,0 +1,617 @@
+//! `status`: the live health of each stage, read concurrently: schedule (or, for a local stage, its
+//! newest output), queue depth / in flight / oldest message, DLQ depth, event source mapping state
+//! and last processing result, function errors and throttles over a window, the newest error lines of
+//! its log group, alarms in ALARM, the newest object of each output. Each fact that can be wrong is a
+//! finding: degraded (backlog, errors, throttles, an alarm) or broken (missing, disabled, dead letters).
+//! A read that failed (access denied, throttled, unreachable) is "could not read", never healthy.
+
+use super::{human_age, now_ms};
+use crate::aws::live::Readers;
+use crate::aws::{AwsError, ErrorKind};
+use crate::report::status::Health;
+use crate::spec::Pipeline;
+use crate::spec::duration::Threshold;
+use crate::spec::resolve::{AlarmKind, Stage};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Healthy,
+    /// Could not read: the answer is unknown.
+    Unknown,
+    Degraded,
+    Broken,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Healthy => "healthy",
+            Level::Unknown => "unknown",
+            Level::Degraded => "degraded",
+            Level::Broken => "broken",
+        }
+    }
+
+    /// The state of a resource in a status document (`graph --status`): degraded is drawn as drift.
+    fn health(self) -> Health {
+        match self {
+            Level::Healthy => Health::Ok,
+            Level::Unknown => Health::Unknown,
+            Level::Degraded => Health::Drift,
+            Level::Broken => Health::Broken,
+        }
+    }
+}
+
+/// Something wrong (or unknown) about a resource.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    pub resource: String,
+    pub text: String,
+    /// The command that looks further or fixes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// One line of facts: a label and its value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageStatus {
+    pub stage: String,
+    pub verdict: Level,
+    pub facts: Vec<Fact>,
+    /// The newest error lines of the function's log group over the window.
+    pub errors: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// Numbers for scripts: visible, in_flight, dlq, errors, throttles, invocations, oldest_age_s.
+    pub numbers: BTreeMap<String, f64>,
+    #[serde(skip)]
+    resources: BTreeMap<String, Level>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub verdict: Level,
+    /// Resource name -> ok|drift|broken|unknown: the status document `graph --status` reads.
+    pub resources: BTreeMap<String, Health>,
+    pub stages: Vec<StageStatus>,
+    pub since_secs: u64,
+}
+
+impl Report {
+    /// 0 healthy, 1 degraded or broken, 2 something could not be read (and nothing is wrong).
+    pub fn exit(&self) -> crate::Exit {
+        match self.verdict {
+            Level::Healthy => crate::Exit::Clean,
+            Level::Unknown => crate::Exit::Usage,
+            Level::Degraded | Level::Broken => crate::Exit::Findings,
+        }
+    }
+}
+
+struct Builder<'a> {
+    spec: &'a str,
+    s: StageStatus,
+}
+
+impl Builder<'_> {
+    fn fact(&mut self, label: &str, value: impl Into<String>) {
+        self.s.facts.push(Fact { label: label.to_string(), value: value.into() });
+    }
+
+    fn resource(&mut self, name: &str, level: Level) {
+        let e = self.s.resources.entry(name.to_string()).or_insert(Level::Healthy);
+        *e = (*e).max(level);
+    }
+
+    fn find(&mut self, level: Level, resource: &str, text: impl Into<String>, hint: Option<String>) {
+        self.resource(resource, level);
+        self.s.findings.push(Finding { level, resource: resource.to_string(), text: text.into(), hint });
+    }
+
+    /// A read that failed: missing resources are broken, anything else could not be read.
+    fn failed(&mut self, resource: &str, label: &str, e: &AwsError) {
+        if e.kind == ErrorKind::NotFound {
+            self.find(Level::Broken, resource, format!("`{resource}` does not exist"), Some(self.deploy_hint()));
+        } else {
+            self.fact(label, "could not read");
+            self.find(Level::Unknown, resource, format!("could not read: {e}"), None);
+        }
+    }
+
+    fn deploy_hint(&self) -> String {
+        format!("pipewright verify {}; pipewright deploy {} --dry-run", self.spec, self.spec)
+    }
+
+    fn number(&mut self, name: &str, value: f64) {
+        self.s.numbers.insert(name.to_string(), value);
+    }
+}
+
+fn threshold(stage: &Stage, kind: AlarmKind) -> Option<u64> {
+    stage.alarms.iter().find(|a| a.kind == kind).and_then(|a| match a.threshold.value {
+        Threshold::Value(v) => Some(v),
+        Threshold::Off => None,
+    })
+}
+
+fn count(attrs: &BTreeMap<String, String>, name: &str) -> u64 {
+    attrs.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Reads the health of the stages (all, or the one named).
+pub async fn status(
+    readers: &Readers,
+    pipeline: &Pipeline,
+    spec: &str,
+    only: Option<&Stage>,
+    since_secs: u64,
+    account: Option<&str>,
+) -> Report {
+    let stages: Vec<&Stage> = match only {
+        Some(s) => vec![s],
+        None => pipeline.stages.iter().collect(),
+    };
+    let reads = stages.iter().map(|s| stage_status(readers, pipeline, spec, s, since_secs, account));
+    let stages: Vec<StageStatus> = futures::future::join_all(reads).await;
+    let mut resources = BTreeMap::new();
+    for s in &stages {
+        for (name, level) in &s.resources {
+            let e = resources.entry(name.clone()).or_insert(Level::Healthy);
+            *e = (*e).max(*level);
+        }
+    }
+    let verdict = stages.iter().map(|s| s.verdict).max().unwrap_or(Level::Healthy);
+    Report { verdict, resources: resources.into_iter().map(|(k, v)| (k, v.health())).collect(), stages, since_secs }
+}
+
+async fn stage_status(
+    readers: &Readers,
+    p: &Pipeline,
+    spec: &str,
+    stage: &Stage,
+    since: u64,
+    account: Option<&str>,
+) -> StageStatus {
+    let mut b = Builder {
+        spec,
+        s: StageStatus {
+            stage: stage.name.value.clone(),
+            verdict: Level::Healthy,
+            facts: vec![],
+            errors: vec![],
+            findings: vec![],
+            numbers: BTreeMap::new(),
+            resources: BTreeMap::new(),
+        },
+    };
+    let name = stage.name.value.clone();
+    let since_ms = now_ms() - since as i64 * 1000;
+
+    // Everything is read at once; the facts are then written in a fixed order.
+    let queue_read = async {
+        match &stage.queue {
+            Some(q) => Some(futures::join!(readers.queue(&q.name.value), readers.queue(&q.dlq_name.value))),
+            None => None,
+        }
+    };
+    let age_read = async {
+        match &stage.queue {
+            Some(q) => Some(
+                readers
+                    .metric(
+                        "AWS/SQS",
+                        "ApproximateAgeOfOldestMessage",
+                        ("QueueName", &q.name.value),
+                        since.min(900),
+                        true,
+                    )
+                    .await,
+            ),
+            None => None,
+        }
+    };
+    let function_read = async {
+        match &stage.function {
+            Some(f) => {
+                let n = f.name.value.as_str();
+                let dim = ("FunctionName", n);
+                Some(futures::join!(
+                    readers.function(n),
+                    readers.mapping_status(n),
+                    readers.metric("AWS/Lambda", "Invocations", dim, since, false),
+                    readers.metric("AWS/Lambda", "Errors", dim, since, false),
+                    readers.metric("AWS/Lambda", "Throttles", dim, since, false),
+                    readers.log_lines(&f.log_group.value, "ERROR", since_ms, 5),
+                ))
+            }
+            None => None,
+        }
+    };
+    let alarm_names: Vec<String> =
+        stage.alarms.iter().filter(|a| a.threshold.value != Threshold::Off).map(|a| a.name.clone()).collect();
+    let alarms_read =
+        async { if alarm_names.is_empty() { None } else { Some(readers.alarm_states(&alarm_names).await) } };
+    let schedule_read = async {
+        match (&stage.schedule, &stage.function) {
+            (Some(s), Some(_)) => Some(readers.schedule(&s.name).await),
+            _ => None,
+        }
+    };
+    let outputs_read = futures::future::join_all(stage.writes.iter().map(|w| {
+        let bucket = p.bucket_name(&w.bucket);
+        let prefix = w.key.literal_prefix().to_string();
+        let glob = w.key.as_glob();
+        async move { (bucket.clone(), glob.clone(), readers.list_objects(&bucket, &prefix, 10).await) }
+    }));
+    let tables_read = async {
+        match (&p.tables, account) {
+            (Some(t), Some(account)) if !stage.writes_tables.is_empty() => {
+                let arn = format!("arn:aws:s3tables:{}:{account}:bucket/{}", p.region.value, t.bucket_name.value);
+                let reads = stage.writes_tables.iter().map(|table| {
+                    let arn = arn.clone();
+                    async move {
+                        let name = format!("{}.{}", t.namespace.value, table.value);
+                        (name, readers.table_modified(&arn, &t.namespace.value, &table.value).await)
+                    }
+                });
+                futures::future::join_all(reads).await
+            }
+            _ => Vec::new(),
+        }
+    };
+    let (queues, age, function, alarms, schedule, outputs, tables) =
+        futures::join!(queue_read, age_read, function_read, alarms_read, schedule_read, outputs_read, tables_read);
+
+    // Schedule / cron.
+    if let Some(sch) = &stage.schedule {
+        if stage.function.is_none() {
+            b.fact(
+                "schedule",
+                format!(
+                    "`{}` ({}) by the local cron (generated crontab `{name}.crontab`): AWS cannot see its runs; the newest output below is its last run",
+                    sch.expression.value, sch.timezone.value
+                ),
+            );
+            b.resource(&name, Level::Healthy);
+        } else {
+            match schedule {
+                Some(Ok(Some([expr, tz, state, _]))) => {
+                    b.fact("schedule", format!("`{}` {expr} ({tz}): {state}", sch.name));
+                    if state != "ENABLED" {
+                        b.find(
+                            Level::Broken,
+                            &sch.name,
+                            format!("schedule `{}` is {state}", sch.name),
+                            Some(b.deploy_hint()),
+                        );
+                    } else {
+                        b.resource(&sch.name, Level::Healthy);
+                    }
+                }
+                Some(Ok(None)) => {
+                    b.fact("schedule", "missing");
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, &sch.name, format!("schedule `{}` does not exist", sch.name), Some(hint));
+                }
+                Some(Err(e)) => b.failed(&sch.name, "schedule", &e),
+                None => {}
+            }
+        }
+    }
+
+    // Queue and DLQ.
+    let mut queue_arn = None;
+    if let (Some(q), Some((queue, dlq))) = (&stage.queue, queues) {
+        let qn = q.name.value.as_str();
+        match queue {
+            Ok(Some(attrs)) => {
+                let visible = count(&attrs, "ApproximateNumberOfMessages");
+                let in_flight = count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                let delayed = count(&attrs, "ApproximateNumberOfMessagesDelayed");
+                queue_arn = attrs.get("QueueArn").cloned();
+                b.number("visible", visible as f64);
+                b.number("in_flight", in_flight as f64);
+                let oldest = match &age {
+                    Some(Ok(Some(s))) => {
+                        b.number("oldest_age_s", *s);
+                        human_age((*s * 1000.0) as i64)
+                    }
+                    Some(Ok(None)) => "no data (CloudWatch)".to_string(),
+                    Some(Err(e)) if super::could_not_read(e) => "could not read".to_string(),
+                    _ => "no data (CloudWatch)".to_string(),
+                };
+                b.fact(
+                    "queue",
+                    format!(
+                        "`{qn}`: {visible} visible, {in_flight} in flight, {delayed} delayed; oldest message {oldest}"
+                    ),
+                );
+                b.resource(qn, Level::Healthy);
+                if let Some(limit) = threshold(stage, AlarmKind::QueueDepth)
+                    && visible > limit
+                {
+                    b.find(
+                        Level::Degraded,
+                        qn,
+                        format!("backlog: {visible} visible messages (alarm threshold {limit})"),
+                        Some(format!("pipewright status {spec} --stage {name} (errors, throttles, mapping)")),
+                    );
+                }
+                if let (Some(limit), Some(Ok(Some(a)))) = (threshold(stage, AlarmKind::QueueAge), &age)
+                    && *a > limit as f64
+                {
+                    b.find(
+                        Level::Degraded,
+                        qn,
+                        format!(
+                            "oldest message is {} old (alarm threshold {limit} s)",
+                            human_age((*a * 1000.0) as i64)
+                        ),
+                        None,
+                    );
+                }
+            }
+            Ok(None) => {
+                b.fact("queue", format!("`{qn}` missing"));
+                let hint = b.deploy_hint();
+                b.find(Level::Broken, qn, format!("queue `{qn}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(qn, "queue", &e),
+        }
+        let dn = q.dlq_name.value.as_str();
+        match dlq {
+            Ok(Some(attrs)) => {
+                let n = count(&attrs, "ApproximateNumberOfMessages")
+                    + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                b.number("dlq", n as f64);
+                b.fact("dlq", format!("`{dn}`: {n} message(s)"));
+                if n > 0 {
+                    b.find(
+                        Level::Broken,
+                        dn,
+                        format!("{n} message(s) in the dead-letter queue `{dn}`"),
+                        Some(format!(
+                            "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
+                        )),
+                    );
+                } else {
+                    b.resource(dn, Level::Healthy);
+                }
+            }
+            Ok(None) => {
+                b.fact("dlq", format!("`{dn}` missing"));
+                let hint = b.deploy_hint();
+                b.find(Level::Broken, dn, format!("dead-letter queue `{dn}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(dn, "dlq", &e),
+        }
+    }
+
+    // Function, mapping, metrics, logs.
+    if let (Some(f), Some((func, mappings, invocations, errors, throttles, logs))) = (&stage.function, function) {
+        let fname = f.name.value.as_str();
+        match func {
+            Ok(Some(_)) => b.resource(fname, Level::Healthy),
+            Ok(None) => {
+                let hint = b.deploy_hint();
+                b.find(Level::Broken, fname, format!("function `{fname}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(fname, "function", &e),
+        }
+        if let Some(q) = &stage.queue {
+            let qn = q.name.value.as_str();
+            match mappings {
+                Ok(ms) => {
+                    let ours: Vec<_> = ms
+                        .iter()
+                        .filter(|m| queue_arn.as_deref().is_none_or(|arn| m.source_arn == arn))
+                        .filter(|m| m.source_arn.ends_with(&format!(":{qn}")))
+                        .collect();
+                    match ours.first() {
+                        None => {
+                            b.fact("mapping", "none");
+                            let hint = b.deploy_hint();
+                            b.find(
+                                Level::Broken,
+                                qn,
+                                format!("no event source mapping `{qn}` -> `{fname}`: nothing consumes the queue"),
+                                Some(hint),
+                            );
+                        }
+                        Some(m) => {
+                            let mut text = format!("{} -> `{fname}`: {}", m.uuid, m.state);
+                            if !m.reason.is_empty() {
+                                text.push_str(&format!(" ({})", m.reason));
+                            }
+                            if !m.last_result.is_empty() {
+                                text.push_str(&format!("; last result: {}", m.last_result));
+                            }
+                            b.fact("mapping", text);
+                            match m.state.as_str() {
+                                "Enabled" => {}
+                                "Disabled" | "Disabling" => b.find(
+                                    Level::Broken,
+                                    qn,
+                                    format!(
+                                        "the event source mapping `{qn}` -> `{fname}` is {}: the queue is not consumed",
+                                        m.state
+                                    ),
+                                    Some(b.deploy_hint()),
+                                ),
+                                other => b.find(
+                                    Level::Degraded,
+                                    qn,
+                                    format!("the event source mapping `{qn}` -> `{fname}` is {other}"),
+                                    None,
+                                ),
+                            }
+                            if m.last_result.starts_with("PROBLEM") {
+                                b.find(
+                                    Level::Degraded,
+                                    fname,
+                                    format!("last processing result of the mapping: {}", m.last_result),
+                                    None,
+                                );
+                            }
+                        }
+                    }
+                }
+                Err(e) => b.failed(qn, "mapping", &e),
+            }
+        }
+        let window = human_age(since as i64 * 1000);
+        let mut metrics = Vec::new();
+        for (label, read) in [("invocations", &invocations), ("errors", &errors), ("throttles", &throttles)] {
+            match read {
+                Ok(v) => {
+                    let n = v.unwrap_or(0.0);
+                    b.number(label, n);
+                    metrics.push(format!("{n} {label}"));
+                }
+                Err(e) => {
+                    metrics.push(format!("{label} could not be read"));
+                    b.find(Level::Unknown, fname, format!("could not read: {e}"), None);
+                }
+            }
+        }
+        b.fact("function", format!("`{fname}` over the last {window}: {}", metrics.join(", ")));
+        for (label, read) in [("errors", &errors), ("throttles", &throttles)] {
+            if let Ok(Some(n)) = read
+                && *n > 0.0
+            {
+                b.find(
+                    Level::Degraded,
+                    fname,
+                    format!("{n} {label} in the last {window}"),
+                    Some(format!("aws logs tail {} --since {window}", f.log_group.value.replace(' ', ""))),
+                );
+            }
+        }
+        match logs {
+            Ok(Some(lines)) => {
+                b.fact("log", format!("`{}`: {} error line(s) in the last {window}", f.log_group.value, lines.len()));
+                b.s.errors = lines
+                    .into_iter()
+                    .map(|l| format!("{} {}", super::iso_ms(l.timestamp_ms), l.message.trim_end()))
+                    .collect();
+            }
+            Ok(None) => b.fact("log", format!("`{}` does not exist (the function never wrote)", f.log_group.value)),
+            Err(e) => b.failed(&f.log_group.value, "log", &e),
+        }
+    }
+
+    // Alarms.
+    if let Some(read) = alarms {
+        match read {
+            Ok(states) => {
+                let firing: Vec<_> = states.iter().filter(|(_, (s, _))| s == "ALARM").collect();
+                let missing = alarm_names.iter().filter(|n| !states.contains_key(*n)).count();
+                b.fact(
+                    "alarms",
+                    format!(
+                        "{} of {} in ALARM{}",
+                        firing.len(),
+                        alarm_names.len(),
+                        if missing > 0 { format!(", {missing} missing") } else { String::new() }
+                    ),
+                );
+                for n in &alarm_names {
+                    match states.get(n) {
+                        Some((s, reason)) if s == "ALARM" => {
+                            let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
+                            b.find(
+                                if dlq { Level::Broken } else { Level::Degraded },
+                                n,
+                                format!("alarm `{n}` is in ALARM: {reason}"),
+                                None,
+                            );
+                        }
+                        Some(_) => b.resource(n, Level::Healthy),
+                        None => {
+                            let hint = b.deploy_hint();
+                            b.find(Level::Broken, n, format!("alarm `{n}` does not exist"), Some(hint));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for n in &alarm_names {
+                    b.resource(n, Level::Unknown);
+                }
+                b.fact("alarms", "could not read");
+                b.s.findings.push(Finding {
+                    level: Level::Unknown,
+                    resource: alarm_names.join(","),
+                    text: format!("could not read: {e}"),
+                    hint: None,
+                });
+            }
+        }
+    }
+
+    // Newest output objects.
+    let today = super::today_utc().format("%Y-%m-%d").to_string();
+    for (bucket, glob, read) in outputs {
+        match read {
+            Ok(Some((objects, truncated))) => {
+                let newest = objects
+                    .iter()
+                    .filter(|o| pipewright_common::glob_match(&glob, &o.key) && !pipewright_common::is_canary(&o.key))
+                    .max_by_key(|o| o.modified_ms);
+                let text = match newest {
+                    None => format!("s3://{bucket}/{glob}: no object"),
+                    Some(o) => {
+                        let has_today = objects
+                            .iter()
+                            .any(|x| pipewright_common::key_field(&x.key, "date") == Some(today.as_str()));
+                        format!(
+                            "s3://{bucket}/{}: {} ago{}{}",
+                            o.key,
+                            human_age(now_ms() - o.modified_ms),
+                            if glob.contains("date=") {
+                                format!("; today's ({today}): {}", if has_today { "yes" } else { "no" })
+                            } else {
+                                String::new()
+                            },
+                            if truncated { " (first 10,000 keys)" } else { "" }
+                        )
+                    }
+                };
+                b.fact("newest", text);
+            }
+            Ok(None) => {
+                let hint = b.deploy_hint();
+                b.find(Level::Broken, &bucket, format!("bucket `{bucket}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(&bucket, "newest", &e),
+        }
+    }
+    for (table, read) in tables {
+        match read {
+            Ok(Some(ms)) => {
+                b.fact("newest", format!("table {table}: modified {} ago", human_age(now_ms() - ms)));
+                b.resource(&table, Level::Healthy);
+            }
+            Ok(None) => {
+                let hint = b.deploy_hint();
+                b.find(Level::Broken, &table, format!("table `{table}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(&table, "table", &e),
+        }
+    }
+
+    b.s.verdict = b.s.findings.iter().map(|f| f.level).max().unwrap_or(Level::Healthy);
+    b.s
+}
