@@ -1533,6 +1533,36 @@ def patch_log_group_arn_attribute() -> None:
     LogGroup.get_cfn_attribute = get_cfn_attribute
 
 
+# ---------------------------------------------------------------------------------------------
+# 12. UpdateFunctionCode changes the architecture
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_update_function_code_architectures() -> None:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaFunction
+
+    # AWS: `UpdateFunctionCode` takes `Architectures` (exactly one of arm64, x86_64) and the function
+    # then runs on it (the console's "Edit runtime settings" does this); moto ignores the member.
+    orig = LambdaFunction.update_function_code
+
+    def update_function_code(self, updated_spec, _orig=orig):
+        archs = updated_spec.get("Architectures")
+        if archs is not None and (
+            not isinstance(archs, list) or len(archs) != 1 or archs[0] not in ("arm64", "x86_64")
+        ):
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{archs}' at 'architectures' failed to satisfy "
+                "constraint: Member must have length less than or equal to 1, and each member must "
+                "satisfy enum value set: [x86_64, arm64]"
+            )
+        if archs and not updated_spec.get("DryRun"):
+            self.architectures = list(archs)
+        return _orig(self, updated_spec)
+
+    LambdaFunction.update_function_code = update_function_code
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1545,6 +1575,7 @@ PATCHES = [
     ("s3tables-shapes", patch_s3tables_shapes),
     ("iam-inline-policy-json", patch_iam_inline_policy_json),
     ("log-group-arn-attribute", patch_log_group_arn_attribute),
+    ("update-function-code-architectures", patch_update_function_code_architectures),
 ]
 
 

@@ -775,3 +775,32 @@ def test_unpatched_log_group_arn_attribute_lacks_the_stream_wildcard(plain):
 
 def test_patched_log_group_arn_attribute_is_as_on_aws(patched):
     assert log_group_arn_output(patched, "arn-patched") == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/arn-attr:*"
+
+
+# ------------------------------------------------- patch 12: UpdateFunctionCode architectures
+
+
+def architecture_after_update(endpoint: str, name: str) -> str:
+    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                        Code={"ZipFile": buf.getvalue()}, Architectures=["arm64"])
+    assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["arm64"]
+    lam.update_function_code(FunctionName=name, ZipFile=buf.getvalue(), Architectures=["x86_64"])
+    return lam.get_function_configuration(FunctionName=name)["Architectures"][0]
+
+
+def test_unpatched_update_function_code_ignores_architectures(plain):
+    assert architecture_after_update(plain, "arch-plain") == "arm64"
+
+
+def test_patched_update_function_code_changes_architectures(patched):
+    assert architecture_after_update(patched, "arch-patched") == "x86_64"
+    lam = client(patched, "lambda")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="arch-patched", ZipFile=b"PK", Architectures=["arm64", "x86_64"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName="arch-patched")["Architectures"] == ["x86_64"]
