@@ -1336,6 +1336,14 @@ def patch_cloudwatch_cbor() -> None:
         inner.pop("HTTP_ACCEPT", None)
         inner.pop("HTTP_TRANSFER_ENCODING", None)
         inner.pop("wsgi.input_terminated", None)
+        # what the client signed, for moto's signature check when IAM is enforced (patch 13)
+        changed = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH", "accept": "HTTP_ACCEPT",
+                   "transfer-encoding": "HTTP_TRANSFER_ENCODING"}
+        inner["HTTP_X_PIPEWRIGHT_SIGNED_ORIGINAL"] = base64.b64encode(json.dumps({
+            "path": environ.get("RAW_URI") or environ["PATH_INFO"],
+            "body": base64.b64encode(raw).decode(),
+            "headers": {k: environ[v] for k, v in changed.items() if environ.get(v) is not None},
+        }).encode()).decode()
         with self.lock:
             app = self.app_instances.get("cloudwatch")
             if app is None:
@@ -1371,6 +1379,7 @@ def patch_cloudwatch_cbor() -> None:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(CW_CBOR_PREFIX):
             return cbor_call(self, environ, start_response)
+        environ.pop("HTTP_X_PIPEWRIGHT_SIGNED_ORIGINAL", None)  # only patch 8 sets it
         return orig_call(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = __call__
@@ -1563,6 +1572,124 @@ def patch_update_function_code_architectures() -> None:
     LambdaFunction.update_function_code = update_function_code
 
 
+# ---------------------------------------------------------------------------------------------
+# 13. IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT) for the services pipewright reads
+# ---------------------------------------------------------------------------------------------
+
+# The translated CloudWatch request (patch 8) carries what the client signed in this header.
+SIGNED_ORIGINAL = "X-Pipewright-Signed-Original"
+# Error codes of the JSON protocols for moto's query-style authentication errors.
+JSON_AUTH_ERRORS = {
+    "AccessDenied": "AccessDeniedException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "AuthFailure": "UnrecognizedClientException",
+}
+
+
+def _signed_service(headers: Any) -> str:
+    # `Credential=AKID/DATE/REGION/SERVICE/aws4_request` of the SigV4 Authorization header
+    try:
+        return headers.get("Authorization", "").split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
+    except IndexError:
+        return ""
+
+
+def patch_iam_enforcement() -> None:
+    from botocore.awsrequest import AWSRequest
+    from botocore.session import get_session
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.core.responses import BaseResponse
+    from moto.iam.access_control import IAMRequest
+
+    session = get_session()
+    models: dict[str, Any] = {}
+
+    def model(service: str) -> Any:
+        if service not in models:
+            try:
+                models[service] = session.get_service_model(service)
+            except Exception:  # an unknown signing name: keep moto's answer
+                models[service] = None
+        return models[service]
+
+    # (a) The signature is over the body as sent. moto's IAMRequest signs `body or data`, and for a
+    # request without a body `data` is not the body (for Lambda's GETs it is the headers), so every
+    # GET of a REST-JSON service (Lambda, S3 Tables) failed with SignatureDoesNotMatch.
+    # (b) A CloudWatch CBOR request (patch 8) reaches moto translated: its signature is checked
+    # against the request as the client signed it.
+    def create_aws_request(self) -> AWSRequest:
+        signed = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+        original = self._headers.get(SIGNED_ORIGINAL)
+        path, body, headers = self._path, self._body or b"", dict(self._headers.items())
+        if original:
+            o = json.loads(base64.b64decode(original))
+            path, body = o["path"], base64.b64decode(o["body"])
+            headers = {k: v for k, v in headers.items() if k.lower() not in o["headers"]}
+            headers.update(o["headers"])
+        headers.pop(SIGNED_ORIGINAL, None)
+        request = AWSRequest(
+            method=self._method, url=path, data=body, headers=self._create_headers_for_aws_request(signed, headers)
+        )
+        request.context["timestamp"] = headers.get("X-Amz-Date") or headers.get("x-amz-date")
+        return request
+
+    IAMRequest._create_aws_request = create_aws_request
+
+    # (c) Authentication and authorization errors in the protocol of the service: JSON for the
+    # JSON and REST-JSON protocols (with `x-amzn-query-error` where the service is query
+    # compatible, as SQS and CloudWatch are), not moto's query-style XML that those SDKs cannot read.
+    class QueryCompatibleJsonError(JsonRESTError):
+        def __init__(self, error_type: str, message: str, query_code: str):
+            super().__init__(error_type, message)
+            self.query_code = query_code
+
+        def get_headers(self, *args, **kwargs):
+            return super().get_headers(*args, **kwargs) + [("x-amzn-query-error", f"{self.query_code};Sender")]
+
+    orig = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate_and_authorize(self, iam_request_cls, resource="*", _orig=orig):
+        try:
+            return _orig(self, iam_request_cls, resource)
+        except _RESTError as e:
+            if isinstance(e, JsonRESTError):
+                raise
+            m = model(_signed_service(self.headers))
+            json_protocol = "x-amz-json" in (self.headers.get("Content-Type") or "") or (
+                m is not None and m.protocol == "rest-json"
+            )
+            if not json_protocol or e.error_type not in JSON_AUTH_ERRORS:
+                raise
+            code = JSON_AUTH_ERRORS[e.error_type]
+            if m is not None and m.metadata.get("awsQueryCompatible") is not None:
+                err = QueryCompatibleJsonError(code, e.message, e.error_type)
+            else:
+                err = JsonRESTError(code, e.message)
+            err.code = e.code
+            self._pipewright_auth_error = err
+            raise err from e
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+
+    # moto's `call_action` (the JSON and query services: SQS, CloudWatch, Logs, ...) answers an
+    # authentication error with its body only: no error headers, `Content-Type: text/html`.
+    orig_call_action = BaseResponse.call_action
+
+    def call_action(self, _orig=orig_call_action):
+        self._pipewright_auth_error = None
+        status, headers, body = _orig(self)
+        err = self._pipewright_auth_error
+        if err is None:
+            return status, headers, body
+        headers = {k: v for k, v in dict(headers).items() if k.lower() not in ("status", "content-type")}
+        headers.update(dict(err.get_headers()))
+        return err.code, headers, err.get_body()
+
+    BaseResponse.call_action = call_action
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1576,6 +1703,7 @@ PATCHES = [
     ("iam-inline-policy-json", patch_iam_inline_policy_json),
     ("log-group-arn-attribute", patch_log_group_arn_attribute),
     ("update-function-code-architectures", patch_update_function_code_architectures),
+    ("iam-enforcement", patch_iam_enforcement),
 ]
 
 

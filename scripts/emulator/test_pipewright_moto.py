@@ -804,3 +804,70 @@ def test_patched_update_function_code_changes_architectures(patched):
         lam.update_function_code(FunctionName="arch-patched", ZipFile=b"PK", Architectures=["arm64", "x86_64"])
     assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert lam.get_function_configuration(FunctionName="arch-patched")["Architectures"] == ["x86_64"]
+
+
+# ------------------------------------------------------------------ patch 13: IAM enforcement
+
+
+def reset_auth(endpoint: str, count: str) -> None:
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    assert urllib.request.urlopen(req, timeout=10).status == 200
+
+
+@contextlib.contextmanager
+def enforced(endpoint: str, name: str, deny: list[str]):
+    """A user allowed everything but `deny`, its client factory, with IAM enforced meanwhile."""
+    iam = client(endpoint, "iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": deny, "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    # resources to read, made before enforcement
+    _, arn = queue(endpoint, f"{name}-q")
+    architecture_after_update(endpoint, f"{name}-fn")
+    client(endpoint, "cloudwatch").put_metric_alarm(**dict(ALARM, AlarmName=f"{name}-alarm"))
+
+    def as_user(service):
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                            aws_secret_access_key=key["SecretAccessKey"], config=Config(retries={"max_attempts": 1}))
+
+    reset_auth(endpoint, "0")
+    try:
+        yield as_user
+    finally:
+        reset_auth(endpoint, "inf")
+
+
+def auth_outcomes(endpoint: str, name: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    with enforced(endpoint, name, ["sqs:GetQueueAttributes"]) as as_user:
+        calls = {
+            "lambda": lambda: as_user("lambda").get_function_configuration(FunctionName=f"{name}-fn")["FunctionName"],
+            "cloudwatch": lambda: [a["AlarmName"] for a in as_user("cloudwatch").describe_alarms(AlarmNames=[f"{name}-alarm"])["MetricAlarms"]],
+            "sqs": lambda: as_user("sqs").get_queue_attributes(QueueUrl=as_user("sqs").get_queue_url(QueueName=f"{name}-q")["QueueUrl"], AttributeNames=["All"]),
+        }
+        for service, call in calls.items():
+            try:
+                out[service] = call()
+            except ClientError as e:
+                out[service] = (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPHeaders"].get("content-type", ""))
+    return out
+
+
+def test_unpatched_iam_enforcement_breaks_reads(plain):
+    out = auth_outcomes(plain, "auth-plain")
+    assert out["lambda"][0] == "403"  # SignatureDoesNotMatch as XML, for a correctly signed GET
+    assert out["sqs"][0] == "403" and "json" not in out["sqs"][1]  # AccessDenied as XML for a JSON protocol
+
+
+def test_patched_iam_enforcement_as_on_aws(patched):
+    out = auth_outcomes(patched, "auth-on")
+    assert out["lambda"] == "auth-on-fn"
+    assert out["cloudwatch"] == ["auth-on-alarm"]  # signed CBOR, translated by patch 8
+    assert out["sqs"] == ("AccessDenied", "application/json")  # from x-amzn-query-error
+    with enforced(patched, "auth-lambda", ["lambda:GetFunctionConfiguration"]) as as_user:
+        with pytest.raises(ClientError) as e:
+            as_user("lambda").get_function_configuration(FunctionName="auth-lambda-fn")
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "not authorized to perform: lambda:GetFunctionConfiguration" in e.value.response["Error"]["Message"]
