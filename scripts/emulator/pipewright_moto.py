@@ -25,7 +25,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 PINNED_MOTO = "5.2.1"
 ACCOUNT_REGION_ARN = "arn:{partition}:{service}:{region}:{account}:{rest}"
@@ -1615,14 +1615,16 @@ def patch_iam_enforcement() -> None:
         return models[service]
 
     # (a) The signature is over the body as sent. moto's IAMRequest signs `body or data`, and for a
-    # request without a body `data` is not the body (for Lambda's GETs it is the headers), so every
-    # GET of a REST-JSON service (Lambda, S3 Tables) failed with SignatureDoesNotMatch.
+    # GET `data` is not the body (for Lambda's GETs it is the request headers), so every GET of a
+    # REST-JSON service (Lambda, S3 Tables) failed with SignatureDoesNotMatch.
     # (b) A CloudWatch CBOR request (patch 8) reaches moto translated: its signature is checked
     # against the request as the client signed it.
     def create_aws_request(self) -> AWSRequest:
         signed = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
         original = self._headers.get(SIGNED_ORIGINAL)
-        path, body, headers = self._path, self._body or b"", dict(self._headers.items())
+        # a form body moto has parsed is in `data` (query protocol: IAM, STS); a GET has no body
+        body = self._body or (self._data if self._method == "POST" else b"")
+        path, headers = self._path, dict(self._headers.items())
         if original:
             o = json.loads(base64.b64decode(original))
             path, body = o["path"], base64.b64decode(o["body"])
@@ -1651,6 +1653,27 @@ def patch_iam_enforcement() -> None:
     orig = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
     def authenticate_and_authorize(self, iam_request_cls, resource="*", _orig=orig):
+        # (d) SigV4 signs the path as sent (encoded once more) and the query with each name and value
+        # percent-encoded: moto signs the decoded path and the query as sent (botocore takes a URL's
+        # query as already canonical), so a request with an ARN in its path (S3 Tables' GETs) or
+        # query (ListEventSourceMappings?EventSourceArn=arn:...) failed. moto keeps the path as
+        # sent (`RAW_URI`) in `raw_path`.
+        raw_path = getattr(self, "raw_path", None)
+        if raw_path and isinstance(iam_request_cls, type) and issubclass(iam_request_cls, IAMRequest):
+            base = iam_request_cls
+            raw_query = urlsplit(self.uri).query
+            canonical = "&".join(
+                f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                for k, v in parse_qsl(raw_query, keep_blank_values=True)
+            )
+            as_sent = raw_path + ("?" + canonical if canonical else "")
+
+            class AsSent(base):  # type: ignore[misc, valid-type]
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    self._path = as_sent
+
+            iam_request_cls = AsSent
         try:
             return _orig(self, iam_request_cls, resource)
         except _RESTError as e:
@@ -1690,6 +1713,95 @@ def patch_iam_enforcement() -> None:
     BaseResponse.call_action = call_action
 
 
+# ---------------------------------------------------------------------------------------------
+# 14. Per-resource CloudFormation stack events
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_resource_stack_events() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import Event, Stack, cloudformation_backends
+
+    deleting = threading.local()  # the stack being deleted (moto takes it out of `stacks` first)
+
+    # AWS: DescribeStackEvents has an event per resource and step (CREATE_IN_PROGRESS,
+    # CREATE_COMPLETE, UPDATE_*, DELETE_*, *_FAILED with the reason), which is what a deploy shows
+    # as progress; moto records only the stack's own events.
+    def stack_of(stack_id: str, account_id: str, region_name: str) -> Any:
+        try:
+            return cloudformation_backends[account_id][region_name].stacks.get(stack_id)
+        except KeyError:
+            return None
+
+    def event(stack: Any, logical_id: str, resource_type: str, physical_id: str, status: str, reason: str | None = None) -> None:
+        if stack is None:
+            return
+        stack.events.append(Event(
+            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+            physical_resource_id=physical_id or "", resource_type=resource_type, resource_status=status,
+            resource_status_reason=reason, resource_properties=None,
+        ))
+
+    def physical(resource: Any) -> str:
+        try:
+            return str(resource.physical_resource_id or "")
+        except Exception:
+            return ""
+
+    orig_create = parsing.parse_and_create_resource
+    orig_update = parsing.parse_and_update_resource
+    orig_delete = parsing.ResourceMap._delete_resource
+
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        stack = stack_of(resources_map.stack_id, account_id, region_name)
+        rtype = resource_json.get("Type", "")
+        try:
+            resource = orig_create(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as e:
+            event(stack, logical_id, rtype, "", "CREATE_FAILED", str(e) or type(e).__name__)
+            raise
+        if resource is not None:  # None: a false Condition (AWS: no event) or a type moto skips
+            event(stack, logical_id, rtype, "", "CREATE_IN_PROGRESS")
+            event(stack, logical_id, rtype, physical(resource), "CREATE_IN_PROGRESS", "Resource creation Initiated")
+            event(stack, logical_id, rtype, physical(resource), "CREATE_COMPLETE")
+        return resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        stack = stack_of(resources_map.stack_id, account_id, region_name)
+        rtype = resource_json.get("Type", "")
+        try:
+            resource = orig_update(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as e:
+            event(stack, logical_id, rtype, "", "UPDATE_FAILED", str(e) or type(e).__name__)
+            raise
+        if resource is not None:
+            event(stack, logical_id, rtype, physical(resource), "UPDATE_IN_PROGRESS")
+            event(stack, logical_id, rtype, physical(resource), "UPDATE_COMPLETE")
+        return resource
+
+    def delete_resource(self, parsed_resource, resource_json, _orig=orig_delete):
+        _orig(self, parsed_resource, resource_json)  # a failure is retried by moto: no event
+        stack = stack_of(self.stack_id, self._account_id, self._region_name) or getattr(deleting, "stack", None)
+        logical_id = getattr(parsed_resource, "logical_resource_id", "")
+        rtype = resource_json.get("Type", "")
+        event(stack, logical_id, rtype, physical(parsed_resource), "DELETE_IN_PROGRESS")
+        event(stack, logical_id, rtype, physical(parsed_resource), "DELETE_COMPLETE")
+
+    orig_stack_delete = Stack.delete
+
+    def stack_delete(self, _orig=orig_stack_delete):
+        deleting.stack = self
+        try:
+            _orig(self)
+        finally:
+            deleting.stack = None
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.parse_and_update_resource = parse_and_update_resource
+    parsing.ResourceMap._delete_resource = delete_resource
+    Stack.delete = stack_delete
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1704,6 +1816,7 @@ PATCHES = [
     ("log-group-arn-attribute", patch_log_group_arn_attribute),
     ("update-function-code-architectures", patch_update_function_code_architectures),
     ("iam-enforcement", patch_iam_enforcement),
+    ("resource-stack-events", patch_resource_stack_events),
 ]
 
 
