@@ -447,6 +447,28 @@ aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'gold-analyti
     );
     assert_clean(&env, HOOPSTAT, "alarms and retention undone");
 
+    // Existence: a DLQ and a log group deleted (re-created by hand as the spec has them).
+    case(
+        &env,
+        HOOPSTAT,
+        "existence",
+        r#"
+save('dlq', {k: v for k, v in aws('sqs').get_queue_attributes(QueueUrl=qurl(P + 'gold-analytics-dlq'), AttributeNames=['All'])['Attributes'].items()
+             if k in ('VisibilityTimeout', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'SqsManagedSseEnabled', 'RedriveAllowPolicy')})
+aws('sqs').delete_queue(QueueUrl=qurl(P + 'gold-analytics-dlq'))
+aws('logs').delete_log_group(logGroupName='/aws/lambda/' + P + 'silver-processing')
+"#,
+        &[
+            (GOLD_DLQ, "exists", "D101", "does not exist"),
+            ("/aws/lambda/hoopstat-haus-silver-processing", "retention", "D101", "the log group does not exist"),
+        ],
+        r#"
+aws('sqs').create_queue(QueueName=P + 'gold-analytics-dlq', Attributes=load('dlq'))
+aws('logs').create_log_group(logGroupName='/aws/lambda/' + P + 'silver-processing')
+aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'silver-processing', retentionInDays=30)
+"#,
+    );
+
     // S3 Tables: a table dropped.
     case(
         &env,
