@@ -244,6 +244,47 @@ def _apply_bucket_properties(bucket: Any, properties: dict[str, Any], backend: A
     bucket._pipewright_cfn_properties = json.loads(json.dumps(properties))
 
 
+
+def _initial_iceberg_metadata(table: Any, iceberg: dict[str, Any], account_id: str) -> None:
+    """AWS creates a table declared with `IcebergMetadata` with its first metadata file (format v2,
+    the schema, unpartitioned, no snapshot) in the table's warehouse; moto creates it empty, without
+    a metadata location, so no Iceberg client can load it. Written here through moto's S3 backend."""
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    fields = []
+    for i, f in enumerate(iceberg.get("IcebergSchema", {}).get("SchemaFieldList", []), start=1):
+        fields.append({"id": i, "name": f["Name"], "required": bool(f.get("Required", False)), "type": f["Type"]})
+    location = table.warehouse_location
+    key = f"metadata/00000-{uuid.uuid4()}.metadata.json"
+    now = int(time.time() * 1000)
+    metadata = {
+        "format-version": 2,
+        "table-uuid": str(uuid.uuid4()),
+        "location": location,
+        "last-sequence-number": 0,
+        "last-updated-ms": now,
+        "last-column-id": len(fields),
+        "current-schema-id": 0,
+        "schemas": [{"type": "struct", "schema-id": 0, "fields": fields}],
+        "default-spec-id": 0,
+        "partition-specs": [{"spec-id": 0, "fields": []}],
+        "last-partition-id": 999,
+        "default-sort-order-id": 0,
+        "sort-orders": [{"order-id": 0, "fields": []}],
+        "properties": {"write.format.default": "parquet"},
+        "current-snapshot-id": -1,
+        "refs": {},
+        "snapshots": [],
+        "statistics": [],
+        "snapshot-log": [],
+        "metadata-log": [],
+    }
+    bucket = location.removeprefix("s3://").split("/")[0]
+    s3 = s3_backends[account_id][get_partition(table.region_name)]
+    s3.put_object(bucket, key, json.dumps(metadata).encode())
+    table.metadata_location = f"{location}/{key}"
+
 def patch_cloudformation() -> None:
     from moto.awslambda.models import LambdaFunction, lambda_backends
     from moto.cloudformation import parsing
@@ -673,6 +714,8 @@ def patch_cloudformation() -> None:
             t = s3tables_backends[account_id][region_name].create_table(
                 p["TableBucketARN"], p["Namespace"], resource_name, p.get("OpenTableFormat", "ICEBERG")
             )
+            if p.get("IcebergMetadata"):
+                _initial_iceberg_metadata(t, p["IcebergMetadata"], account_id)
             return cls(t.arn, account_id, region_name, p, arn=t.arn, warehouse=t.warehouse_location, token=t.version_token)
 
         @classmethod

@@ -233,6 +233,17 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         assert duration["AlarmActions"] == [outputs["AlertTopicArn"]] == duration["OKActions"]
         tables = client(url, "s3tables").list_tables(tableBucketARN=outputs["TableBucketArn"], namespace="basketball_analytics")["tables"]
         assert sorted(t["name"] for t in tables) == ["player_analytics", "team_analytics"]
+        # declared with IcebergMetadata: created with a first metadata file (schema, no snapshot), as on AWS
+        s3t = client(url, "s3tables")
+        got = s3t.get_table(tableBucketARN=outputs["TableBucketArn"], namespace="basketball_analytics", name="player_analytics")
+        bucket, key = got["metadataLocation"].removeprefix("s3://").split("/", 1)
+        assert got["metadataLocation"].startswith(got["warehouseLocation"] + "/metadata/")
+        meta = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert meta["format-version"] == 2 and meta["snapshots"] == [] and meta["location"] == got["warehouseLocation"]
+        declared = template["Resources"]["PlayerAnalyticsTable"]["Properties"]["IcebergMetadata"]["IcebergSchema"]["SchemaFieldList"]
+        assert [(f["id"], f["name"], f["type"], f["required"]) for f in meta["schemas"][0]["fields"]] == [
+            (i, f["Name"], f["Type"], f["Required"]) for i, f in enumerate(declared, start=1)
+        ]
 
         # update: visibility timeout, alarm threshold, notification filter
         changed = copy.deepcopy(template)

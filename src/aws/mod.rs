@@ -205,6 +205,20 @@ impl AwsError {
     }
 }
 
+impl AwsError {
+    /// A call that could not be made or whose answer was unusable, without an SDK error.
+    pub fn local(operation: &'static str, resource: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            operation,
+            resource: resource.into(),
+            code: "Client".to_string(),
+            message: message.into(),
+            request_id: None,
+            kind: ErrorKind::Other,
+        }
+    }
+}
+
 fn dispatch_message(e: &aws_smithy_runtime_api::client::result::DispatchFailure) -> String {
     let mut msg = e.as_connector_error().map(|c| source_chain(c)).unwrap_or_else(|| format!("{e:?}"));
     if e.is_io() || e.is_timeout() {
