@@ -337,7 +337,8 @@ iam.detach_role_policy(RoleName=P + 'gold-analytics-role', PolicyArn=f'arn:aws:i
     );
 
     // Event source mappings: disabled (with its StateTransitionReason), batch size, window,
-    // ReportBatchItemFailures, max concurrency; an unmanaged mapping invoking our function.
+    // ReportBatchItemFailures, max concurrency; unmanaged mappings: another queue invoking our
+    // function, another function reading our queue.
     case(
         &env,
         HOOPSTAT,
@@ -348,6 +349,9 @@ lam.update_event_source_mapping(UUID=mapping(P + 'gold-analytics', P + 'gold-ana
     MaximumBatchingWindowInSeconds=0, FunctionResponseTypes=[], ScalingConfig={'MaximumConcurrency': 2})
 lam.update_event_source_mapping(UUID=mapping(P + 'silver-processing', P + 'silver-processing-queue'), Enabled=False)
 save('extra', lam.create_event_source_mapping(EventSourceArn=qarn('audit-queue'), FunctionName=P + 'silver-processing', BatchSize=1)['UUID'])
+role = aws('iam').create_role(RoleName='console-fn-role', AssumeRolePolicyDocument='{}')['Role']['Arn']
+lam.create_function(FunctionName='console-fn', Runtime='provided.al2023', Role=role, Handler='bootstrap', Code={'ZipFile': zipped()})
+save('reader', lam.create_event_source_mapping(EventSourceArn=qarn(P + 'gold-analytics-queue'), FunctionName='console-fn', BatchSize=1)['UUID'])
 "#,
         &[
             (GOLD_FN, "mapping", "D301", "BatchSize is 5, the spec says 10"),
@@ -355,7 +359,8 @@ save('extra', lam.create_event_source_mapping(EventSourceArn=qarn('audit-queue')
             (GOLD_FN, "mapping", "D301", "FunctionResponseTypes lacks ReportBatchItemFailures"),
             (GOLD_FN, "mapping", "D301", "maximum concurrency differs"),
             (SILVER_FN, "mapping", "D302", "the mapping is Disabled (User initiated)"),
-            (SILVER_FN, "mapping", "D303", "unmanaged mapping"),
+            (SILVER_FN, "mapping", "D303", "arn:aws:sqs:us-east-1:123456789012:audit-queue -> "),
+            (GOLD_FN, "mapping", "D303", "-> arn:aws:lambda:us-east-1:123456789012:function:console-fn"),
         ],
         r#"
 lam = aws('lambda')
@@ -363,6 +368,7 @@ lam.update_event_source_mapping(UUID=mapping(P + 'gold-analytics', P + 'gold-ana
     MaximumBatchingWindowInSeconds=5, FunctionResponseTypes=['ReportBatchItemFailures'], ScalingConfig={})
 lam.update_event_source_mapping(UUID=mapping(P + 'silver-processing', P + 'silver-processing-queue'), Enabled=True)
 lam.delete_event_source_mapping(UUID=load('extra'))
+lam.delete_event_source_mapping(UUID=load('reader'))
 "#,
     );
 
