@@ -258,6 +258,8 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         | "NoSuchKey"
         | "NotFound"
         | "ResourceNotFoundException"
+        // S3 Tables: a missing table bucket, namespace or table (HTTP 404).
+        | "NotFoundException"
         | "NoSuchEntity"
         | "AWS.SimpleQueueService.NonExistentQueue"
         | "QueueDoesNotExist" => ErrorKind::NotFound,
@@ -279,5 +281,6 @@ mod tests {
         assert_eq!(classify("ThrottlingException", ""), ErrorKind::Throttling);
         assert_eq!(classify("ValidationError", "Stack with id x does not exist"), ErrorKind::NotFound);
         assert_eq!(classify("ValidationError", "Template format error"), ErrorKind::Other);
+        assert_eq!(classify("NotFoundException", "The specified table does not exist."), ErrorKind::NotFound);
     }
 }
