@@ -9,6 +9,7 @@ use crate::spec::duration::Threshold;
 use crate::spec::pattern::KeyTemplate;
 use crate::spec::resolve::{AlarmKind, Email, Pipeline, Stage};
 use handlebars::Handlebars;
+use pipewright_common::StageInputs;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -210,7 +211,9 @@ fn days(n: u64) -> String {
 
 impl View {
     fn of(p: &Pipeline, spec_name: &str, spec_path: &str) -> View {
-        let stages: Vec<StageView> = p.stages.iter().map(|s| stage_view(p, s)).collect();
+        // Each stage's inputs once: a stage's view looks at every other stage's (linear, not cubic).
+        let inputs: Vec<StageInputs> = p.stages.iter().map(|s| p.stage_inputs(s)).collect();
+        let stages: Vec<StageView> = p.stages.iter().zip(&inputs).map(|(s, i)| stage_view(p, s, i, &inputs)).collect();
         let notifications = p
             .stages
             .iter()
@@ -304,11 +307,11 @@ impl View {
     }
 }
 
-fn stage_view(p: &Pipeline, s: &Stage) -> StageView {
-    let inputs: Vec<InputView> = p
-        .stage_inputs(s)
+fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -> StageView {
+    let inputs: Vec<InputView> = own
         .0
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|o| InputView {
             example: KeyTemplate { template: o.location.key.clone() }.render(|v| p.example(v)),
             name: o.name,
@@ -326,14 +329,15 @@ fn stage_view(p: &Pipeline, s: &Stage) -> StageView {
     let downstream = p
         .stages
         .iter()
-        .filter(|d| {
-            p.stage_inputs(d).0.iter().any(|input| {
+        .zip(all)
+        .filter(|(_, d_inputs)| {
+            d_inputs.0.iter().any(|input| {
                 s.writes
                     .iter()
                     .any(|w| input.location.bucket == p.bucket_name(&w.bucket) && input.location.key == w.key.template)
             })
         })
-        .map(|d| d.name.value.clone())
+        .map(|(d, _)| d.name.value.clone())
         .collect();
     let mut alarms = Vec::new();
     let mut alarms_off = Vec::new();
