@@ -10,6 +10,7 @@ purges the queue, times the replay, and checks the queue holds exactly one messa
     python3 scripts/bench-ops.py                    # builds the release binary first
     python3 scripts/bench-ops.py --debug --runs 3   # the debug binary
     python3 scripts/bench-ops.py --no-cli           # skip the (slow) aws CLI loop
+    python3 scripts/bench-ops.py --bin /tmp/pipewright   # a given binary
 """
 
 import argparse
@@ -76,9 +77,10 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--debug", action="store_true", help="use the debug binary (no release build)")
     ap.add_argument("--no-cli", action="store_true", help="skip the aws CLI loop")
+    ap.add_argument("--bin", type=Path, help="this pipewright binary (no build)")
     args = ap.parse_args()
     profile = "debug" if args.debug else "release"
-    if not args.debug and not args.no_build:
+    if not args.debug and not args.no_build and not args.bin:
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "-p", "pipewright"], cwd=ROOT, check=True)
     import boto3
 
@@ -86,7 +88,9 @@ def main():
         tmp = Path(tmp)
         # A private copy: other worktrees may share the target directory.
         binary = tmp / "pipewright"
-        shutil.copy2(TARGET / profile / "pipewright", binary)
+        shutil.copy2(args.bin or TARGET / profile / "pipewright", binary)
+        if subprocess.run([binary, "replay", "--help"], capture_output=True).returncode != 0:
+            sys.exit(f"{args.bin or TARGET / profile / 'pipewright'} has no `replay`: built from another branch?")
         emulator, endpoint = start_emulator()
         try:
             env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
@@ -158,7 +162,8 @@ def main():
             emulator.terminate()
             emulator.wait()
 
-    print(f"replay of {n} dates ({FIRST}..{LAST}), one object each, into {QUEUE} ({profile} binary)\n")
+    which = args.bin or f"{profile} binary"
+    print(f"replay of {n} dates ({FIRST}..{LAST}), one object each, into {QUEUE} ({which})\n")
     print(f"{'method':<20}{'time':>10}{'messages/s':>12}  notes")
     print("-" * 72)
     for label, secs, note in rows:

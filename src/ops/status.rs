@@ -117,7 +117,11 @@ impl Builder<'_> {
 
     fn find(&mut self, level: Level, resource: &str, text: impl Into<String>, hint: Option<String>) {
         self.resource(resource, level);
-        self.s.findings.push(Finding { level, resource: resource.to_string(), text: text.into(), hint });
+        let text = text.into();
+        // Two outputs in one bucket would say the same thing twice.
+        if !self.s.findings.iter().any(|f| f.resource == resource && f.text == text) {
+            self.s.findings.push(Finding { level, resource: resource.to_string(), text, hint });
+        }
     }
 
     /// A read that failed: missing resources are broken, anything else could not be read.
