@@ -71,10 +71,11 @@ pub enum DlqAction {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "pipewright dlq [SPEC] --stage <STAGE> <peek|redrive|purge> [OPTIONS]")]
 pub struct DlqArgs {
     /// `[SPEC] ACTION`: the spec (default: `PIPEWRIGHT_SPEC`, else the embedded hoopstat-haus spec),
     /// then `peek`, `redrive` or `purge`.
-    #[arg(value_name = "SPEC", num_args = 1..=2, required = true)]
+    #[arg(value_name = "[SPEC] ACTION", num_args = 1..=2, required = true)]
     pub words: Vec<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
