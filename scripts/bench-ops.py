@@ -167,7 +167,7 @@ def main():
     print(f"{'method':<20}{'time':>10}{'messages/s':>12}  notes")
     print("-" * 72)
     for label, secs, note in rows:
-        print(f"{label:<20}{secs:>8.2f} s{n / secs:>12.0f}  {note}")
+        print(f"{label:<20}{secs:>8.2f} s{n / secs:>12.1f}  {note}")
     base = rows[0][1]
     for label, secs, _ in rows[1:]:
         print(f"pipewright replay is {secs / base:.1f}x faster than the {label}")
