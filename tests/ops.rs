@@ -172,6 +172,32 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert!(found.iter().any(|(l, r, t)| l == "broken" && r == SILVER_DLQ && t.contains("1 message(s)")), "{found:#?}");
     purge(&env, SILVER_DLQ);
 
+    // An alarm in ALARM: degraded, named; the function's ERROR lines are shown.
+    let alarm = "hoopstat-haus-gold-analytics-errors";
+    boto3(
+        &env,
+        &format!(
+            "aws('cloudwatch').set_alarm_state(AlarmName='{alarm}', StateValue='ALARM', StateReason='Threshold Crossed: 1 datapoint [3.0]')"
+        ),
+    );
+    boto3(
+        &env,
+        "import time\ng = '/aws/lambda/hoopstat-haus-gold-analytics'\n\
+         aws('logs').create_log_stream(logGroupName=g, logStreamName='s')\nt = int(time.time() * 1000)\n\
+         aws('logs').put_log_events(logGroupName=g, logStreamName='s', logEvents=[{'timestamp': t, 'message': json.dumps({'level': 'ERROR', 'message': 'message failed', 'error': 'boom'})}, {'timestamp': t + 1, 'message': json.dumps({'level': 'INFO', 'message': 'batch done'})}])",
+    );
+    let (code, report) = status(&env, &["--stage", "gold-analytics"]);
+    assert_eq!((code, report["verdict"].as_str()), (1, Some("degraded")), "{report:#}");
+    assert_eq!(report["resources"][alarm], "drift");
+    assert!(findings(&report).iter().any(|(_, r, t)| r == alarm && t.contains("Threshold Crossed")), "{report:#}");
+    let errors = report["stages"][0]["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "only the ERROR line: {errors:?}");
+    assert!(errors[0].as_str().unwrap_or_default().contains("boom"));
+    boto3(
+        &env,
+        &format!("aws('cloudwatch').set_alarm_state(AlarmName='{alarm}', StateValue='OK', StateReason='fixed')"),
+    );
+
     // A disabled mapping: broken, and its state is shown.
     let mapping = "m = aws('lambda').list_event_source_mappings(FunctionName='hoopstat-haus-gold-analytics')['EventSourceMappings'][0]\n";
     boto3(&env, &format!("{mapping}aws('lambda').update_event_source_mapping(UUID=m['UUID'], Enabled=False)"));
