@@ -23,7 +23,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "pipewright"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")  # as cargo builds it
+BIN = TARGET / "release" / "pipewright"
 LAUNCHER = ROOT / "scripts" / "emulator" / "pipewright_moto.py"
 
 
@@ -108,7 +109,7 @@ def main():
     args = ap.parse_args()
     global BIN
     if args.debug:
-        BIN = ROOT / "target" / "debug" / "pipewright"
+        BIN = TARGET / "debug" / "pipewright"
     elif not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "-p", "pipewright"], cwd=ROOT, check=True)
 

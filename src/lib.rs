@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod docs;
 pub mod drift;
 pub mod graph;
+pub mod local;
 pub mod ops;
 pub mod report;
 pub mod spec;

@@ -42,6 +42,16 @@ fn deploy_then_no_op_then_update_with_hazards() {
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("stack `hoopstat-haus` (create)") && out.contains("+   SilverProcessingQueue"), "{out}");
     assert!(err.contains("uploading") && err.contains("CREATE_COMPLETE"), "{err}");
+    // Progress per resource, from the stack events (emulator patch 14), the queue before its policy's bucket.
+    let line = |ty: &str, id: &str| {
+        err.lines().position(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"CREATE_COMPLETE") && f.get(2) == Some(&ty) && f.get(3) == Some(&id)
+        })
+    };
+    let queue = line("AWS::SQS::Queue", "SilverProcessingQueue");
+    let bucket = line("AWS::S3::Bucket", "BronzeBucket");
+    assert!(queue.is_some() && bucket.is_some() && queue < bucket, "per-resource progress in dependency order: {err}");
 
     // The same deploy again changes nothing, and makes no mutating call.
     let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--trace-aws"]);

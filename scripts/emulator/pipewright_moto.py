@@ -25,7 +25,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 PINNED_MOTO = "5.2.1"
 ACCOUNT_REGION_ARN = "arn:{partition}:{service}:{region}:{account}:{rest}"
@@ -243,6 +243,47 @@ def _apply_bucket_properties(bucket: Any, properties: dict[str, Any], backend: A
             )
     bucket._pipewright_cfn_properties = json.loads(json.dumps(properties))
 
+
+
+def _initial_iceberg_metadata(table: Any, iceberg: dict[str, Any], account_id: str) -> None:
+    """AWS creates a table declared with `IcebergMetadata` with its first metadata file (format v2,
+    the schema, unpartitioned, no snapshot) in the table's warehouse; moto creates it empty, without
+    a metadata location, so no Iceberg client can load it. Written here through moto's S3 backend."""
+    from moto.s3.models import s3_backends
+    from moto.utilities.utils import get_partition
+
+    fields = []
+    for i, f in enumerate(iceberg.get("IcebergSchema", {}).get("SchemaFieldList", []), start=1):
+        fields.append({"id": i, "name": f["Name"], "required": bool(f.get("Required", False)), "type": f["Type"]})
+    location = table.warehouse_location
+    key = f"metadata/00000-{uuid.uuid4()}.metadata.json"
+    now = int(time.time() * 1000)
+    metadata = {
+        "format-version": 2,
+        "table-uuid": str(uuid.uuid4()),
+        "location": location,
+        "last-sequence-number": 0,
+        "last-updated-ms": now,
+        "last-column-id": len(fields),
+        "current-schema-id": 0,
+        "schemas": [{"type": "struct", "schema-id": 0, "fields": fields}],
+        "default-spec-id": 0,
+        "partition-specs": [{"spec-id": 0, "fields": []}],
+        "last-partition-id": 999,
+        "default-sort-order-id": 0,
+        "sort-orders": [{"order-id": 0, "fields": []}],
+        "properties": {"write.format.default": "parquet"},
+        "current-snapshot-id": -1,
+        "refs": {},
+        "snapshots": [],
+        "statistics": [],
+        "snapshot-log": [],
+        "metadata-log": [],
+    }
+    bucket = location.removeprefix("s3://").split("/")[0]
+    s3 = s3_backends[account_id][get_partition(table.region_name)]
+    s3.put_object(bucket, key, json.dumps(metadata).encode())
+    table.metadata_location = f"{location}/{key}"
 
 def patch_cloudformation() -> None:
     from moto.awslambda.models import LambdaFunction, lambda_backends
@@ -673,6 +714,8 @@ def patch_cloudformation() -> None:
             t = s3tables_backends[account_id][region_name].create_table(
                 p["TableBucketARN"], p["Namespace"], resource_name, p.get("OpenTableFormat", "ICEBERG")
             )
+            if p.get("IcebergMetadata"):
+                _initial_iceberg_metadata(t, p["IcebergMetadata"], account_id)
             return cls(t.arn, account_id, region_name, p, arn=t.arn, warehouse=t.warehouse_location, token=t.version_token)
 
         @classmethod
@@ -1336,6 +1379,14 @@ def patch_cloudwatch_cbor() -> None:
         inner.pop("HTTP_ACCEPT", None)
         inner.pop("HTTP_TRANSFER_ENCODING", None)
         inner.pop("wsgi.input_terminated", None)
+        # what the client signed, for moto's signature check when IAM is enforced (patch 13)
+        changed = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH", "accept": "HTTP_ACCEPT",
+                   "transfer-encoding": "HTTP_TRANSFER_ENCODING"}
+        inner["HTTP_X_PIPEWRIGHT_SIGNED_ORIGINAL"] = base64.b64encode(json.dumps({
+            "path": environ.get("RAW_URI") or environ["PATH_INFO"],
+            "body": base64.b64encode(raw).decode(),
+            "headers": {k: environ[v] for k, v in changed.items() if environ.get(v) is not None},
+        }).encode()).decode()
         with self.lock:
             app = self.app_instances.get("cloudwatch")
             if app is None:
@@ -1371,6 +1422,7 @@ def patch_cloudwatch_cbor() -> None:
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").startswith(CW_CBOR_PREFIX):
             return cbor_call(self, environ, start_response)
+        environ.pop("HTTP_X_PIPEWRIGHT_SIGNED_ORIGINAL", None)  # only patch 8 sets it
         return orig_call(self, environ, start_response)
 
     DomainDispatcherApplication.__call__ = __call__
@@ -1533,6 +1585,266 @@ def patch_log_group_arn_attribute() -> None:
     LogGroup.get_cfn_attribute = get_cfn_attribute
 
 
+# ---------------------------------------------------------------------------------------------
+# 12. UpdateFunctionCode changes the architecture
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_update_function_code_architectures() -> None:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaFunction
+
+    # AWS: `UpdateFunctionCode` takes `Architectures` (exactly one of arm64, x86_64) and the function
+    # then runs on it (the console's "Edit runtime settings" does this); moto ignores the member.
+    orig = LambdaFunction.update_function_code
+
+    def update_function_code(self, updated_spec, _orig=orig):
+        archs = updated_spec.get("Architectures")
+        if archs is not None and (
+            not isinstance(archs, list) or len(archs) != 1 or archs[0] not in ("arm64", "x86_64")
+        ):
+            raise InvalidParameterValueException(
+                f"1 validation error detected: Value '{archs}' at 'architectures' failed to satisfy "
+                "constraint: Member must have length less than or equal to 1, and each member must "
+                "satisfy enum value set: [x86_64, arm64]"
+            )
+        if archs and not updated_spec.get("DryRun"):
+            self.architectures = list(archs)
+        return _orig(self, updated_spec)
+
+    LambdaFunction.update_function_code = update_function_code
+
+
+# ---------------------------------------------------------------------------------------------
+# 13. IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT) for the services pipewright reads
+# ---------------------------------------------------------------------------------------------
+
+# The translated CloudWatch request (patch 8) carries what the client signed in this header.
+SIGNED_ORIGINAL = "X-Pipewright-Signed-Original"
+# Error codes of the JSON protocols for moto's query-style authentication errors.
+JSON_AUTH_ERRORS = {
+    "AccessDenied": "AccessDeniedException",
+    "SignatureDoesNotMatch": "InvalidSignatureException",
+    "InvalidClientTokenId": "UnrecognizedClientException",
+    "AuthFailure": "UnrecognizedClientException",
+}
+
+
+def _signed_service(headers: Any) -> str:
+    # `Credential=AKID/DATE/REGION/SERVICE/aws4_request` of the SigV4 Authorization header
+    try:
+        return headers.get("Authorization", "").split("Credential=", 1)[1].split(",", 1)[0].split("/")[3]
+    except IndexError:
+        return ""
+
+
+def patch_iam_enforcement() -> None:
+    from botocore.awsrequest import AWSRequest
+    from botocore.session import get_session
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.core.exceptions import JsonRESTError, _RESTError
+    from moto.core.responses import BaseResponse
+    from moto.iam.access_control import IAMRequest
+
+    session = get_session()
+    models: dict[str, Any] = {}
+
+    def model(service: str) -> Any:
+        if service not in models:
+            try:
+                models[service] = session.get_service_model(service)
+            except Exception:  # an unknown signing name: keep moto's answer
+                models[service] = None
+        return models[service]
+
+    # (a) The signature is over the body as sent. moto's IAMRequest signs `body or data`, and for a
+    # GET `data` is not the body (for Lambda's GETs it is the request headers), so every GET of a
+    # REST-JSON service (Lambda, S3 Tables) failed with SignatureDoesNotMatch.
+    # (b) A CloudWatch CBOR request (patch 8) reaches moto translated: its signature is checked
+    # against the request as the client signed it.
+    def create_aws_request(self) -> AWSRequest:
+        signed = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+        original = self._headers.get(SIGNED_ORIGINAL)
+        # a form body moto has parsed is in `data` (query protocol: IAM, STS); a GET has no body
+        body = self._body or (self._data if self._method == "POST" else b"")
+        path, headers = self._path, dict(self._headers.items())
+        if original:
+            o = json.loads(base64.b64decode(original))
+            path, body = o["path"], base64.b64decode(o["body"])
+            headers = {k: v for k, v in headers.items() if k.lower() not in o["headers"]}
+            headers.update(o["headers"])
+        headers.pop(SIGNED_ORIGINAL, None)
+        request = AWSRequest(
+            method=self._method, url=path, data=body, headers=self._create_headers_for_aws_request(signed, headers)
+        )
+        request.context["timestamp"] = headers.get("X-Amz-Date") or headers.get("x-amz-date")
+        return request
+
+    IAMRequest._create_aws_request = create_aws_request
+
+    # (c) Authentication and authorization errors in the protocol of the service: JSON for the
+    # JSON and REST-JSON protocols (with `x-amzn-query-error` where the service is query
+    # compatible, as SQS and CloudWatch are), not moto's query-style XML that those SDKs cannot read.
+    class QueryCompatibleJsonError(JsonRESTError):
+        def __init__(self, error_type: str, message: str, query_code: str):
+            super().__init__(error_type, message)
+            self.query_code = query_code
+
+        def get_headers(self, *args, **kwargs):
+            return super().get_headers(*args, **kwargs) + [("x-amzn-query-error", f"{self.query_code};Sender")]
+
+    orig = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate_and_authorize(self, iam_request_cls, resource="*", _orig=orig):
+        # (d) SigV4 signs the path as sent (encoded once more) and the query with each name and value
+        # percent-encoded: moto signs the decoded path and the query as sent (botocore takes a URL's
+        # query as already canonical), so a request with an ARN in its path (S3 Tables' GETs) or
+        # query (ListEventSourceMappings?EventSourceArn=arn:...) failed. moto keeps the path as
+        # sent (`RAW_URI`) in `raw_path`.
+        raw_path = getattr(self, "raw_path", None)
+        if raw_path and isinstance(iam_request_cls, type) and issubclass(iam_request_cls, IAMRequest):
+            base = iam_request_cls
+            raw_query = urlsplit(self.uri).query
+            canonical = "&".join(
+                f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                for k, v in parse_qsl(raw_query, keep_blank_values=True)
+            )
+            as_sent = raw_path + ("?" + canonical if canonical else "")
+
+            class AsSent(base):  # type: ignore[misc, valid-type]
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    self._path = as_sent
+
+            iam_request_cls = AsSent
+        try:
+            return _orig(self, iam_request_cls, resource)
+        except _RESTError as e:
+            if isinstance(e, JsonRESTError):
+                raise
+            m = model(_signed_service(self.headers))
+            json_protocol = "x-amz-json" in (self.headers.get("Content-Type") or "") or (
+                m is not None and m.protocol == "rest-json"
+            )
+            if not json_protocol or e.error_type not in JSON_AUTH_ERRORS:
+                raise
+            code = JSON_AUTH_ERRORS[e.error_type]
+            if m is not None and m.metadata.get("awsQueryCompatible") is not None:
+                err = QueryCompatibleJsonError(code, e.message, e.error_type)
+            else:
+                err = JsonRESTError(code, e.message)
+            err.code = e.code
+            self._pipewright_auth_error = err
+            raise err from e
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize
+
+    # moto's `call_action` (the JSON and query services: SQS, CloudWatch, Logs, ...) answers an
+    # authentication error with its body only: no error headers, `Content-Type: text/html`.
+    orig_call_action = BaseResponse.call_action
+
+    def call_action(self, _orig=orig_call_action):
+        self._pipewright_auth_error = None
+        status, headers, body = _orig(self)
+        err = self._pipewright_auth_error
+        if err is None:
+            return status, headers, body
+        headers = {k: v for k, v in dict(headers).items() if k.lower() not in ("status", "content-type")}
+        headers.update(dict(err.get_headers()))
+        return err.code, headers, err.get_body()
+
+    BaseResponse.call_action = call_action
+
+
+# ---------------------------------------------------------------------------------------------
+# 14. Per-resource CloudFormation stack events
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_resource_stack_events() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import Event, Stack, cloudformation_backends
+
+    deleting = threading.local()  # the stack being deleted (moto takes it out of `stacks` first)
+
+    # AWS: DescribeStackEvents has an event per resource and step (CREATE_IN_PROGRESS,
+    # CREATE_COMPLETE, UPDATE_*, DELETE_*, *_FAILED with the reason), which is what a deploy shows
+    # as progress; moto records only the stack's own events.
+    def stack_of(stack_id: str, account_id: str, region_name: str) -> Any:
+        try:
+            return cloudformation_backends[account_id][region_name].stacks.get(stack_id)
+        except KeyError:
+            return None
+
+    def event(stack: Any, logical_id: str, resource_type: str, physical_id: str, status: str, reason: str | None = None) -> None:
+        if stack is None:
+            return
+        stack.events.append(Event(
+            stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+            physical_resource_id=physical_id or "", resource_type=resource_type, resource_status=status,
+            resource_status_reason=reason, resource_properties=None,
+        ))
+
+    def physical(resource: Any) -> str:
+        try:
+            return str(resource.physical_resource_id or "")
+        except Exception:
+            return ""
+
+    orig_create = parsing.parse_and_create_resource
+    orig_update = parsing.parse_and_update_resource
+    orig_delete = parsing.ResourceMap._delete_resource
+
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        stack = stack_of(resources_map.stack_id, account_id, region_name)
+        rtype = resource_json.get("Type", "")
+        try:
+            resource = orig_create(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as e:
+            event(stack, logical_id, rtype, "", "CREATE_FAILED", str(e) or type(e).__name__)
+            raise
+        if resource is not None:  # None: a false Condition (AWS: no event) or a type moto skips
+            event(stack, logical_id, rtype, "", "CREATE_IN_PROGRESS")
+            event(stack, logical_id, rtype, physical(resource), "CREATE_IN_PROGRESS", "Resource creation Initiated")
+            event(stack, logical_id, rtype, physical(resource), "CREATE_COMPLETE")
+        return resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        stack = stack_of(resources_map.stack_id, account_id, region_name)
+        rtype = resource_json.get("Type", "")
+        try:
+            resource = orig_update(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as e:
+            event(stack, logical_id, rtype, "", "UPDATE_FAILED", str(e) or type(e).__name__)
+            raise
+        if resource is not None:
+            event(stack, logical_id, rtype, physical(resource), "UPDATE_IN_PROGRESS")
+            event(stack, logical_id, rtype, physical(resource), "UPDATE_COMPLETE")
+        return resource
+
+    def delete_resource(self, parsed_resource, resource_json, _orig=orig_delete):
+        _orig(self, parsed_resource, resource_json)  # a failure is retried by moto: no event
+        stack = stack_of(self.stack_id, self._account_id, self._region_name) or getattr(deleting, "stack", None)
+        logical_id = getattr(parsed_resource, "logical_resource_id", "")
+        rtype = resource_json.get("Type", "")
+        event(stack, logical_id, rtype, physical(parsed_resource), "DELETE_IN_PROGRESS")
+        event(stack, logical_id, rtype, physical(parsed_resource), "DELETE_COMPLETE")
+
+    orig_stack_delete = Stack.delete
+
+    def stack_delete(self, _orig=orig_stack_delete):
+        deleting.stack = self
+        try:
+            _orig(self)
+        finally:
+            deleting.stack = None
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+    parsing.parse_and_update_resource = parse_and_update_resource
+    parsing.ResourceMap._delete_resource = delete_resource
+    Stack.delete = stack_delete
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1545,6 +1857,9 @@ PATCHES = [
     ("s3tables-shapes", patch_s3tables_shapes),
     ("iam-inline-policy-json", patch_iam_inline_policy_json),
     ("log-group-arn-attribute", patch_log_group_arn_attribute),
+    ("update-function-code-architectures", patch_update_function_code_architectures),
+    ("iam-enforcement", patch_iam_enforcement),
+    ("resource-stack-events", patch_resource_stack_events),
 ]
 
 

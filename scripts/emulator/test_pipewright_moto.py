@@ -233,6 +233,17 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         assert duration["AlarmActions"] == [outputs["AlertTopicArn"]] == duration["OKActions"]
         tables = client(url, "s3tables").list_tables(tableBucketARN=outputs["TableBucketArn"], namespace="basketball_analytics")["tables"]
         assert sorted(t["name"] for t in tables) == ["player_analytics", "team_analytics"]
+        # declared with IcebergMetadata: created with a first metadata file (schema, no snapshot), as on AWS
+        s3t = client(url, "s3tables")
+        got = s3t.get_table(tableBucketARN=outputs["TableBucketArn"], namespace="basketball_analytics", name="player_analytics")
+        bucket, key = got["metadataLocation"].removeprefix("s3://").split("/", 1)
+        assert got["metadataLocation"].startswith(got["warehouseLocation"] + "/metadata/")
+        meta = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert meta["format-version"] == 2 and meta["snapshots"] == [] and meta["location"] == got["warehouseLocation"]
+        declared = template["Resources"]["PlayerAnalyticsTable"]["Properties"]["IcebergMetadata"]["IcebergSchema"]["SchemaFieldList"]
+        assert [(f["id"], f["name"], f["type"], f["required"]) for f in meta["schemas"][0]["fields"]] == [
+            (i, f["Name"], f["Type"], f["Required"]) for i, f in enumerate(declared, start=1)
+        ]
 
         # update: visibility timeout, alarm threshold, notification filter
         changed = copy.deepcopy(template)
@@ -775,3 +786,143 @@ def test_unpatched_log_group_arn_attribute_lacks_the_stream_wildcard(plain):
 
 def test_patched_log_group_arn_attribute_is_as_on_aws(patched):
     assert log_group_arn_output(patched, "arn-patched") == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/arn-attr:*"
+
+
+# ------------------------------------------------- patch 12: UpdateFunctionCode architectures
+
+
+def architecture_after_update(endpoint: str, name: str) -> str:
+    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                        Code={"ZipFile": buf.getvalue()}, Architectures=["arm64"])
+    assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["arm64"]
+    lam.update_function_code(FunctionName=name, ZipFile=buf.getvalue(), Architectures=["x86_64"])
+    return lam.get_function_configuration(FunctionName=name)["Architectures"][0]
+
+
+def test_unpatched_update_function_code_ignores_architectures(plain):
+    assert architecture_after_update(plain, "arch-plain") == "arm64"
+
+
+def test_patched_update_function_code_changes_architectures(patched):
+    assert architecture_after_update(patched, "arch-patched") == "x86_64"
+    lam = client(patched, "lambda")
+    with pytest.raises(ClientError) as e:
+        lam.update_function_code(FunctionName="arch-patched", ZipFile=b"PK", Architectures=["arm64", "x86_64"])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName="arch-patched")["Architectures"] == ["x86_64"]
+
+
+# ------------------------------------------------------------------ patch 13: IAM enforcement
+
+
+def reset_auth(endpoint: str, count: str) -> None:
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    assert urllib.request.urlopen(req, timeout=10).status == 200
+
+
+@contextlib.contextmanager
+def enforced(endpoint: str, name: str, deny: list[str]):
+    """A user allowed everything but `deny`, its client factory, with IAM enforced meanwhile."""
+    iam = client(endpoint, "iam")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": deny, "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    # resources to read, made before enforcement
+    _, arn = queue(endpoint, f"{name}-q")
+    tb = client(endpoint, "s3tables").create_table_bucket(name=f"{name}-tables")["arn"]
+    architecture_after_update(endpoint, f"{name}-fn")
+    client(endpoint, "cloudwatch").put_metric_alarm(**dict(ALARM, AlarmName=f"{name}-alarm"))
+
+    def as_user(service):
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                            aws_secret_access_key=key["SecretAccessKey"], config=Config(retries={"max_attempts": 1}))
+
+    reset_auth(endpoint, "0")
+    try:
+        yield as_user, arn, tb
+    finally:
+        reset_auth(endpoint, "inf")
+
+
+def auth_outcomes(endpoint: str, name: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    with enforced(endpoint, name, ["sqs:GetQueueAttributes"]) as (as_user, arn, tb):
+        calls = {
+            "sts": lambda: as_user("sts").get_caller_identity()["Arn"],
+            "lambda": lambda: as_user("lambda").get_function_configuration(FunctionName=f"{name}-fn")["FunctionName"],
+            # an ARN in the query string (encoded once more by SigV4)
+            "mappings": lambda: as_user("lambda").list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"],
+            # an ARN in the path
+            "table-bucket": lambda: as_user("s3tables").get_table_bucket(tableBucketARN=tb)["name"],
+            "cloudwatch": lambda: [a["AlarmName"] for a in as_user("cloudwatch").describe_alarms(AlarmNames=[f"{name}-alarm"])["MetricAlarms"]],
+            "sqs": lambda: as_user("sqs").get_queue_attributes(QueueUrl=as_user("sqs").get_queue_url(QueueName=f"{name}-q")["QueueUrl"], AttributeNames=["All"]),
+        }
+        for service, call in calls.items():
+            try:
+                out[service] = call()
+            except ClientError as e:
+                out[service] = (e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPHeaders"].get("content-type", ""))
+    return out
+
+
+def test_unpatched_iam_enforcement_breaks_reads(plain):
+    out = auth_outcomes(plain, "auth-plain")
+    assert out["lambda"][0] == "403"  # SignatureDoesNotMatch as XML, for a correctly signed GET
+    assert out["sqs"][0] == "403" and "json" not in out["sqs"][1]  # AccessDenied as XML for a JSON protocol
+
+
+def test_patched_iam_enforcement_as_on_aws(patched):
+    out = auth_outcomes(patched, "auth-on")
+    assert out["sts"] == f"arn:aws:iam::{ACCOUNT}:user/auth-on"  # query protocol, form body
+    assert out["lambda"] == "auth-on-fn"
+    assert out["mappings"] == [] and out["table-bucket"] == "auth-on-tables"
+    assert out["cloudwatch"] == ["auth-on-alarm"]  # signed CBOR, translated by patch 8
+    assert out["sqs"] == ("AccessDenied", "application/json")  # from x-amzn-query-error
+    with enforced(patched, "auth-lambda", ["lambda:GetFunctionConfiguration"]) as (as_user, _, _):
+        with pytest.raises(ClientError) as e:
+            as_user("lambda").get_function_configuration(FunctionName="auth-lambda-fn")
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "not authorized to perform: lambda:GetFunctionConfiguration" in e.value.response["Error"]["Message"]
+
+
+# ---------------------------------------------------------- patch 14: per-resource stack events
+
+
+def events_template(visibility: int) -> str:
+    return json.dumps({"Resources": {
+        "Dlq": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "events-dlq"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "events-q", "VisibilityTimeout": visibility,
+                  "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}, "maxReceiveCount": 5}}},
+    }})
+
+
+def stack_events(endpoint: str, stack: str) -> list[tuple[str, str, str]]:
+    """(logical id, type, status) of every event, oldest first, after create, update and delete."""
+    cfn = client(endpoint, "cloudformation")
+    deploy_change_set(cfn, stack, events_template(30), [], "CREATE", "create")
+    deploy_change_set(cfn, stack, events_template(60), [], "UPDATE", "update")
+    stack_id = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=stack)
+    events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceType"], e["ResourceStatus"]) for e in reversed(events)]
+
+
+def test_unpatched_stack_events_are_stack_level_only(plain):
+    assert {t for _, t, _ in stack_events(plain, "events-plain")} == {"AWS::CloudFormation::Stack"}
+
+
+def test_patched_stack_events_per_resource(patched):
+    events = [(logical, status) for logical, t, status in stack_events(patched, "events-on") if t == "AWS::SQS::Queue"]
+    created = [e for e in events if e[1].startswith("CREATE")]
+    # in dependency order: the DLQ before the queue that names it
+    assert created == [("Dlq", "CREATE_IN_PROGRESS"), ("Dlq", "CREATE_IN_PROGRESS"), ("Dlq", "CREATE_COMPLETE"),
+                       ("Queue", "CREATE_IN_PROGRESS"), ("Queue", "CREATE_IN_PROGRESS"), ("Queue", "CREATE_COMPLETE")]
+    assert [e for e in events if e[1].startswith("UPDATE")] == [("Queue", "UPDATE_IN_PROGRESS"), ("Queue", "UPDATE_COMPLETE")]
+    assert {e for e in events if e[1] == "DELETE_COMPLETE"} == {("Dlq", "DELETE_COMPLETE"), ("Queue", "DELETE_COMPLETE")}

@@ -206,6 +206,20 @@ impl AwsError {
     }
 }
 
+impl AwsError {
+    /// A call that could not be made or whose answer was unusable, without an SDK error.
+    pub fn local(operation: &'static str, resource: impl Into<String>, message: impl Into<String>) -> Self {
+        AwsError {
+            operation,
+            resource: resource.into(),
+            code: "Client".to_string(),
+            message: message.into(),
+            request_id: None,
+            kind: ErrorKind::Other,
+        }
+    }
+}
+
 fn dispatch_message(e: &aws_smithy_runtime_api::client::result::DispatchFailure) -> String {
     let mut msg = e.as_connector_error().map(|c| source_chain(c)).unwrap_or_else(|| format!("{e:?}"));
     if e.is_io() || e.is_timeout() {
@@ -244,6 +258,8 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         | "NoSuchKey"
         | "NotFound"
         | "ResourceNotFoundException"
+        // S3 Tables: a missing table bucket, namespace or table (HTTP 404).
+        | "NotFoundException"
         | "NoSuchEntity"
         | "AWS.SimpleQueueService.NonExistentQueue"
         | "QueueDoesNotExist" => ErrorKind::NotFound,
@@ -265,5 +281,6 @@ mod tests {
         assert_eq!(classify("ThrottlingException", ""), ErrorKind::Throttling);
         assert_eq!(classify("ValidationError", "Stack with id x does not exist"), ErrorKind::NotFound);
         assert_eq!(classify("ValidationError", "Template format error"), ErrorKind::Other);
+        assert_eq!(classify("NotFoundException", "The specified table does not exist."), ErrorKind::NotFound);
     }
 }

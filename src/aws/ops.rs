@@ -552,17 +552,3 @@ impl Readers {
         }
     }
 }
-
-impl AwsError {
-    /// A request pipewright could not build (a missing required field): a tool error.
-    pub fn local(operation: &'static str, resource: &str, message: String) -> Self {
-        AwsError {
-            operation,
-            resource: resource.to_string(),
-            code: "InvalidRequest".to_string(),
-            message,
-            request_id: None,
-            kind: ErrorKind::Other,
-        }
-    }
-}

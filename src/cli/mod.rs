@@ -12,6 +12,7 @@ pub mod env;
 mod generate;
 mod graph;
 mod ops;
+mod run_local;
 mod verify;
 
 use crate::Exit;
@@ -195,6 +196,23 @@ source mapping expects (PW701/PW702). Then `target/pipewright/<spec>/manifest.js
 Exit codes: 0 built, 1 spec errors, handler mismatches or bootstraps Lambda cannot run, 2 unknown
 stage, missing crate or cargo-lambda, 3 the build failed.")]
     Build(BuildArgs),
+    /// Run the whole pipeline on this machine: emulator, deploy, generated games through every stage.
+    #[command(after_help = "Examples:
+  pipewright run-local                                   # the flagship, one generated day of games
+  pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15 --days 7
+  pipewright run-local --from-dir bronze-files/ --format json
+
+Starts the local emulator unless one runs (it keeps running: `pipewright emulator stop`), deploys
+the generated stack through a change set, runs the real handlers of lambdas/ in process behind an
+emulation of each event source mapping (batch size, batching window, partial batch responses,
+retries and the DLQ after maxReceiveCount; a failed message is retried after --retry-after instead
+of the queue's visibility timeout), puts the source objects and shows them flowing bronze -> silver
+-> gold; then reads the gold tables back and verifies the stack.
+
+Exit codes: 0 every record processed and the stack verified clean, 1 spec errors, records in a DLQ
+or left in a queue, or drift, 2 usage error (a spec run-local cannot run, no emulator), 3 AWS error,
+deploy failure or the pipeline did not settle in --timeout.")]
+    RunLocal(run_local::RunLocalArgs),
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -385,6 +403,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Probe(args) => ops::probe(&args, color, out, err),
         Command::Graph(args) => graph::run(&args, color, out, err),
         Command::Build(args) => build::run(&args, color, out, err),
+        Command::RunLocal(args) => run_local::run(&args, color, out, err),
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),

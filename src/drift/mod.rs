@@ -60,8 +60,9 @@ impl Aspect {
     }
 
     fn drift_doc(&mut self, code: &'static str, message: impl Into<String>, expected: &Value, actual: &Value) {
-        let e = serde_json::to_string_pretty(expected).unwrap_or_default() + "\n";
-        let a = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
+        // Keys in one order on both sides: the diff shows what differs, not how it was written.
+        let e = serde_json::to_string_pretty(&sorted(expected)).unwrap_or_default() + "\n";
+        let a = serde_json::to_string_pretty(&sorted(actual)).unwrap_or_default() + "\n";
         let diff = similar::TextDiff::from_lines(&e, &a).unified_diff().header("expected", "live").to_string();
         self.findings.push(Finding {
             code,
@@ -78,6 +79,19 @@ impl Aspect {
         if expected != actual {
             self.drift(code, format!("{what} is {actual}, the spec says {expected}"), expected, actual);
         }
+    }
+}
+
+/// `v` with the keys of every object in sorted order.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
     }
 }
 
@@ -563,5 +577,38 @@ pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
         for t in want.iter().filter(|t| !live.tables.contains(t)) {
             aspect.drift("D701", format!("table `{t}` does not exist"), "present", "missing");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn document_diffs_show_only_what_differs() {
+        // Live JSON comes back with its keys in another order: only the changed value is a diff line.
+        let want = json!({"rule": {"ExpirationInDays": 730, "Status": "Enabled"}});
+        let have = json!({"rule": {"Status": "Enabled", "ExpirationInDays": 365}});
+        let mut a = Aspect::new("b", "AWS::S3::Bucket", "lifecycle", Span::UNKNOWN);
+        lifecycle(
+            &mut a,
+            &want.as_object().expect("object").clone().into_iter().collect(),
+            &have.as_object().expect("object").clone().into_iter().collect(),
+        );
+        let diff = a.findings[0].diff.as_deref().expect("a diff");
+        let changed: Vec<&str> = diff
+            .lines()
+            .filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("--") && !l.starts_with("++"))
+            .collect();
+        assert_eq!(changed, ["-    \"ExpirationInDays\": 730,", "+    \"ExpirationInDays\": 365,"], "{diff}");
+        let mut same = Aspect::new("b", "AWS::S3::Bucket", "lifecycle", Span::UNKNOWN);
+        let reordered = json!({"rule": {"Status": "Enabled", "ExpirationInDays": 730}});
+        lifecycle(
+            &mut same,
+            &want.as_object().expect("object").clone().into_iter().collect(),
+            &reordered.as_object().expect("object").clone().into_iter().collect(),
+        );
+        assert!(same.findings.is_empty(), "key order is not drift");
     }
 }

@@ -25,24 +25,40 @@ pub fn creds() -> [(&'static str, &'static str); 5] {
     ]
 }
 
-/// A started emulator and a manifest of zips with a `bootstrap`, content-addressed.
+/// A started emulator and a manifest of zips with a `bootstrap`, content-addressed, for the
+/// flagship's two Lambda stages.
 pub fn setup() -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     let emulator = Emulator::start(&root.join("emulator")).expect("the emulator starts");
+    let manifest = write_manifest(&root, "manifest.json", &["silver-processing", "gold-analytics"]);
+    Env { manifest, root, _dir: dir, emulator }
+}
+
+/// Writes `root/file`, a build manifest (as `pipewright build` writes it) of small arm64 zips, one
+/// per stage, under `root`.
+pub fn write_manifest(root: &std::path::Path, file: &str, stages: &[&str]) -> PathBuf {
     let script = r##"
 import hashlib, json, os, sys, zipfile
-root = sys.argv[1]
+root, file, stages = sys.argv[1], sys.argv[2], sys.argv[3:]
 artifacts = []
-for stage in ["silver-processing", "gold-analytics"]:
+for stage in stages:
     path = os.path.join(root, stage + ".zip")
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("bootstrap", "#!/bin/sh\n")
     data = open(path, "rb").read()
     artifacts.append({"stage": stage, "zip": path, "sha256": hashlib.sha256(data).hexdigest(),
                       "size": len(data), "architecture": "arm64"})
-json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, "manifest.json"), "w"))
+json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, file), "w"))
 "##;
-    assert!(Command::new("python3").args(["-c", script]).arg(&root).status().expect("python3").success());
-    Env { manifest: root.join("manifest.json"), root, _dir: dir, emulator }
+    let ok = Command::new("python3")
+        .args(["-c", script])
+        .arg(root)
+        .arg(file)
+        .args(stages)
+        .status()
+        .expect("python3")
+        .success();
+    assert!(ok, "the manifest is written");
+    root.join(file)
 }
