@@ -172,6 +172,32 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert!(found.iter().any(|(l, r, t)| l == "broken" && r == SILVER_DLQ && t.contains("1 message(s)")), "{found:#?}");
     purge(&env, SILVER_DLQ);
 
+    // An alarm in ALARM: degraded, named; the function's ERROR lines are shown.
+    let alarm = "hoopstat-haus-gold-analytics-errors";
+    boto3(
+        &env,
+        &format!(
+            "aws('cloudwatch').set_alarm_state(AlarmName='{alarm}', StateValue='ALARM', StateReason='Threshold Crossed: 1 datapoint [3.0]')"
+        ),
+    );
+    boto3(
+        &env,
+        "import time\ng = '/aws/lambda/hoopstat-haus-gold-analytics'\n\
+         aws('logs').create_log_stream(logGroupName=g, logStreamName='s')\nt = int(time.time() * 1000)\n\
+         aws('logs').put_log_events(logGroupName=g, logStreamName='s', logEvents=[{'timestamp': t, 'message': json.dumps({'level': 'ERROR', 'message': 'message failed', 'error': 'boom'})}, {'timestamp': t + 1, 'message': json.dumps({'level': 'INFO', 'message': 'batch done'})}])",
+    );
+    let (code, report) = status(&env, &["--stage", "gold-analytics"]);
+    assert_eq!((code, report["verdict"].as_str()), (1, Some("degraded")), "{report:#}");
+    assert_eq!(report["resources"][alarm], "drift");
+    assert!(findings(&report).iter().any(|(_, r, t)| r == alarm && t.contains("Threshold Crossed")), "{report:#}");
+    let errors = report["stages"][0]["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "only the ERROR line: {errors:?}");
+    assert!(errors[0].as_str().unwrap_or_default().contains("boom"));
+    boto3(
+        &env,
+        &format!("aws('cloudwatch').set_alarm_state(AlarmName='{alarm}', StateValue='OK', StateReason='fixed')"),
+    );
+
     // A disabled mapping: broken, and its state is shown.
     let mapping = "m = aws('lambda').list_event_source_mappings(FunctionName='hoopstat-haus-gold-analytics')['EventSourceMappings'][0]\n";
     boto3(&env, &format!("{mapping}aws('lambda').update_event_source_mapping(UUID=m['UUID'], Enabled=False)"));
@@ -512,4 +538,103 @@ fn runbook_commands_parse_and_name_fitting_stages() {
         }
     }
     assert!(seen >= 30, "{seen} commands");
+}
+
+/// Replayed twice and processed by the real silver handler (`silver_processing::Stage::handle`, in
+/// process, against the emulator): every message succeeds and the outputs are the same objects with
+/// the same bytes: no duplicate outputs.
+#[test]
+fn replay_twice_then_processing_writes_no_duplicate_outputs() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let env = setup();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests");
+    let config = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&env.emulator.endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(creds))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let sqs = aws_sdk_sqs::Client::new(&config);
+
+    // Two days of generated games in bronze.
+    let generator = hoopstat_fixtures::Generator::new(42);
+    rt.block_on(async {
+        for d in ["2024-01-15", "2024-01-16"] {
+            let day = generator.day(chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("date"), 4);
+            s3.put_object().bucket(BRONZE).key(day.key()).body(day.to_bronze().into()).send().await.expect("put");
+        }
+    });
+    purge(&env, SILVER_QUEUE);
+    let replay = [
+        "replay",
+        "specs/hoopstat-haus.yaml",
+        "--stage",
+        "silver-processing",
+        "--date",
+        "2024-01-15",
+        "--to",
+        "2024-01-16",
+    ];
+
+    let loaded = pipewright::spec::load(pipewright::spec::Source::flagship());
+    let pipeline = loaded.pipeline.expect("valid");
+    let stage_env = pipeline.stage_env(pipeline.stage("silver-processing").expect("stage"));
+    let (log, captured) = pipewright_common::log::Logger::capture("silver-processing");
+    let stage =
+        silver_processing::Stage::new(&stage_env, silver_processing::S3Store::new(s3.clone()), log).expect("stage");
+
+    let mut outputs = Vec::new();
+    for round in 0..2 {
+        let o = pipewright(&env, &replay);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let (messages, listed) = rt.block_on(async {
+            let url =
+                sqs.get_queue_url().queue_name(SILVER_QUEUE).send().await.expect("url").queue_url.unwrap_or_default();
+            let mut records = Vec::new();
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(300)
+                    .send()
+                    .await
+                    .expect("receive");
+                let got = got.messages.unwrap_or_default();
+                if got.is_empty() {
+                    break;
+                }
+                for m in got {
+                    let mut msg = SqsMessage::default();
+                    msg.message_id = m.message_id.clone();
+                    msg.body = m.body.clone();
+                    records.push(msg);
+                }
+            }
+            let mut event = SqsEvent::default();
+            event.records = records;
+            let response = stage.handle(&event).await.expect("batch");
+            assert!(response.batch_item_failures.is_empty(), "round {round}: {:?}", captured.lines());
+            let listed = s3.list_objects_v2().bucket("hoopstat-haus-silver").send().await.expect("list");
+            let mut objects: Vec<(String, String)> = listed
+                .contents
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| (o.key.unwrap_or_default(), o.e_tag.unwrap_or_default()))
+                .collect();
+            objects.sort();
+            (event.records.len(), objects)
+        });
+        assert_eq!(messages, 2, "round {round}: one message per bronze object");
+        outputs.push(listed);
+    }
+    assert_eq!(outputs[0].len(), 4, "player and team stats per date: {:?}", outputs[0]);
+    assert!(
+        outputs[0].iter().all(|(k, _)| k.starts_with("silver/") && k.contains("season=2023-24")),
+        "{:?}",
+        outputs[0]
+    );
+    assert_eq!(outputs[0], outputs[1], "the second replay rewrote the same objects with the same bytes");
 }

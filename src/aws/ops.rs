@@ -546,7 +546,8 @@ impl Readers {
             Ok(t) => Ok(Some(millis(&t.modified_at))),
             Err(e) => {
                 let err = AwsError::new("s3tables:GetTable", format!("{namespace}.{table}"), e);
-                if err.kind == ErrorKind::NotFound { Ok(None) } else { Err(err) }
+                // S3 Tables answers a missing table (or table bucket) with `NotFoundException`.
+                if err.kind == ErrorKind::NotFound || err.code == "NotFoundException" { Ok(None) } else { Err(err) }
             }
         }
     }

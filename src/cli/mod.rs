@@ -23,10 +23,10 @@ use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  clean (warnings allowed unless --deny-warnings)
-  1  findings: spec errors, stale generated files
-  2  usage error: bad arguments, unreadable spec
-  3  operational failure (writing files)";
+  0  clean (warnings allowed unless --deny-warnings); a healthy pipeline
+  1  findings: spec errors, stale generated files, drift, a degraded or broken pipeline
+  2  usage error: bad arguments, unreadable spec; could not read live state (never \"clean\")
+  3  operational failure (writing files, AWS)";
 
 /// Event-driven AWS data pipelines, correct by construction.
 ///

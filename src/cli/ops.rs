@@ -71,10 +71,11 @@ pub enum DlqAction {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "pipewright dlq [SPEC] --stage <STAGE> <peek|redrive|purge> [OPTIONS]")]
 pub struct DlqArgs {
     /// `[SPEC] ACTION`: the spec (default: `PIPEWRIGHT_SPEC`, else the embedded hoopstat-haus spec),
     /// then `peek`, `redrive` or `purge`.
-    #[arg(value_name = "SPEC", num_args = 1..=2, required = true)]
+    #[arg(value_name = "[SPEC] ACTION", num_args = 1..=2, required = true)]
     pub words: Vec<String>,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -171,9 +172,11 @@ pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn
             writeln!(out, "\n{}  {}", s.stage, paint(s.verdict))?;
             for f in &s.facts {
                 writeln!(out, "  {:<9} {}", f.label, f.value)?;
-            }
-            for line in &s.errors {
-                writeln!(out, "            {line}")?;
+                if f.label == "log" {
+                    for line in &s.errors {
+                        writeln!(out, "            {line}")?;
+                    }
+                }
             }
             for f in &s.findings {
                 writeln!(out, "  ! {}: {}", f.level.as_str(), f.text)?;
@@ -268,7 +271,7 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
     } else if let Some(o) = &outcome {
         writeln!(
             out,
-            "sent {sent} S3 event message(s) for {range} ({} objects in `{}`) to `{}` in {} SendMessageBatch call(s), {elapsed:.2}s ({:.0} messages/s)",
+            "sent {sent} S3 event message(s) for {range} ({} object(s) in `{}`) to `{}` in {} SendMessageBatch call(s), {elapsed:.2}s ({:.0} messages/s)",
             plan.objects.len(),
             plan.bucket,
             plan.queue,

@@ -180,3 +180,19 @@ pub async fn send(
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_globs_fill_the_date_and_leave_other_variables_open() {
+        let d = NaiveDate::from_ymd_opt(2024, 1, 5).expect("date");
+        assert_eq!(date_glob("raw/box_scores/date={date}/data.json", d), "raw/box_scores/date=2024-01-05/data.json");
+        assert_eq!(
+            date_glob("silver/player_stats/season={season}/date={date}/data.parquet", d),
+            "silver/player_stats/season=*/date=2024-01-05/data.parquet"
+        );
+        assert_eq!(date_glob("y={year}/m={month}/d={day}/{game_id}.json", d), "y=2024/m=01/d=05/*.json");
+    }
+}

@@ -117,7 +117,11 @@ impl Builder<'_> {
 
     fn find(&mut self, level: Level, resource: &str, text: impl Into<String>, hint: Option<String>) {
         self.resource(resource, level);
-        self.s.findings.push(Finding { level, resource: resource.to_string(), text: text.into(), hint });
+        let text = text.into();
+        // Two outputs in one bucket would say the same thing twice.
+        if !self.s.findings.iter().any(|f| f.resource == resource && f.text == text) {
+            self.s.findings.push(Finding { level, resource: resource.to_string(), text, hint });
+        }
     }
 
     /// A read that failed: missing resources are broken, anything else could not be read.
@@ -614,4 +618,58 @@ async fn stage_status(
 
     b.s.verdict = b.s.findings.iter().map(|f| f.level).max().unwrap_or(Level::Healthy);
     b.s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(levels: &[Level]) -> Report {
+        let stages = levels
+            .iter()
+            .map(|l| StageStatus {
+                stage: "s".into(),
+                verdict: *l,
+                facts: vec![],
+                errors: vec![],
+                findings: vec![],
+                numbers: BTreeMap::new(),
+                resources: BTreeMap::new(),
+            })
+            .collect::<Vec<_>>();
+        let verdict = stages.iter().map(|s| s.verdict).max().unwrap_or(Level::Healthy);
+        Report { verdict, resources: BTreeMap::new(), stages, since_secs: 3600 }
+    }
+
+    #[test]
+    fn verdicts_and_exit_codes() {
+        use crate::Exit;
+        assert_eq!(report(&[Level::Healthy, Level::Healthy]).exit(), Exit::Clean);
+        // Could not read, nothing wrong: unknown, never healthy.
+        assert_eq!(report(&[Level::Healthy, Level::Unknown]).verdict, Level::Unknown);
+        assert_eq!(report(&[Level::Healthy, Level::Unknown]).exit(), Exit::Usage);
+        // Something wrong outranks what could not be read.
+        assert_eq!(report(&[Level::Unknown, Level::Degraded]).exit(), Exit::Findings);
+        assert_eq!(report(&[Level::Degraded, Level::Broken]).verdict, Level::Broken);
+        assert_eq!(Level::Degraded.health(), Health::Drift);
+        assert_eq!(Level::Unknown.health(), Health::Unknown);
+    }
+
+    #[test]
+    fn a_failed_read_is_missing_only_when_aws_says_so() {
+        let mut b = Builder { spec: "s.yaml", s: report(&[Level::Healthy]).stages.remove(0) };
+        let err = |code: &str, kind| AwsError {
+            operation: "sqs:GetQueueAttributes",
+            resource: "q".into(),
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            kind,
+        };
+        b.failed("q", "queue", &err("AccessDenied", ErrorKind::AccessDenied));
+        b.failed("d", "dlq", &err("AWS.SimpleQueueService.NonExistentQueue", ErrorKind::NotFound));
+        assert_eq!(b.s.resources["q"], Level::Unknown);
+        assert_eq!(b.s.resources["d"], Level::Broken);
+        assert!(b.s.findings[0].text.contains("could not read") && b.s.findings[0].text.contains("AccessDenied"));
+    }
 }

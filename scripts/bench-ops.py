@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Benchmark of `pipewright replay`: a full season of dates replayed into the silver queue of the
+hoopstat-haus pipeline in the local emulator, next to the same done as a loop of `aws` CLI calls and
+as a boto3 loop (one call at a time, as a person would script it).
+
+Deploys the flagship into a fresh emulator, puts one bronze object per date of a season (2023-10-24
+to 2024-04-14, 174 dates; the objects' content does not matter to a replay), then for each method:
+purges the queue, times the replay, and checks the queue holds exactly one message per object.
+
+    python3 scripts/bench-ops.py                    # builds the release binary first
+    python3 scripts/bench-ops.py --debug --runs 3   # the debug binary
+    python3 scripts/bench-ops.py --no-cli           # skip the (slow) aws CLI loop
+    python3 scripts/bench-ops.py --bin /tmp/pipewright   # a given binary
+"""
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+LAUNCHER = ROOT / "scripts" / "emulator" / "pipewright_moto.py"
+SPEC = ROOT / "specs" / "hoopstat-haus.yaml"
+BUCKET = "hoopstat-haus-bronze"
+QUEUE = "hoopstat-haus-silver-processing-queue"
+FIRST, LAST = dt.date(2023, 10, 24), dt.date(2024, 4, 14)
+
+
+def start_emulator():
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("pipewright-moto ready "):
+        proc.kill()
+        sys.exit(f"the emulator did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def manifest(tmp: Path):
+    arts = []
+    for stage in ["silver-processing", "gold-analytics"]:
+        path = tmp / f"{stage}.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("bootstrap", "#!/bin/sh\n")
+        data = path.read_bytes()
+        arts.append({"stage": stage, "zip": str(path), "sha256": hashlib.sha256(data).hexdigest(),
+                     "size": len(data), "architecture": "arm64"})
+    out = tmp / "manifest.json"
+    out.write_text(json.dumps({"version": 1, "artifacts": arts}))
+    return out
+
+
+def event_body(key, size, etag):
+    """The S3 event a person's script would send (what pipewright sends, minus nothing the handler reads)."""
+    from urllib.parse import quote_plus
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": now,
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "manual",
+               "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}}}]})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="runs of pipewright replay (best is shown)")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--debug", action="store_true", help="use the debug binary (no release build)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the aws CLI loop")
+    ap.add_argument("--bin", type=Path, help="this pipewright binary (no build)")
+    args = ap.parse_args()
+    profile = "debug" if args.debug else "release"
+    if not args.debug and not args.no_build and not args.bin:
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "-p", "pipewright"], cwd=ROOT, check=True)
+    import boto3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # A private copy: other worktrees may share the target directory.
+        binary = tmp / "pipewright"
+        shutil.copy2(args.bin or TARGET / profile / "pipewright", binary)
+        if subprocess.run([binary, "replay", "--help"], capture_output=True).returncode != 0:
+            sys.exit(f"{args.bin or TARGET / profile / 'pipewright'} has no `replay`: built from another branch?")
+        emulator, endpoint = start_emulator()
+        try:
+            env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                   "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+            env.pop("PIPEWRIGHT_SPEC", None)
+            subprocess.run([binary, "deploy", SPEC, "--yes", "--manifest", manifest(tmp)], env=env, check=True,
+                           capture_output=True)
+            client = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1",
+                                            aws_access_key_id="testing", aws_secret_access_key="testing")
+            s3, sqs = client("s3"), client("sqs")
+            dates = [FIRST + dt.timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
+            for d in dates:
+                s3.put_object(Bucket=BUCKET, Key=f"raw/box_scores/date={d}/data.json", Body=b'{"games": []}')
+            url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+
+            def purge():
+                sqs.purge_queue(QueueUrl=url)
+
+            def depth():
+                a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                return int(a["Attributes"]["ApproximateNumberOfMessages"])
+
+            n = len(dates)
+            rows = []
+
+            # pipewright replay: list per date (8 in flight), SendMessageBatch (8 in flight).
+            best, listed = float("inf"), 0.0
+            for _ in range(args.runs):
+                purge()
+                t = time.perf_counter()
+                o = subprocess.run([binary, "replay", SPEC, "--stage", "silver-processing", "--date", str(FIRST),
+                                    "--to", str(LAST), "--format", "json"], env=env, capture_output=True, text=True)
+                took = time.perf_counter() - t
+                if o.returncode != 0:
+                    sys.exit(f"replay failed: {o.stderr}")
+                report = json.loads(o.stdout)
+                assert report["sent"] == n, report
+                assert depth() == n, f"queue holds {depth()}, expected {n}"
+                if took < best:
+                    best, listed = took, report["list_seconds"]
+            rows.append(("pipewright replay", best, f"{listed:.2f} s listing, {(n + 9) // 10} SendMessageBatch"))
+
+            # boto3 loop: per date list + send_message, one call at a time.
+            purge()
+            t = time.perf_counter()
+            for d in dates:
+                for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"raw/box_scores/date={d}/").get("Contents", []):
+                    sqs.send_message(QueueUrl=url, MessageBody=event_body(o["Key"], o["Size"], o["ETag"].strip('"')))
+            rows.append(("boto3 loop", time.perf_counter() - t, f"{2 * n} calls, one at a time"))
+            assert depth() == n
+
+            # aws CLI loop: the runbook's way (a process per call).
+            if not args.no_cli:
+                purge()
+                script = ["set -eu", f'A="aws --endpoint-url {endpoint} --region us-east-1"']
+                for d in dates:
+                    key = f"raw/box_scores/date={d}/data.json"
+                    script.append(f"$A s3api head-object --bucket {BUCKET} --key '{key}' >/dev/null")
+                    body = event_body(key, 13, "x").replace("'", "'\\''")
+                    script.append(f"$A sqs send-message --queue-url {url} --message-body '{body}' >/dev/null")
+                t = time.perf_counter()
+                o = subprocess.run(["bash", "-c", "\n".join(script)], env=env, capture_output=True, text=True)
+                if o.returncode != 0:
+                    sys.exit(f"the aws CLI loop failed: {o.stderr[-500:]}")
+                rows.append(("aws CLI loop", time.perf_counter() - t, f"{2 * n} processes"))
+                assert depth() == n
+        finally:
+            emulator.terminate()
+            emulator.wait()
+
+    which = args.bin or f"{profile} binary"
+    print(f"replay of {n} dates ({FIRST}..{LAST}), one object each, into {QUEUE} ({which})\n")
+    print(f"{'method':<20}{'time':>10}{'messages/s':>12}  notes")
+    print("-" * 72)
+    for label, secs, note in rows:
+        print(f"{label:<20}{secs:>8.2f} s{n / secs:>12.1f}  {note}")
+    base = rows[0][1]
+    for label, secs, _ in rows[1:]:
+        print(f"pipewright replay is {secs / base:.1f}x faster than the {label}")
+
+
+if __name__ == "__main__":
+    main()
