@@ -11,6 +11,8 @@ use std::fmt;
 pub mod event;
 #[cfg(feature = "lambda")]
 pub mod log;
+#[cfg(feature = "store")]
+pub mod store;
 
 /// Name of the stage, as written in the spec (`silver-processing`).
 pub const STAGE: &str = "PIPEWRIGHT_STAGE";

@@ -18,7 +18,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
 use gold_analytics::silver::{read_players, read_teams};
-use gold_analytics::stage::{S3SilverStore, Stage};
+use gold_analytics::stage::{S3Store, Stage};
 use gold_analytics::table::{GoldTables, PLAYER_ANALYTICS, PLAYER_COLUMNS, TEAM_ANALYTICS, TEAM_COLUMNS, TablesConfig};
 use gold_analytics::{Analytics, SilverDay, compute};
 use hoopstat_fixtures::Generator;
@@ -253,7 +253,7 @@ impl Local {
         GoldTables::with_client(self.config(), self.s3tables.clone()).await.expect("catalog")
     }
 
-    fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3SilverStore, GoldTables> {
+    fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3Store, GoldTables> {
         let arn = &self.arn;
         let env = StageEnv {
             stage: "gold-analytics".into(),
@@ -273,7 +273,7 @@ impl Local {
                 .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
                 .collect(),
         );
-        Stage::new(&env, &inputs, S3SilverStore::new(self.s3.clone()), tables, log).expect("config")
+        Stage::new(&env, &inputs, S3Store::new(self.s3.clone()), tables, log).expect("config")
     }
 }
 
