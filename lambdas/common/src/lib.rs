@@ -9,6 +9,8 @@ use std::fmt;
 
 #[cfg(feature = "lambda")]
 pub mod event;
+#[cfg(feature = "local-aws")]
+pub mod local_aws;
 #[cfg(feature = "lambda")]
 pub mod log;
 #[cfg(feature = "store")]

@@ -114,6 +114,7 @@ struct Memory {
     objects: BTreeMap<(String, String), Vec<u8>>,
     puts: Vec<Put>,
     gets: Vec<String>,
+    fail_puts_containing: Option<String>,
 }
 
 /// [`ObjectStore`] in memory, recording every PUT and GET (tests, benchmarks, dry runs). Entity tags
@@ -157,6 +158,11 @@ impl MemoryStore {
         self.with(|m| m.objects.keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect())
     }
 
+    /// From now on, PUTs to keys containing `part` fail (an injected S3 error); `None` ends it.
+    pub fn fail_puts_containing(&self, part: Option<&str>) {
+        self.with(|m| m.fail_puts_containing = part.map(str::to_string));
+    }
+
     /// Every PUT that was written, in order.
     pub fn puts(&self) -> Vec<Put> {
         self.with(|m| m.puts.clone())
@@ -186,7 +192,15 @@ impl ObjectStore for MemoryStore {
         content_type: &str,
         condition: Condition,
     ) -> Result<Written, StoreError> {
-        Ok(self.with(|m| {
+        self.with(|m| {
+            if m.fail_puts_containing.as_deref().is_some_and(|part| key.contains(part)) {
+                return Err(StoreError {
+                    operation: "PutObject",
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    source: "injected failure: SlowDown".into(),
+                });
+            }
             let id = (bucket.to_string(), key.to_string());
             let current = m.objects.get(&id).map(|b| content_tag(b));
             let holds = match &condition {
@@ -195,13 +209,13 @@ impl ObjectStore for MemoryStore {
                 Condition::IfAbsent => current.is_none(),
             };
             if !holds {
-                return Written::PreconditionFailed;
+                return Ok(Written::PreconditionFailed);
             }
             let tag = content_tag(&body);
             m.puts.push(Put { bucket: bucket.into(), key: key.into(), content_type: content_type.into() });
             m.objects.insert(id, body);
-            Written::Written(Some(tag))
-        }))
+            Ok(Written::Written(Some(tag)))
+        })
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
@@ -364,6 +378,9 @@ mod tests {
         assert_eq!(listed.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(), ["k", "k2"]);
         // Same bytes, same tag (as S3's MD5 ETags).
         assert_eq!(listed[1].etag.as_deref(), Some(tag.as_str()));
+        assert_eq!(store.puts().len(), 3);
+        store.fail_puts_containing(Some("k3"));
+        assert!(store.put("b", "k3", b"x".to_vec(), "text/plain").await.is_err());
         assert_eq!(store.puts().len(), 3);
     }
 }

@@ -30,6 +30,9 @@ use pipewright_common::store::{Condition, Listed, Object, ObjectStore, StoreErro
 use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
 use serde_json::json;
 
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
+
 type Error = Box<dyn std::error::Error>;
 
 const BUCKET: &str = "silver";
@@ -78,7 +81,11 @@ impl ObjectStore for DirStore {
             std::fs::create_dir_all(dir).map_err(|e| io_error("PutObject", key, e))?;
         }
         std::fs::write(&path, body).map_err(|e| io_error("PutObject", key, e))?;
-        Ok(Written::Written(None))
+        if self.keep_input {
+            return Ok(Written::Written(None));
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| io_error("PutObject", key, e))?;
+        Ok(Written::Written(etag(&meta)))
     }
 
     async fn list(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {

@@ -10,6 +10,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use pipewright_common::log::Logger;
 use pipewright_common::{StageEnv, StageInputs};
 
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = StageEnv::from_env()?;

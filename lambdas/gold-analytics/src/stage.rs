@@ -138,6 +138,9 @@ pub struct Stage<S, T> {
     player_stats: S3Location,
     team_stats: S3Location,
     state: S3Location,
+    /// The last season state this process read or wrote, with its ETag (a warm Lambda container
+    /// reuses it instead of GETting it again; see [`Stage::compute_date`]).
+    cached: std::sync::Mutex<Option<(SeasonState, String)>>,
     log: Logger,
 }
 
@@ -188,6 +191,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             player_stats: input(PLAYER_STATS)?,
             team_stats: input(TEAM_STATS)?,
             state,
+            cached: std::sync::Mutex::new(None),
             store,
             sink,
             log,
@@ -296,15 +300,34 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         Ok(dates)
     }
 
-    /// The stored season state and its ETag; an unusable state is logged and replaced by an empty
-    /// one (it is a cache of silver: it is rebuilt, never trusted).
+    fn cache(&self) -> std::sync::MutexGuard<'_, Option<(SeasonState, String)>> {
+        self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The season state and its ETag: the one this process last read or wrote if it is of `season`
+    /// (it may be stale: entries are validated against silver anyway, and a stale ETag makes the
+    /// conditional write fail and re-read), else the stored one. An unusable stored state is logged
+    /// and replaced by an empty one (it is a cache of silver: rebuilt, never trusted).
     async fn load_state(&self, season: &str) -> Result<(SeasonState, Option<String>), StageError> {
+        if let Some((state, etag)) = self.cache().as_ref().filter(|(state, _)| state.season == season) {
+            return Ok((state.clone(), Some(etag.clone())));
+        }
+        self.read_state(season).await
+    }
+
+    /// The stored season state and its ETag (see [`Self::load_state`]).
+    async fn read_state(&self, season: &str) -> Result<(SeasonState, Option<String>), StageError> {
         let at = self.state_location(season)?;
         let Some(object) = self.store.get_object(&at.bucket, &at.key).await? else {
             return Ok((SeasonState::new(season), None));
         };
         match SeasonState::parse(&object.body, season) {
-            Ok(state) => Ok((state, object.etag)),
+            Ok(state) => {
+                if let Some(etag) = &object.etag {
+                    *self.cache() = Some((state.clone(), etag.clone()));
+                }
+                Ok((state, object.etag))
+            }
             Err(e) => {
                 self.log
                     .warn("season state unusable, rebuilding it from silver")
@@ -330,7 +353,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         let at = self.state_location(season)?;
         for attempt in 1..=STATE_ATTEMPTS {
             if attempt > 1 {
-                (state, etag) = self.load_state(season).await?;
+                (state, etag) = self.read_state(season).await?;
             }
             let before = state.clone();
             for (date, entry) in changes {
@@ -347,8 +370,11 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
                 None => Condition::IfAbsent,
             };
             match self.store.put_if(&at.bucket, &at.key, state.to_bytes(), "application/json", condition).await? {
-                Written::Written(_) => return Ok(true),
-                Written::PreconditionFailed => continue,
+                Written::Written(new_etag) => {
+                    *self.cache() = new_etag.map(|etag| (state, etag));
+                    return Ok(true);
+                }
+                Written::PreconditionFailed => *self.cache() = None,
             }
         }
         // The analytics do not depend on the state (it is validated against silver on every use):
