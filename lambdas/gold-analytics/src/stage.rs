@@ -144,6 +144,22 @@ pub struct Stage<S, T> {
     log: Logger,
 }
 
+/// Applies `changes` (date -> new entry, or `None`: removed) to `state`; whether anything changed.
+fn apply(state: &mut SeasonState, changes: &BTreeMap<String, Option<DateEntry>>) -> bool {
+    let mut changed = false;
+    for (date, entry) in changes {
+        match entry {
+            Some(entry) if state.dates.get(date) != Some(entry) => {
+                state.dates.insert(date.clone(), entry.clone());
+                changed = true;
+            }
+            None => changed |= state.dates.remove(date).is_some(),
+            Some(_) => {}
+        }
+    }
+    changed
+}
+
 /// A date's silver object as read: rows and ETag.
 struct Read<R> {
     rows: Vec<R>,
@@ -309,10 +325,12 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
     /// conditional write fail and re-read), else the stored one. An unusable stored state is logged
     /// and replaced by an empty one (it is a cache of silver: rebuilt, never trusted).
     async fn load_state(&self, season: &str) -> Result<(SeasonState, Option<String>), StageError> {
-        if let Some((state, etag)) = self.cache().as_ref().filter(|(state, _)| state.season == season) {
-            return Ok((state.clone(), Some(etag.clone())));
+        let cached = self.cache().take();
+        match cached {
+            // Taken out: put back (updated) when this invocation has written or validated it.
+            Some((state, etag)) if state.season == season => Ok((state, Some(etag))),
+            _ => self.read_state(season).await,
         }
-        self.read_state(season).await
     }
 
     /// The stored season state and its ETag (see [`Self::load_state`]).
@@ -322,12 +340,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             return Ok((SeasonState::new(season), None));
         };
         match SeasonState::parse(&object.body, season) {
-            Ok(state) => {
-                if let Some(etag) = &object.etag {
-                    *self.cache() = Some((state.clone(), etag.clone()));
-                }
-                Ok((state, object.etag))
-            }
+            Ok(state) => Ok((state, object.etag)),
             Err(e) => {
                 self.log
                     .warn("season state unusable, rebuilding it from silver")
@@ -349,27 +362,22 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         mut state: SeasonState,
         mut etag: Option<String>,
         changes: &BTreeMap<String, Option<DateEntry>>,
+        mut changed: bool,
     ) -> Result<bool, StageError> {
         let at = self.state_location(season)?;
         for attempt in 1..=STATE_ATTEMPTS {
             if attempt > 1 {
                 (state, etag) = self.read_state(season).await?;
+                changed = apply(&mut state, changes);
             }
-            let before = state.clone();
-            for (date, entry) in changes {
-                match entry {
-                    Some(entry) => state.dates.insert(date.clone(), entry.clone()),
-                    None => state.dates.remove(date),
-                };
-            }
-            if state == before && etag.is_some() {
+            let Some(tag) = etag.as_ref().filter(|_| changed).map(|t| Condition::IfMatch(t.clone())).or_else(|| {
+                // Nothing changed in a stored state: nothing to write.
+                etag.is_none().then_some(Condition::IfAbsent)
+            }) else {
+                *self.cache() = etag.map(|etag| (state, etag));
                 return Ok(false);
-            }
-            let condition = match &etag {
-                Some(tag) => Condition::IfMatch(tag.clone()),
-                None => Condition::IfAbsent,
             };
-            match self.store.put_if(&at.bucket, &at.key, state.to_bytes(), "application/json", condition).await? {
+            match self.store.put_if(&at.bucket, &at.key, state.to_bytes(), "application/json", tag).await? {
                 Written::Written(new_etag) => {
                     *self.cache() = new_etag.map(|etag| (state, etag));
                     return Ok(true);
@@ -395,7 +403,6 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         let season = silver_processing::season_of(date);
         let ((day, player_etag, team_etag), listing, (mut state, etag)) =
             futures::try_join!(self.read_day(date), self.season_listing(&season), self.load_state(&season))?;
-        let loaded = state.clone();
 
         let mut changes: BTreeMap<String, Option<DateEntry>> = BTreeMap::new();
         // Entries of dates that silver no longer has are dropped.
@@ -431,16 +438,11 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         }
         let own = DateEntry { player_stats: player_etag, team_stats: team_etag, totals: DayTotals::of(&season, &day)? };
         changes.insert(date_key(date), Some(own));
-        for (key, entry) in &changes {
-            match entry {
-                Some(entry) => state.dates.insert(key.clone(), entry.clone()),
-                None => state.dates.remove(key),
-            };
-        }
+        let changed = apply(&mut state, &changes);
 
         let analytics = compute_with_totals(&day, state.before(date))?;
         let earlier_dates = state.before(date).count();
-        let state_written = self.save_state(&season, loaded, etag, &changes).await?;
+        let state_written = self.save_state(&season, state, etag, &changes, changed).await?;
         Ok(Computed { analytics, earlier_dates, refreshed_dates: stale.len(), state_written })
     }
 
