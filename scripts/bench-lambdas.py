@@ -35,9 +35,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "bench-venv"
+# Cargo's target directory (CARGO_TARGET_DIR when set, as for a shared build directory).
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+VENV = TARGET / "bench-venv"
 PINS = {"pandas": "2.3.3", "pyarrow": "25.0.1", "numpy": "2.4.6"}
-EXAMPLES = ROOT / "target" / "release" / "examples"
+EXAMPLES = TARGET / "release" / "examples"
 BENCH = Path(__file__).resolve().parent / "bench"
 
 

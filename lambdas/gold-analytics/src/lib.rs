@@ -44,13 +44,17 @@
 //!   missing. A lost update costs reads, never correctness.
 //!
 //! Consequences: a date costs 3 GETs + 2 LISTs (+ 1 conditional PUT when the state changed) instead
-//! of 2 GETs per earlier date; the state is ~6 kB per date (~1 MB at the end of a season) and, in
-//! the versioned silver bucket, each write keeps a noncurrent version (~80 MB per season; a
-//! noncurrent-version expiration on `state/` bounds it). The role needs `s3:GetObject`/`s3:PutObject`
-//! on the state key. Unchanged from re-reading silver: re-processing an earlier date (or silver
-//! rewriting it) does not update the season columns of later dates until those are re-processed.
-//! Chosen over reading the table's earlier rows because the table holds only derived ratios (season
-//! TS% cannot be summed back exactly) and because silver is the source of truth.
+//! of 2 GETs per earlier date; a warm Lambda container reuses the state it wrote last (by ETag:
+//! stale is harmless, the conditional write then fails and re-reads). The state is ~4 kB per date
+//! (640 kB at the end of a generated season) and, in the versioned silver bucket, each write keeps
+//! a noncurrent version (~55 MB per season; a noncurrent-version expiration on `state/` bounds it).
+//! The role needs `s3:GetObject`/`s3:PutObject` on the state key. Unchanged from re-reading silver:
+//! re-processing an earlier date (or silver rewriting it) does not update the season columns of
+//! later dates until those are re-processed. Chosen over reading the table's earlier rows because
+//! the table holds only derived ratios (season TS% cannot be summed back exactly) and because silver
+//! is the source of truth.
+//!
+//! The aggregates:
 //! - player: `season_games` = games played (minutes > 0); points per game = sum PTS / games;
 //!   season TS% = sum PTS / (2 x (sum FGA + 0.44 x sum FTA)).
 //! - team: `season_games` = games; season net rating = 100 x (sum PTS - sum opponent PTS) / sum game
