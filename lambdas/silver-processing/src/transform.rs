@@ -440,14 +440,7 @@ fn transform_typed(bytes: &[u8], key_date: NaiveDate) -> Option<Transformed> {
     let doc: TypedDocument = serde_json::from_slice(bytes).ok()?;
     let date = NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d").ok().filter(|d| *d == key_date)?;
     let season = season_of(date);
-    let mut out = Transformed {
-        date,
-        season: season.clone(),
-        games: doc.games.len(),
-        players: Vec::new(),
-        teams: Vec::new(),
-        quarantined: Vec::new(),
-    };
+    let mut out = Transformed::empty(date, &season, doc.games.len());
     let mut game_ids = BTreeSet::new();
     for game in &doc.games {
         let bs = &game.box_score_traditional;
@@ -460,6 +453,19 @@ fn transform_typed(bytes: &[u8], key_date: NaiveDate) -> Option<Transformed> {
     }
     sort_rows(&mut out);
     Some(out)
+}
+
+impl Transformed {
+    fn empty(date: NaiveDate, season: &str, games: usize) -> Self {
+        Self {
+            date,
+            season: season.to_string(),
+            games,
+            players: Vec::new(),
+            teams: Vec::new(),
+            quarantined: Vec::new(),
+        }
+    }
 }
 
 /// A stable order whatever the order of the games in the document.
@@ -486,14 +492,7 @@ fn transform_general(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, T
         return Err(TransformError::DateMismatch { document: date, key: key_date });
     }
     let season = season_of(date);
-    let mut out = Transformed {
-        date,
-        season: season.clone(),
-        games: doc.games.len(),
-        players: Vec::new(),
-        teams: Vec::new(),
-        quarantined: Vec::new(),
-    };
+    let mut out = Transformed::empty(date, &season, doc.games.len());
     let mut game_ids = BTreeSet::new();
     for (index, record) in doc.games.into_iter().enumerate() {
         // The raw API response (`{"boxScoreTraditional": {...}}`) or the box score itself.
