@@ -41,7 +41,9 @@
 //!   ETag it was read with (`If-None-Match: *` when there was none); on 412 (or 409/404) the state is
 //!   re-read and this invocation's entries are applied to it again, up to 5 times; if every attempt
 //!   loses, the state is left as the winners wrote it and the next invocation recomputes what is
-//!   missing. A lost update costs reads, never correctness.
+//!   missing. A lost update costs reads, never correctness;
+//! - a state that cannot be read or written (S3 error, a role without access to the key) is logged at
+//!   `ERROR` with the key, and the date still succeeds from silver alone.
 //!
 //! Consequences: a date costs 3 GETs + 2 LISTs (+ 1 conditional PUT when the state changed) instead
 //! of 2 GETs per earlier date; a warm Lambda container reuses the state it wrote last (by ETag:

@@ -396,13 +396,34 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         Ok(false)
     }
 
+    /// Logs a failed read or write of the season state at `ERROR` (the date itself succeeds: the
+    /// state is a cache of silver, but a role without access to it makes every date read the season).
+    fn state_error(&self, message: &str, season: &str, error: &StageError) {
+        let mut line = self.log.error(message).error(error);
+        if let Ok(at) = self.state_location(season) {
+            line = line.bucket(&at.bucket).key(&at.key);
+        }
+        line.emit();
+    }
+
     /// Computes the analytics of `date` without committing them: the date's silver objects, the season
     /// state validated against the season's silver listing (earlier dates without a valid entry are
     /// read from silver, 8 at a time), the updated state written back.
     pub async fn compute_date(&self, date: NaiveDate) -> Result<Computed, StageError> {
         let season = silver_processing::season_of(date);
-        let ((day, player_etag, team_etag), listing, (mut state, etag)) =
-            futures::try_join!(self.read_day(date), self.season_listing(&season), self.load_state(&season))?;
+        let ((day, player_etag, team_etag), listing, loaded) =
+            futures::try_join!(self.read_day(date), self.season_listing(&season), async {
+                Ok::<_, StageError>(self.load_state(&season).await)
+            })?;
+        // The state is a cache: when it cannot be read (e.g. the role may not read it), the season is
+        // read from silver and the state is left alone; the analytics are the same.
+        let (mut state, etag, usable) = match loaded {
+            Ok((state, etag)) => (state, etag, true),
+            Err(e) => {
+                self.state_error("season state not read, reading the season from silver", &season, &e);
+                (SeasonState::new(&season), None, false)
+            }
+        };
 
         let mut changes: BTreeMap<String, Option<DateEntry>> = BTreeMap::new();
         // Entries of dates that silver no longer has are dropped.
@@ -442,7 +463,17 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
 
         let analytics = compute_with_totals(&day, state.before(date))?;
         let earlier_dates = state.before(date).count();
-        let state_written = self.save_state(&season, state, etag, &changes, changed).await?;
+        let state_written = if !usable {
+            false
+        } else {
+            match self.save_state(&season, state, etag, &changes, changed).await {
+                Ok(written) => written,
+                Err(e) => {
+                    self.state_error("season state not written (the analytics do not depend on it)", &season, &e);
+                    false
+                }
+            }
+        };
         Ok(Computed { analytics, earlier_dates, refreshed_dates: stale.len(), state_written })
     }
 

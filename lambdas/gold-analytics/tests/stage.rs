@@ -434,3 +434,26 @@ fn a_state_key_that_would_trigger_the_stage_is_refused() {
     let err = Stage::new(&env, &inputs, MemoryStore::default(), MemorySink::default(), log).err().expect("refused");
     assert!(matches!(err, ConfigError::StateTriggers { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_state_that_cannot_be_written_is_logged_and_the_date_still_succeeds() {
+    let store = MemoryStore::default();
+    let g = Generator::new(9);
+    let dates: Vec<NaiveDate> = (10..13).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 5);
+    }
+    // As with a role that may not write the state key: every PUT there fails.
+    store.fail_puts_containing(Some("state/"));
+    let sink = MemorySink::default();
+    let (stage, captured) = stage(&store, &sink);
+    let response = stage.handle(&batch(vec![message("m1", &key("player_stats", dates[2]))])).await.expect("ids");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(sink.commits().len(), 2);
+    let c = stage.compute_date(dates[2]).await.expect("compute");
+    assert_eq!((c.refreshed_dates, c.state_written), (2, false));
+    assert_eq!(c.analytics, from_silver(&store, dates[2], &dates[..2]));
+    assert!(store.object(SILVER, STATE_KEY).is_none());
+    let errors: Vec<_> = captured.lines().into_iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(!errors.is_empty() && errors.iter().all(|l| l["key"] == STATE_KEY), "{errors:#?}");
+}
