@@ -24,10 +24,9 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use gold_analytics::Analytics;
 use gold_analytics::stage::{AnalyticsSink, Stage};
-use gold_analytics::table::{CommitSummary, GoldRow, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
+use gold_analytics::table::{CommitSummary, GoldRow, TableError};
 use pipewright_common::log::Logger;
 use pipewright_common::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
-use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
 use serde_json::json;
 
 #[global_allocator]
@@ -35,7 +34,7 @@ static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
 
 type Error = Box<dyn std::error::Error>;
 
-const BUCKET: &str = "silver";
+const BUCKET: &str = hoopstat_fixtures::contract::SILVER;
 
 /// The silver "bucket" as a directory; with `keep_input`, PUTs go to `<key>.written` (the input stays).
 struct DirStore {
@@ -138,29 +137,7 @@ impl AnalyticsSink for NoSink {
 }
 
 fn stage(dir: &Path, keep_input: bool) -> Result<Stage<DirStore, NoSink>, Error> {
-    let env = StageEnv {
-        stage: "gold-analytics".into(),
-        input: Some(Input { bucket: BUCKET.into(), pattern: "silver/*.parquet".into() }),
-        outputs: vec![],
-        quarantine: None,
-        tables: Some(TablesEnv {
-            table_bucket_arn: "arn:aws:s3tables:us-east-1:123456789012:bucket/bench".into(),
-            namespace: "bench".into(),
-            tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-        }),
-    };
-    let inputs = StageInputs(
-        ["player_stats", "team_stats"]
-            .into_iter()
-            .map(|n| Output {
-                name: n.into(),
-                location: S3Location {
-                    bucket: BUCKET.into(),
-                    key: format!("silver/{n}/season={{season}}/date={{date}}/data.parquet"),
-                },
-            })
-            .collect(),
-    );
+    let (env, inputs) = hoopstat_fixtures::contract::gold_env(hoopstat_fixtures::contract::TABLE_BUCKET_ARN);
     let store = DirStore { root: dir.to_path_buf(), keep_input };
     // Logs go nowhere in particular: the benchmark's stdout is its JSON summary.
     let (log, _) = Logger::capture("gold-analytics");

@@ -19,15 +19,11 @@ use gold_analytics::silver::{read_players, read_teams};
 use gold_analytics::stage::{S3Store, Stage};
 use gold_analytics::table::{GoldTables, PLAYER_ANALYTICS, PLAYER_COLUMNS, TEAM_ANALYTICS, TEAM_COLUMNS, TablesConfig};
 use gold_analytics::{Analytics, SilverDay, compute};
-use hoopstat_fixtures::Generator;
+use hoopstat_fixtures::contract::{BRONZE, NAMESPACE, SILVER, TABLE_BUCKET};
+use hoopstat_fixtures::{Generator, contract};
 use pipewright_common::local_aws::LocalAws;
 use pipewright_common::log::Logger;
-use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
-
-const SILVER: &str = "hoopstat-haus-silver";
-const TABLE_BUCKET: &str = "hoopstat-haus-gold-tables";
-const NAMESPACE: &str = "basketball_analytics";
 
 fn start_moto() -> (LocalAws, String) {
     let local = LocalAws::start().expect("the local AWS (python3 with requirements-dev.txt)");
@@ -40,7 +36,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn key(name: &str, d: NaiveDate) -> String {
-    format!("silver/{name}/season={}/date={d}/data.parquet", silver_processing::season_of(d))
+    contract::silver_key(name, d)
 }
 
 fn message(id: &str, key: &str) -> SqsMessage {
@@ -231,25 +227,7 @@ impl Local {
     }
 
     fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3Store, GoldTables> {
-        let arn = &self.arn;
-        let env = StageEnv {
-            stage: "gold-analytics".into(),
-            input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
-            outputs: vec![],
-            quarantine: None,
-            tables: Some(TablesEnv {
-                table_bucket_arn: arn.clone(),
-                namespace: NAMESPACE.into(),
-                tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-            }),
-        };
-        let template = |n: &str| format!("silver/{n}/season={{season}}/date={{date}}/data.parquet");
-        let inputs = StageInputs(
-            ["player_stats", "team_stats"]
-                .into_iter()
-                .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
-                .collect(),
-        );
+        let (env, inputs) = contract::gold_env(&self.arn);
         Stage::new(&env, &inputs, S3Store::new(self.s3.clone()), tables, log).expect("config")
     }
 }
@@ -501,8 +479,6 @@ async fn unpartitioned_table_and_a_file_of_several_dates() {
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 32);
 }
 
-const BRONZE: &str = "hoopstat-haus-bronze";
-
 /// A queue that `bucket` notifies for created objects under `prefix` ending in `suffix` (filter values
 /// encoded as S3 compares them), with the policy S3 needs to send to it; returns the queue URL.
 async fn notifying_queue(
@@ -614,22 +590,7 @@ async fn silver_then_gold_on_the_s3_events_of_a_generated_day() {
     let silver_event = receive(&sqs, &silver_queue, 1).await;
     let encoded = format!("raw/box_scores/date%3D{d}/data.json");
     assert!(silver_event.records.iter().any(|m| m.body.as_deref().is_some_and(|b| b.contains(&encoded))));
-    let silver_env = StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: ["player_stats", "team_stats"]
-            .into_iter()
-            .map(|n| Output {
-                name: n.into(),
-                location: S3Location {
-                    bucket: SILVER.into(),
-                    key: format!("silver/{n}/season={{season}}/date={{date}}/data.parquet"),
-                },
-            })
-            .collect(),
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    };
+    let silver_env = contract::silver_env();
     let (silver_log, silver_lines) = Logger::capture("silver-processing");
     let silver = silver_processing::Stage::new(&silver_env, S3Store::new(s3.clone()), silver_log).expect("silver");
     let response = silver.handle(&silver_event).await.expect("silver batch");

@@ -7,13 +7,12 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::NaiveDate;
 use gold_analytics::stage::{AnalyticsSink, ConfigError, Stage};
 use gold_analytics::table::{CommitSummary, GoldRow, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
-use hoopstat_fixtures::Generator;
+use hoopstat_fixtures::contract::SILVER;
+use hoopstat_fixtures::{Generator, contract};
 use pipewright_common::log::{Captured, Logger};
 use pipewright_common::store::MemoryStore;
-use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
+use pipewright_common::{Output, S3Location, StageEnv, StageInputs};
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
-
-const SILVER: &str = "hoopstat-haus-silver";
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
@@ -64,33 +63,12 @@ impl AnalyticsSink for MemorySink {
     }
 }
 
-fn template(name: &str) -> String {
-    format!("silver/{name}/season={{season}}/date={{date}}/data.parquet")
-}
-
 fn env() -> (StageEnv, StageInputs) {
-    let env = StageEnv {
-        stage: "gold-analytics".into(),
-        input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
-        outputs: vec![],
-        quarantine: None,
-        tables: Some(TablesEnv {
-            table_bucket_arn: "arn:aws:s3tables:us-east-1:123456789012:bucket/hoopstat-haus-gold-tables".into(),
-            namespace: "basketball_analytics".into(),
-            tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-        }),
-    };
-    let inputs = StageInputs(
-        ["player_stats", "team_stats"]
-            .into_iter()
-            .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
-            .collect(),
-    );
-    (env, inputs)
+    contract::gold_env(contract::TABLE_BUCKET_ARN)
 }
 
 fn key(name: &str, d: NaiveDate) -> String {
-    format!("silver/{name}/season={}/date={d}/data.parquet", silver_processing::season_of(d))
+    contract::silver_key(name, d)
 }
 
 /// Puts a generated day's silver objects into the store; returns (players, teams).

@@ -11,32 +11,17 @@
 //! `cold_start BRONZE_FILE` (the file's path must have a `date=YYYY-MM-DD` segment).
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
 use pipewright_common::log::Logger;
 use pipewright_common::store::MemoryStore;
-use pipewright_common::{Input, Output, S3Location, StageEnv, key_field};
+use pipewright_common::{StageEnv, key_field};
 use silver_processing::Stage;
 
 #[global_allocator]
 static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
 
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
-
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    hoopstat_fixtures::contract::silver_env()
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -10,14 +10,12 @@ use std::time::Instant;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
-use hoopstat_fixtures::{Corruption, Generator, bronze_key};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
+use hoopstat_fixtures::{Corruption, Generator, bronze_key, contract};
+use pipewright_common::StageEnv;
 use pipewright_common::local_aws::LocalAws;
 use pipewright_common::log::Logger;
-use pipewright_common::{Input, Output, S3Location, StageEnv};
 use silver_processing::{S3Store, Stage};
-
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
 
 fn start_moto() -> (LocalAws, String) {
     let local = LocalAws::start().expect("the local AWS (python3 with requirements-dev.txt)");
@@ -26,20 +24,7 @@ fn start_moto() -> (LocalAws, String) {
 }
 
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    contract::silver_env()
 }
 
 /// The body moto's S3 sends to SQS (captured from moto 5.2.1).

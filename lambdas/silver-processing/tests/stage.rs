@@ -2,32 +2,17 @@
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::NaiveDate;
-use hoopstat_fixtures::{Corruption, Day, Generator, bronze_key};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
+use hoopstat_fixtures::{Corruption, Day, Generator, bronze_key, contract};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pipewright_common::StageEnv;
 use pipewright_common::log::{Captured, Logger};
 use pipewright_common::store::MemoryStore;
-use pipewright_common::{Input, Output, S3Location, StageEnv};
 use silver_processing::Stage;
 use silver_processing::stage::{ConfigError, Written};
 
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
-
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    contract::silver_env()
 }
 
 fn stage(store: &MemoryStore) -> (Stage<MemoryStore>, Captured) {
