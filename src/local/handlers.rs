@@ -3,7 +3,7 @@
 //! local emulator.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use gold_analytics::stage::S3SilverStore;
+use gold_analytics::stage::S3Store as GoldStore;
 use gold_analytics::table::{GoldTables, TablesConfig};
 use pipewright_common::log::{Captured, Logger};
 use pipewright_common::{StageEnv, StageInputs};
@@ -18,7 +18,7 @@ pub const SOURCE: &str = "bronze-ingestion";
 /// One stage's handler, ready to take SQS batches.
 pub enum Handler {
     Silver(Box<silver_processing::Stage<silver_processing::S3Store>>),
-    Gold(Box<gold_analytics::stage::Stage<S3SilverStore, GoldTables>>),
+    Gold(Box<gold_analytics::stage::Stage<GoldStore, GoldTables>>),
 }
 
 impl std::fmt::Debug for Handler {
@@ -83,7 +83,7 @@ impl Handler {
                 let sink = GoldTables::with_client(tables_config(tables, local), s3tables(local))
                     .await
                     .map_err(|e| HandlerError::Tables { stage: stage.into(), reason: error_chain(&e) })?;
-                let gold = gold_analytics::stage::Stage::new(&stage_env, &inputs, S3SilverStore::new(s3), sink, log)
+                let gold = gold_analytics::stage::Stage::new(&stage_env, &inputs, GoldStore::new(s3), sink, log)
                     .map_err(|e| HandlerError::Contract { stage: stage.into(), reason: e.to_string() })?;
                 Handler::Gold(Box::new(gold))
             }

@@ -13,6 +13,7 @@ use bronze_ingestion::{ClientConfig, Ingest, IngestError, MemoryStore, NbaClient
 use chrono::NaiveDate;
 use hoopstat_fixtures::{Corruption, Day, Generator, corrupt};
 use pipewright_common::log::{Captured, Logger, error_chain};
+use pipewright_common::store as objects;
 use serde_json::Value;
 use support::{Api, Hit, Reply, serve};
 
@@ -33,13 +34,23 @@ struct Store {
 }
 
 impl ObjectStore for Store {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.memory.get(bucket, key).await
+    async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<objects::Object>, StoreError> {
+        self.memory.get_object(bucket, key).await
     }
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        condition: objects::Condition,
+    ) -> Result<objects::Written, StoreError> {
         let seen = self.api.hits().len();
         self.puts.lock().expect("lock").push((key.to_string(), seen));
-        self.memory.put(bucket, key, body, content_type).await
+        self.memory.put_if(bucket, key, body, content_type, condition).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<objects::Listed>, StoreError> {
+        self.memory.list(bucket, prefix).await
     }
 }
 

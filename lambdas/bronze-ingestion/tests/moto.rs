@@ -1,11 +1,11 @@
 //! The `bronze-ingestion` binary end to end: the stand-in stats API, a local moto for S3, and, for
 //! the Lambda mode, a stand-in of the Lambda runtime API. No AWS, no internet.
 //!
-//! Needs `moto_server` on PATH (`pip install 'moto[server]'`): run with
+//! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`, started by
+//! `pipewright_common::local_aws`; `pip install -r requirements-dev.txt`): run with
 //! `cargo test -p bronze-ingestion --test moto -- --ignored`.
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use hoopstat_fixtures::{Day, Generator};
+use pipewright_common::local_aws::LocalAws;
 use serde_json::{Value, json};
 use support::{Api, serve};
 
@@ -36,21 +37,10 @@ impl Drop for Killed {
     }
 }
 
-fn start_moto() -> (Killed, String) {
-    let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server on PATH");
-    let moto = Killed(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (moto, format!("http://127.0.0.1:{port}"))
+fn start_moto() -> (LocalAws, String) {
+    let local = LocalAws::start().expect("the local AWS (python3 with requirements-dev.txt)");
+    let url = local.endpoint.clone();
+    (local, url)
 }
 
 fn s3(endpoint: &str) -> aws_sdk_s3::Client {
@@ -99,7 +89,7 @@ fn days() -> Vec<Day> {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn the_command_backfills_a_range_into_s3() {
     let (_moto, endpoint) = start_moto();
     let client = s3(&endpoint);
@@ -197,7 +187,7 @@ async fn outcome(State(rt): State<Runtime>, Path((id, kind)): Path<(String, Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs moto_server on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn the_lambda_mode_handles_scheduler_events_and_reports_failures() {
     let (_moto, endpoint) = start_moto();
     let client = s3(&endpoint);

@@ -9,8 +9,12 @@ use std::fmt;
 
 #[cfg(feature = "lambda")]
 pub mod event;
+#[cfg(feature = "local-aws")]
+pub mod local_aws;
 #[cfg(feature = "lambda")]
 pub mod log;
+#[cfg(feature = "store")]
+pub mod store;
 
 /// Name of the stage, as written in the spec (`silver-processing`).
 pub const STAGE: &str = "PIPEWRIGHT_STAGE";

@@ -2,29 +2,146 @@
 //! objects are read from a directory laid out as the silver bucket
 //! (`DIR/silver/{table}/season={season}/date={date}/data.parquet`, as `bench_silver transform` writes).
 //!
-//! - `bench_gold day DIR DATE [DUMP]`: the handler's work for one date without S3 and Iceberg: list the
-//!   season's `player_stats` dates, read the date's two objects and both objects of every earlier date of
-//!   the season, [`compute`].
-//! - `bench_gold season DIR [DUMP]`: every date of the season with its season-to-date context: every silver
-//!   object read once, then [`compute`] for each date with all earlier dates.
+//! Both run the stage's own code path ([`Stage::compute_date`]: the date's two objects, the season listing,
+//! the season state validated and updated, [`compute_with_totals`]) on a store over that directory, without
+//! S3 and Iceberg (the commit is not part of it):
 //!
-//! Prints one JSON line: rows read, rows computed, read and compute times. With `DUMP`, the analytics are
-//! also written there as JSON lines (after the timed part) for the comparison with the Python port.
+//! - `bench_gold prepare DIR DATE`: processes every date of DATE's season before DATE, in order, so the season
+//!   state holds them (the steady state of the pipeline: yesterday's date arrives with the season processed).
+//! - `bench_gold day DIR DATE [DUMP]`: the handler's work for one date, on the prepared state. The state it
+//!   writes goes next to the one it read (`.written`), so every run does the same work.
+//! - `bench_gold season DIR [DUMP]`: every date of the season in order, from no state (each date writes it).
+//!
+//! Prints one JSON line: rows read, rows computed, times. With `DUMP`, the analytics are also written there as
+//! JSON lines (after the timed part) for the comparison with the Python port.
+//!
+//! ETags of the directory store: file length and modification time (a rewritten file changes them).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::NaiveDate;
-use gold_analytics::silver::{read_players, read_teams};
-use gold_analytics::{Analytics, SilverDay, compute};
+use gold_analytics::Analytics;
+use gold_analytics::stage::{AnalyticsSink, Stage};
+use gold_analytics::table::{CommitSummary, GoldRow, TableError};
+use pipewright_common::log::Logger;
+use pipewright_common::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
 use serde_json::json;
+
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
 
 type Error = Box<dyn std::error::Error>;
 
-fn object(dir: &Path, table: &str, date: NaiveDate) -> PathBuf {
-    let season = silver_processing::season_of(date);
-    dir.join(format!("silver/{table}/season={season}/date={date}/data.parquet"))
+const BUCKET: &str = hoopstat_fixtures::contract::SILVER;
+
+/// The silver "bucket" as a directory; with `keep_input`, PUTs go to `<key>.written` (the input stays).
+struct DirStore {
+    root: PathBuf,
+    keep_input: bool,
+}
+
+fn io_error(operation: &'static str, key: &str, e: std::io::Error) -> StoreError {
+    StoreError { operation, bucket: BUCKET.into(), key: key.into(), source: Box::new(e) }
+}
+
+fn etag(meta: &std::fs::Metadata) -> Option<String> {
+    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("\"{}-{}\"", meta.len(), modified.as_nanos()))
+}
+
+impl ObjectStore for DirStore {
+    async fn get_object(&self, _bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
+        let path = self.root.join(key);
+        match std::fs::read(&path) {
+            Ok(body) => {
+                let meta = std::fs::metadata(&path).map_err(|e| io_error("GetObject", key, e))?;
+                Ok(Some(Object { body, etag: etag(&meta) }))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("GetObject", key, e)),
+        }
+    }
+
+    async fn put_if(
+        &self,
+        _bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+        _condition: Condition,
+    ) -> Result<Written, StoreError> {
+        let mut path = self.root.join(key);
+        if self.keep_input {
+            path.as_mut_os_string().push(".written");
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("PutObject", key, e))?;
+        }
+        std::fs::write(&path, body).map_err(|e| io_error("PutObject", key, e))?;
+        if self.keep_input {
+            return Ok(Written::Written(None));
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| io_error("PutObject", key, e))?;
+        Ok(Written::Written(etag(&meta)))
+    }
+
+    async fn list(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
+        // The stage lists `silver/{table}/season={season}/date=`: the season directory's `date=*` entries.
+        let (dir, start) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let entries = match std::fs::read_dir(self.root.join(dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error("ListObjectsV2", prefix, e)),
+        };
+        let mut listed = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("ListObjectsV2", prefix, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(start) {
+                continue;
+            }
+            let key = format!("{dir}/{name}/data.parquet");
+            if let Ok(meta) = std::fs::metadata(self.root.join(&key)) {
+                listed.push(Listed { key, etag: etag(&meta) });
+            }
+        }
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(listed)
+    }
+}
+
+/// Commits nothing (the benchmark measures everything before the Iceberg commit).
+struct NoSink;
+
+impl AnalyticsSink for NoSink {
+    async fn replace_date<R: GoldRow + Sync>(
+        &self,
+        table: &str,
+        date: NaiveDate,
+        rows: &[R],
+    ) -> Result<CommitSummary, TableError> {
+        Ok(CommitSummary {
+            table: table.into(),
+            date,
+            snapshot_id: 0,
+            added_files: 0,
+            added_records: rows.len() as u64,
+            removed_files: 0,
+            removed_records: 0,
+            total_records: rows.len() as u64,
+            attempts: 0,
+        })
+    }
+}
+
+fn stage(dir: &Path, keep_input: bool) -> Result<Stage<DirStore, NoSink>, Error> {
+    let (env, inputs) = hoopstat_fixtures::contract::gold_env(hoopstat_fixtures::contract::TABLE_BUCKET_ARN);
+    let store = DirStore { root: dir.to_path_buf(), keep_input };
+    // Logs go nowhere in particular: the benchmark's stdout is its JSON summary.
+    let (log, _) = Logger::capture("gold-analytics");
+    Ok(Stage::new(&env, &inputs, store, NoSink, log)?)
 }
 
 /// The dates that have a `player_stats` object in `season`, sorted.
@@ -38,12 +155,6 @@ fn season_dates(dir: &Path, season: &str) -> Result<Vec<NaiveDate>, Error> {
     }
     dates.sort();
     Ok(dates)
-}
-
-fn read_day(dir: &Path, date: NaiveDate) -> Result<SilverDay, Error> {
-    let players = read_players(&std::fs::read(object(dir, "player_stats", date))?)?;
-    let teams = read_teams(&std::fs::read(object(dir, "team_stats", date))?)?;
-    Ok(SilverDay { date, players, teams })
 }
 
 fn opt(v: Option<f64>) -> serde_json::Value {
@@ -74,64 +185,58 @@ fn dump(out: &mut impl Write, a: &Analytics) -> Result<(), Error> {
     Ok(())
 }
 
-fn rows(days: &[SilverDay]) -> (usize, usize) {
-    (days.iter().map(|d| d.players.len()).sum(), days.iter().map(|d| d.teams.len()).sum())
-}
-
-fn main() -> Result<(), Error> {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench_gold day DIR DATE [DUMP] | bench_gold season DIR [DUMP]";
+    let usage = "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR [DUMP]";
     let (mode, dir) = match (args.first(), args.get(1)) {
         (Some(mode), Some(dir)) => (mode.as_str(), Path::new(dir)),
         _ => return Err(usage.into()),
     };
-    let out;
-    let started = Instant::now();
-    let mut out_rows = (0, 0);
-    let (days, read_time, compute_time, outputs) = match mode {
+    let date_arg =
+        || -> Result<NaiveDate, Error> { Ok(NaiveDate::parse_from_str(args.get(2).ok_or(usage)?, "%Y-%m-%d")?) };
+    let mut started = Instant::now();
+    let mut outputs: Vec<Analytics> = Vec::new();
+    let (mut dates, mut earlier_dates, mut refreshed) = (0usize, 0usize, 0usize);
+    let out = match mode {
+        "prepare" => {
+            let date = date_arg()?;
+            let stage = stage(dir, false)?;
+            for d in season_dates(dir, &silver_processing::season_of(date))?.into_iter().filter(|d| *d < date) {
+                stage.compute_date(d).await?;
+            }
+            println!("{}", json!({"prepared_until": date.to_string(), "total_s": started.elapsed().as_secs_f64()}));
+            return Ok(());
+        }
         "day" => {
-            let date = NaiveDate::parse_from_str(args.get(2).ok_or(usage)?, "%Y-%m-%d")?;
-            out = args.get(3);
-            let season = silver_processing::season_of(date);
-            let day = read_day(dir, date)?;
-            let earlier = season_dates(dir, &season)?
-                .into_iter()
-                .filter(|d| *d < date)
-                .map(|d| read_day(dir, d))
-                .collect::<Result<Vec<_>, _>>()?;
-            let read_time = started.elapsed();
-            let t0 = Instant::now();
-            let analytics = compute(&day, &earlier)?;
-            let compute_time = t0.elapsed();
-            out_rows = (analytics.players.len(), analytics.teams.len());
-            let mut days = earlier;
-            days.push(day);
-            (days, read_time, compute_time, vec![analytics])
+            let date = date_arg()?;
+            let c = stage(dir, true)?.compute_date(date).await?;
+            (dates, earlier_dates, refreshed) = (1, c.earlier_dates, c.refreshed_dates);
+            outputs.push(c.analytics);
+            args.get(3)
         }
         "season" => {
-            out = args.get(2);
-            let dates = season_dates(dir, "2024-25")?;
-            let days = dates.iter().map(|d| read_day(dir, *d)).collect::<Result<Vec<_>, _>>()?;
-            let read_time = started.elapsed();
-            let mut compute_time = Duration::ZERO;
-            let mut outputs = Vec::new();
-            for i in 0..days.len() {
-                let t0 = Instant::now();
-                let analytics = compute(&days[i], &days[..i])?;
-                compute_time += t0.elapsed();
-                out_rows = (out_rows.0 + analytics.players.len(), out_rows.1 + analytics.teams.len());
-                // Kept only for the dump (not timed): the handler commits each date's rows and drops them.
-                if out.is_some() {
-                    outputs.push(analytics);
-                }
+            // From no state: every date of the season in order, each writing the state.
+            let state = dir.join("state");
+            if state.exists() {
+                std::fs::remove_dir_all(&state)?;
             }
-            (days, read_time, compute_time, outputs)
+            started = Instant::now();
+            let stage = stage(dir, false)?;
+            for d in season_dates(dir, "2024-25")? {
+                let c = stage.compute_date(d).await?;
+                dates += 1;
+                refreshed += c.refreshed_dates;
+                earlier_dates += c.earlier_dates;
+                outputs.push(c.analytics);
+            }
+            args.get(2)
         }
         _ => return Err(usage.into()),
     };
     let total = started.elapsed();
-    let (player_rows, team_rows) = rows(&days);
-    let (out_players, out_teams) = out_rows;
+    let out_players: usize = outputs.iter().map(|a| a.players.len()).sum();
+    let out_teams: usize = outputs.iter().map(|a| a.teams.len()).sum();
     if let Some(path) = out {
         let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
         for a in &outputs {
@@ -139,9 +244,10 @@ fn main() -> Result<(), Error> {
         }
         file.flush()?;
     }
-    let summary = json!({"dates": days.len(), "objects": 2 * days.len(), "player_rows": player_rows,
-        "team_rows": team_rows, "out_player_rows": out_players, "out_team_rows": out_teams,
-        "read_s": read_time.as_secs_f64(), "compute_s": compute_time.as_secs_f64(), "total_s": total.as_secs_f64()});
+    // Rows read from silver: the processed dates' own rows (earlier dates come from the state).
+    let summary = json!({"dates": dates, "objects": 2 * dates, "earlier_dates": earlier_dates,
+        "refreshed_dates": refreshed, "player_rows": out_players, "team_rows": out_teams,
+        "out_player_rows": out_players, "out_team_rows": out_teams, "total_s": total.as_secs_f64()});
     println!("{summary}");
     Ok(())
 }

@@ -17,12 +17,46 @@
 //!   net rating = offensive - defensive; pace = 48 x possessions / (team minutes / 5).
 //!
 //! # Season-to-date aggregates
-//! Recomputed from silver: the silver rows of every date of the same season up to and including the
-//! date (the handler lists the season's silver objects). Chosen over reading the table's earlier rows
-//! because the table holds only derived ratios (season TS% cannot be summed back exactly), because a
-//! date may be processed before an earlier one (out-of-order delivery, back-fills), and because silver
-//! is the source of truth. Consequence: re-processing an earlier date does not update the season
-//! columns of later dates until those are re-processed too.
+//! Summed over the silver rows of every date of the same season up to and including the date, as if
+//! the whole season were re-read, but without re-reading it: a **season state object**
+//! ([`season::SeasonState`], JSON, default `s3://<silver bucket>/state/gold-analytics/season=YYYY-YY/season_totals.json`,
+//! or the output `season_state` of `PIPEWRIGHT_OUTPUTS`) holds per date the [`DayTotals`] of its silver
+//! rows (per player: games, points, FGA, FTA; per team game: points, opponent points, possessions)
+//! and the ETags of the two silver objects they were computed from. For a date, the handler GETs
+//! the date's two objects, LISTs the season's two silver prefixes (keys and ETags) and GETs the
+//! state, concurrently; an earlier date whose entry is missing or whose ETags differ from the
+//! listing is read from silver again, entries of dates silver no longer has are dropped, and the
+//! date's own entry is replaced (never added to). The aggregates are then folded from the entries
+//! before the date plus the date's own totals, in date order: integer sums, and each game's
+//! possessions stored as the bits of the `f64` the fold adds, so the result is bit for bit the one
+//! computed from all silver rows ([`compute`] is that computation and goes through the same fold).
+//!
+//! The state is a cache of silver, validated against silver on every use, never a source of truth:
+//! - at-least-once delivery and re-runs of a date replace the date's entry with the same totals (an
+//!   unchanged state is not written); a silver object rewritten with other bytes has another ETag,
+//!   so its entry is recomputed; a lost, unparsable or foreign state object is rebuilt (`WARN`);
+//! - out-of-order dates and back-fills: entries are by date and only those before the date count;
+//!   an earlier date whose state entry is not there yet is read from silver directly;
+//! - concurrent invocations (two dates of one season): the state is written with `If-Match` on the
+//!   ETag it was read with (`If-None-Match: *` when there was none); on 412 (or 409/404) the state is
+//!   re-read and this invocation's entries are applied to it again, up to 5 times; if every attempt
+//!   loses, the state is left as the winners wrote it and the next invocation recomputes what is
+//!   missing. A lost update costs reads, never correctness;
+//! - a state that cannot be read or written (S3 error, a role without access to the key) is logged at
+//!   `ERROR` with the key, and the date still succeeds from silver alone.
+//!
+//! Consequences: a date costs 3 GETs + 2 LISTs (+ 1 conditional PUT when the state changed) instead
+//! of 2 GETs per earlier date; a warm Lambda container reuses the state it wrote last (by ETag:
+//! stale is harmless, the conditional write then fails and re-reads). The state is ~4 kB per date
+//! (640 kB at the end of a generated season) and, in the versioned silver bucket, each write keeps
+//! a noncurrent version (~55 MB per season; a noncurrent-version expiration on `state/` bounds it).
+//! The role needs `s3:GetObject`/`s3:PutObject` on the state key. Unchanged from re-reading silver:
+//! re-processing an earlier date (or silver rewriting it) does not update the season columns of
+//! later dates until those are re-processed. Chosen over reading the table's earlier rows because
+//! the table holds only derived ratios (season TS% cannot be summed back exactly) and because silver
+//! is the source of truth.
+//!
+//! The aggregates:
 //! - player: `season_games` = games played (minutes > 0); points per game = sum PTS / games;
 //!   season TS% = sum PTS / (2 x (sum FGA + 0.44 x sum FTA)).
 //! - team: `season_games` = games; season net rating = 100 x (sum PTS - sum opponent PTS) / sum game
@@ -33,6 +67,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use silver_processing::transform::{Counts, PlayerRow, TeamRow};
 
+pub mod season;
 pub mod silver;
 pub mod stage;
 pub mod table;
@@ -240,33 +275,87 @@ fn check_day(season: &str, day: &SilverDay) -> Result<(), AnalyticsError> {
     Ok(())
 }
 
+/// What one date contributes to the season-to-date aggregates: the sums of its silver rows. Exact:
+/// integers, and each team game's possessions as the bits of the `f64` the computation adds (so a
+/// season summed from stored totals is bit for bit the season summed from silver rows).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct DayTotals {
+    /// `(player_id, games played, points, FGA, FTA)` of the players who played, by player id.
+    pub players: Vec<(i64, i32, i64, i64, i64)>,
+    /// `(team_id, points, opponent points, game possessions as f64 bits)` per team row, in row order.
+    pub teams: Vec<(i64, i64, i64, u64)>,
+}
+
+impl DayTotals {
+    /// The totals of `day`, whose rows must all be of its date and of `season`.
+    pub fn of(season: &str, day: &SilverDay) -> Result<Self, AnalyticsError> {
+        check_day(season, day)?;
+        let mut players: BTreeMap<i64, (i32, i64, i64, i64)> = BTreeMap::new();
+        for p in day.players.iter().filter(|p| p.played) {
+            let s = players.entry(p.player_id).or_default();
+            s.0 += 1;
+            s.1 += i64::from(p.counts.points);
+            s.2 += i64::from(p.counts.field_goals_attempted);
+            s.3 += i64::from(p.counts.free_throws_attempted);
+        }
+        let teams = team_games(day.date, &day.teams)?
+            .iter()
+            .map(|g| {
+                (
+                    g.team.team_id,
+                    i64::from(g.team.counts.points),
+                    i64::from(g.opponent.counts.points),
+                    g.possessions.to_bits(),
+                )
+            })
+            .collect();
+        Ok(Self { players: players.into_iter().map(|(id, (g, p, fga, fta))| (id, g, p, fga, fta)).collect(), teams })
+    }
+}
+
 /// The analytics of `day` from its silver rows, with season aggregates over `day` and `earlier` (the
-/// silver rows of the season's other dates; dates from `day.date` on, or of another season, are
-/// ignored, so the caller may pass everything it listed).
+/// silver rows of the season's other dates, in date order; dates from `day.date` on, or of another
+/// season, are ignored, so the caller may pass everything it listed).
 pub fn compute(day: &SilverDay, earlier: &[SilverDay]) -> Result<Analytics, AnalyticsError> {
+    let season = silver_processing::season_of(day.date);
+    let totals = earlier
+        .iter()
+        .filter(|d| d.date < day.date && silver_processing::season_of(d.date) == season)
+        .map(|d| DayTotals::of(&season, d).map(|t| (d.date, t)))
+        .collect::<Result<Vec<_>, _>>()?;
+    compute_with_totals(day, totals.iter().map(|(d, t)| (*d, t)))
+}
+
+/// [`compute`] with the earlier dates given by their [`DayTotals`] (in date order; dates from
+/// `day.date` on, or of another season, are ignored): the same result as from their silver rows.
+pub fn compute_with_totals<'a>(
+    day: &SilverDay,
+    earlier: impl IntoIterator<Item = (NaiveDate, &'a DayTotals)>,
+) -> Result<Analytics, AnalyticsError> {
     let date = day.date;
     let season = silver_processing::season_of(date);
+    let own = DayTotals::of(&season, day)?;
     let mut player_season: BTreeMap<i64, PlayerSeason> = BTreeMap::new();
     let mut team_season: BTreeMap<i64, TeamSeason> = BTreeMap::new();
     let counted = earlier
-        .iter()
-        .filter(|d| d.date < date && silver_processing::season_of(d.date) == season)
-        .chain(std::iter::once(day));
-    for d in counted {
-        check_day(&season, d)?;
-        for p in d.players.iter().filter(|p| p.played) {
-            let s = player_season.entry(p.player_id).or_default();
-            s.games += 1;
-            s.points += i64::from(p.counts.points);
-            s.fga += i64::from(p.counts.field_goals_attempted);
-            s.fta += i64::from(p.counts.free_throws_attempted);
+        .into_iter()
+        .filter(|(d, _)| *d < date && silver_processing::season_of(*d) == season)
+        .map(|(_, t)| t)
+        .chain(std::iter::once(&own));
+    for totals in counted {
+        for &(player_id, games, points, fga, fta) in &totals.players {
+            let s = player_season.entry(player_id).or_default();
+            s.games += games;
+            s.points += points;
+            s.fga += fga;
+            s.fta += fta;
         }
-        for g in team_games(d.date, &d.teams)? {
-            let s = team_season.entry(g.team.team_id).or_default();
+        for &(team_id, points, opponent_points, possessions) in &totals.teams {
+            let s = team_season.entry(team_id).or_default();
             s.games += 1;
-            s.points += i64::from(g.team.counts.points);
-            s.opponent_points += i64::from(g.opponent.counts.points);
-            s.possessions += g.possessions;
+            s.points += points;
+            s.opponent_points += opponent_points;
+            s.possessions += f64::from_bits(possessions);
         }
     }
 

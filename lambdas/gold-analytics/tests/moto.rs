@@ -2,15 +2,13 @@
 //! moto's S3 Tables (table bucket, namespace, tables created through the API and the catalog), the
 //! handler's Iceberg commits read back through an Iceberg scan.
 //!
-//! Needs `python3` with moto on PATH (`pip install 'moto[server]==5.2.1'`, which also installs
-//! `moto_server`); moto runs through `tests/support/moto_server_s3tables.py`, which patches one gap of
-//! moto's S3 Tables (`managedByService`, see there). Run with
+//! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`: moto 5.2.1 with
+//! pipewright's patches, among them the S3 Tables response shapes the SDK needs), started by
+//! `pipewright_common::local_aws`; needs `python3` with `pip install -r requirements-dev.txt`. Run with
 //! `cargo test -p gold-analytics --test moto -- --ignored`.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int32Type, Int64Type};
@@ -18,44 +16,19 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
 use gold_analytics::silver::{read_players, read_teams};
-use gold_analytics::stage::{S3SilverStore, Stage};
+use gold_analytics::stage::{S3Store, Stage};
 use gold_analytics::table::{GoldTables, PLAYER_ANALYTICS, PLAYER_COLUMNS, TEAM_ANALYTICS, TEAM_COLUMNS, TablesConfig};
 use gold_analytics::{Analytics, SilverDay, compute};
-use hoopstat_fixtures::Generator;
+use hoopstat_fixtures::contract::{BRONZE, NAMESPACE, SILVER, TABLE_BUCKET};
+use hoopstat_fixtures::{Generator, contract};
+use pipewright_common::local_aws::LocalAws;
 use pipewright_common::log::Logger;
-use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
 
-const SILVER: &str = "hoopstat-haus-silver";
-const TABLE_BUCKET: &str = "hoopstat-haus-gold-tables";
-const NAMESPACE: &str = "basketball_analytics";
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> (Moto, String) {
-    let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-    // moto_server with one patch (see the script): GetTable's `managedByService` as AWS types it.
-    let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/moto_server_s3tables.py");
-    let child = Command::new("python3")
-        .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("python3 with moto[server] on PATH");
-    let moto = Moto(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (moto, format!("http://127.0.0.1:{port}"))
+fn start_moto() -> (LocalAws, String) {
+    let local = LocalAws::start().expect("the local AWS (python3 with requirements-dev.txt)");
+    let url = local.endpoint.clone();
+    (local, url)
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -63,7 +36,7 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn key(name: &str, d: NaiveDate) -> String {
-    format!("silver/{name}/season={}/date={d}/data.parquet", silver_processing::season_of(d))
+    contract::silver_key(name, d)
 }
 
 fn message(id: &str, key: &str) -> SqsMessage {
@@ -199,7 +172,7 @@ fn assert_matches(
 
 /// A moto server with the silver bucket, the table bucket and the namespace.
 struct Local {
-    _moto: Moto,
+    _moto: LocalAws,
     url: String,
     arn: String,
     s3: aws_sdk_s3::Client,
@@ -253,32 +226,14 @@ impl Local {
         GoldTables::with_client(self.config(), self.s3tables.clone()).await.expect("catalog")
     }
 
-    fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3SilverStore, GoldTables> {
-        let arn = &self.arn;
-        let env = StageEnv {
-            stage: "gold-analytics".into(),
-            input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
-            outputs: vec![],
-            quarantine: None,
-            tables: Some(TablesEnv {
-                table_bucket_arn: arn.clone(),
-                namespace: NAMESPACE.into(),
-                tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-            }),
-        };
-        let template = |n: &str| format!("silver/{n}/season={{season}}/date={{date}}/data.parquet");
-        let inputs = StageInputs(
-            ["player_stats", "team_stats"]
-                .into_iter()
-                .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
-                .collect(),
-        );
-        Stage::new(&env, &inputs, S3SilverStore::new(self.s3.clone()), tables, log).expect("config")
+    fn stage(&self, tables: GoldTables, log: Logger) -> Stage<S3Store, GoldTables> {
+        let (env, inputs) = contract::gold_env(&self.arn);
+        Stage::new(&env, &inputs, S3Store::new(self.s3.clone()), tables, log).expect("config")
     }
 }
 
 #[tokio::test]
-#[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn handler_commits_iceberg_snapshots_to_s3_tables() {
     let local = Local::start().await;
     let s3 = &local.s3;
@@ -411,7 +366,7 @@ async fn handler_commits_iceberg_snapshots_to_s3_tables() {
 /// A date late in a season through the handler: the LIST and GETs of the season's silver in moto's
 /// S3, the computation and two commits; prints the time.
 #[tokio::test]
-#[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn late_season_date_reads_the_season_from_silver() {
     let local = Local::start().await;
     let tables = local.tables().await;
@@ -462,7 +417,7 @@ async fn late_season_date_reads_the_season_from_silver() {
 /// An unpartitioned table (as IaC might create it): dates are found by `game_date` bounds. A data
 /// file written by someone else that holds the date and another date is refused, not dropped.
 #[tokio::test]
-#[ignore = "needs python3 with moto[server] 5.2.1 (moto_server) on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn unpartitioned_table_and_a_file_of_several_dates() {
     use iceberg::spec::DataFileFormat;
     use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -522,4 +477,150 @@ async fn unpartitioned_table_and_a_file_of_several_dates() {
     assert_eq!((third.removed_records, third.total_records), (0, 8 + 16 + 8));
     let batches = tables.scan_all(TABLE).await.expect("scan");
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 32);
+}
+
+/// A queue that `bucket` notifies for created objects under `prefix` ending in `suffix` (filter values
+/// encoded as S3 compares them), with the policy S3 needs to send to it; returns the queue URL.
+async fn notifying_queue(
+    sqs: &aws_sdk_sqs::Client,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue: &str,
+    prefix: &str,
+    suffix: &str,
+) -> String {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
+    let url = sqs.create_queue().queue_name(queue).send().await.expect("queue").queue_url.expect("url");
+    let arn = format!("arn:aws:sqs:us-east-1:123456789012:{queue}");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": format!("arn:aws:s3:::{bucket}")}}}]});
+    sqs.set_queue_attributes()
+        .queue_url(&url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .expect("queue policy");
+    let rule = |name: FilterRuleName, value: &str| FilterRule::builder().name(name).value(value).build();
+    let filter = NotificationConfigurationFilter::builder()
+        .key(
+            S3KeyFilter::builder()
+                .filter_rules(rule(FilterRuleName::Prefix, prefix))
+                .filter_rules(rule(FilterRuleName::Suffix, suffix))
+                .build(),
+        )
+        .build();
+    let config = QueueConfiguration::builder()
+        .queue_arn(&arn)
+        .events(Event::S3ObjectCreated)
+        .filter(filter)
+        .build()
+        .expect("queue configuration");
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(config).build())
+        .send()
+        .await
+        .expect("bucket notification");
+    url
+}
+
+/// Receives from `queue` until `objects` S3 object events (besides test events) have arrived, and
+/// returns every message received as the Lambda service hands them to a handler.
+async fn receive(sqs: &aws_sdk_sqs::Client, queue: &str, objects: usize) -> SqsEvent {
+    let mut messages = Vec::new();
+    let started = Instant::now();
+    let count =
+        |ms: &[SqsMessage]| ms.iter().filter(|m| m.body.as_deref().is_some_and(|b| b.contains("\"Records\""))).count();
+    while count(&messages) < objects {
+        assert!(started.elapsed().as_secs() < 60, "{} of {objects} object events after 60 s", count(&messages));
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        for m in out.messages() {
+            let mut message = SqsMessage::default();
+            message.message_id = m.message_id().map(str::to_string);
+            message.receipt_handle = m.receipt_handle().map(str::to_string);
+            message.body = m.body().map(str::to_string);
+            message.event_source = Some("aws:sqs".into());
+            messages.push(message);
+        }
+    }
+    batch(messages)
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
+async fn silver_then_gold_on_the_s3_events_of_a_generated_day() {
+    let local = Local::start().await;
+    let s3 = &local.s3;
+    let credentials = Credentials::new("testing", "testing", None, None, "test");
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .endpoint_url(&local.url)
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .build(),
+    );
+    s3.create_bucket().bucket(BRONZE).send().await.expect("create bronze bucket");
+    // The spec's notifications: bronze `raw/box_scores/date=*/data.json`, silver `silver/*.parquet`.
+    let silver_queue =
+        notifying_queue(&sqs, s3, BRONZE, "silver-processing-queue", "raw/box_scores/date%3D", "/data.json").await;
+    let gold_queue = notifying_queue(&sqs, s3, SILVER, "gold-analytics-queue", "silver/", ".parquet").await;
+    let tables = local.tables().await;
+    tables.create_if_missing(PLAYER_ANALYTICS, &PLAYER_COLUMNS).await.expect("player table");
+    tables.create_if_missing(TEAM_ANALYTICS, &TEAM_COLUMNS).await.expect("team table");
+
+    // A generated day of games, written as bronze-ingestion writes it.
+    let d = date(2025, 2, 28);
+    let bronze = Generator::new(2025).day(d, 9).to_bronze();
+    let bronze_key = format!("raw/box_scores/date={d}/data.json");
+    s3.put_object().bucket(BRONZE).key(&bronze_key).body(bronze.clone().into()).send().await.expect("put bronze");
+
+    // Silver on the event S3 sent (SQS-wrapped, AWS format: key `raw/box_scores/date%3D2025-02-28/data.json`).
+    let silver_event = receive(&sqs, &silver_queue, 1).await;
+    let encoded = format!("raw/box_scores/date%3D{d}/data.json");
+    assert!(silver_event.records.iter().any(|m| m.body.as_deref().is_some_and(|b| b.contains(&encoded))));
+    let silver_env = contract::silver_env();
+    let (silver_log, silver_lines) = Logger::capture("silver-processing");
+    let silver = silver_processing::Stage::new(&silver_env, S3Store::new(s3.clone()), silver_log).expect("silver");
+    let response = silver.handle(&silver_event).await.expect("silver batch");
+    assert!(failures(&response).is_empty(), "{:#?}", silver_lines.lines());
+
+    // The silver Parquet rows, read back from S3, are the transformation of the bronze day.
+    let expected = silver_processing::transform(&bronze, d).expect("transform");
+    let get = |k: String| async move {
+        let o = s3.get_object().bucket(SILVER).key(k).send().await.expect("get silver");
+        o.body.collect().await.expect("body").into_bytes().to_vec()
+    };
+    let players = read_players(&get(key("player_stats", d)).await).expect("player Parquet");
+    let teams = read_teams(&get(key("team_stats", d)).await).expect("team Parquet");
+    assert_eq!((players.len(), teams.len()), (expected.players.len(), expected.teams.len()));
+    assert_eq!((players, teams), (expected.players.clone(), expected.teams.clone()));
+
+    // Gold on silver's two events (one date: one computation, one commit per table).
+    let gold_event = receive(&sqs, &gold_queue, 2).await;
+    let (gold_log, gold_lines) = Logger::capture("gold-analytics");
+    let gold = local.stage(local.tables().await, gold_log);
+    let response = gold.handle(&gold_event).await.expect("gold batch");
+    assert!(failures(&response).is_empty(), "{:#?}", gold_lines.lines());
+    let processed: Vec<_> = gold_lines.lines().into_iter().filter(|l| l["message"] == "date processed").collect();
+    assert_eq!(processed.len(), 1, "{processed:#?}");
+    assert_eq!(processed[0]["counts"]["objects"], 2);
+
+    // The Iceberg snapshot rows of both tables are the analytics of the day, once.
+    let day = SilverDay { date: d, players: expected.players, teams: expected.teams };
+    let analytics = compute(&day, &[]).expect("compute");
+    let (player_rows, team_rows) = read(&tables).await;
+    assert_eq!((player_rows.len(), team_rows.len()), (analytics.players.len(), analytics.teams.len()));
+    assert_matches(&player_rows, &team_rows, &analytics);
 }

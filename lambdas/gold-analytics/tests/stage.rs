@@ -1,58 +1,25 @@
 //! The handler with an in-memory silver bucket and an in-memory sink: coalescing by date, season
 //! listing, failures reported per message.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::NaiveDate;
-use gold_analytics::stage::{AnalyticsSink, ConfigError, SilverStore, Stage, StoreError};
+use gold_analytics::stage::{AnalyticsSink, ConfigError, Stage};
 use gold_analytics::table::{CommitSummary, GoldRow, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
-use hoopstat_fixtures::Generator;
+use hoopstat_fixtures::contract::SILVER;
+use hoopstat_fixtures::{Generator, contract};
 use pipewright_common::log::{Captured, Logger};
-use pipewright_common::{Input, Output, S3Location, StageEnv, StageInputs, TablesEnv};
+use pipewright_common::store::MemoryStore;
+use pipewright_common::{Output, S3Location, StageEnv, StageInputs};
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
-
-const SILVER: &str = "hoopstat-haus-silver";
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
-/// `(bucket, key)` -> bytes.
-type Objects = BTreeMap<(String, String), Vec<u8>>;
 /// (table, date, rows, first row's `season_games`).
 type Commit = (String, NaiveDate, usize, Option<i32>);
-
-#[derive(Clone, Default)]
-struct MemoryStore {
-    objects: Arc<Mutex<Objects>>,
-    gets: Arc<Mutex<Vec<String>>>,
-}
-
-impl MemoryStore {
-    fn insert(&self, key: &str, body: Vec<u8>) {
-        self.objects.lock().expect("lock").insert((SILVER.into(), key.into()), body);
-    }
-}
-
-impl SilverStore for MemoryStore {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.gets.lock().expect("lock").push(key.to_string());
-        Ok(self.objects.lock().expect("lock").get(&(bucket.to_string(), key.to_string())).cloned())
-    }
-
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .objects
-            .lock()
-            .expect("lock")
-            .keys()
-            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
-            .map(|(_, k)| k.clone())
-            .collect())
-    }
-}
 
 /// Records every commit: (table, date, rows, first row's `season_games`).
 #[derive(Clone, Default)]
@@ -96,40 +63,19 @@ impl AnalyticsSink for MemorySink {
     }
 }
 
-fn template(name: &str) -> String {
-    format!("silver/{name}/season={{season}}/date={{date}}/data.parquet")
-}
-
 fn env() -> (StageEnv, StageInputs) {
-    let env = StageEnv {
-        stage: "gold-analytics".into(),
-        input: Some(Input { bucket: SILVER.into(), pattern: "silver/*.parquet".into() }),
-        outputs: vec![],
-        quarantine: None,
-        tables: Some(TablesEnv {
-            table_bucket_arn: "arn:aws:s3tables:us-east-1:123456789012:bucket/hoopstat-haus-gold-tables".into(),
-            namespace: "basketball_analytics".into(),
-            tables: vec![PLAYER_ANALYTICS.into(), TEAM_ANALYTICS.into()],
-        }),
-    };
-    let inputs = StageInputs(
-        ["player_stats", "team_stats"]
-            .into_iter()
-            .map(|n| Output { name: n.into(), location: S3Location { bucket: SILVER.into(), key: template(n) } })
-            .collect(),
-    );
-    (env, inputs)
+    contract::gold_env(contract::TABLE_BUCKET_ARN)
 }
 
 fn key(name: &str, d: NaiveDate) -> String {
-    format!("silver/{name}/season={}/date={d}/data.parquet", silver_processing::season_of(d))
+    contract::silver_key(name, d)
 }
 
 /// Puts a generated day's silver objects into the store; returns (players, teams).
 fn put_day(store: &MemoryStore, g: &Generator, d: NaiveDate, games: usize) -> (usize, usize) {
     let t = silver_processing::transform(&g.day(d, games).to_bronze(), d).expect("transform");
-    store.insert(&key("player_stats", d), players_parquet(&t.players).expect("parquet"));
-    store.insert(&key("team_stats", d), teams_parquet(&t.teams).expect("parquet"));
+    store.insert(SILVER, &key("player_stats", d), players_parquet(&t.players).expect("parquet"));
+    store.insert(SILVER, &key("team_stats", d), teams_parquet(&t.teams).expect("parquet"));
     (t.players.len(), t.teams.len())
 }
 
@@ -226,7 +172,7 @@ async fn a_failing_date_fails_its_messages_and_others_still_commit() {
     put_day(&store, &g, bad, 4);
     // `missing` has its player object only: the team object is not there (yet).
     let t = silver_processing::transform(&g.day(missing, 4).to_bronze(), missing).expect("transform");
-    store.insert(&key("player_stats", missing), players_parquet(&t.players).expect("parquet"));
+    store.insert(SILVER, &key("player_stats", missing), players_parquet(&t.players).expect("parquet"));
     let sink = MemorySink { fail_date: Some(bad), ..MemorySink::default() };
     let (stage, captured) = stage(&store, &sink);
     let event = batch(vec![
@@ -275,4 +221,217 @@ fn configuration_errors_name_what_is_missing() {
     let err =
         Stage::new(&no_tables, &inputs, MemoryStore::default(), MemorySink::default(), log).err().expect("must fail");
     assert!(matches!(err, ConfigError::NoTables(_)), "{err}");
+}
+
+const STATE_KEY: &str = "state/gold-analytics/season=2023-24/season_totals.json";
+
+/// The silver rows of `d` as stored (what `compute` is given when recomputing from silver).
+fn silver_day(store: &MemoryStore, d: NaiveDate) -> gold_analytics::SilverDay {
+    let players = store.object(SILVER, &key("player_stats", d)).expect("player object");
+    let teams = store.object(SILVER, &key("team_stats", d)).expect("team object");
+    gold_analytics::SilverDay {
+        date: d,
+        players: gold_analytics::silver::read_players(&players).expect("players"),
+        teams: gold_analytics::silver::read_teams(&teams).expect("teams"),
+    }
+}
+
+/// The analytics of `d` recomputed from every silver object of the season (the definition).
+fn from_silver(store: &MemoryStore, d: NaiveDate, earlier: &[NaiveDate]) -> gold_analytics::Analytics {
+    let earlier: Vec<_> = earlier.iter().map(|e| silver_day(store, *e)).collect();
+    gold_analytics::compute(&silver_day(store, d), &earlier).expect("compute")
+}
+
+fn silver_gets(store: &MemoryStore) -> Vec<String> {
+    store.gets().into_iter().filter(|k| k.starts_with("silver/")).collect()
+}
+
+#[tokio::test]
+async fn the_season_state_replaces_rereading_the_season() {
+    let store = MemoryStore::default();
+    let g = Generator::new(5);
+    let dates: Vec<NaiveDate> = (10..16).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 7);
+    }
+    let sink = MemorySink::default();
+    let (stage, _) = stage(&store, &sink);
+    // The first date processed (the 4th of the season) reads the three earlier dates once.
+    let c = stage.compute_date(dates[3]).await.expect("compute");
+    assert_eq!((c.earlier_dates, c.refreshed_dates, c.state_written), (3, 3, true));
+    assert_eq!(c.analytics, from_silver(&store, dates[3], &dates[..3]));
+    assert!(store.object(SILVER, STATE_KEY).is_some());
+    // Later dates read only their own two objects (+ the 5th date, not yet in the state, for the 6th).
+    for (i, d) in dates.iter().enumerate().skip(4) {
+        let before = silver_gets(&store).len();
+        let c = stage.compute_date(*d).await.expect("compute");
+        assert_eq!(c.analytics, from_silver(&store, *d, &dates[..i]), "{d}");
+        assert_eq!((c.earlier_dates, c.refreshed_dates), (i, 0), "{d}");
+        assert_eq!(silver_gets(&store).len() - before, 2, "{d}");
+    }
+    // A duplicate delivery: same result, the state is not written again.
+    let puts = store.puts().len();
+    let again = stage.compute_date(dates[5]).await.expect("compute");
+    assert_eq!(again.analytics, from_silver(&store, dates[5], &dates[..5]));
+    assert!(!again.state_written);
+    assert_eq!(store.puts().len(), puts);
+}
+
+#[tokio::test]
+async fn a_changed_or_removed_earlier_date_is_read_again_and_replaced_not_added() {
+    let store = MemoryStore::default();
+    let g = Generator::new(6);
+    let dates: Vec<NaiveDate> = (10..14).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 7);
+    }
+    let sink = MemorySink::default();
+    let (stage, _) = stage(&store, &sink);
+    // Out of order: the last date first, then an earlier one (its entry already there: replaced).
+    stage.compute_date(dates[3]).await.expect("compute");
+    let c = stage.compute_date(dates[1]).await.expect("compute");
+    assert_eq!(c.analytics, from_silver(&store, dates[1], &dates[..1]));
+    // Silver rewrites the second date with other games (a corrected bronze day): new ETags.
+    let t = silver_processing::transform(&Generator::new(99).day(dates[1], 9).to_bronze(), dates[1]).expect("t");
+    store.insert(SILVER, &key("player_stats", dates[1]), players_parquet(&t.players).expect("parquet"));
+    store.insert(SILVER, &key("team_stats", dates[1]), teams_parquet(&t.teams).expect("parquet"));
+    let c = stage.compute_date(dates[3]).await.expect("compute");
+    assert_eq!(c.refreshed_dates, 1);
+    assert_eq!(c.analytics, from_silver(&store, dates[3], &dates[..3]));
+    // The first date disappears from silver: its entry is dropped.
+    store.remove(SILVER, &key("player_stats", dates[0]));
+    store.remove(SILVER, &key("team_stats", dates[0]));
+    let c = stage.compute_date(dates[3]).await.expect("compute");
+    assert_eq!((c.earlier_dates, c.refreshed_dates), (2, 0));
+    assert_eq!(c.analytics, from_silver(&store, dates[3], &dates[1..3]));
+    let state: serde_json::Value =
+        serde_json::from_slice(&store.object(SILVER, STATE_KEY).expect("state")).expect("json");
+    let keys: Vec<&String> = state["dates"].as_object().expect("dates").keys().collect();
+    assert_eq!(keys, ["2024-01-11", "2024-01-12", "2024-01-13"]);
+}
+
+#[tokio::test]
+async fn an_unusable_state_is_rebuilt_from_silver() {
+    let store = MemoryStore::default();
+    let g = Generator::new(7);
+    let dates: Vec<NaiveDate> = (10..13).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 5);
+    }
+    store.insert(SILVER, STATE_KEY, b"{\"format\": 1, \"season\": \"2023-24\", \"dates\": {\"garbage\": 1}}".to_vec());
+    let sink = MemorySink::default();
+    let (stage, captured) = stage(&store, &sink);
+    let c = stage.compute_date(dates[2]).await.expect("compute");
+    assert_eq!((c.refreshed_dates, c.state_written), (2, true));
+    assert_eq!(c.analytics, from_silver(&store, dates[2], &dates[..2]));
+    assert!(captured.lines().iter().any(|l| l["level"] == "WARN" && l["key"] == STATE_KEY));
+    let rebuilt = store.object(SILVER, STATE_KEY).expect("state");
+    gold_analytics::season::SeasonState::parse(&rebuilt, "2023-24").expect("a valid state again");
+}
+
+/// A store on which another invocation writes the season state between this one's read and write.
+#[derive(Clone)]
+struct Racing {
+    inner: MemoryStore,
+    other: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl pipewright_common::store::ObjectStore for Racing {
+    async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<pipewright_common::store::Object>, pipewright_common::store::StoreError> {
+        self.inner.get_object(bucket, key).await
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        condition: pipewright_common::store::Condition,
+    ) -> Result<pipewright_common::store::Written, pipewright_common::store::StoreError> {
+        let other = self.other.lock().expect("lock").take();
+        if let Some(other) = other {
+            self.inner.insert(bucket, key, other);
+        }
+        self.inner.put_if(bucket, key, body, content_type, condition).await
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<pipewright_common::store::Listed>, pipewright_common::store::StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+}
+
+#[tokio::test]
+async fn a_concurrent_state_write_is_merged_not_lost() {
+    let store = MemoryStore::default();
+    let g = Generator::new(8);
+    let dates: Vec<NaiveDate> = (10..13).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 5);
+    }
+    // Another invocation's state: an entry for the 12th only.
+    let (other_stage, _) = stage(&store, &MemorySink::default());
+    other_stage.compute_date(dates[2]).await.expect("compute");
+    let mut other =
+        gold_analytics::season::SeasonState::parse(&store.object(SILVER, STATE_KEY).expect("state"), "2023-24")
+            .expect("state");
+    other.dates.retain(|k, _| k == "2024-01-12");
+    store.remove(SILVER, STATE_KEY);
+
+    let racing = Racing { inner: store.clone(), other: Arc::new(Mutex::new(Some(other.to_bytes()))) };
+    let (env, inputs) = env();
+    let (log, _) = Logger::capture("gold-analytics");
+    let stage = Stage::new(&env, &inputs, racing, MemorySink::default(), log).expect("config");
+    // This invocation read no state (IfAbsent), the other one wrote first: 412, re-read, merged.
+    let c = stage.compute_date(dates[1]).await.expect("compute");
+    assert!(c.state_written);
+    assert_eq!(c.analytics, from_silver(&store, dates[1], &dates[..1]));
+    let merged =
+        gold_analytics::season::SeasonState::parse(&store.object(SILVER, STATE_KEY).expect("state"), "2023-24")
+            .expect("state");
+    let keys: Vec<&String> = merged.dates.keys().collect();
+    assert_eq!(keys, ["2024-01-10", "2024-01-11", "2024-01-12"]);
+}
+
+#[test]
+fn a_state_key_that_would_trigger_the_stage_is_refused() {
+    let (mut env, inputs) = env();
+    env.outputs = vec![Output {
+        name: "season_state".into(),
+        location: S3Location { bucket: SILVER.into(), key: "silver/state/season={season}/x.parquet".into() },
+    }];
+    let (log, _) = Logger::capture("gold-analytics");
+    let err = Stage::new(&env, &inputs, MemoryStore::default(), MemorySink::default(), log).err().expect("refused");
+    assert!(matches!(err, ConfigError::StateTriggers { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_state_that_cannot_be_written_is_logged_and_the_date_still_succeeds() {
+    let store = MemoryStore::default();
+    let g = Generator::new(9);
+    let dates: Vec<NaiveDate> = (10..13).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 5);
+    }
+    // As with a role that may not write the state key: every PUT there fails.
+    store.fail_puts_containing(Some("state/"));
+    let sink = MemorySink::default();
+    let (stage, captured) = stage(&store, &sink);
+    let response = stage.handle(&batch(vec![message("m1", &key("player_stats", dates[2]))])).await.expect("ids");
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(sink.commits().len(), 2);
+    let c = stage.compute_date(dates[2]).await.expect("compute");
+    assert_eq!((c.refreshed_dates, c.state_written), (2, false));
+    assert_eq!(c.analytics, from_silver(&store, dates[2], &dates[..2]));
+    assert!(store.object(SILVER, STATE_KEY).is_none());
+    let errors: Vec<_> = captured.lines().into_iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(!errors.is_empty() && errors.iter().all(|l| l["key"] == STATE_KEY), "{errors:#?}");
 }

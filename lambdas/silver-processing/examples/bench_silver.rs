@@ -20,6 +20,9 @@ use serde_json::json;
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
 use silver_processing::transform;
 
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
+
 type Error = Box<dyn std::error::Error>;
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -10,59 +10,18 @@
 //!
 //! `cold_start BRONZE_FILE` (the file's path must have a `date=YYYY-MM-DD` segment).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
 use pipewright_common::log::Logger;
-use pipewright_common::{Input, Output, S3Location, StageEnv, key_field};
+use pipewright_common::store::MemoryStore;
+use pipewright_common::{StageEnv, key_field};
 use silver_processing::Stage;
-use silver_processing::stage::{ObjectStore, StoreError};
 
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
-
-type Objects = BTreeMap<(String, String), Vec<u8>>;
-
-#[derive(Clone, Default)]
-struct MemoryStore {
-    objects: Arc<Mutex<Objects>>,
-}
-
-impl MemoryStore {
-    fn insert(&self, bucket: &str, key: &str, body: Vec<u8>) {
-        if let Ok(mut objects) = self.objects.lock() {
-            objects.insert((bucket.into(), key.into()), body);
-        }
-    }
-}
-
-impl ObjectStore for MemoryStore {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.objects.lock().ok().and_then(|o| o.get(&(bucket.to_string(), key.to_string())).cloned()))
-    }
-
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), StoreError> {
-        self.insert(bucket, key, body);
-        Ok(())
-    }
-}
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
 
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    hoopstat_fixtures::contract::silver_env()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -95,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !response.batch_item_failures.is_empty() {
         return Err("the event was reported as failed".into());
     }
-    let written = store.objects.lock().map(|o| o.keys().filter(|(b, _)| b == SILVER).count()).unwrap_or(0);
+    let written = store.keys(SILVER).len();
     if written != 2 {
         return Err(format!("expected 2 silver objects, found {written}").into());
     }

@@ -9,6 +9,9 @@ use pipewright_common::StageEnv;
 use pipewright_common::log::Logger;
 use silver_processing::{S3Store, Stage};
 
+#[global_allocator]
+static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = StageEnv::from_env()?;

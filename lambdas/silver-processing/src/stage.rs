@@ -1,6 +1,5 @@
 //! The stage: SQS batch of S3 events -> GET bronze -> transform -> PUT silver Parquet (+ quarantine).
 
-use std::future::Future;
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -17,89 +16,7 @@ use crate::transform::{Quarantined, TransformError, Transformed, transform};
 pub const PLAYER_STATS: &str = "player_stats";
 pub const TEAM_STATS: &str = "team_stats";
 
-/// An S3 call that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation} s3://{bucket}/{key}")]
-pub struct StoreError {
-    pub operation: &'static str,
-    pub bucket: String,
-    pub key: String,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// The object storage the stage uses (S3, or memory in tests).
-pub trait ObjectStore: Send + Sync {
-    /// The object's bytes, or `None` if it does not exist.
-    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
-    fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// [`ObjectStore`] on S3.
-#[derive(Debug, Clone)]
-pub struct S3Store {
-    client: aws_sdk_s3::Client,
-}
-
-impl S3Store {
-    pub fn new(client: aws_sdk_s3::Client) -> Self {
-        Self { client }
-    }
-
-    /// A client from the default credential and region chain; `AWS_ENDPOINT_URL` (moto, for local
-    /// runs) is honoured, with path-style addressing.
-    pub async fn from_environment() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut builder = aws_sdk_s3::config::Builder::from(&config).force_path_style(true);
-        if let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty()) {
-            builder = builder.endpoint_url(url);
-        }
-        Self::new(aws_sdk_s3::Client::from_conf(builder.build()))
-    }
-}
-
-impl ObjectStore for S3Store {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let err = |source: Box<dyn std::error::Error + Send + Sync>| StoreError {
-            operation: "GetObject",
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            source,
-        };
-        match self.client.get_object().bucket(bucket).key(key).send().await {
-            Ok(output) => {
-                let data = output.body.collect().await.map_err(|e| err(Box::new(e)))?;
-                Ok(Some(data.into_bytes().to_vec()))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(err(Box::new(e))),
-        }
-    }
-
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), StoreError> {
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(body.into())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| StoreError {
-                operation: "PutObject",
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                source: Box::new(e),
-            })
-    }
-}
+pub use pipewright_common::store::{ObjectStore, S3Store, StoreError};
 
 /// The stage's environment is incomplete.
 #[derive(Debug, thiserror::Error)]

@@ -418,8 +418,72 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
     if issues.is_empty() { Ok((teams, players)) } else { Err(issues) }
 }
 
+/// A bronze document whose games are all API responses (`{"boxScoreTraditional": {...}}`), parsed
+/// straight into the typed box scores (no `serde_json::Value` tree).
+#[derive(Deserialize)]
+struct TypedDocument {
+    date: String,
+    games: Vec<Response>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Response {
+    box_score_traditional: BoxScore,
+}
+
+/// The common case without building a `Value` tree: every game a well-formed API response, no
+/// game quarantined. `None` when anything differs (a game of another shape, an invalid or duplicate
+/// game, a document that does not parse this way): [`transform`] then takes the general path, which
+/// keeps each quarantined game's original record. Both give the same rows when this one succeeds.
+fn transform_typed(bytes: &[u8], key_date: NaiveDate) -> Option<Transformed> {
+    let doc: TypedDocument = serde_json::from_slice(bytes).ok()?;
+    let date = NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d").ok().filter(|d| *d == key_date)?;
+    let season = season_of(date);
+    let mut out = Transformed::empty(date, &season, doc.games.len());
+    let mut game_ids = BTreeSet::new();
+    for game in &doc.games {
+        let bs = &game.box_score_traditional;
+        if !game_ids.insert(bs.game_id.as_str()) {
+            return None;
+        }
+        let (teams, players) = game_rows(date, &season, bs).ok()?;
+        out.teams.extend(teams);
+        out.players.extend(players);
+    }
+    sort_rows(&mut out);
+    Some(out)
+}
+
+impl Transformed {
+    fn empty(date: NaiveDate, season: &str, games: usize) -> Self {
+        Self {
+            date,
+            season: season.to_string(),
+            games,
+            players: Vec::new(),
+            teams: Vec::new(),
+            quarantined: Vec::new(),
+        }
+    }
+}
+
+/// A stable order whatever the order of the games in the document.
+fn sort_rows(out: &mut Transformed) {
+    out.teams.sort_by(|a, b| (&a.game_id, !a.is_home).cmp(&(&b.game_id, !b.is_home)));
+    out.players.sort_by(|a, b| (&a.game_id, !a.is_home, a.player_id).cmp(&(&b.game_id, !b.is_home, b.player_id)));
+}
+
 /// Transforms the bronze document of `key_date` (the date in its key).
 pub fn transform(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, TransformError> {
+    match transform_typed(bytes, key_date) {
+        Some(out) => Ok(out),
+        None => transform_general(bytes, key_date),
+    }
+}
+
+/// Every document: each game parsed on its own, invalid games quarantined with their record.
+fn transform_general(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, TransformError> {
     let value: Value = serde_json::from_slice(bytes).map_err(TransformError::NotJson)?;
     let doc: Document = serde_json::from_value(value).map_err(TransformError::Shape)?;
     let date =
@@ -428,14 +492,7 @@ pub fn transform(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, Trans
         return Err(TransformError::DateMismatch { document: date, key: key_date });
     }
     let season = season_of(date);
-    let mut out = Transformed {
-        date,
-        season: season.clone(),
-        games: doc.games.len(),
-        players: Vec::new(),
-        teams: Vec::new(),
-        quarantined: Vec::new(),
-    };
+    let mut out = Transformed::empty(date, &season, doc.games.len());
     let mut game_ids = BTreeSet::new();
     for (index, record) in doc.games.into_iter().enumerate() {
         // The raw API response (`{"boxScoreTraditional": {...}}`) or the box score itself.
@@ -459,8 +516,32 @@ pub fn transform(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, Trans
             }
         }
     }
-    // A stable order whatever the order of the games in the document.
-    out.teams.sort_by(|a, b| (&a.game_id, !a.is_home).cmp(&(&b.game_id, !b.is_home)));
-    out.players.sort_by(|a, b| (&a.game_id, !a.is_home, a.player_id).cmp(&(&b.game_id, !b.is_home, b.player_id)));
+    sort_rows(&mut out);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoopstat_fixtures::{Corruption, Generator};
+
+    #[test]
+    fn the_typed_path_gives_what_the_general_path_gives() {
+        let g = Generator::new(11);
+        for (i, day) in g.season(2024).into_iter().step_by(20).enumerate() {
+            let bytes = day.to_bronze();
+            let typed = transform_typed(&bytes, day.date).expect("a valid day takes the typed path");
+            let general = transform_general(&bytes, day.date).expect("general");
+            assert_eq!(typed, general, "day {i} ({})", day.date);
+            assert!(!typed.players.is_empty());
+        }
+        // A corrupted day (quarantine needs each game's record) takes the general path.
+        let date = NaiveDate::from_ymd_opt(2025, 1, 15).expect("date");
+        let day = g.day(date, 5);
+        let bytes = day.to_bronze_with(&[(1, Corruption::ALL[0])]);
+        assert!(transform_typed(&bytes, date).is_none());
+        assert_eq!(transform(&bytes, date).expect("transform").quarantined.len(), 1);
+        // So does a document of another date than its key's.
+        assert!(transform_typed(&day.to_bronze(), date.succ_opt().expect("date")).is_none());
+    }
 }

@@ -1,65 +1,30 @@
 //! The S3 glue against a local moto server (no AWS, no internet): GET/PUT, NoSuchKey, path-style
 //! addressing, unchanged objects not rewritten.
 //!
-//! Needs `moto_server` on PATH (`pip install 'moto[server]'`): run with
+//! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`, started by
+//! `pipewright_common::local_aws`; `pip install -r requirements-dev.txt`): run with
 //! `cargo test -p silver-processing --test moto -- --ignored`.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
-use hoopstat_fixtures::{Corruption, Generator, bronze_key};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
+use hoopstat_fixtures::{Corruption, Generator, bronze_key, contract};
+use pipewright_common::StageEnv;
+use pipewright_common::local_aws::LocalAws;
 use pipewright_common::log::Logger;
-use pipewright_common::{Input, Output, S3Location, StageEnv};
 use silver_processing::{S3Store, Stage};
 
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
-
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> (Moto, String) {
-    let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server on PATH");
-    let moto = Moto(child);
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (moto, format!("http://127.0.0.1:{port}"))
+fn start_moto() -> (LocalAws, String) {
+    let local = LocalAws::start().expect("the local AWS (python3 with requirements-dev.txt)");
+    let url = local.endpoint.clone();
+    (local, url)
 }
 
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    contract::silver_env()
 }
 
 /// The body moto's S3 sends to SQS (captured from moto 5.2.1).
@@ -79,7 +44,7 @@ fn moto_message(id: &str, key: &str) -> SqsMessage {
 }
 
 #[tokio::test]
-#[ignore = "needs moto_server on PATH"]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
 async fn stage_reads_and_writes_through_s3() {
     let (_moto, url) = start_moto();
     let config = aws_sdk_s3::Config::builder()

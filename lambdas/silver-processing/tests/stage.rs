@@ -1,81 +1,18 @@
 //! The handler end to end, with an in-memory object store: SQS batch -> bronze GET -> silver PUTs.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::NaiveDate;
-use hoopstat_fixtures::{Corruption, Day, Generator, bronze_key};
+use hoopstat_fixtures::contract::{BRONZE, SILVER};
+use hoopstat_fixtures::{Corruption, Day, Generator, bronze_key, contract};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pipewright_common::StageEnv;
 use pipewright_common::log::{Captured, Logger};
-use pipewright_common::{Input, Output, S3Location, StageEnv};
+use pipewright_common::store::MemoryStore;
 use silver_processing::Stage;
-use silver_processing::stage::{ConfigError, ObjectStore, StoreError, Written};
-
-const BRONZE: &str = "hoopstat-haus-bronze";
-const SILVER: &str = "hoopstat-haus-silver";
-
-/// `(bucket, key)` -> bytes.
-type Objects = BTreeMap<(String, String), Vec<u8>>;
-
-#[derive(Clone, Default)]
-struct MemoryStore {
-    objects: Arc<Mutex<Objects>>,
-    puts: Arc<Mutex<Vec<String>>>,
-    /// PUTs to keys containing this fail.
-    fail_puts_containing: Option<String>,
-}
-
-impl MemoryStore {
-    fn insert(&self, bucket: &str, key: &str, body: Vec<u8>) {
-        self.objects.lock().expect("lock").insert((bucket.into(), key.into()), body);
-    }
-    fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        self.objects.lock().expect("lock").get(&(bucket.to_string(), key.to_string())).cloned()
-    }
-    fn keys(&self, bucket: &str) -> Vec<String> {
-        self.objects.lock().expect("lock").keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect()
-    }
-    fn puts(&self) -> Vec<String> {
-        self.puts.lock().expect("lock").clone()
-    }
-}
-
-impl ObjectStore for MemoryStore {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.object(bucket, key))
-    }
-
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), StoreError> {
-        if self.fail_puts_containing.as_deref().is_some_and(|f| key.contains(f)) {
-            return Err(StoreError {
-                operation: "PutObject",
-                bucket: bucket.into(),
-                key: key.into(),
-                source: "injected failure: SlowDown".into(),
-            });
-        }
-        self.puts.lock().expect("lock").push(key.to_string());
-        self.insert(bucket, key, body);
-        Ok(())
-    }
-}
+use silver_processing::stage::{ConfigError, Written};
 
 fn env() -> StageEnv {
-    let out = |name: &str| Output {
-        name: name.into(),
-        location: S3Location {
-            bucket: SILVER.into(),
-            key: format!("silver/{name}/season={{season}}/date={{date}}/data.parquet"),
-        },
-    };
-    StageEnv {
-        stage: "silver-processing".into(),
-        input: Some(Input { bucket: BRONZE.into(), pattern: "raw/box_scores/date=*/data.json".into() }),
-        outputs: vec![out("player_stats"), out("team_stats")],
-        quarantine: Some(S3Location { bucket: SILVER.into(), key: "quarantine/silver-processing/".into() }),
-        tables: None,
-    }
+    contract::silver_env()
 }
 
 fn stage(store: &MemoryStore) -> (Stage<MemoryStore>, Captured) {
@@ -254,7 +191,8 @@ fn empty_day_writes_empty_tables_and_no_quarantine() {
 
 #[test]
 fn failing_records_are_reported_and_neighbours_are_not() {
-    let mut store = MemoryStore { fail_puts_containing: Some("date=2024-01-16".into()), ..Default::default() };
+    let store = MemoryStore::default();
+    store.fail_puts_containing(Some("date=2024-01-16"));
     let g = Generator::new(4);
     let good = g.day(date(2024, 1, 15), 3);
     let put_fails = g.day(date(2024, 1, 16), 3);
@@ -297,7 +235,7 @@ fn failing_records_are_reported_and_neighbours_are_not() {
     );
     assert!(lines.iter().any(|l| l["message"] == "s3:TestEvent ignored"));
     // Once the cause is gone, the retried message succeeds.
-    store.fail_puts_containing = None;
+    store.fail_puts_containing(None);
     let (stage, _) = self::stage(&store);
     assert!(failures(&batch(&[("put-fails", moto_body(&put_fails.key()))]), &stage).is_empty());
 }
