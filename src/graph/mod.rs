@@ -318,12 +318,16 @@ impl Graph {
     /// recursive spec) are cut: no node moves more than `nodes.len()` columns.
     pub fn columns(&self) -> Vec<usize> {
         let n = self.nodes.len();
+        let flow: Vec<(usize, usize)> =
+            self.edges.iter().filter(|e| e.kind == EdgeKind::Flow && e.from != e.to).map(|e| (e.from, e.to)).collect();
+        let back = back_edges(n, &flow);
+        let forward: Vec<(usize, usize)> = flow.iter().zip(&back).filter(|(_, b)| !**b).map(|(e, _)| *e).collect();
         let mut col = vec![0usize; n];
         for _ in 0..n {
             let mut changed = false;
-            for e in self.edges.iter().filter(|e| e.kind == EdgeKind::Flow && e.from != e.to) {
-                if col[e.to] < col[e.from] + 1 && col[e.from] < n {
-                    col[e.to] = col[e.from] + 1;
+            for &(from, to) in &forward {
+                if col[to] < col[from] + 1 && col[from] < n {
+                    col[to] = col[from] + 1;
                     changed = true;
                 }
             }
@@ -339,6 +343,47 @@ impl Graph {
         }
         col
     }
+}
+
+/// The edges that close a cycle (a stage writing back into the bucket that triggers it, under a
+/// key its trigger does not match): found by a depth-first search from the nodes nothing flows into,
+/// so the layout follows the data from its sources and such an edge points back.
+fn back_edges(n: usize, edges: &[(usize, usize)]) -> Vec<bool> {
+    let mut adj: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    let mut has_input = vec![false; n];
+    for (i, &(from, to)) in edges.iter().enumerate() {
+        adj[from].push((i, to));
+        has_input[to] = true;
+    }
+    let mut back = vec![false; edges.len()];
+    // 0: not seen, 1: on the current path, 2: done
+    let mut state = vec![0u8; n];
+    let starts = (0..n).filter(|v| !has_input[*v]).chain(0..n);
+    for start in starts {
+        if state[start] != 0 {
+            continue;
+        }
+        state[start] = 1;
+        let mut stack = vec![(start, 0usize)];
+        while let Some((v, next)) = stack.last_mut() {
+            let v = *v;
+            if let Some(&(i, w)) = adj[v].get(*next) {
+                *next += 1;
+                match state[w] {
+                    0 => {
+                        state[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => back[i] = true,
+                    _ => {}
+                }
+            } else {
+                state[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    back
 }
 
 fn empty_as_none(text: &str) -> &str {
