@@ -38,9 +38,9 @@ pub fn runbook(p: &Pipeline, spec_name: &str, spec_path: &str) -> Result<String,
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
-    // One template per `## ` section: handlebars computes each token's line and column from the
-    // start of its template (quadratic in a template's length), so the runbook as one template took
-    // 15 ms to compile, and the sections 3 ms. Every section's blocks are closed within it.
+    // One template per section: handlebars computes each token's line and column from the start of
+    // its template (quadratic in a template's length), so the runbook as one template took 15 ms to
+    // compile.
     let sections = sections(RUNBOOK_TEMPLATE);
     for (i, section) in sections.iter().enumerate() {
         hb.register_template_string(&format!("runbook-{i}"), section).map_err(Box::new)?;
@@ -60,11 +60,22 @@ pub fn runbook(p: &Pipeline, spec_name: &str, spec_path: &str) -> Result<String,
     Ok(text)
 }
 
-/// The template split before each line that starts a `## ` section.
+/// The template split before each heading (`## `, `### `) or `{{#each` line that is outside every
+/// block, so each piece closes its own blocks.
 fn sections(template: &str) -> Vec<&str> {
-    let mut starts: Vec<usize> = template.match_indices("\n## ").map(|(i, _)| i + 1).collect();
-    starts.insert(0, 0);
+    let mut starts = vec![0];
+    let mut depth: i64 = 0;
+    let mut offset = 0;
+    for line in template.split_inclusive('\n') {
+        let opens_here = line.starts_with("## ") || line.starts_with("### ") || line.starts_with("{{#each");
+        if depth == 0 && opens_here && offset > 0 {
+            starts.push(offset);
+        }
+        depth += line.matches("{{#").count() as i64 - line.matches("{{/").count() as i64;
+        offset += line.len();
+    }
     starts.push(template.len());
+    starts.dedup();
     starts.windows(2).map(|w| &template[w[0]..w[1]]).collect()
 }
 
