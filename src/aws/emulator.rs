@@ -2,9 +2,9 @@
 //! (embedded here, so the binary carries its own emulator). Needs `python3` with `moto[server]==5.2.1`
 //! (`pip install -r requirements-dev.txt`).
 
-use std::io::{BufRead, BufReader, Read};
+use pipewright_common::local_aws::LocalAws;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The launcher script.
@@ -23,6 +23,9 @@ pub enum EmulatorError {
     Exited { stderr: String },
     #[error("the emulator was not ready after {0:?}")]
     Timeout(Duration),
+    /// The owned emulator did not start (why, with the launcher's stderr).
+    #[error("{0}")]
+    Start(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -41,10 +44,11 @@ fn python() -> String {
     std::env::var("PIPEWRIGHT_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
-/// An emulator owned by this process: stopped when dropped (tests, `run-local`).
+/// An emulator owned by this process, stopped when dropped (tests): the embedded launcher, started
+/// by `pipewright_common::local_aws` as the stages' tests start the repository's copy.
 #[derive(Debug)]
 pub struct Emulator {
-    child: Child,
+    _running: LocalAws,
     pub endpoint: String,
 }
 
@@ -52,56 +56,8 @@ impl Emulator {
     /// Starts the launcher on a free port of 127.0.0.1 and waits until it is ready.
     pub fn start(dir: &Path) -> Result<Emulator, EmulatorError> {
         let script = write_launcher(dir)?;
-        let python = python();
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| EmulatorError::Spawn { python: python.clone(), source })?;
-        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let ready = lines.by_ref().map_while(Result::ok).find_map(|l| l.strip_prefix(READY).map(str::to_string));
-            let _ = tx.send(ready);
-            // Keep draining so the launcher never blocks on a full pipe.
-            for _ in lines {}
-        });
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Some(endpoint)) => {
-                // Drain stderr in the background for the same reason.
-                if let Some(mut stderr) = child.stderr.take() {
-                    std::thread::spawn(move || {
-                        let mut sink = Vec::new();
-                        let _ = stderr.read_to_end(&mut sink);
-                    });
-                }
-                Ok(Emulator { child, endpoint: endpoint.trim().to_string() })
-            }
-            Ok(None) => {
-                let mut stderr = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut stderr);
-                }
-                let _ = child.wait();
-                Err(EmulatorError::Exited { stderr: stderr.trim().to_string() })
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(EmulatorError::Timeout(START_TIMEOUT))
-            }
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let running = LocalAws::start_script(&script).map_err(EmulatorError::Start)?;
+        Ok(Emulator { endpoint: running.endpoint.clone(), _running: running })
     }
 }
 

@@ -53,13 +53,13 @@ pub struct Local<'a> {
 }
 
 impl Handler {
-    /// The handler of `stage`, from the deployed function's environment variables; its log lines are
-    /// kept in the returned [`Captured`].
+    /// The handler of `stage`, from the deployed function's environment variables (returned parsed);
+    /// its log lines are kept in the returned [`Captured`].
     pub async fn connect(
         stage: &str,
         env: &BTreeMap<String, String>,
         local: &Local<'_>,
-    ) -> Result<(Handler, Captured), HandlerError> {
+    ) -> Result<(Handler, Captured, StageEnv), HandlerError> {
         let lookup = |name: &str| env.get(name).cloned();
         let contract =
             |e: pipewright_common::EnvError| HandlerError::Contract { stage: stage.into(), reason: e.to_string() };
@@ -89,7 +89,7 @@ impl Handler {
             }
             other => return Err(HandlerError::Unknown(other.into())),
         };
-        Ok((handler, captured))
+        Ok((handler, captured, stage_env))
     }
 
     /// Handles one batch, as the Lambda runtime would call the function.

@@ -167,6 +167,8 @@ struct Wired {
     handler: Handler,
     captured: Captured,
     log_group: String,
+    /// The S3 Tables the deployed function writes (its `PIPEWRIGHT_TABLE_*` contract).
+    tables: Option<pipewright_common::TablesEnv>,
 }
 
 /// Runs the pipeline of `spec` on the emulator behind `aws` (at `endpoint`).
@@ -224,7 +226,7 @@ pub async fn run(
         let m = live.iter().find(|m| m.source_arn == queue_arn).ok_or_else(|| {
             LocalError::Usage(format!("no event source mapping connects `{}` to `{}`", q.name.value, f.name.value))
         })?;
-        let (handler, captured) = Handler::connect(name, &function.env, &local).await?;
+        let (handler, captured, stage_env) = Handler::connect(name, &function.env, &local).await?;
         wired.push(Wired {
             mapping: Mapping {
                 stage: name.clone(),
@@ -241,6 +243,7 @@ pub async fn run(
             handler,
             captured,
             log_group: f.log_group.value.clone(),
+            tables: stage_env.tables,
         });
     }
     for w in &wired {
@@ -310,15 +313,9 @@ pub async fn run(
     // 6. The report.
     let mut stages = Vec::new();
     for (w, s) in wired.iter().zip(stats) {
-        let depth = |attrs: Option<std::collections::BTreeMap<String, String>>| {
-            attrs
-                .map(|a| {
-                    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-                        .iter()
-                        .filter_map(|k| a.get(*k)?.parse::<u64>().ok())
-                        .sum()
-                })
-                .unwrap_or(0)
+        let dead_letters = match readers.queue(&w.dlq).await? {
+            Some(attrs) => queue_depth(&readers.sqs, attrs.get("QueueUrl").map_or("", String::as_str)).await?,
+            None => 0,
         };
         stages.push(StageReport {
             stage: w.mapping.stage.clone(),
@@ -328,13 +325,16 @@ pub async fn run(
             batching_window_s: w.mapping.window.as_secs(),
             report_batch_item_failures: w.mapping.report_failures,
             stats: s.into_inner(),
-            left_in_queue: depth(readers.queue(short_queue(&w.mapping.queue_url)).await?),
-            dead_letters: depth(readers.queue(&w.dlq).await?),
+            left_in_queue: queue_depth(&readers.sqs, &w.mapping.queue_url).await?,
+            dead_letters,
             dlq: w.dlq.clone(),
         });
     }
     let layers = layers(aws, p, opts).await?;
-    let tables = tables(aws, p, &local, opts).await?;
+    let tables = match wired.iter().find_map(|w| w.tables.as_ref()) {
+        Some(env) => tables(env, &local, opts).await?,
+        None => Vec::new(),
+    };
     let verify = if opts.verify {
         writeln!(err, "run-local: verifying the stack")?;
         let aspects = crate::verify::verify(aws, &readers, p, spec.path).await?;
@@ -653,27 +653,19 @@ fn glob_of(template: &str, date: Option<&str>) -> String {
 }
 
 /// The gold tables' rows of the run's dates, read back through Iceberg.
-async fn tables(aws: &Aws, p: &Pipeline, local: &Local<'_>, opts: &Options) -> Result<Vec<TableReport>, LocalError> {
+async fn tables(
+    env: &pipewright_common::TablesEnv,
+    local: &Local<'_>,
+    opts: &Options,
+) -> Result<Vec<TableReport>, LocalError> {
     use arrow::array::AsArray;
     use arrow::datatypes::Date32Type;
-    let Some(t) = &p.tables else { return Ok(Vec::new()) };
-    let env = pipewright_common::TablesEnv {
-        table_bucket_arn: format!(
-            "arn:aws:s3tables:{}:{}:bucket/{}",
-            local.region,
-            aws.account().await?,
-            t.bucket_name.value
-        ),
-        namespace: t.namespace.value.clone(),
-        tables: t.tables.iter().map(|t| t.name.value.clone()).collect(),
-    };
     let gold =
-        gold_analytics::table::GoldTables::with_client(handlers::tables_config(&env, local), handlers::s3tables(local))
+        gold_analytics::table::GoldTables::with_client(handlers::tables_config(env, local), handlers::s3tables(local))
             .await
             .map_err(|e| LocalError::Usage(format!("reading the tables: {}", handlers::error_chain(&e))))?;
     let mut out = Vec::new();
-    for table in &t.tables {
-        let name = &table.name.value;
+    for name in &env.tables {
         let read_err = |e: gold_analytics::table::TableError| {
             LocalError::Usage(format!("reading table `{name}`: {}", handlers::error_chain(&e)))
         };

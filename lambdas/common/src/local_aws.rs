@@ -8,7 +8,7 @@
 //! repository (this crate is `lambdas/common`).
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -32,19 +32,28 @@ pub struct LocalAws {
 }
 
 impl LocalAws {
-    /// Starts the launcher on a free port and waits until it is ready; the error says why not
-    /// (with the launcher's stderr).
+    /// Starts the launcher of this repository on a free port and waits until it is ready; the error
+    /// says why not (with the launcher's stderr).
     pub fn start() -> Result<Self, String> {
+        Self::start_script(&launcher())
+    }
+
+    /// Starts the launcher at `script` (pipewright writes its embedded copy into a state directory).
+    pub fn start_script(script: &Path) -> Result<Self, String> {
         let python = std::env::var("PIPEWRIGHT_PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let script = launcher();
         let mut child = Command::new(&python)
-            .arg(&script)
+            .arg(script)
             .args(["--host", "127.0.0.1", "--port", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run `{python} {}`: {e}", script.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot run `{python} {}`: {e}\nhint: install Python 3 and `pip install -r requirements-dev.txt`",
+                    script.display()
+                )
+            })?;
         let stdout = child.stdout.take().ok_or("the launcher has no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
