@@ -397,6 +397,8 @@ impl Readers {
                         comparison: a.comparison_operator.map(|c| c.as_str().to_string()).unwrap_or_default(),
                         statistic: a.statistic.map(|s| s.as_str().to_string()).unwrap_or_default(),
                         actions: a.alarm_actions.unwrap_or_default(),
+                        state: a.state_value.map(|v| v.as_str().to_string()).unwrap_or_default(),
+                        state_reason: a.state_reason.unwrap_or_default(),
                     },
                 );
             }
@@ -521,6 +523,9 @@ pub struct LiveAlarm {
     pub comparison: String,
     pub statistic: String,
     pub actions: Vec<String>,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`, and why (for `status`; not desired state).
+    pub state: String,
+    pub state_reason: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

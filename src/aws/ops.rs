@@ -439,27 +439,7 @@ impl Readers {
 
     /// State (`OK`, `ALARM`, `INSUFFICIENT_DATA`) and reason of the named alarms that exist.
     pub async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, (String, String)>, AwsError> {
-        let mut found = BTreeMap::new();
-        for chunk in names.chunks(100) {
-            let out = self
-                .cloudwatch
-                .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .max_records(100)
-                .send()
-                .await
-                .map_err(|e| AwsError::new("cloudwatch:DescribeAlarms", chunk.join(","), e))?;
-            for a in out.metric_alarms.unwrap_or_default() {
-                found.insert(
-                    a.alarm_name.clone().unwrap_or_default(),
-                    (
-                        a.state_value.as_ref().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                        a.state_reason.clone().unwrap_or_default(),
-                    ),
-                );
-            }
-        }
-        Ok(found)
+        Ok(self.alarms(names).await?.into_iter().map(|(name, a)| (name, (a.state, a.state_reason))).collect())
     }
 
     /// The newest lines of a log group since `start_ms` that match `pattern` (newest last, at most

@@ -80,9 +80,10 @@ impl Handler {
                     stage: stage.into(),
                     reason: "no PIPEWRIGHT_TABLE_BUCKET_ARN".into(),
                 })?;
-                let sink = GoldTables::with_client(tables_config(tables, local), s3tables(local))
-                    .await
-                    .map_err(|e| HandlerError::Tables { stage: stage.into(), reason: error_chain(&e) })?;
+                let sink =
+                    GoldTables::with_client(tables_config(tables, local), s3tables(local)).await.map_err(|e| {
+                        HandlerError::Tables { stage: stage.into(), reason: pipewright_common::log::error_chain(&e) }
+                    })?;
                 let gold = gold_analytics::stage::Stage::new(&stage_env, &inputs, GoldStore::new(s3), sink, log)
                     .map_err(|e| HandlerError::Contract { stage: stage.into(), reason: e.to_string() })?;
                 Handler::Gold(Box::new(gold))
@@ -122,9 +123,4 @@ pub fn tables_config(tables: &pipewright_common::TablesEnv, local: &Local<'_>) -
 /// An S3 Tables client of the emulator.
 pub fn s3tables(local: &Local<'_>) -> aws_sdk_s3tables::Client {
     aws_sdk_s3tables::Client::from_conf(aws_sdk_s3tables::config::Builder::from(local.sdk).build())
-}
-
-/// An error with its sources, `a: b: c`.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    pipewright_common::log::error_chain(error)
 }

@@ -663,11 +663,13 @@ async fn tables(
     let gold =
         gold_analytics::table::GoldTables::with_client(handlers::tables_config(env, local), handlers::s3tables(local))
             .await
-            .map_err(|e| LocalError::Usage(format!("reading the tables: {}", handlers::error_chain(&e))))?;
+            .map_err(|e| {
+                LocalError::Usage(format!("reading the tables: {}", pipewright_common::log::error_chain(&e)))
+            })?;
     let mut out = Vec::new();
     for name in &env.tables {
         let read_err = |e: gold_analytics::table::TableError| {
-            LocalError::Usage(format!("reading table `{name}`: {}", handlers::error_chain(&e)))
+            LocalError::Usage(format!("reading table `{name}`: {}", pipewright_common::log::error_chain(&e)))
         };
         let snapshot_id = gold.load(name).await.map_err(read_err)?.metadata().current_snapshot_id();
         let batches = gold.scan_all(name).await.map_err(read_err)?;
