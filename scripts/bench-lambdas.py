@@ -41,6 +41,9 @@ VENV = TARGET / "bench-venv"
 PINS = {"pandas": "2.3.3", "pyarrow": "25.0.1", "numpy": "2.4.6"}
 EXAMPLES = TARGET / "release" / "examples"
 BENCH = Path(__file__).resolve().parent / "bench"
+# A season replayed into gold's queue reaches the handler in batches of the spec's batch_size (10 messages:
+# specs/hoopstat-haus.yaml), one message per silver object, two objects per date: 5 dates per batch.
+GOLD_DATES_PER_BATCH = 5
 
 
 def ensure_venv():
@@ -218,8 +221,9 @@ def main():
         run_json([bench_gold, "prepare", out["rust"], last_date])
         for impl in ("rust", "python"):
             gold[("day", impl)] = Result(measure(gold_cmd[impl] + ["day", out["rust"], last_date], args.runs), total)
-            gold[("season", impl)] = Result(measure(gold_cmd[impl] + ["season", out["rust"]], args.season_runs),
-                                            total)
+            # A season replayed through gold's queue: batches of the spec's batch_size messages, two per date.
+            season = ["season", out["rust"]] + ([str(GOLD_DATES_PER_BATCH)] if impl == "rust" else [])
+            gold[("season", impl)] = Result(measure(gold_cmd[impl] + season, args.season_runs), total)
 
         # --- cold start, and what importing pandas/pyarrow alone costs ---------------------------------------
         cold = measure([cold_start, busiest["path"]], args.cold_runs)
@@ -252,11 +256,12 @@ def main():
         checks.append(f"silver, a day with one game per corruption ({qr['games']} games): both quarantine the same "
                       f"{len(qr['quarantined'])} games with the same classifications ({', '.join(classes)}); "
                       "kept rows identical")
-        for workload, extra in (("day", [last_date]), ("season", [])):
+        for workload, extra in (("day", {"rust": [last_date], "python": [last_date]}),
+                                ("season", {"rust": [GOLD_DATES_PER_BATCH], "python": []})):
             dumps = {}
             for impl in ("rust", "python"):
                 dumps[impl] = tmp / f"gold-{workload}-{impl}.jsonl"
-                subprocess.run(list(map(str, gold_cmd[impl] + [workload, out["rust"], *extra, dumps[impl]])),
+                subprocess.run(list(map(str, gold_cmd[impl] + [workload, out["rust"], *extra[impl], dumps[impl]])),
                                check=True, capture_output=True)
             error, found = compare_gold(dumps["rust"], dumps["python"])
             if error:

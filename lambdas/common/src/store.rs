@@ -114,10 +114,11 @@ struct Memory {
     objects: BTreeMap<(String, String), Vec<u8>>,
     puts: Vec<Put>,
     gets: Vec<String>,
+    lists: Vec<String>,
     fail_puts_containing: Option<String>,
 }
 
-/// [`ObjectStore`] in memory, recording every PUT and GET (tests, benchmarks, dry runs). Entity tags
+/// [`ObjectStore`] in memory, recording every PUT, GET and LIST (tests, benchmarks, dry runs). Entity tags
 /// are a hash of the content, so identical bytes have the same tag, as S3's MD5 ETags of single-part
 /// uploads.
 #[derive(Debug, Clone, Default)]
@@ -172,6 +173,11 @@ impl MemoryStore {
     pub fn gets(&self) -> Vec<String> {
         self.with(|m| m.gets.clone())
     }
+
+    /// The prefix of every LIST, in order.
+    pub fn lists(&self) -> Vec<String> {
+        self.with(|m| m.lists.clone())
+    }
 }
 
 impl ObjectStore for MemoryStore {
@@ -220,6 +226,7 @@ impl ObjectStore for MemoryStore {
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         Ok(self.with(|m| {
+            m.lists.push(prefix.to_string());
             m.objects
                 .iter()
                 .filter(|((b, k), _)| b == bucket && k.starts_with(prefix))

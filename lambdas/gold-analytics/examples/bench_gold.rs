@@ -10,7 +10,9 @@
 //!   state holds them (the steady state of the pipeline: yesterday's date arrives with the season processed).
 //! - `bench_gold day DIR DATE [DUMP]`: the handler's work for one date, on the prepared state. The state it
 //!   writes goes next to the one it read (`.written`), so every run does the same work.
-//! - `bench_gold season DIR [DUMP]`: every date of the season in order, from no state (each date writes it).
+//! - `bench_gold season DIR DATES [DUMP]`: every date of the season in order, from no state, as the handler
+//!   gets them in a replay of the season: batches of DATES dates (each batch one [`Batch`]: one season
+//!   listing, the state written once at its end; 1 = every date a batch of its own).
 //!
 //! Prints one JSON line: rows read, rows computed, times. With `DUMP`, the analytics are also written there as
 //! JSON lines (after the timed part) for the comparison with the Python port.
@@ -23,7 +25,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use gold_analytics::Analytics;
-use gold_analytics::stage::{AnalyticsSink, Stage};
+use gold_analytics::stage::{AnalyticsSink, Batch, Stage};
 use gold_analytics::table::{CommitSummary, GoldRow, TableError};
 use pipewright_common::log::Logger;
 use pipewright_common::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
@@ -188,7 +190,8 @@ fn dump(out: &mut impl Write, a: &Analytics) -> Result<(), Error> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR [DUMP]";
+    let usage =
+        "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR DATES [DUMP]";
     let (mode, dir) = match (args.first(), args.get(1)) {
         (Some(mode), Some(dir)) => (mode.as_str(), Path::new(dir)),
         _ => return Err(usage.into()),
@@ -216,21 +219,26 @@ async fn main() -> Result<(), Error> {
             args.get(3)
         }
         "season" => {
-            // From no state: every date of the season in order, each writing the state.
+            // From no state: every date of the season in order, in batches of `per_batch` dates.
+            let per_batch: usize = args.get(2).ok_or(usage)?.parse()?;
             let state = dir.join("state");
             if state.exists() {
                 std::fs::remove_dir_all(&state)?;
             }
             started = Instant::now();
             let stage = stage(dir, false)?;
-            for d in season_dates(dir, "2024-25")? {
-                let c = stage.compute_date(d).await?;
-                dates += 1;
-                refreshed += c.refreshed_dates;
-                earlier_dates += c.earlier_dates;
-                outputs.push(c.analytics);
+            for chunk in season_dates(dir, "2024-25")?.chunks(per_batch.max(1)) {
+                let batch = Batch::default();
+                for d in chunk {
+                    let c = stage.compute_in(&batch, *d).await?;
+                    dates += 1;
+                    refreshed += c.refreshed_dates;
+                    earlier_dates += c.earlier_dates;
+                    outputs.push(c.analytics);
+                }
+                stage.finish_batch(batch).await;
             }
-            args.get(2)
+            args.get(3)
         }
         _ => return Err(usage.into()),
     };

@@ -18,7 +18,7 @@ use pipewright_common::{
 };
 
 use crate::season::{DateEntry, SeasonState, date_key};
-use crate::silver::{SilverReadError, read_players, read_teams};
+use crate::silver::{SilverReadError, read_players_for_analytics, read_teams_for_analytics};
 use crate::table::{CommitSummary, GoldRow, GoldTables, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
 use crate::{Analytics, AnalyticsError, DayTotals, SilverDay, compute_with_totals};
 
@@ -106,7 +106,8 @@ pub struct Summary {
     pub earlier_dates: usize,
     /// Earlier dates read from silver because the season state had no valid entry for them.
     pub refreshed_dates: usize,
-    /// Whether the season state object was written.
+    /// Whether the season state object was written (by a date processed on its own, [`Stage::process_date`];
+    /// in [`Stage::handle`], the batch writes it once after its last date and this is false).
     pub state_written: bool,
     pub players: usize,
     pub teams: usize,
@@ -119,6 +120,7 @@ pub struct Computed {
     pub analytics: Analytics,
     pub earlier_dates: usize,
     pub refreshed_dates: usize,
+    /// Whether the season state object was written ([`Stage::compute_date`]; false from [`Stage::compute_in`]).
     pub state_written: bool,
 }
 
@@ -171,6 +173,44 @@ struct Read<R> {
 struct ListedDate {
     player_stats: Option<String>,
     team_stats: Option<String>,
+}
+
+/// A season's state while a batch is processed: read once, updated by each date, written once.
+struct PendingState {
+    state: SeasonState,
+    /// ETag of the stored state it was read from (`None`: none stored).
+    etag: Option<String>,
+    /// Whether it could be read: an unreadable state is neither used for more than this batch nor written.
+    usable: bool,
+    /// Every change of the batch (date -> entry, `None`: removed), applied again on a write conflict.
+    changes: BTreeMap<String, Option<DateEntry>>,
+    /// Whether `state` differs from the stored one.
+    changed: bool,
+    /// Dates of the batch computed on this state.
+    dates: usize,
+}
+
+/// What the dates of one SQS batch share: per season, the silver listing (one LIST per season and
+/// batch) and the season state (read once, written once by [`Stage::finish_batch`]). A replay of a
+/// season arrives as batches of several dates; each date no longer pays for a LIST and a state write.
+#[derive(Default)]
+pub struct Batch {
+    listings: std::sync::Mutex<BTreeMap<String, std::sync::Arc<BTreeMap<NaiveDate, ListedDate>>>>,
+    states: std::sync::Mutex<BTreeMap<String, PendingState>>,
+}
+
+impl Batch {
+    fn listing(&self, season: &str) -> Option<std::sync::Arc<BTreeMap<NaiveDate, ListedDate>>> {
+        self.listings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(season).cloned()
+    }
+
+    fn take_state(&self, season: &str) -> Option<PendingState> {
+        self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(season)
+    }
+
+    fn put_state(&self, season: &str, pending: PendingState) {
+        self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(season.to_string(), pending);
+    }
 }
 
 impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
@@ -226,15 +266,24 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
 
     /// Handles one SQS batch: records coalesced by date, one computation and commit per date;
     /// messages of failed dates are in `batch_item_failures`.
+    ///
+    /// The dates share one season listing and one season state, written once after the last date
+    /// (see [`Batch`]).
     pub async fn handle(&self, event: &SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        process_s3_batch_coalesced(
+        let batch = Batch::default();
+        let response = process_s3_batch_coalesced(
             event,
             &self.input,
             &self.log,
             |object| self.date_of(object),
-            |date, objects| async move { self.process_date(date, objects.len()).await.map(|_| ()) },
+            |date, objects| {
+                let batch = &batch;
+                async move { self.process_date_in(batch, date, objects.len()).await.map(|_| ()) }
+            },
         )
-        .await
+        .await;
+        self.finish_batch(batch).await;
+        response
     }
 
     /// Where the season state of `season` is.
@@ -274,8 +323,8 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
     /// Both silver objects of `date`, with their ETags.
     async fn read_day(&self, date: NaiveDate) -> Result<(SilverDay, String, String), StageError> {
         let (players, teams) = futures::try_join!(
-            self.read(&self.player_stats, date, read_players),
-            self.read(&self.team_stats, date, read_teams)
+            self.read(&self.player_stats, date, read_players_for_analytics),
+            self.read(&self.team_stats, date, read_teams_for_analytics)
         )?;
         Ok((SilverDay { date, players: players.rows, teams: teams.rows }, players.etag, teams.etag))
     }
@@ -406,25 +455,74 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         line.emit();
     }
 
-    /// Computes the analytics of `date` without committing them: the date's silver objects, the season
-    /// state validated against the season's silver listing (earlier dates without a valid entry are
-    /// read from silver, 8 at a time), the updated state written back.
+    /// Computes the analytics of `date` without committing them, as a batch of its own: the date's
+    /// silver objects, the season state validated against the season's silver listing (earlier dates
+    /// without a valid entry are read from silver, 8 at a time), the updated state written back.
     pub async fn compute_date(&self, date: NaiveDate) -> Result<Computed, StageError> {
-        let season = silver_processing::season_of(date);
-        let ((day, player_etag, team_etag), listing, loaded) =
-            futures::try_join!(self.read_day(date), self.season_listing(&season), async {
-                Ok::<_, StageError>(self.load_state(&season).await)
-            })?;
-        // The state is a cache: when it cannot be read (e.g. the role may not read it), the season is
-        // read from silver and the state is left alone; the analytics are the same.
-        let (mut state, etag, usable) = match loaded {
-            Ok((state, etag)) => (state, etag, true),
-            Err(e) => {
-                self.state_error("season state not read, reading the season from silver", &season, &e);
-                (SeasonState::new(&season), None, false)
-            }
-        };
+        let batch = Batch::default();
+        let mut computed = self.compute_in(&batch, date).await?;
+        computed.state_written = self.finish_batch(batch).await > 0;
+        Ok(computed)
+    }
 
+    /// Computes the analytics of `date` within `batch`: the season listing and state of the batch
+    /// (read at its first date of the season), updated in memory; [`Self::finish_batch`] writes the
+    /// state. `state_written` is false here.
+    pub async fn compute_in(&self, batch: &Batch, date: NaiveDate) -> Result<Computed, StageError> {
+        let season = silver_processing::season_of(date);
+        let listing = async {
+            if let Some(listing) = batch.listing(&season) {
+                return Ok(listing);
+            }
+            let listing = std::sync::Arc::new(self.season_listing(&season).await?);
+            batch
+                .listings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(season.clone(), listing.clone());
+            Ok::<_, StageError>(listing)
+        };
+        let pending = async {
+            if let Some(pending) = batch.take_state(&season) {
+                return pending;
+            }
+            // The state is a cache: when it cannot be read (e.g. the role may not read it), the season is
+            // read from silver and the state is left alone; the analytics are the same.
+            let (state, etag, usable) = match self.load_state(&season).await {
+                Ok((state, etag)) => (state, etag, true),
+                Err(e) => {
+                    self.state_error("season state not read, reading the season from silver", &season, &e);
+                    (SeasonState::new(&season), None, false)
+                }
+            };
+            PendingState { state, etag, usable, changes: BTreeMap::new(), changed: false, dates: 0 }
+        };
+        // The state goes back into the batch whatever happens to this date (the changes of the batch's
+        // earlier dates stay in it).
+        let (day, listing, mut pending) = futures::join!(self.read_day(date), listing, pending);
+        let result = match (day, listing) {
+            (Ok((day, player_etag, team_etag)), Ok(listing)) => {
+                self.compute_on(&season, date, day, player_etag, team_etag, &listing, &mut pending).await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        batch.put_state(&season, pending);
+        result
+    }
+
+    /// [`Self::compute_in`] once the date's objects, the listing and the state are there.
+    #[allow(clippy::too_many_arguments)]
+    async fn compute_on(
+        &self,
+        season: &str,
+        date: NaiveDate,
+        day: SilverDay,
+        player_etag: String,
+        team_etag: String,
+        listing: &BTreeMap<NaiveDate, ListedDate>,
+        pending: &mut PendingState,
+    ) -> Result<Computed, StageError> {
+        let state = &pending.state;
         let mut changes: BTreeMap<String, Option<DateEntry>> = BTreeMap::new();
         // Entries of dates that silver no longer has are dropped.
         for key in state.dates.keys() {
@@ -445,10 +543,9 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             })
             .map(|(d, _)| *d)
             .collect();
-        let season_ref = season.as_str();
         let refreshed: Vec<(NaiveDate, DateEntry)> = futures::stream::iter(stale.iter().map(|d| async move {
             let (silver, player_stats, team_stats) = self.read_day(*d).await?;
-            let totals = DayTotals::of(season_ref, &silver)?;
+            let totals = DayTotals::of(season, &silver)?;
             Ok::<_, StageError>((*d, DateEntry { player_stats, team_stats, totals }))
         }))
         .buffered(CONCURRENT_GETS)
@@ -457,30 +554,59 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         for (d, entry) in refreshed {
             changes.insert(date_key(d), Some(entry));
         }
-        let own = DateEntry { player_stats: player_etag, team_stats: team_etag, totals: DayTotals::of(&season, &day)? };
+        let own = DateEntry { player_stats: player_etag, team_stats: team_etag, totals: DayTotals::of(season, &day)? };
         changes.insert(date_key(date), Some(own));
-        let changed = apply(&mut state, &changes);
+        pending.changed |= apply(&mut pending.state, &changes);
+        pending.changes.extend(changes);
+        pending.dates += 1;
 
-        let analytics = compute_with_totals(&day, state.before(date))?;
-        let earlier_dates = state.before(date).count();
-        let state_written = if !usable {
-            false
-        } else {
-            match self.save_state(&season, state, etag, &changes, changed).await {
-                Ok(written) => written,
-                Err(e) => {
-                    self.state_error("season state not written (the analytics do not depend on it)", &season, &e);
-                    false
-                }
+        let analytics = compute_with_totals(&day, pending.state.before(date))?;
+        let earlier_dates = pending.state.before(date).count();
+        Ok(Computed { analytics, earlier_dates, refreshed_dates: stale.len(), state_written: false })
+    }
+
+    /// Writes the season states of `batch` (one conditional PUT per season that changed; a failure is
+    /// logged, never fails the batch: the state is a cache of silver). Returns how many were written.
+    pub async fn finish_batch(&self, batch: Batch) -> usize {
+        let states = std::mem::take(&mut *batch.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut written = 0;
+        for (season, pending) in states {
+            if !pending.usable {
+                continue;
             }
-        };
-        Ok(Computed { analytics, earlier_dates, refreshed_dates: stale.len(), state_written })
+            let dates = pending.dates;
+            match self.save_state(&season, pending.state, pending.etag, &pending.changes, pending.changed).await {
+                Ok(true) => {
+                    written += 1;
+                    if dates > 1 {
+                        self.log
+                            .info("season state written")
+                            .field("season", season.as_str())
+                            .count("dates", dates as u64)
+                            .emit();
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => self.state_error("season state not written (the analytics do not depend on it)", &season, &e),
+            }
+        }
+        written
     }
 
     /// Computes the analytics of `date` and replaces its rows in both tables.
+    ///
+    /// A batch of its own: the season state is written before it returns.
     pub async fn process_date(&self, date: NaiveDate, objects: usize) -> Result<Summary, StageError> {
+        let batch = Batch::default();
+        let result = self.process_date_in(&batch, date, objects).await;
+        let written = self.finish_batch(batch).await > 0;
+        result.map(|summary| Summary { state_written: written, ..summary })
+    }
+
+    /// [`Self::process_date`] within `batch` (the state is written by [`Self::finish_batch`]).
+    async fn process_date_in(&self, batch: &Batch, date: NaiveDate, objects: usize) -> Result<Summary, StageError> {
         let started = Instant::now();
-        let computed = self.compute_date(date).await?;
+        let computed = self.compute_in(batch, date).await?;
         let read_ms = started.elapsed();
         let analytics = &computed.analytics;
         let players = self.sink.replace_date(PLAYER_ANALYTICS, date, &analytics.players).await?;
@@ -504,7 +630,6 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             .count("refreshed_dates", summary.refreshed_dates as u64)
             .count("players", summary.players as u64)
             .count("teams", summary.teams as u64)
-            .field("state_written", summary.state_written)
             .field("read_ms", u64::try_from(read_ms.as_millis()).unwrap_or(u64::MAX))
             .duration(started.elapsed());
         for commit in &summary.commits {

@@ -2,7 +2,7 @@
 //! Parquet -> read back -> analytics. Plus one hand-built game checked by hand.
 
 use chrono::NaiveDate;
-use gold_analytics::silver::{read_players, read_teams};
+use gold_analytics::silver::{read_players, read_players_for_analytics, read_teams, read_teams_for_analytics};
 use gold_analytics::{AnalyticsError, SilverDay, compute, formulas};
 use hoopstat_fixtures::Generator;
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
@@ -22,6 +22,39 @@ fn silver_day(g: &Generator, d: NaiveDate, games: usize) -> SilverDay {
     assert_eq!(players, t.players, "silver player rows survive the Parquet round trip");
     assert_eq!(teams, t.teams, "silver team rows survive the Parquet round trip");
     SilverDay { date: d, players, teams }
+}
+
+/// The stage reads only the columns the analytics use: the analytics and the season totals of a
+/// season's dates must not change (a field the computation starts to use must be added to the
+/// projection, or this fails).
+#[test]
+fn the_analytics_projection_computes_the_same_as_every_column() {
+    let g = Generator::new(21);
+    let dates: Vec<NaiveDate> = (10..18).map(|d| date(2024, 1, d)).collect();
+    let (mut full, mut projected) = (Vec::new(), Vec::new());
+    for (i, d) in dates.iter().enumerate() {
+        let t = silver_processing::transform(&g.day(*d, 3 + i).to_bronze(), *d).expect("transform");
+        let (players, teams) = (players_parquet(&t.players).expect("p"), teams_parquet(&t.teams).expect("t"));
+        full.push(SilverDay {
+            date: *d,
+            players: read_players(&players).expect("p"),
+            teams: read_teams(&teams).expect("t"),
+        });
+        projected.push(SilverDay {
+            date: *d,
+            players: read_players_for_analytics(&players).expect("p"),
+            teams: read_teams_for_analytics(&teams).expect("t"),
+        });
+        assert_ne!(full[i].players, projected[i].players, "the projection reads fewer columns");
+    }
+    for i in 0..dates.len() {
+        let a = compute(&full[i], &full[..i]).expect("full");
+        assert_eq!(compute(&projected[i], &projected[..i]).expect("projected"), a, "{}", dates[i]);
+        assert_eq!(
+            gold_analytics::DayTotals::of("2023-24", &projected[i]).expect("projected"),
+            gold_analytics::DayTotals::of("2023-24", &full[i]).expect("full")
+        );
+    }
 }
 
 fn close(a: Option<f64>, b: f64) -> bool {

@@ -329,6 +329,58 @@ async fn an_unusable_state_is_rebuilt_from_silver() {
     gold_analytics::season::SeasonState::parse(&rebuilt, "2023-24").expect("a valid state again");
 }
 
+#[tokio::test]
+async fn a_batch_of_dates_lists_the_season_once_and_writes_the_state_once() {
+    let store = MemoryStore::default();
+    let g = Generator::new(8);
+    let dates: Vec<NaiveDate> = (10..16).map(|d| date(2024, 1, d)).collect();
+    for d in &dates {
+        put_day(&store, &g, *d, 15);
+    }
+    // A later date with its player object only: it fails, the others keep their state entries.
+    let late = date(2024, 1, 20);
+    let t = silver_processing::transform(&g.day(late, 15).to_bronze(), late).expect("transform");
+    store.insert(SILVER, &key("player_stats", late), players_parquet(&t.players).expect("parquet"));
+    let sink = MemorySink::default();
+    let (stage, captured) = stage(&store, &sink);
+    // A replay: the batch holds dates 2..6 of the season (both objects each) and the incomplete date.
+    let mut messages = Vec::new();
+    for (i, d) in dates.iter().enumerate().skip(1) {
+        messages.push(message(&format!("p{i}"), &key("player_stats", *d)));
+        messages.push(message(&format!("t{i}"), &key("team_stats", *d)));
+    }
+    messages.push(message("late", &key("player_stats", late)));
+    let response = stage.handle(&batch(messages)).await.expect("ids");
+    let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, ["late"]);
+    // Every date committed with its season context (15 games a date: every team plays every date).
+    let team_games: Vec<(NaiveDate, Option<i32>)> =
+        sink.commits().iter().filter(|c| c.0 == TEAM_ANALYTICS).map(|c| (c.1, c.3)).collect();
+    let expected: Vec<(NaiveDate, Option<i32>)> = (1..6).map(|i| (dates[i], Some(i as i32 + 1))).collect();
+    assert_eq!(team_games, expected);
+    // One listing per silver table, one state write, every silver object read once (the first date's
+    // season context: the date before it).
+    assert_eq!(store.lists().len(), 2, "{:?}", store.lists());
+    let state_puts: Vec<_> = store.puts().into_iter().filter(|p| p.key == STATE_KEY).collect();
+    assert_eq!(state_puts.len(), 1);
+    let mut gets = silver_gets(&store);
+    gets.sort();
+    gets.dedup();
+    assert_eq!(silver_gets(&store).len(), gets.len(), "an object read twice");
+    let state: serde_json::Value =
+        serde_json::from_slice(&store.object(SILVER, STATE_KEY).expect("state")).expect("json");
+    let keys: Vec<&String> = state["dates"].as_object().expect("dates").keys().collect();
+    assert_eq!(keys, ["2024-01-10", "2024-01-11", "2024-01-12", "2024-01-13", "2024-01-14", "2024-01-15"]);
+    let written: Vec<_> = captured.lines().into_iter().filter(|l| l["message"] == "season state written").collect();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["counts"]["dates"], 5);
+    // The next batch (a warm container) starts from the written state: only its own objects are read.
+    let before = silver_gets(&store).len();
+    let next = batch(vec![message("p", &key("player_stats", dates[5])), message("t", &key("team_stats", dates[5]))]);
+    assert!(stage.handle(&next).await.expect("ids").batch_item_failures.is_empty());
+    assert_eq!(silver_gets(&store).len() - before, 2);
+}
+
 /// A store on which another invocation writes the season state between this one's read and write.
 #[derive(Clone)]
 struct Racing {

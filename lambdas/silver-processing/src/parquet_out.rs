@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow::error::ArrowError;
-use arrow::record_batch::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema};
+use bytes::Bytes;
 use chrono::NaiveDate;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::{SerializedColumnWriter, SerializedFileWriter};
 
 use crate::transform::{Counts, PlayerRow, TeamRow};
 
@@ -21,12 +21,6 @@ pub const CREATED_BY: &str = "pipewright silver-processing";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetWriteError {
-    #[error("building the {table} record batch")]
-    Arrow {
-        table: &'static str,
-        #[source]
-        source: ArrowError,
-    },
     #[error("writing the {table} Parquet file")]
     Parquet {
         table: &'static str,
@@ -73,11 +67,13 @@ fn count_values(c: &Counts) -> [i32; 15] {
     ]
 }
 
-/// Columns under construction, in schema order.
+/// Writes one column chunk from the rows.
+type WriteColumn<'a, R> = Box<dyn Fn(&[R], &mut SerializedColumnWriter<'_>) -> Result<(), ParquetError> + 'a>;
+
+/// The columns of a table, in schema order: each one's Arrow field and how its values come from a row.
 struct Columns<'a, R> {
-    rows: &'a [R],
     fields: Vec<Field>,
-    arrays: Vec<ArrayRef>,
+    writers: Vec<WriteColumn<'a, R>>,
 }
 
 fn days_since_epoch(date: NaiveDate) -> i32 {
@@ -85,68 +81,127 @@ fn days_since_epoch(date: NaiveDate) -> i32 {
     i32::try_from((date - epoch).num_days()).unwrap_or(i32::MIN)
 }
 
+/// The values as Parquet byte arrays sharing one buffer (one allocation per column, not per value).
+fn byte_arrays<'r>(values: impl Iterator<Item = &'r str> + Clone) -> Vec<ByteArray> {
+    let mut buf = Vec::with_capacity(values.clone().map(str::len).sum());
+    let ends: Vec<usize> = values
+        .map(|v| {
+            buf.extend_from_slice(v.as_bytes());
+            buf.len()
+        })
+        .collect();
+    let buf = Bytes::from(buf);
+    let mut start = 0;
+    ends.into_iter()
+        .map(|end| {
+            let value = ByteArray::from(buf.slice(start..end));
+            start = end;
+            value
+        })
+        .collect()
+}
+
 impl<'a, R> Columns<'a, R> {
-    fn new(rows: &'a [R]) -> Self {
-        Self { rows, fields: Vec::new(), arrays: Vec::new() }
+    fn new() -> Self {
+        Self { fields: Vec::new(), writers: Vec::new() }
     }
 
-    fn push(&mut self, name: &str, data_type: DataType, nullable: bool, array: ArrayRef) -> &mut Self {
+    fn push(&mut self, name: &str, data_type: DataType, nullable: bool, write: WriteColumn<'a, R>) -> &mut Self {
         self.fields.push(Field::new(name, data_type, nullable));
-        self.arrays.push(array);
+        self.writers.push(write);
         self
     }
 
-    fn date(&mut self, name: &str, f: impl Fn(&R) -> NaiveDate) -> &mut Self {
-        let a = Date32Array::from_iter_values(self.rows.iter().map(|r| days_since_epoch(f(r))));
-        self.push(name, DataType::Date32, false, Arc::new(a))
+    fn date(&mut self, name: &str, f: impl Fn(&R) -> NaiveDate + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values: Vec<i32> = rows.iter().map(|r| days_since_epoch(f(r))).collect();
+            w.typed::<Int32Type>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Date32, false, write)
     }
 
-    fn string(&mut self, name: &str, f: impl Fn(&R) -> &str) -> &mut Self {
-        let a = StringArray::from_iter_values(self.rows.iter().map(f));
-        self.push(name, DataType::Utf8, false, Arc::new(a))
+    fn string(&mut self, name: &str, f: impl Fn(&R) -> &str + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values = byte_arrays(rows.iter().map(&f));
+            w.typed::<ByteArrayType>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Utf8, false, write)
     }
 
-    fn opt_string(&mut self, name: &str, f: impl Fn(&R) -> Option<&str>) -> &mut Self {
-        let a: StringArray = self.rows.iter().map(f).collect();
-        self.push(name, DataType::Utf8, true, Arc::new(a))
+    fn opt_string(&mut self, name: &str, f: impl Fn(&R) -> Option<&str> + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let levels: Vec<i16> = rows.iter().map(|r| i16::from(f(r).is_some())).collect();
+            let values = byte_arrays(rows.iter().filter_map(&f));
+            w.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None).map(drop)
+        });
+        self.push(name, DataType::Utf8, true, write)
     }
 
-    fn long(&mut self, name: &str, f: impl Fn(&R) -> i64) -> &mut Self {
-        let a = Int64Array::from_iter_values(self.rows.iter().map(f));
-        self.push(name, DataType::Int64, false, Arc::new(a))
+    fn long(&mut self, name: &str, f: impl Fn(&R) -> i64 + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values: Vec<i64> = rows.iter().map(&f).collect();
+            w.typed::<Int64Type>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Int64, false, write)
     }
 
-    fn int(&mut self, name: &str, f: impl Fn(&R) -> i32) -> &mut Self {
-        let a = Int32Array::from_iter_values(self.rows.iter().map(f));
-        self.push(name, DataType::Int32, false, Arc::new(a))
+    fn int(&mut self, name: &str, f: impl Fn(&R) -> i32 + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values: Vec<i32> = rows.iter().map(&f).collect();
+            w.typed::<Int32Type>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Int32, false, write)
     }
 
-    fn double(&mut self, name: &str, f: impl Fn(&R) -> f64) -> &mut Self {
-        let a = Float64Array::from_iter_values(self.rows.iter().map(f));
-        self.push(name, DataType::Float64, false, Arc::new(a))
+    fn double(&mut self, name: &str, f: impl Fn(&R) -> f64 + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values: Vec<f64> = rows.iter().map(&f).collect();
+            w.typed::<DoubleType>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Float64, false, write)
     }
 
-    fn boolean(&mut self, name: &str, f: impl Fn(&R) -> bool) -> &mut Self {
-        let a: BooleanArray = self.rows.iter().map(|r| Some(f(r))).collect();
-        self.push(name, DataType::Boolean, false, Arc::new(a))
+    fn boolean(&mut self, name: &str, f: impl Fn(&R) -> bool + 'a) -> &mut Self {
+        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
+            let values: Vec<bool> = rows.iter().map(&f).collect();
+            w.typed::<BoolType>().write_batch(&values, None, None).map(drop)
+        });
+        self.push(name, DataType::Boolean, false, write)
     }
 
-    fn counts(&mut self, f: impl Fn(&R) -> &Counts) -> &mut Self {
+    fn counts(&mut self, f: impl Fn(&R) -> &Counts + Copy + 'a) -> &mut Self {
         for (i, name) in COUNT_FIELDS.iter().enumerate() {
-            self.int(name, |r| count_values(f(r))[i]);
+            self.int(name, move |r| count_values(f(r))[i]);
         }
         self
     }
 
-    fn finish(&mut self, table: &'static str) -> Result<RecordBatch, ParquetWriteError> {
-        let schema: SchemaRef = Arc::new(Schema::new(std::mem::take(&mut self.fields)));
-        RecordBatch::try_new(schema, std::mem::take(&mut self.arrays))
-            .map_err(|source| ParquetWriteError::Arrow { table, source })
+    /// The rows as a Parquet file of this table's schema, written one column chunk after the other.
+    fn write(&mut self, table: &'static str, rows: &[R]) -> Result<Vec<u8>, ParquetWriteError> {
+        let err = |source| ParquetWriteError::Parquet { table, source };
+        let schema = Schema::new(std::mem::take(&mut self.fields));
+        let parquet_schema = ArrowSchemaConverter::new().convert(&schema).map_err(err)?;
+        let mut props = writer_properties().map_err(err)?;
+        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        let mut out = Vec::new();
+        let mut file =
+            SerializedFileWriter::new(&mut out, parquet_schema.root_schema_ptr(), Arc::new(props)).map_err(err)?;
+        let mut row_group = file.next_row_group().map_err(err)?;
+        for write in &self.writers {
+            let Some(mut column) = row_group.next_column().map_err(err)? else {
+                return Err(err(ParquetError::General(format!("{table}: fewer Parquet columns than fields"))));
+            };
+            write(rows, &mut column).map_err(err)?;
+            column.close().map_err(err)?;
+        }
+        row_group.close().map_err(err)?;
+        file.close().map_err(err)?;
+        Ok(out)
     }
 }
 
-pub fn player_batch(rows: &[PlayerRow]) -> Result<RecordBatch, ParquetWriteError> {
-    Columns::new(rows)
+pub fn players_parquet(rows: &[PlayerRow]) -> Result<Vec<u8>, ParquetWriteError> {
+    Columns::<PlayerRow>::new()
         .date("game_date", |r| r.game_date)
         .string("season", |r| &r.season)
         .string("game_id", |r| &r.game_id)
@@ -164,11 +219,11 @@ pub fn player_batch(rows: &[PlayerRow]) -> Result<RecordBatch, ParquetWriteError
         .double("minutes", |r| r.minutes)
         .counts(|r| &r.counts)
         .double("plus_minus", |r| r.plus_minus)
-        .finish("player_stats")
+        .write("player_stats", rows)
 }
 
-pub fn team_batch(rows: &[TeamRow]) -> Result<RecordBatch, ParquetWriteError> {
-    Columns::new(rows)
+pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
+    Columns::<TeamRow>::new()
         .date("game_date", |r| r.game_date)
         .string("season", |r| &r.season)
         .string("game_id", |r| &r.game_id)
@@ -184,34 +239,24 @@ pub fn team_batch(rows: &[TeamRow]) -> Result<RecordBatch, ParquetWriteError> {
         .double("minutes", |r| r.minutes)
         .counts(|r| &r.counts)
         .double("plus_minus", |r| r.plus_minus)
-        .finish("team_stats")
+        .write("team_stats", rows)
 }
 
-/// A record batch as a Parquet file (zstd level 3, one row group, fixed `created_by`).
+/// The writer settings of every file: zstd level 3, one row group, fixed `created_by`.
 ///
 /// A date's file holds a few hundred rows: every column chunk is one data page. So no dictionary
 /// encoding (a dictionary page per column costs more than it saves at this size: files 5% smaller
 /// without) and statistics per column chunk only (min/max stay in the footer; a page index over a
 /// single page is dead weight). Both also cut the encoding time.
-pub fn to_parquet(table: &'static str, batch: &RecordBatch) -> Result<Vec<u8>, ParquetWriteError> {
-    let err = |source| ParquetWriteError::Parquet { table, source };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(err)?))
+///
+/// The columns are written one after the other (parquet's `ArrowWriter` opens a writer, with its own
+/// zstd contexts, for every column at once; one at a time, each column reuses the memory of the one
+/// before), and the Arrow schema is embedded as `ArrowWriter` does, so readers get the same types.
+fn writer_properties() -> Result<WriterProperties, ParquetError> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(CREATED_BY.to_string())
-        .build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).map_err(err)?;
-    writer.write(batch).map_err(err)?;
-    writer.close().map_err(err)?;
-    Ok(out)
-}
-
-pub fn players_parquet(rows: &[PlayerRow]) -> Result<Vec<u8>, ParquetWriteError> {
-    to_parquet("player_stats", &player_batch(rows)?)
-}
-
-pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
-    to_parquet("team_stats", &team_batch(rows)?)
+        .build())
 }
