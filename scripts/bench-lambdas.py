@@ -4,9 +4,10 @@ side by side in one run, for one game day and for a full generated season:
 
 - silver: bronze JSON -> validated player/team rows -> zstd Parquet (`silver_processing::transform` +
   `parquet_out`, driven by the example `bench_silver`; Python: `scripts/bench/silver.py`);
-- gold: silver Parquet -> analytics with season-to-date aggregates (the stage's `Stage::compute_date` with its
-  season state object, example `bench_gold`; Python: `scripts/bench/gold.py`, which re-reads the season's
-  silver objects instead), on the silver Parquet the Rust stage wrote;
+- gold: silver Parquet -> analytics with season-to-date aggregates (the stage's own path with its season state
+  object: a date as a batch of its own, the season as a replay delivers it, in batches of 5 dates; example
+  `bench_gold`; Python: `scripts/bench/gold.py`, which re-reads the season's silver objects instead), on the
+  silver Parquet the Rust stage wrote;
 - cold start of the silver stage: process start -> stage built (in-memory store) -> one SQS event
   handled -> exit (example `cold_start`).
 
@@ -280,8 +281,9 @@ def main():
     season_label = f"season ({len(dates)} dates, {sum(d['games'] for d in dates)} games)"
     ratios = {}
     for stage, results in (("silver", silver), ("gold", gold)):
+        gold_season = f"{season_label}, Rust in batches of {GOLD_DATES_PER_BATCH} dates"
         for workload, label in (("day", day_label if stage == "silver" else f"date {last_date} + season context"),
-                                ("season", season_label)):
+                                ("season", season_label if stage == "silver" else gold_season)):
             r, p = results[(workload, "rust")], results[(workload, "python")]
             for impl, x in (("Rust", r), ("Python", p)):
                 s = x.summary
@@ -290,8 +292,8 @@ def main():
                 rows.append([f"{stage}: {label}", impl, ms(x.wall), ms(x.work), f"{n:,}", f"{n / x.work:,.0f}", mbps,
                              f"{x.peak:.1f} MiB"])
             ratios[(stage, workload)] = p.work / r.work
-            rows.append(["", "Rust / Python", f"{p.wall / r.wall:.0f}x faster", f"{p.work / r.work:.0f}x faster",
-                         "", f"{p.work / r.work:.0f}x", "", f"{p.peak / r.peak:.1f}x less"])
+            rows.append(["", "Rust / Python", f"{p.wall / r.wall:.0f}x faster", f"{p.work / r.work:.1f}x faster",
+                         "", f"{p.work / r.work:.1f}x", "", f"{p.peak / r.peak:.1f}x less"])
     header = ["workload", "impl", "wall (spawn to exit)", "work", "rows", "rows/s", "MB/s bronze", "peak RSS"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))

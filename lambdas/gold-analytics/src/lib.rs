@@ -30,6 +30,10 @@
 //! before the date plus the date's own totals, in date order: integer sums, and each game's
 //! possessions stored as the bits of the `f64` the fold adds, so the result is bit for bit the one
 //! computed from all silver rows ([`compute`] is that computation and goes through the same fold).
+//! The dates of one SQS batch share the listing and the state ([`stage::Batch`]): both are read at
+//! the batch's first date of a season, each date updates the state in memory (in date order, so a
+//! later date of the batch sees the earlier ones), and the state is written once after the batch's
+//! last date. A season replayed through the queue arrives in batches of several dates.
 //!
 //! The state is a cache of silver, validated against silver on every use, never a source of truth:
 //! - at-least-once delivery and re-runs of a date replace the date's entry with the same totals (an
@@ -45,8 +49,8 @@
 //! - a state that cannot be read or written (S3 error, a role without access to the key) is logged at
 //!   `ERROR` with the key, and the date still succeeds from silver alone.
 //!
-//! Consequences: a date costs 3 GETs + 2 LISTs (+ 1 conditional PUT when the state changed) instead
-//! of 2 GETs per earlier date; a warm Lambda container reuses the state it wrote last (by ETag:
+//! Consequences: a batch costs, per season, 2 LISTs and 1 GET of the state (+ 1 conditional PUT when
+//! it changed), and 2 GETs per date, instead of 2 GETs per earlier date of every date; a warm Lambda container reuses the state it wrote last (by ETag:
 //! stale is harmless, the conditional write then fails and re-reads). The state is ~4 kB per date
 //! (640 kB at the end of a generated season) and, in the versioned silver bucket, each write keeps
 //! a noncurrent version (~55 MB per season; a noncurrent-version expiration on `state/` bounds it).
