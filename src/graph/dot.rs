@@ -59,7 +59,8 @@ pub fn dot(g: &Graph, status: Option<&StatusFile>) -> String {
             quote(stroke),
         );
     };
-    let in_cluster = |i: usize| g.clusters.iter().any(|c| c.nodes.contains(&i));
+    let clustered = g.clustered();
+    let in_cluster = |i: usize| clustered[i];
     for i in (0..g.nodes.len()).filter(|i| !in_cluster(*i)) {
         node_line(&mut out, "  ", i);
     }

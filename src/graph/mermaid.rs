@@ -41,7 +41,8 @@ const KINDS: [Kind; 8] =
 /// The graph as a Mermaid `flowchart LR`; with a status document, nodes are coloured by health.
 pub fn mermaid(g: &Graph, status: Option<&StatusFile>) -> String {
     let mut out = String::from("flowchart LR\n");
-    let in_cluster = |i: usize| g.clusters.iter().any(|c| c.nodes.contains(&i));
+    let clustered = g.clustered();
+    let in_cluster = |i: usize| clustered[i];
     let node_line = |out: &mut String, indent: &str, i: usize| {
         let n = &g.nodes[i];
         let _ = writeln!(out, "{indent}{}{}", n.id, shape(n.kind, &label(&n.lines())));

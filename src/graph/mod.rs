@@ -11,6 +11,8 @@ pub use dot::dot;
 pub use mermaid::mermaid;
 pub use svg::svg;
 
+use std::collections::HashMap;
+
 use crate::report::status::{Health, StatusFile};
 use crate::spec::duration::Threshold;
 use crate::spec::resolve::{Alarm, AlarmKind, Function, Pipeline};
@@ -104,7 +106,7 @@ impl Node {
 }
 
 /// What an edge means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EdgeKind {
     /// Data or events flow (notification, delivery, write, schedule).
     Flow,
@@ -159,38 +161,72 @@ pub fn alarm_condition(function: &Function, alarm: &Alarm) -> Option<String> {
     })
 }
 
-impl Graph {
+/// A graph under construction, with its nodes, edges and clusters indexed (a 1,000-stage pipeline has
+/// ~7,000 nodes: linear lookups made building it quadratic).
+#[derive(Default)]
+struct Builder {
+    g: Graph,
+    nodes: HashMap<String, usize>,
+    edges: HashMap<(usize, usize, EdgeKind), usize>,
+    clusters: HashMap<String, usize>,
+}
+
+impl Builder {
     fn add(&mut self, node: Node) -> usize {
-        if let Some(i) = self.nodes.iter().position(|n| n.id == node.id) {
+        if let Some(&i) = self.nodes.get(&node.id) {
             return i;
         }
-        self.nodes.push(node);
-        self.nodes.len() - 1
+        self.nodes.insert(node.id.clone(), self.g.nodes.len());
+        self.g.nodes.push(node);
+        self.g.nodes.len() - 1
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.nodes.get(id).copied()
     }
 
     fn edge(&mut self, from: usize, to: usize, kind: EdgeKind, label: Option<String>) {
         let label = label.into_iter().collect::<Vec<_>>();
-        match self.edges.iter_mut().find(|e| e.from == from && e.to == to && e.kind == kind) {
-            Some(e) => e.label.extend(label),
-            None => self.edges.push(Edge { from, to, kind, label }),
+        match self.edges.get(&(from, to, kind)) {
+            Some(&i) => self.g.edges[i].label.extend(label),
+            None => {
+                self.edges.insert((from, to, kind), self.g.edges.len());
+                self.g.edges.push(Edge { from, to, kind, label });
+            }
         }
     }
 
     fn cluster(&mut self, id: String, label: String, node: usize) {
-        match self.clusters.iter_mut().find(|c| c.id == id) {
-            Some(c) => {
+        match self.clusters.get(&id) {
+            Some(&i) => {
+                let c = &mut self.g.clusters[i];
                 if !c.nodes.contains(&node) {
                     c.nodes.push(node);
                 }
             }
-            None => self.clusters.push(Cluster { id, label, nodes: vec![node] }),
+            None => {
+                self.clusters.insert(id.clone(), self.g.clusters.len());
+                self.g.clusters.push(Cluster { id, label, nodes: vec![node] });
+            }
         }
+    }
+}
+
+impl Graph {
+    /// Per node, whether a cluster holds it.
+    pub fn clustered(&self) -> Vec<bool> {
+        let mut clustered = vec![false; self.nodes.len()];
+        for &i in self.clusters.iter().flat_map(|c| &c.nodes) {
+            clustered[i] = true;
+        }
+        clustered
     }
 
     /// Builds the graph of a resolved pipeline.
     pub fn of(p: &Pipeline) -> Graph {
-        let mut g = Graph { title: format!("{} ({})", p.project.value, p.region.value), ..Graph::default() };
-        let bucket = |g: &mut Graph, key: &str| {
+        let mut g = Builder::default();
+        g.g.title = format!("{} ({})", p.project.value, p.region.value);
+        let bucket = |g: &mut Builder, key: &str| {
             g.add(Node {
                 id: format!("bucket_{}", ident(key)),
                 kind: Kind::Bucket,
@@ -276,7 +312,7 @@ impl Graph {
                 g.edge(runner, to, EdgeKind::Flow, Some(w.key.template.clone()));
             }
             for t in &s.writes_tables {
-                if let Some(to) = g.nodes.iter().position(|n| n.id == format!("table_{}", ident(t))) {
+                if let Some(to) = g.position(&format!("table_{}", ident(t))) {
                     g.edge(runner, to, EdgeKind::Flow, None);
                 }
             }
@@ -284,10 +320,8 @@ impl Graph {
                 for a in &s.alarms {
                     let Some(condition) = alarm_condition(f, a) else { continue };
                     let watched = match a.kind {
-                        AlarmKind::QueueDepth | AlarmKind::QueueAge => {
-                            g.nodes.iter().position(|n| n.id == format!("queue_{sid}"))
-                        }
-                        AlarmKind::DlqDepth => g.nodes.iter().position(|n| n.id == format!("dlq_{sid}")),
+                        AlarmKind::QueueDepth | AlarmKind::QueueAge => g.position(&format!("queue_{sid}")),
+                        AlarmKind::DlqDepth => g.position(&format!("dlq_{sid}")),
                         AlarmKind::Duration | AlarmKind::Errors | AlarmKind::Throttles => Some(runner),
                     };
                     let Some(watched) = watched else { continue };
@@ -300,7 +334,7 @@ impl Graph {
                 g.cluster(format!("stage_{sid}"), s.name.value.clone(), m);
             }
         }
-        g
+        g.g
     }
 
     /// The health of a node from a status document (`None`: not in it, or no document).

@@ -11,7 +11,7 @@ use crate::report::Diagnostic;
 use handlebars::Handlebars;
 use pipewright_common as contract;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The pipeline as one graph, ready for checks and generation.
 #[derive(Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Example values of key-template variables.
     pub examples: BTreeMap<String, String>,
+    /// Position in `buckets` by short name, in `stages` by name (a 1,000-stage spec looks them up
+    /// ~10,000 times while generating).
+    bucket_index: HashMap<String, usize>,
+    stage_index: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -253,9 +257,21 @@ pub struct Alarm {
     pub threshold: Sp<Threshold>,
 }
 
+/// Name -> position of its first occurrence (a duplicate name, a spec error, resolves as a linear search would).
+fn first_positions<'a>(names: impl Iterator<Item = &'a String>) -> HashMap<String, usize> {
+    let mut index = HashMap::new();
+    for (i, name) in names.enumerate() {
+        index.entry(name.clone()).or_insert(i);
+    }
+    index
+}
+
 impl Pipeline {
     pub fn bucket(&self, key: &str) -> Option<&Bucket> {
-        self.buckets.iter().find(|b| *b.key == key)
+        match self.bucket_index.get(key).and_then(|&i| self.buckets.get(i)).filter(|b| *b.key == key) {
+            Some(b) => Some(b),
+            None => self.buckets.iter().find(|b| *b.key == key),
+        }
     }
 
     /// Full name of a bucket by short name (the short name itself when unknown).
@@ -264,7 +280,10 @@ impl Pipeline {
     }
 
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| *s.name == name)
+        match self.stage_index.get(name).and_then(|&i| self.stages.get(i)).filter(|s| *s.name == name) {
+            Some(s) => Some(s),
+            None => self.stages.iter().find(|s| *s.name == name),
+        }
     }
 
     /// Example value of a key-template variable.
@@ -761,6 +780,8 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
         project,
         tags: spec.tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect(),
         alerts,
+        bucket_index: first_positions(buckets.iter().map(|b| &b.key.value)),
+        stage_index: first_positions(stages.iter().map(|s| &s.name.value)),
         buckets,
         tables,
         stages,
