@@ -264,6 +264,19 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
             "raw/box_scores/date=2024-01-15/other.json",
         ],
     );
+    // Status reports bronze's newest date partition against today in the schedule's time zone.
+    let (_, report) = status(&env, &["--stage", "bronze-ingestion"]);
+    let newest: Vec<&str> = report["stages"][0]["facts"]
+        .as_array()
+        .expect("facts")
+        .iter()
+        .filter(|f| f["label"] == "newest")
+        .filter_map(|f| f["value"].as_str())
+        .collect();
+    assert!(
+        newest.iter().any(|v| v.contains("; newest date=2024-01-17 (") && v.contains(" in America/New_York)")),
+        "{newest:#?}"
+    );
     let want: Vec<(String, String, String)> = ["2024-01-14", "2024-01-15", "2024-01-16"]
         .iter()
         .map(|d| (BRONZE.to_string(), format!("raw/box_scores/date={d}/data.json"), "pipewright-replay".to_string()))

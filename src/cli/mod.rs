@@ -105,7 +105,8 @@ throttled, unreachable: never reported as clean; --strict makes it a failure, ex
 Per stage: the schedule (a local stage runs from cron: its newest output is its last run); queue
 visible / in flight / oldest message age; DLQ depth; event source mapping state, reason and last
 processing result; function invocations, errors and throttles over --since and the newest ERROR lines
-of its log group; alarms in ALARM; the newest object of each output (is today's there?).
+of its log group; alarms in ALARM; the newest object of each output, and its newest date partition
+against today in the pipeline's time zone (its schedule's).
 Broken: a missing resource, a disabled mapping, messages in a DLQ. Degraded: a backlog over the
 queue-depth alarm's threshold, errors, throttles, an alarm in ALARM.
 

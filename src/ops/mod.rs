@@ -134,11 +134,6 @@ pub fn iso_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Today's date in UTC.
-pub fn today_utc() -> NaiveDate {
-    DateTime::<Utc>::from_timestamp_millis(now_ms()).map(|t| t.date_naive()).unwrap_or_default()
-}
-
 /// `3 s`, `4 min`, `2 h`, `5 d`.
 pub fn human_age(ms: i64) -> String {
     let s = ms.max(0) / 1000;

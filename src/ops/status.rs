@@ -12,6 +12,7 @@ use crate::report::status::Health;
 use crate::spec::Pipeline;
 use crate::spec::duration::Threshold;
 use crate::spec::resolve::{AlarmKind, Stage};
+use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -565,8 +566,8 @@ async fn stage_status(
         }
     }
 
-    // Newest output objects.
-    let today = super::today_utc().format("%Y-%m-%d").to_string();
+    // Newest output objects, and how far their newest date partition is behind the pipeline's today.
+    let (today, zone) = pipeline_today(p);
     for (bucket, glob, read) in outputs {
         match read {
             Ok(Some((objects, truncated))) => {
@@ -577,17 +578,21 @@ async fn stage_status(
                 let text = match newest {
                     None => format!("s3://{bucket}/{glob}: no object"),
                     Some(o) => {
-                        let has_today = objects
+                        let newest_date = objects
                             .iter()
-                            .any(|x| pipewright_common::key_field(&x.key, "date") == Some(today.as_str()));
+                            .filter(|x| {
+                                pipewright_common::glob_match(&glob, &x.key) && !pipewright_common::is_canary(&x.key)
+                            })
+                            .filter_map(|x| pipewright_common::key_field(&x.key, "date"))
+                            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                            .max();
                         format!(
                             "s3://{bucket}/{}: {} ago{}{}",
                             o.key,
                             human_age(now_ms() - o.modified_ms),
-                            if glob.contains("date=") {
-                                format!("; today's ({today}): {}", if has_today { "yes" } else { "no" })
-                            } else {
-                                String::new()
+                            match newest_date {
+                                Some(d) => format!("; newest date={d} ({})", behind(d, today, &zone)),
+                                None => String::new(),
                             },
                             if truncated { " (first 10,000 keys)" } else { "" }
                         )
@@ -642,6 +647,16 @@ mod tests {
     }
 
     #[test]
+    fn how_far_a_date_is_behind_today() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let today = d("2024-01-16");
+        assert_eq!(behind(d("2024-01-16"), today, "UTC"), "today in UTC");
+        assert_eq!(behind(d("2024-01-15"), today, "UTC"), "1 day before today, 2024-01-16 in UTC");
+        assert_eq!(behind(d("2024-01-06"), today, "X"), "10 days before today, 2024-01-16 in X");
+        assert_eq!(behind(d("2024-01-17"), today, "X"), "1 day(s) after today, 2024-01-16 in X");
+    }
+
+    #[test]
     fn verdicts_and_exit_codes() {
         use crate::Exit;
         assert_eq!(report(&[Level::Healthy, Level::Healthy]).exit(), Exit::Clean);
@@ -671,5 +686,27 @@ mod tests {
         assert_eq!(b.s.resources["q"], Level::Unknown);
         assert_eq!(b.s.resources["d"], Level::Broken);
         assert!(b.s.findings[0].text.contains("could not read") && b.s.findings[0].text.contains("AccessDenied"));
+    }
+}
+
+/// Today in the pipeline's time zone (its first schedule's; UTC without one) and the zone's name: a
+/// daily pipeline names its partitions by its own calendar (hoopstat-haus ingests "yesterday in
+/// America/New_York"), so the UTC date is a day off for hours every day.
+fn pipeline_today(p: &Pipeline) -> (NaiveDate, String) {
+    let zone = p.stages.iter().find_map(|s| s.schedule.as_ref()).map(|s| s.timezone.value.clone());
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
+    match zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => (now.with_timezone(&tz).date_naive(), tz.name().to_string()),
+        None => (now.date_naive(), "UTC".to_string()),
+    }
+}
+
+/// `today`, `1 day before today (2024-01-16 in UTC)`, `3 days before today (...)`.
+fn behind(date: NaiveDate, today: NaiveDate, zone: &str) -> String {
+    match (today - date).num_days() {
+        0 => format!("today in {zone}"),
+        1 => format!("1 day before today, {today} in {zone}"),
+        n if n > 1 => format!("{n} days before today, {today} in {zone}"),
+        n => format!("{} day(s) after today, {today} in {zone}", -n),
     }
 }
