@@ -625,6 +625,28 @@ async fn stage_status(
     b.s
 }
 
+/// Today in the pipeline's time zone (its first schedule's; UTC without one) and the zone's name: a
+/// daily pipeline names its partitions by its own calendar (hoopstat-haus ingests "yesterday in
+/// America/New_York"), so the UTC date is a day off for hours every day.
+fn pipeline_today(p: &Pipeline) -> (NaiveDate, String) {
+    let zone = p.stages.iter().find_map(|s| s.schedule.as_ref()).map(|s| s.timezone.value.clone());
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
+    match zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
+        Some(tz) => (now.with_timezone(&tz).date_naive(), tz.name().to_string()),
+        None => (now.date_naive(), "UTC".to_string()),
+    }
+}
+
+/// `today`, `1 day before today (2024-01-16 in UTC)`, `3 days before today (...)`.
+fn behind(date: NaiveDate, today: NaiveDate, zone: &str) -> String {
+    match (today - date).num_days() {
+        0 => format!("today in {zone}"),
+        1 => format!("1 day before today, {today} in {zone}"),
+        n if n > 1 => format!("{n} days before today, {today} in {zone}"),
+        n => format!("{} day(s) after today, {today} in {zone}", -n),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,27 +708,5 @@ mod tests {
         assert_eq!(b.s.resources["q"], Level::Unknown);
         assert_eq!(b.s.resources["d"], Level::Broken);
         assert!(b.s.findings[0].text.contains("could not read") && b.s.findings[0].text.contains("AccessDenied"));
-    }
-}
-
-/// Today in the pipeline's time zone (its first schedule's; UTC without one) and the zone's name: a
-/// daily pipeline names its partitions by its own calendar (hoopstat-haus ingests "yesterday in
-/// America/New_York"), so the UTC date is a day off for hours every day.
-fn pipeline_today(p: &Pipeline) -> (NaiveDate, String) {
-    let zone = p.stages.iter().find_map(|s| s.schedule.as_ref()).map(|s| s.timezone.value.clone());
-    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms()).unwrap_or_default();
-    match zone.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
-        Some(tz) => (now.with_timezone(&tz).date_naive(), tz.name().to_string()),
-        None => (now.date_naive(), "UTC".to_string()),
-    }
-}
-
-/// `today`, `1 day before today (2024-01-16 in UTC)`, `3 days before today (...)`.
-fn behind(date: NaiveDate, today: NaiveDate, zone: &str) -> String {
-    match (today - date).num_days() {
-        0 => format!("today in {zone}"),
-        1 => format!("1 day before today, {today} in {zone}"),
-        n if n > 1 => format!("{n} days before today, {today} in {zone}"),
-        n => format!("{} day(s) after today, {today} in {zone}", -n),
     }
 }
