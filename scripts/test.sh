@@ -19,8 +19,12 @@ echo "== pytest scripts/emulator (the patched moto launcher)"
 python3 -m pytest -q scripts/emulator/test_pipewright_moto.py
 
 echo "== generate --check (every spec: template, parameters, crontabs, RUNBOOK.md)"
+# The binary `cargo test --workspace` just built for the integration tests: `cargo run` alone resolves
+# the workspace's features differently (no dev-dependencies) and would rebuild the AWS SDK (~4 min).
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+pipewright="$target_dir/debug/pipewright"
 for spec in specs/*.yaml; do
-  cargo run --quiet --locked -- generate "$spec" --check
+  "$pipewright" generate "$spec" --check
 done
 
 echo "== cfn-lint (with the serverless rules) on every generated template"
