@@ -60,8 +60,7 @@ pub fn dot(g: &Graph, status: Option<&StatusFile>) -> String {
         );
     };
     let clustered = g.clustered();
-    let in_cluster = |i: usize| clustered[i];
-    for i in (0..g.nodes.len()).filter(|i| !in_cluster(*i)) {
+    for i in (0..g.nodes.len()).filter(|&i| !clustered[i]) {
         node_line(&mut out, "  ", i);
     }
     for c in &g.clusters {

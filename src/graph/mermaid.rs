@@ -42,12 +42,11 @@ const KINDS: [Kind; 8] =
 pub fn mermaid(g: &Graph, status: Option<&StatusFile>) -> String {
     let mut out = String::from("flowchart LR\n");
     let clustered = g.clustered();
-    let in_cluster = |i: usize| clustered[i];
     let node_line = |out: &mut String, indent: &str, i: usize| {
         let n = &g.nodes[i];
         let _ = writeln!(out, "{indent}{}{}", n.id, shape(n.kind, &label(&n.lines())));
     };
-    for i in (0..g.nodes.len()).filter(|i| !in_cluster(*i)) {
+    for i in (0..g.nodes.len()).filter(|&i| !clustered[i]) {
         node_line(&mut out, "  ", i);
     }
     for c in &g.clusters {

@@ -571,18 +571,16 @@ async fn stage_status(
     for (bucket, glob, read) in outputs {
         match read {
             Ok(Some((objects, truncated))) => {
-                let newest = objects
+                let ours: Vec<_> = objects
                     .iter()
                     .filter(|o| pipewright_common::glob_match(&glob, &o.key) && !pipewright_common::is_canary(&o.key))
-                    .max_by_key(|o| o.modified_ms);
+                    .collect();
+                let newest = ours.iter().max_by_key(|o| o.modified_ms);
                 let text = match newest {
                     None => format!("s3://{bucket}/{glob}: no object"),
                     Some(o) => {
-                        let newest_date = objects
+                        let newest_date = ours
                             .iter()
-                            .filter(|x| {
-                                pipewright_common::glob_match(&glob, &x.key) && !pipewright_common::is_canary(&x.key)
-                            })
                             .filter_map(|x| pipewright_common::key_field(&x.key, "date"))
                             .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                             .max();

@@ -26,8 +26,8 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
     /// Example values of key-template variables.
     pub examples: BTreeMap<String, String>,
-    /// Position in `buckets` by short name, in `stages` by name (a 1,000-stage spec looks them up
-    /// ~10,000 times while generating).
+    /// Position in `buckets` by short name, in `stages` by name, built by [`resolve`] with them (a
+    /// 1,000-stage spec looks them up ~10,000 times while generating).
     bucket_index: HashMap<String, usize>,
     stage_index: HashMap<String, usize>,
 }
@@ -268,10 +268,7 @@ fn first_positions<'a>(names: impl Iterator<Item = &'a String>) -> HashMap<Strin
 
 impl Pipeline {
     pub fn bucket(&self, key: &str) -> Option<&Bucket> {
-        match self.bucket_index.get(key).and_then(|&i| self.buckets.get(i)).filter(|b| *b.key == key) {
-            Some(b) => Some(b),
-            None => self.buckets.iter().find(|b| *b.key == key),
-        }
+        self.bucket_index.get(key).and_then(|&i| self.buckets.get(i))
     }
 
     /// Full name of a bucket by short name (the short name itself when unknown).
@@ -280,10 +277,7 @@ impl Pipeline {
     }
 
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        match self.stage_index.get(name).and_then(|&i| self.stages.get(i)).filter(|s| *s.name == name) {
-            Some(s) => Some(s),
-            None => self.stages.iter().find(|s| *s.name == name),
-        }
+        self.stage_index.get(name).and_then(|&i| self.stages.get(i))
     }
 
     /// Example value of a key-template variable.

@@ -62,8 +62,7 @@ pub enum Projection {
 }
 
 impl Columns {
-    fn new(table: &'static str, bytes: &[u8], read: Projection) -> Result<Self, SilverReadError> {
-        let bytes = bytes::Bytes::copy_from_slice(bytes);
+    fn new(table: &'static str, bytes: bytes::Bytes, read: Projection) -> Result<Self, SilverReadError> {
         let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default())
             .map_err(|source| SilverReadError::Parquet { table, source })?;
         let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or_default();
@@ -86,11 +85,13 @@ impl Columns {
             .map_err(|source| SilverReadError::Parquet { table, source })?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| SilverReadError::Arrow { table, source })?;
-        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
-        let array = match arrays.as_slice() {
+        let array = match batches.as_slice() {
             [] => arrow::array::new_empty_array(&expected),
-            [one] => arrow::array::make_array(one.to_data()),
-            many => arrow::compute::concat(many).map_err(|source| SilverReadError::Arrow { table, source })?,
+            [one] => one.column(0).clone(),
+            many => {
+                let arrays: Vec<&dyn Array> = many.iter().map(|b| b.column(0).as_ref()).collect();
+                arrow::compute::concat(&arrays).map_err(|source| SilverReadError::Arrow { table, source })?
+            }
         };
         if array.len() != self.rows {
             return Err(SilverReadError::Rows { table, column, found: array.len(), expected: self.rows });
@@ -209,31 +210,26 @@ impl Columns {
 
 /// The rows of a silver `player_stats` object.
 pub fn read_players(bytes: &[u8]) -> Result<Vec<PlayerRow>, SilverReadError> {
-    read_players_with(bytes, Projection::All)
-}
-
-/// The rows of a silver `player_stats` object with the columns the analytics use.
-pub fn read_players_for_analytics(bytes: &[u8]) -> Result<Vec<PlayerRow>, SilverReadError> {
-    read_players_with(bytes, Projection::Analytics)
+    read_players_with(bytes::Bytes::copy_from_slice(bytes), Projection::All)
 }
 
 /// The rows of a silver `player_stats` object, the columns of `read`.
-pub fn read_players_with(bytes: &[u8], read: Projection) -> Result<Vec<PlayerRow>, SilverReadError> {
+pub fn read_players_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<PlayerRow>, SilverReadError> {
     const TABLE: &str = "player_stats";
     let c = Columns::new(TABLE, bytes, read)?;
     let mut rows = Vec::with_capacity(c.rows);
     let game_date = c.dates("game_date")?;
-    let season = c.strings("season")?;
-    let game_id = c.strings("game_id")?;
+    let mut season = c.strings("season")?;
+    let mut game_id = c.strings("game_id")?;
     let team_id = c.longs("team_id")?;
-    let team_tricode = c.strings("team_tricode")?;
+    let mut team_tricode = c.strings("team_tricode")?;
     let opponent_team_id = c.unused(|| c.longs("opponent_team_id"))?;
     let is_home = c.unused(|| c.bools("is_home"))?;
     let player_id = c.longs("player_id")?;
-    let player_name = c.strings("player_name")?;
-    let first_name = c.unused(|| c.strings("first_name"))?;
-    let family_name = c.unused(|| c.strings("family_name"))?;
-    let position = c.unused(|| c.opt_strings("position"))?;
+    let mut player_name = c.strings("player_name")?;
+    let mut first_name = c.unused(|| c.strings("first_name"))?;
+    let mut family_name = c.unused(|| c.strings("family_name"))?;
+    let mut position = c.unused(|| c.opt_strings("position"))?;
     let starter = c.unused(|| c.bools("starter"))?;
     let played = c.bools("played")?;
     let minutes = c.doubles("minutes")?;
@@ -242,17 +238,17 @@ pub fn read_players_with(bytes: &[u8], read: Projection) -> Result<Vec<PlayerRow
     for i in 0..c.rows {
         rows.push(PlayerRow {
             game_date: game_date[i],
-            season: season[i].clone(),
-            game_id: game_id[i].clone(),
+            season: std::mem::take(&mut season[i]),
+            game_id: std::mem::take(&mut game_id[i]),
             team_id: team_id[i],
-            team_tricode: team_tricode[i].clone(),
+            team_tricode: std::mem::take(&mut team_tricode[i]),
             opponent_team_id: opponent_team_id[i],
             is_home: is_home[i],
             player_id: player_id[i],
-            player_name: player_name[i].clone(),
-            first_name: first_name[i].clone(),
-            family_name: family_name[i].clone(),
-            position: position[i].clone(),
+            player_name: std::mem::take(&mut player_name[i]),
+            first_name: std::mem::take(&mut first_name[i]),
+            family_name: std::mem::take(&mut family_name[i]),
+            position: std::mem::take(&mut position[i]),
             starter: starter[i],
             played: played[i],
             minutes: minutes[i],
@@ -265,27 +261,22 @@ pub fn read_players_with(bytes: &[u8], read: Projection) -> Result<Vec<PlayerRow
 
 /// The rows of a silver `team_stats` object.
 pub fn read_teams(bytes: &[u8]) -> Result<Vec<TeamRow>, SilverReadError> {
-    read_teams_with(bytes, Projection::All)
-}
-
-/// The rows of a silver `team_stats` object with the columns the analytics use.
-pub fn read_teams_for_analytics(bytes: &[u8]) -> Result<Vec<TeamRow>, SilverReadError> {
-    read_teams_with(bytes, Projection::Analytics)
+    read_teams_with(bytes::Bytes::copy_from_slice(bytes), Projection::All)
 }
 
 /// The rows of a silver `team_stats` object, the columns of `read`.
-pub fn read_teams_with(bytes: &[u8], read: Projection) -> Result<Vec<TeamRow>, SilverReadError> {
+pub fn read_teams_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<TeamRow>, SilverReadError> {
     const TABLE: &str = "team_stats";
     let c = Columns::new(TABLE, bytes, read)?;
     let mut rows = Vec::with_capacity(c.rows);
     let game_date = c.dates("game_date")?;
-    let season = c.strings("season")?;
-    let game_id = c.strings("game_id")?;
+    let mut season = c.strings("season")?;
+    let mut game_id = c.strings("game_id")?;
     let team_id = c.longs("team_id")?;
-    let team_city = c.unused(|| c.strings("team_city"))?;
-    let team_name = c.unused(|| c.strings("team_name"))?;
-    let team_tricode = c.strings("team_tricode")?;
-    let team_slug = c.unused(|| c.strings("team_slug"))?;
+    let mut team_city = c.unused(|| c.strings("team_city"))?;
+    let mut team_name = c.unused(|| c.strings("team_name"))?;
+    let mut team_tricode = c.strings("team_tricode")?;
+    let mut team_slug = c.unused(|| c.strings("team_slug"))?;
     let is_home = c.unused(|| c.bools("is_home"))?;
     let opponent_team_id = c.unused(|| c.longs("opponent_team_id"))?;
     let opponent_points = c.ints("opponent_points")?;
@@ -296,13 +287,13 @@ pub fn read_teams_with(bytes: &[u8], read: Projection) -> Result<Vec<TeamRow>, S
     for i in 0..c.rows {
         rows.push(TeamRow {
             game_date: game_date[i],
-            season: season[i].clone(),
-            game_id: game_id[i].clone(),
+            season: std::mem::take(&mut season[i]),
+            game_id: std::mem::take(&mut game_id[i]),
             team_id: team_id[i],
-            team_city: team_city[i].clone(),
-            team_name: team_name[i].clone(),
-            team_tricode: team_tricode[i].clone(),
-            team_slug: team_slug[i].clone(),
+            team_city: std::mem::take(&mut team_city[i]),
+            team_name: std::mem::take(&mut team_name[i]),
+            team_tricode: std::mem::take(&mut team_tricode[i]),
+            team_slug: std::mem::take(&mut team_slug[i]),
             is_home: is_home[i],
             opponent_team_id: opponent_team_id[i],
             opponent_points: opponent_points[i],

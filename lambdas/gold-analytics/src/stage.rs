@@ -18,7 +18,7 @@ use pipewright_common::{
 };
 
 use crate::season::{DateEntry, SeasonState, date_key};
-use crate::silver::{SilverReadError, read_players_for_analytics, read_teams_for_analytics};
+use crate::silver::{Projection, SilverReadError, read_players_with, read_teams_with};
 use crate::table::{CommitSummary, GoldRow, GoldTables, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
 use crate::{Analytics, AnalyticsError, DayTotals, SilverDay, compute_with_totals};
 
@@ -304,7 +304,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         &self,
         at: &S3Location,
         date: NaiveDate,
-        parse: fn(&[u8]) -> Result<Vec<R>, SilverReadError>,
+        parse: fn(bytes::Bytes, Projection) -> Result<Vec<R>, SilverReadError>,
     ) -> Result<Read<R>, StageError> {
         let location = self.location(at, date)?;
         let object = self
@@ -312,7 +312,8 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             .get_object(&location.bucket, &location.key)
             .await?
             .ok_or_else(|| StageError::Missing { date, bucket: location.bucket.clone(), key: location.key.clone() })?;
-        let rows = parse(&object.body).map_err(|source| StageError::Read {
+        // Only the columns the analytics use (see `silver::Projection`).
+        let rows = parse(object.body.into(), Projection::Analytics).map_err(|source| StageError::Read {
             bucket: location.bucket,
             key: location.key,
             source,
@@ -323,8 +324,8 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
     /// Both silver objects of `date`, with their ETags.
     async fn read_day(&self, date: NaiveDate) -> Result<(SilverDay, String, String), StageError> {
         let (players, teams) = futures::try_join!(
-            self.read(&self.player_stats, date, read_players_for_analytics),
-            self.read(&self.team_stats, date, read_teams_for_analytics)
+            self.read(&self.player_stats, date, read_players_with),
+            self.read(&self.team_stats, date, read_teams_with)
         )?;
         Ok((SilverDay { date, players: players.rows, teams: teams.rows }, players.etag, teams.etag))
     }

@@ -2,7 +2,7 @@
 //! Parquet -> read back -> analytics. Plus one hand-built game checked by hand.
 
 use chrono::NaiveDate;
-use gold_analytics::silver::{read_players, read_players_for_analytics, read_teams, read_teams_for_analytics};
+use gold_analytics::silver::{Projection, read_players, read_players_with, read_teams, read_teams_with};
 use gold_analytics::{AnalyticsError, SilverDay, compute, formulas};
 use hoopstat_fixtures::Generator;
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
@@ -42,8 +42,8 @@ fn the_analytics_projection_computes_the_same_as_every_column() {
         });
         projected.push(SilverDay {
             date: *d,
-            players: read_players_for_analytics(&players).expect("p"),
-            teams: read_teams_for_analytics(&teams).expect("t"),
+            players: read_players_with(players.into(), Projection::Analytics).expect("p"),
+            teams: read_teams_with(teams.into(), Projection::Analytics).expect("t"),
         });
         assert_ne!(full[i].players, projected[i].players, "the projection reads fewer columns");
     }

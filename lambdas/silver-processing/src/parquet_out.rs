@@ -8,7 +8,9 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
+use parquet::data_type::{
+    BoolType, ByteArray, ByteArrayType, DataType as ParquetType, DoubleType, Int32Type, Int64Type,
+};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::{SerializedColumnWriter, SerializedFileWriter};
@@ -112,12 +114,17 @@ impl<'a, R> Columns<'a, R> {
         self
     }
 
-    fn date(&mut self, name: &str, f: impl Fn(&R) -> NaiveDate + 'a) -> &mut Self {
+    /// A required column of a fixed-width Parquet type (`T::T` is its Rust value).
+    fn required<T: ParquetType>(&mut self, name: &str, data_type: DataType, f: impl Fn(&R) -> T::T + 'a) -> &mut Self {
         let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
-            let values: Vec<i32> = rows.iter().map(|r| days_since_epoch(f(r))).collect();
-            w.typed::<Int32Type>().write_batch(&values, None, None).map(drop)
+            let values: Vec<T::T> = rows.iter().map(&f).collect();
+            w.typed::<T>().write_batch(&values, None, None).map(drop)
         });
-        self.push(name, DataType::Date32, false, write)
+        self.push(name, data_type, false, write)
+    }
+
+    fn date(&mut self, name: &str, f: impl Fn(&R) -> NaiveDate + 'a) -> &mut Self {
+        self.required::<Int32Type>(name, DataType::Date32, move |r| days_since_epoch(f(r)))
     }
 
     fn string(&mut self, name: &str, f: impl Fn(&R) -> &str + 'a) -> &mut Self {
@@ -138,35 +145,19 @@ impl<'a, R> Columns<'a, R> {
     }
 
     fn long(&mut self, name: &str, f: impl Fn(&R) -> i64 + 'a) -> &mut Self {
-        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
-            let values: Vec<i64> = rows.iter().map(&f).collect();
-            w.typed::<Int64Type>().write_batch(&values, None, None).map(drop)
-        });
-        self.push(name, DataType::Int64, false, write)
+        self.required::<Int64Type>(name, DataType::Int64, f)
     }
 
     fn int(&mut self, name: &str, f: impl Fn(&R) -> i32 + 'a) -> &mut Self {
-        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
-            let values: Vec<i32> = rows.iter().map(&f).collect();
-            w.typed::<Int32Type>().write_batch(&values, None, None).map(drop)
-        });
-        self.push(name, DataType::Int32, false, write)
+        self.required::<Int32Type>(name, DataType::Int32, f)
     }
 
     fn double(&mut self, name: &str, f: impl Fn(&R) -> f64 + 'a) -> &mut Self {
-        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
-            let values: Vec<f64> = rows.iter().map(&f).collect();
-            w.typed::<DoubleType>().write_batch(&values, None, None).map(drop)
-        });
-        self.push(name, DataType::Float64, false, write)
+        self.required::<DoubleType>(name, DataType::Float64, f)
     }
 
     fn boolean(&mut self, name: &str, f: impl Fn(&R) -> bool + 'a) -> &mut Self {
-        let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
-            let values: Vec<bool> = rows.iter().map(&f).collect();
-            w.typed::<BoolType>().write_batch(&values, None, None).map(drop)
-        });
-        self.push(name, DataType::Boolean, false, write)
+        self.required::<BoolType>(name, DataType::Boolean, f)
     }
 
     fn counts(&mut self, f: impl Fn(&R) -> &Counts + Copy + 'a) -> &mut Self {
