@@ -13,8 +13,9 @@ pub use stage::{S3Store, Stage, StageError};
 
 /// The global allocator of the stages' binaries (and of the benchmarks, so that they measure what runs):
 /// `#[global_allocator] static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;`.
-/// Parquet creates a zstd compression and a decompression context (~100-200 kB each) per column chunk;
-/// with glibc's malloc every small file paid for fresh pages again (mmap, page faults, trim): about half of
-/// the Parquet encoding time of a season. mimalloc keeps freed memory for reuse.
+/// Parquet's readers create a zstd compression and a decompression context (~100-200 kB each) per column
+/// chunk; with glibc's malloc every small file paid for fresh pages again (mmap, page faults, trim). mimalloc
+/// keeps freed memory for reuse; built without transparent huge pages (`no_thp`: with them, the first touch
+/// of each 2 MiB region zeroed all of it, a third of a game day's process time).
 pub use mimalloc::MiMalloc as Allocator;
 pub use transform::{Transformed, season_of, transform};

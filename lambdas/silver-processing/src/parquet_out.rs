@@ -8,12 +8,15 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use parquet::arrow::{ArrowSchemaConverter, add_encoded_arrow_schema_to_metadata};
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::column::page::{CompressedPage, Page, PageWriteSpec, PageWriter};
+use parquet::column::writer::{ColumnCloseResult, ColumnWriter, get_column_writer, get_typed_column_writer_mut};
 use parquet::data_type::{
     BoolType, ByteArray, ByteArrayType, DataType as ParquetType, DoubleType, Int32Type, Int64Type,
 };
 use parquet::errors::ParquetError;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::{SerializedColumnWriter, SerializedFileWriter};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesPtr};
+use parquet::file::writer::{SerializedFileWriter, SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
 
 use crate::transform::{Counts, PlayerRow, TeamRow};
 
@@ -70,7 +73,7 @@ fn count_values(c: &Counts) -> [i32; 15] {
 }
 
 /// Writes one column chunk from the rows.
-type WriteColumn<'a, R> = Box<dyn Fn(&[R], &mut SerializedColumnWriter<'_>) -> Result<(), ParquetError> + 'a>;
+type WriteColumn<'a, R> = Box<dyn Fn(&[R], &mut ColumnWriter<'_>) -> Result<(), ParquetError> + 'a>;
 
 /// The columns of a table, in schema order: each one's Arrow field and how its values come from a row.
 struct Columns<'a, R> {
@@ -118,7 +121,7 @@ impl<'a, R> Columns<'a, R> {
     fn required<T: ParquetType>(&mut self, name: &str, data_type: DataType, f: impl Fn(&R) -> T::T + 'a) -> &mut Self {
         let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
             let values: Vec<T::T> = rows.iter().map(&f).collect();
-            w.typed::<T>().write_batch(&values, None, None).map(drop)
+            get_typed_column_writer_mut::<T>(w).write_batch(&values, None, None).map(drop)
         });
         self.push(name, data_type, false, write)
     }
@@ -130,7 +133,7 @@ impl<'a, R> Columns<'a, R> {
     fn string(&mut self, name: &str, f: impl Fn(&R) -> &str + 'a) -> &mut Self {
         let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
             let values = byte_arrays(rows.iter().map(&f));
-            w.typed::<ByteArrayType>().write_batch(&values, None, None).map(drop)
+            get_typed_column_writer_mut::<ByteArrayType>(w).write_batch(&values, None, None).map(drop)
         });
         self.push(name, DataType::Utf8, false, write)
     }
@@ -139,7 +142,7 @@ impl<'a, R> Columns<'a, R> {
         let write: WriteColumn<'a, R> = Box::new(move |rows, w| {
             let levels: Vec<i16> = rows.iter().map(|r| i16::from(f(r).is_some())).collect();
             let values = byte_arrays(rows.iter().filter_map(&f));
-            w.typed::<ByteArrayType>().write_batch(&values, Some(&levels), None).map(drop)
+            get_typed_column_writer_mut::<ByteArrayType>(w).write_batch(&values, Some(&levels), None).map(drop)
         });
         self.push(name, DataType::Utf8, true, write)
     }
@@ -167,23 +170,26 @@ impl<'a, R> Columns<'a, R> {
         self
     }
 
-    /// The rows as a Parquet file of this table's schema, written one column chunk after the other.
+    /// The rows as a Parquet file of this table's schema, written one column chunk after the other,
+    /// every page compressed with the same zstd context ([`ZstdPages`]).
     fn write(&mut self, table: &'static str, rows: &[R]) -> Result<Vec<u8>, ParquetWriteError> {
         let err = |source| ParquetWriteError::Parquet { table, source };
         let schema = Schema::new(std::mem::take(&mut self.fields));
         let parquet_schema = ArrowSchemaConverter::new().convert(&schema).map_err(err)?;
-        let mut props = writer_properties().map_err(err)?;
+        let mut pages = ZstdPages::new(ZSTD_LEVEL).map_err(err)?;
+        let mut props = writer_properties(pages.compression).map_err(err)?;
         add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        // The column writers encode uncompressed pages (so parquet creates no zstd contexts of its
+        // own); `ZstdPages` compresses them.
+        let column_props = Arc::new(writer_properties(Compression::UNCOMPRESSED).map_err(err)?);
         let mut out = Vec::new();
         let mut file =
             SerializedFileWriter::new(&mut out, parquet_schema.root_schema_ptr(), Arc::new(props)).map_err(err)?;
         let mut row_group = file.next_row_group().map_err(err)?;
-        for write in &self.writers {
-            let Some(mut column) = row_group.next_column().map_err(err)? else {
-                return Err(err(ParquetError::General(format!("{table}: fewer Parquet columns than fields"))));
-            };
-            write(rows, &mut column).map_err(err)?;
-            column.close().map_err(err)?;
+        for (i, write) in self.writers.iter().enumerate() {
+            let (chunk, close) =
+                pages.column(parquet_schema.column(i), &column_props, |w| write(rows, w)).map_err(err)?;
+            row_group.append_column(&chunk, close).map_err(err)?;
         }
         row_group.close().map_err(err)?;
         file.close().map_err(err)?;
@@ -191,8 +197,100 @@ impl<'a, R> Columns<'a, R> {
     }
 }
 
+/// The zstd level of every column chunk (pyarrow's default is 1; 3 is zstd's own default).
+const ZSTD_LEVEL: i32 = 3;
+
+/// Compresses the pages of column chunks with one zstd context.
+///
+/// Parquet's own zstd codec creates a compression and a decompression context for every column
+/// writer, and creating a zstd context queries the CPU (`cpuid`), which traps to the hypervisor on
+/// x86 virtual machines (Lambda's Firecracker included): with 60 column chunks per date that was a
+/// third of silver's time for a game day (see lambdas/README.md). The column writers here encode
+/// uncompressed pages; this page writer compresses each page exactly as parquet's codec does
+/// (`ZSTD_compress2` at the same level, so the bytes are the same: tested against parquet's own
+/// path) and the chunk's metadata is then marked zstd.
+struct ZstdPages {
+    compressor: zstd::bulk::Compressor<'static>,
+    compression: Compression,
+}
+
+/// A page writer that compresses each page and hands it to parquet's serializing page writer.
+struct Compressing<'a, W: std::io::Write + Send> {
+    compressor: &'a mut zstd::bulk::Compressor<'static>,
+    inner: SerializedPageWriter<'a, W>,
+}
+
+impl ZstdPages {
+    fn new(level: i32) -> Result<Self, ParquetError> {
+        let compression = Compression::ZSTD(ZstdLevel::try_new(level)?);
+        let compressor = zstd::bulk::Compressor::new(level).map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(Self { compressor, compression })
+    }
+
+    /// One column chunk: its bytes (to append to a row group) and what closing its writer returned,
+    /// with the chunk marked zstd.
+    fn column(
+        &mut self,
+        descr: ColumnDescPtr,
+        props: &WriterPropertiesPtr,
+        write: impl FnOnce(&mut ColumnWriter<'_>) -> Result<(), ParquetError>,
+    ) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut close = {
+            let pages = Compressing { compressor: &mut self.compressor, inner: SerializedPageWriter::new(&mut sink) };
+            let mut writer = get_column_writer(descr, Arc::clone(props), Box::new(pages));
+            write(&mut writer)?;
+            writer.close()?
+        };
+        close.metadata = close.metadata.into_builder().set_compression(self.compression).build()?;
+        Ok((Bytes::from(sink.into_inner()?), close))
+    }
+}
+
+impl<W: std::io::Write + Send> Compressing<'_, W> {
+    fn compress(&mut self, buf: &[u8]) -> Result<Bytes, ParquetError> {
+        let compressed = self.compressor.compress(buf).map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(Bytes::from(compressed))
+    }
+}
+
+impl<W: std::io::Write + Send> PageWriter for Compressing<'_, W> {
+    fn write_page(&mut self, page: CompressedPage) -> Result<PageWriteSpec, ParquetError> {
+        let uncompressed_size = page.uncompressed_size();
+        // Version 1 data pages and dictionary pages are compressed whole (the writer properties
+        // here never make version 2 pages, whose levels stay uncompressed).
+        let compressed = match page.compressed_page().clone() {
+            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics } => {
+                let buf = self.compress(&buf)?;
+                Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics }
+            }
+            Page::DictionaryPage { buf, num_values, encoding, is_sorted } => {
+                let buf = self.compress(&buf)?;
+                Page::DictionaryPage { buf, num_values, encoding, is_sorted }
+            }
+            Page::DataPageV2 { .. } => {
+                return Err(ParquetError::General("silver writes version 1 data pages only".into()));
+            }
+        };
+        self.inner.write_page(CompressedPage::new(compressed, uncompressed_size))
+    }
+
+    fn close(&mut self) -> Result<(), ParquetError> {
+        self.inner.close()
+    }
+}
+
 pub fn players_parquet(rows: &[PlayerRow]) -> Result<Vec<u8>, ParquetWriteError> {
-    Columns::<PlayerRow>::new()
+    player_columns().write("player_stats", rows)
+}
+
+pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
+    team_columns().write("team_stats", rows)
+}
+
+fn player_columns<'a>() -> Columns<'a, PlayerRow> {
+    let mut columns = Columns::<PlayerRow>::new();
+    columns
         .date("game_date", |r| r.game_date)
         .string("season", |r| &r.season)
         .string("game_id", |r| &r.game_id)
@@ -209,12 +307,13 @@ pub fn players_parquet(rows: &[PlayerRow]) -> Result<Vec<u8>, ParquetWriteError>
         .boolean("played", |r| r.played)
         .double("minutes", |r| r.minutes)
         .counts(|r| &r.counts)
-        .double("plus_minus", |r| r.plus_minus)
-        .write("player_stats", rows)
+        .double("plus_minus", |r| r.plus_minus);
+    columns
 }
 
-pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
-    Columns::<TeamRow>::new()
+fn team_columns<'a>() -> Columns<'a, TeamRow> {
+    let mut columns = Columns::<TeamRow>::new();
+    columns
         .date("game_date", |r| r.game_date)
         .string("season", |r| &r.season)
         .string("game_id", |r| &r.game_id)
@@ -229,8 +328,8 @@ pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
         .boolean("win", |r| r.win)
         .double("minutes", |r| r.minutes)
         .counts(|r| &r.counts)
-        .double("plus_minus", |r| r.plus_minus)
-        .write("team_stats", rows)
+        .double("plus_minus", |r| r.plus_minus);
+    columns
 }
 
 /// The writer settings of every file: zstd level 3, one row group, fixed `created_by`.
@@ -243,11 +342,59 @@ pub fn teams_parquet(rows: &[TeamRow]) -> Result<Vec<u8>, ParquetWriteError> {
 /// The columns are written one after the other (parquet's `ArrowWriter` opens a writer, with its own
 /// zstd contexts, for every column at once; one at a time, each column reuses the memory of the one
 /// before), and the Arrow schema is embedded as `ArrowWriter` does, so readers get the same types.
-fn writer_properties() -> Result<WriterProperties, ParquetError> {
+fn writer_properties(compression: Compression) -> Result<WriterProperties, ParquetError> {
     Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_compression(compression)
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(CREATED_BY.to_string())
         .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use hoopstat_fixtures::Generator;
+
+    use super::*;
+
+    impl<R> Columns<'_, R> {
+        /// The same file written by parquet's own zstd codec (a column writer with its own contexts).
+        fn write_with_parquets_codec(&mut self, rows: &[R]) -> Vec<u8> {
+            let schema = Schema::new(std::mem::take(&mut self.fields));
+            let parquet_schema = ArrowSchemaConverter::new().convert(&schema).expect("schema");
+            let level = ZstdLevel::try_new(ZSTD_LEVEL).expect("level");
+            let mut props = writer_properties(Compression::ZSTD(level)).expect("properties");
+            add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+            let mut out = Vec::new();
+            let mut file = SerializedFileWriter::new(&mut out, parquet_schema.root_schema_ptr(), Arc::new(props))
+                .expect("file writer");
+            let mut row_group = file.next_row_group().expect("row group");
+            for write in &self.writers {
+                let mut column = row_group.next_column().expect("column").expect("a column per field");
+                write(rows, column.untyped()).expect("write");
+                column.close().expect("close");
+            }
+            row_group.close().expect("row group");
+            file.close().expect("file");
+            out
+        }
+    }
+
+    #[test]
+    fn one_shared_zstd_context_writes_the_bytes_parquets_codec_writes() {
+        let generator = Generator::new(7);
+        let day = generator.day(NaiveDate::from_ymd_opt(2025, 1, 15).expect("date"), 6);
+        let t = crate::transform(&day.to_bronze(), day.date).expect("transform");
+        assert!(t.players.iter().any(|p| p.position.is_none()), "a null in the optional column");
+        let players = players_parquet(&t.players).expect("players");
+        assert_eq!(players, player_columns().write_with_parquets_codec(&t.players));
+        let teams = teams_parquet(&t.teams).expect("teams");
+        assert_eq!(teams, team_columns().write_with_parquets_codec(&t.teams));
+        // and every column chunk says zstd (a file keeps the codec, not its level)
+        let reader = parquet::file::serialized_reader::SerializedFileReader::new(Bytes::from(players)).expect("reader");
+        let meta = parquet::file::reader::FileReader::metadata(&reader);
+        let columns = meta.row_group(0).columns();
+        assert_eq!(columns.len(), 31);
+        assert!(columns.iter().all(|c| matches!(c.compression(), Compression::ZSTD(_))), "{columns:?}");
+    }
 }
