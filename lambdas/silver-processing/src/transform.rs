@@ -3,6 +3,7 @@
 //! Pure: no I/O, no clock. The same bytes always give the same rows in the same order.
 
 use std::collections::BTreeSet;
+use std::fmt::Display;
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -233,8 +234,27 @@ fn issue(classification: Classification, reason: String) -> Issue {
     Issue { classification, reason }
 }
 
+/// How an issue names a team: formatted only when there is an issue.
+struct TeamName<'a>(&'a Team);
+
+impl Display for TeamName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "team {} ({})", self.0.team_tricode, self.0.team_id)
+    }
+}
+
+/// How an issue names a player (and the player's team).
+struct PlayerName<'a>(&'a Player, &'a Team);
+
+impl Display for PlayerName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (p, team) = (self.0, self.1);
+        write!(f, "player {} {} ({}) of {}", p.first_name, p.family_name, p.person_id, team.team_tricode)
+    }
+}
+
 /// Checks the arithmetic rules of one statistics block and converts it.
-fn check_counts(who: &str, s: &Statistics, issues: &mut Vec<Issue>) -> Counts {
+fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> Counts {
     let named = [
         ("points", s.points),
         ("fieldGoalsMade", s.field_goals_made),
@@ -307,7 +327,7 @@ fn check_counts(who: &str, s: &Statistics, issues: &mut Vec<Issue>) -> Counts {
     }
 }
 
-fn minutes_of(who: &str, s: &Statistics, issues: &mut Vec<Issue>) -> f64 {
+fn minutes_of(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> f64 {
     let text = s.minutes.as_deref().unwrap_or("");
     match parse_minutes(text) {
         Some(m) => m,
@@ -334,7 +354,7 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
     let mut teams = Vec::new();
     let mut players = Vec::new();
     for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
-        let who = format!("team {} ({})", team.team_tricode, team.team_id);
+        let who = TeamName(team);
         if !TEAM_POINTS.contains(&team.statistics.points) {
             issues.push(issue(
                 Classification::Range,
@@ -351,7 +371,7 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
         let mut sum = 0i64;
         let mut seen = BTreeSet::new();
         for p in &team.players {
-            let pwho = format!("player {} {} ({}) of {}", p.first_name, p.family_name, p.person_id, team.team_tricode);
+            let pwho = PlayerName(p, team);
             if !seen.insert(p.person_id) {
                 issues.push(issue(Classification::Duplicate, format!("{pwho} appears twice")));
             }
