@@ -45,6 +45,9 @@ BENCH = Path(__file__).resolve().parent / "bench"
 # A season replayed into gold's queue reaches the handler in batches of the spec's batch_size (10 messages:
 # specs/hoopstat-haus.yaml), one message per silver object, two objects per date: 5 dates per batch.
 GOLD_DATES_PER_BATCH = 5
+# The game day in a warm process too (a Lambda environment handles many events after its first): passes over the
+# day in one process; the work time is the best pass after the first.
+WARM_PASSES = 20
 
 
 def ensure_venv():
@@ -209,6 +212,8 @@ def main():
             day_out = tmp / f"silver-day-{impl}"
             silver[("day", impl)] = Result(measure(silver_cmd[impl] + [day_out, args.passes, busiest["path"]],
                                                    args.runs), best_pass)
+            silver[("warm", impl)] = Result(measure(silver_cmd[impl] + [day_out, WARM_PASSES, busiest["path"]],
+                                                    args.season_runs), lambda s: min(s["pass_s"][1:]))
             silver[("season", impl)] = Result(measure(silver_cmd[impl] + [out[impl], 1, *season_files],
                                                       args.season_runs), best_pass)
 
@@ -278,29 +283,35 @@ def main():
     print()
     rows = []
     day_label = f"game day {busiest['date']} ({busiest['games']} games)"
+    warm_label = f"the game day, warm process (best of passes 2-{WARM_PASSES})"
     season_label = f"season ({len(dates)} dates, {sum(d['games'] for d in dates)} games)"
     ratios = {}
-    for stage, results in (("silver", silver), ("gold", gold)):
-        gold_season = f"{season_label}, Rust in batches of {GOLD_DATES_PER_BATCH} dates"
-        for workload, label in (("day", day_label if stage == "silver" else f"date {last_date} + season context"),
-                                ("season", season_label if stage == "silver" else gold_season)):
+    gold_season = f"{season_label}, Rust in batches of {GOLD_DATES_PER_BATCH} dates"
+    workloads = (("silver", silver, (("day", day_label), ("warm", warm_label), ("season", season_label))),
+                 ("gold", gold, (("day", f"date {last_date} + season context"), ("season", gold_season))))
+    for stage, results, labels in workloads:
+        for workload, label in labels:
             r, p = results[(workload, "rust")], results[(workload, "python")]
+            # a warm process runs WARM_PASSES passes: its wall time is not one game day's
+            wall = (lambda x: "-") if workload == "warm" else (lambda x: ms(x.wall))
             for impl, x in (("Rust", r), ("Python", p)):
                 s = x.summary
                 n = s["player_rows"] + s["team_rows"] if stage == "silver" else s["out_player_rows"] + s["out_team_rows"]
                 mbps = f"{s['bronze_bytes'] / 1e6 / x.work:.1f}" if stage == "silver" else "-"
-                rows.append([f"{stage}: {label}", impl, ms(x.wall), ms(x.work), f"{n:,}", f"{n / x.work:,.0f}", mbps,
+                rows.append([f"{stage}: {label}", impl, wall(x), ms(x.work), f"{n:,}", f"{n / x.work:,.0f}", mbps,
                              f"{x.peak:.1f} MiB"])
             ratios[(stage, workload)] = p.work / r.work
-            rows.append(["", "Rust / Python", f"{p.wall / r.wall:.0f}x faster", f"{p.work / r.work:.1f}x faster",
+            wall_ratio = "-" if workload == "warm" else f"{p.wall / r.wall:.0f}x faster"
+            rows.append(["", "Rust / Python", wall_ratio, f"{p.work / r.work:.1f}x faster",
                          "", f"{p.work / r.work:.1f}x", "", f"{p.peak / r.peak:.1f}x less"])
     header = ["workload", "impl", "wall (spawn to exit)", "work", "rows", "rows/s", "MB/s bronze", "peak RSS"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    print(f"\nrows: silver = player + team rows written; gold = analytics rows computed. Runs: game day / gold date {args.runs} processes ({args.passes} pass(es) each for "
-          f"silver), season {args.season_runs}; best time, largest peak. Python interpreter + `import pandas, "
+    print(f"\nrows: silver = player + team rows written; gold = analytics rows computed. Runs: game day / gold date "
+          f"{args.runs} processes ({args.passes} pass(es) each for silver: the first event of a fresh process), warm "
+          f"game day and season {args.season_runs}; best time, largest peak. Python interpreter + `import pandas, "
           f"pyarrow.parquet` alone: {ms(imports.wall)}, {imports.peak:.1f} MiB.")
     print(f"cold start (silver stage, {args.cold_runs} runs, game day): min {ms(cold_walls[0])}, median "
           f"{ms(statistics.median(cold_walls))}, max {ms(cold_walls[-1])}; peak RSS {max(r[1] for r in cold):.1f} MiB")
@@ -326,7 +337,8 @@ def main():
         ("gold date < 64 MB peak", f"{gd.peak:.1f} MiB", verdict(gd.peak * 1.048576 < 64)),
     ]
     for (stage, workload), ratio in ratios.items():
-        targets.append((f">= 10x Python throughput: {stage} {workload}", f"{ratio:.1f}x", verdict(ratio >= 10)))
+        name = "game day, warm process" if workload == "warm" else workload
+        targets.append((f">= 10x Python throughput: {stage} {name}", f"{ratio:.1f}x", verdict(ratio >= 10)))
     med = statistics.median(cold_walls)
     targets.append(("cold start < 50 ms (median)", f"{ms(med)} (max {ms(cold_walls[-1])})", verdict(med < 0.05)))
     print("| target | measured | |")
