@@ -8,6 +8,7 @@ pub use build::{ARTIFACT_BUCKET, RUNTIME, artifact_key_param, template};
 
 use crate::spec::span::Span;
 use indexmap::IndexMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 /// One resource of the template.
@@ -80,51 +81,12 @@ impl Template {
 
     /// The template as a JSON value (CloudFormation's document model).
     pub fn to_value(&self) -> Value {
-        let mut doc = serde_json::Map::new();
-        doc.insert("AWSTemplateFormatVersion".into(), json!("2010-09-09"));
-        doc.insert("Description".into(), json!(self.description));
-        if !self.parameters.is_empty() {
-            doc.insert("Parameters".into(), json!(self.parameters));
-        }
-        if !self.conditions.is_empty() {
-            doc.insert("Conditions".into(), json!(self.conditions));
-        }
-        let mut resources = serde_json::Map::new();
-        for (id, r) in &self.resources {
-            let mut body = serde_json::Map::new();
-            body.insert("Type".into(), json!(r.ty));
-            if let Some(c) = r.condition {
-                body.insert("Condition".into(), json!(c));
-            }
-            if !r.depends_on.is_empty() {
-                body.insert("DependsOn".into(), json!(r.depends_on));
-            }
-            if r.retain {
-                body.insert("DeletionPolicy".into(), json!("Retain"));
-                body.insert("UpdateReplacePolicy".into(), json!("Retain"));
-            }
-            if !r.suppressions.is_empty() {
-                let rules: Vec<&str> = r.suppressions.iter().map(|(rule, _)| *rule).collect();
-                let reasons: serde_json::Map<String, Value> =
-                    r.suppressions.iter().map(|(rule, why)| (rule.to_string(), json!(why))).collect();
-                body.insert(
-                    "Metadata".into(),
-                    json!({ "cfn-lint": { "config": { "ignore_checks": rules } }, "pipewright": { "suppressed": reasons } }),
-                );
-            }
-            body.insert("Properties".into(), r.properties.clone());
-            resources.insert(id.clone(), Value::Object(body));
-        }
-        doc.insert("Resources".into(), Value::Object(resources));
-        if !self.outputs.is_empty() {
-            doc.insert("Outputs".into(), json!(self.outputs));
-        }
-        Value::Object(doc)
+        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// The template as YAML, with a header comment.
     pub fn to_yaml(&self, header: &str) -> String {
-        let body = serde_saphyr::to_string(&self.to_value()).unwrap_or_default();
+        let body = serde_saphyr::to_string(self).unwrap_or_default();
         let mut out = String::new();
         for line in header.lines() {
             out.push_str("# ");
@@ -136,6 +98,58 @@ impl Template {
             out.push('\n');
         }
         out
+    }
+}
+
+/// The template document, serialized from the model without building (and copying) a JSON tree first:
+/// key order is CloudFormation's usual one, sections without entries are left out.
+impl Serialize for Template {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let sections = [&self.parameters, &self.conditions].into_iter().filter(|m| !m.is_empty()).count()
+            + usize::from(!self.outputs.is_empty());
+        let mut doc = serializer.serialize_map(Some(3 + sections))?;
+        doc.serialize_entry("AWSTemplateFormatVersion", "2010-09-09")?;
+        doc.serialize_entry("Description", &self.description)?;
+        if !self.parameters.is_empty() {
+            doc.serialize_entry("Parameters", &self.parameters)?;
+        }
+        if !self.conditions.is_empty() {
+            doc.serialize_entry("Conditions", &self.conditions)?;
+        }
+        doc.serialize_entry("Resources", &self.resources)?;
+        if !self.outputs.is_empty() {
+            doc.serialize_entry("Outputs", &self.outputs)?;
+        }
+        doc.end()
+    }
+}
+
+/// A resource as the template has it: `Type`, `Condition`, `DependsOn`, the retain policies, the cfn-lint
+/// suppressions (with their reasons) as `Metadata`, `Properties`.
+impl Serialize for Resource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serializer.serialize_map(None)?;
+        body.serialize_entry("Type", self.ty)?;
+        if let Some(c) = self.condition {
+            body.serialize_entry("Condition", c)?;
+        }
+        if !self.depends_on.is_empty() {
+            body.serialize_entry("DependsOn", &self.depends_on)?;
+        }
+        if self.retain {
+            body.serialize_entry("DeletionPolicy", "Retain")?;
+            body.serialize_entry("UpdateReplacePolicy", "Retain")?;
+        }
+        if !self.suppressions.is_empty() {
+            let rules: Vec<&str> = self.suppressions.iter().map(|(rule, _)| *rule).collect();
+            let reasons: IndexMap<&str, &str> = self.suppressions.iter().copied().collect();
+            body.serialize_entry(
+                "Metadata",
+                &json!({ "cfn-lint": { "config": { "ignore_checks": rules } }, "pipewright": { "suppressed": reasons } }),
+            )?;
+        }
+        body.serialize_entry("Properties", &self.properties)?;
+        body.end()
     }
 }
 

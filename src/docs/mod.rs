@@ -8,7 +8,7 @@ use crate::graph::{Graph, alarm_condition};
 use crate::spec::duration::Threshold;
 use crate::spec::pattern::KeyTemplate;
 use crate::spec::resolve::{AlarmKind, Email, Pipeline, Stage};
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 use pipewright_common::StageInputs;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -45,10 +45,11 @@ pub fn runbook(p: &Pipeline, spec_name: &str, spec_path: &str) -> Result<String,
     for (i, section) in sections.iter().enumerate() {
         hb.register_template_string(&format!("runbook-{i}"), section).map_err(Box::new)?;
     }
-    let view = View::of(p, spec_name, spec_path);
+    // The view as handlebars' data once (`render` would convert it again for every section).
+    let view = Context::wraps(View::of(p, spec_name, spec_path)).map_err(Box::new)?;
     let mut text = String::new();
     for i in 0..sections.len() {
-        text.push_str(&hb.render(&format!("runbook-{i}"), &view).map_err(Box::new)?);
+        text.push_str(&hb.render_with_context(&format!("runbook-{i}"), &view).map_err(Box::new)?);
     }
     // Templates leave blank runs where optional sections are absent.
     while text.contains("\n\n\n") {
