@@ -6,9 +6,16 @@
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use chrono::NaiveDate;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, RowGroups};
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_field_levels};
+use parquet::basic::Compression;
+use parquet::column::page::{Page, PageIterator, PageMetadata, PageReader};
 use parquet::errors::ParquetError;
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
+use parquet::file::serialized_reader::SerializedPageReader;
 use silver_processing::transform::{Counts, PlayerRow, TeamRow};
 
 /// A silver object that cannot be read.
@@ -42,13 +49,15 @@ pub enum SilverReadError {
 ///
 /// parquet-rs opens a reader, with its own zstd contexts, for every column of a projection at once;
 /// read one by one, each column reuses the memory of the one before (fewer page faults: the gold
-/// season reads 332 objects).
+/// season reads 332 objects). And the pages of every column are decompressed with the object's one
+/// zstd context ([`ZstdRowGroups`]).
 struct Columns {
     table: &'static str,
-    bytes: bytes::Bytes,
+    bytes: Bytes,
     meta: ArrowReaderMetadata,
     rows: usize,
     read: Projection,
+    zstd: Arc<Mutex<zstd::bulk::Decompressor<'static>>>,
 }
 
 /// Which columns of a silver object are read.
@@ -62,11 +71,12 @@ pub enum Projection {
 }
 
 impl Columns {
-    fn new(table: &'static str, bytes: bytes::Bytes, read: Projection) -> Result<Self, SilverReadError> {
-        let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default())
-            .map_err(|source| SilverReadError::Parquet { table, source })?;
+    fn new(table: &'static str, bytes: Bytes, read: Projection) -> Result<Self, SilverReadError> {
+        let err = |source| SilverReadError::Parquet { table, source };
+        let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()).map_err(err)?;
         let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or_default();
-        Ok(Self { table, bytes, meta, rows, read })
+        let zstd = zstd::bulk::Decompressor::new().map_err(|e| err(ParquetError::External(Box::new(e))))?;
+        Ok(Self { table, bytes, meta, rows, read, zstd: Arc::new(Mutex::new(zstd)) })
     }
 
     fn column(&self, column: &'static str, expected: DataType) -> Result<ArrayRef, SilverReadError> {
@@ -78,10 +88,11 @@ impl Columns {
             return Err(SilverReadError::ColumnType { table, column, found: found.clone(), expected });
         }
         let mask = ProjectionMask::roots(self.meta.parquet_schema(), [index]);
-        let batches = ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), self.meta.clone())
-            .with_projection(mask)
-            .with_batch_size(self.rows.max(1))
-            .build()
+        let levels = parquet_to_arrow_field_levels(self.meta.parquet_schema(), mask, Some(self.meta.schema().fields()))
+            .map_err(|source| SilverReadError::Parquet { table, source })?;
+        let row_groups =
+            ZstdRowGroups { bytes: Arc::new(self.bytes.clone()), metadata: self.meta.metadata(), zstd: &self.zstd };
+        let batches = ParquetRecordBatchReader::try_new_with_row_groups(&levels, &row_groups, self.rows.max(1), None)
             .map_err(|source| SilverReadError::Parquet { table, source })?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| SilverReadError::Arrow { table, source })?;
@@ -208,13 +219,164 @@ impl Columns {
     }
 }
 
+/// The column chunks of an object for parquet's record batch reader, zstd chunks decompressed with the
+/// object's one zstd context.
+///
+/// parquet-rs gives the page reader of every column chunk a codec of its own, which creates a zstd
+/// decompression and a compression context, and zstd queries the CPU (`cpuid`) for each: on an x86
+/// virtual machine that traps to the hypervisor, and with 64 column chunks a date it was a quarter of
+/// the gold season's time. Here parquet's page reader reads a zstd chunk as if it were uncompressed
+/// (page headers, sizes and checks are parquet's) and [`Decompressing`] decompresses each page.
+/// Chunks of other codecs are read by parquet as usual.
+struct ZstdRowGroups<'a> {
+    bytes: Arc<Bytes>,
+    metadata: &'a ParquetMetaData,
+    zstd: &'a Arc<Mutex<zstd::bulk::Decompressor<'static>>>,
+}
+
+impl ZstdRowGroups<'_> {
+    fn page_reader(&self, row_group: &RowGroupMetaData, column: usize) -> Result<Box<dyn PageReader>, ParquetError> {
+        let chunk = row_group.column(column);
+        let rows = usize::try_from(row_group.num_rows()).unwrap_or_default();
+        if !matches!(chunk.compression(), Compression::ZSTD(_)) {
+            return Ok(Box::new(SerializedPageReader::new(Arc::clone(&self.bytes), chunk, rows, None)?));
+        }
+        let raw = chunk.clone().into_builder().set_compression(Compression::UNCOMPRESSED).build()?;
+        let pages = SerializedPageReader::new(Arc::clone(&self.bytes), &raw, rows, None)?;
+        Ok(Box::new(Decompressing { pages, zstd: Arc::clone(self.zstd) }))
+    }
+}
+
+impl RowGroups for ZstdRowGroups<'_> {
+    fn num_rows(&self) -> usize {
+        self.metadata.row_groups().iter().map(|rg| usize::try_from(rg.num_rows()).unwrap_or_default()).sum()
+    }
+
+    fn column_chunks(&self, i: usize) -> Result<Box<dyn PageIterator>, ParquetError> {
+        let readers: Vec<_> = self.metadata.row_groups().iter().map(|rg| self.page_reader(rg, i)).collect();
+        Ok(Box::new(ChunkPages(readers.into_iter())))
+    }
+
+    fn row_groups(&self) -> Box<dyn Iterator<Item = &RowGroupMetaData> + '_> {
+        Box::new(self.metadata.row_groups().iter())
+    }
+
+    fn metadata(&self) -> &ParquetMetaData {
+        self.metadata
+    }
+}
+
+/// The page readers of one column, one per row group.
+struct ChunkPages(std::vec::IntoIter<Result<Box<dyn PageReader>, ParquetError>>);
+
+impl Iterator for ChunkPages {
+    type Item = Result<Box<dyn PageReader>, ParquetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next()
+    }
+}
+
+impl PageIterator for ChunkPages {}
+
+/// The pages of a zstd column chunk (read by parquet as uncompressed), decompressed.
+struct Decompressing {
+    pages: SerializedPageReader<Bytes>,
+    zstd: Arc<Mutex<zstd::bulk::Decompressor<'static>>>,
+}
+
+impl Decompressing {
+    /// `prefix` bytes stay as they are (a version 2 page's levels), the rest is one zstd frame.
+    fn decompress(&self, buf: &Bytes, prefix: usize) -> Result<Bytes, ParquetError> {
+        let external = |e: std::io::Error| ParquetError::External(Box::new(e));
+        let (levels, frame) =
+            buf.split_at_checked(prefix).ok_or_else(|| ParquetError::General("page shorter than its levels".into()))?;
+        let mut out = Vec::from(levels);
+        // parquet writers record the content size in the frame (parquet-rs and Arrow C++ both do);
+        // without it, zstd's streaming decoder finds the end.
+        match zstd::zstd_safe::get_frame_content_size(frame) {
+            Ok(Some(size)) => {
+                let size = usize::try_from(size).map_err(|e| ParquetError::External(Box::new(e)))?;
+                let mut zstd = self.zstd.lock().map_err(|_| ParquetError::General("zstd context poisoned".into()))?;
+                out.extend_from_slice(&zstd.decompress(frame, size).map_err(external)?);
+            }
+            _ => out.extend_from_slice(&zstd::stream::decode_all(frame).map_err(external)?),
+        }
+        Ok(Bytes::from(out))
+    }
+
+    fn decompressed(&self, page: Page) -> Result<Page, ParquetError> {
+        Ok(match page {
+            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics } => {
+                let buf = self.decompress(&buf, 0)?;
+                Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics }
+            }
+            Page::DictionaryPage { buf, num_values, encoding, is_sorted } => {
+                let buf = self.decompress(&buf, 0)?;
+                Page::DictionaryPage { buf, num_values, encoding, is_sorted }
+            }
+            Page::DataPageV2 {
+                buf,
+                num_values,
+                encoding,
+                num_nulls,
+                num_rows,
+                def_levels_byte_len,
+                rep_levels_byte_len,
+                is_compressed,
+                statistics,
+            } => {
+                let levels = usize::try_from(def_levels_byte_len + rep_levels_byte_len).unwrap_or(usize::MAX);
+                let buf = if is_compressed { self.decompress(&buf, levels)? } else { buf };
+                Page::DataPageV2 {
+                    buf,
+                    num_values,
+                    encoding,
+                    num_nulls,
+                    num_rows,
+                    def_levels_byte_len,
+                    rep_levels_byte_len,
+                    is_compressed: false,
+                    statistics,
+                }
+            }
+        })
+    }
+}
+
+impl Iterator for Decompressing {
+    type Item = Result<Page, ParquetError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.get_next_page().transpose()
+    }
+}
+
+impl PageReader for Decompressing {
+    fn get_next_page(&mut self) -> Result<Option<Page>, ParquetError> {
+        self.pages.get_next_page()?.map(|page| self.decompressed(page)).transpose()
+    }
+
+    fn peek_next_page(&mut self) -> Result<Option<PageMetadata>, ParquetError> {
+        self.pages.peek_next_page()
+    }
+
+    fn skip_next_page(&mut self) -> Result<(), ParquetError> {
+        self.pages.skip_next_page()
+    }
+
+    fn at_record_boundary(&mut self) -> Result<bool, ParquetError> {
+        self.pages.at_record_boundary()
+    }
+}
+
 /// The rows of a silver `player_stats` object.
 pub fn read_players(bytes: &[u8]) -> Result<Vec<PlayerRow>, SilverReadError> {
-    read_players_with(bytes::Bytes::copy_from_slice(bytes), Projection::All)
+    read_players_with(Bytes::copy_from_slice(bytes), Projection::All)
 }
 
 /// The rows of a silver `player_stats` object, the columns of `read`.
-pub fn read_players_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<PlayerRow>, SilverReadError> {
+pub fn read_players_with(bytes: Bytes, read: Projection) -> Result<Vec<PlayerRow>, SilverReadError> {
     const TABLE: &str = "player_stats";
     let c = Columns::new(TABLE, bytes, read)?;
     let mut rows = Vec::with_capacity(c.rows);
@@ -261,11 +423,11 @@ pub fn read_players_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<Pl
 
 /// The rows of a silver `team_stats` object.
 pub fn read_teams(bytes: &[u8]) -> Result<Vec<TeamRow>, SilverReadError> {
-    read_teams_with(bytes::Bytes::copy_from_slice(bytes), Projection::All)
+    read_teams_with(Bytes::copy_from_slice(bytes), Projection::All)
 }
 
 /// The rows of a silver `team_stats` object, the columns of `read`.
-pub fn read_teams_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<TeamRow>, SilverReadError> {
+pub fn read_teams_with(bytes: Bytes, read: Projection) -> Result<Vec<TeamRow>, SilverReadError> {
     const TABLE: &str = "team_stats";
     let c = Columns::new(TABLE, bytes, read)?;
     let mut rows = Vec::with_capacity(c.rows);
@@ -304,4 +466,74 @@ pub fn read_teams_with(bytes: bytes::Bytes, read: Projection) -> Result<Vec<Team
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::compute::concat_batches;
+    use arrow::record_batch::{RecordBatch, RecordBatchReader};
+    use hoopstat_fixtures::Generator;
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::ZstdLevel;
+    use parquet::file::properties::{WriterProperties, WriterVersion};
+    use silver_processing::parquet_out::{players_parquet, teams_parquet};
+
+    use super::*;
+
+    /// The whole file as parquet's own reader reads it.
+    fn parquets_read(bytes: &Bytes) -> RecordBatch {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).expect("reader").build().expect("build");
+        let schema = reader.schema();
+        let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("batches");
+        concat_batches(&schema, &batches).expect("concat")
+    }
+
+    /// The same rows written again by parquet's `ArrowWriter` with `props`.
+    fn rewritten(batch: &RecordBatch, props: WriterProperties) -> Bytes {
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).expect("writer");
+        writer.write(batch).expect("write");
+        writer.close().expect("close");
+        Bytes::from(out)
+    }
+
+    /// Every column, read with the object's one zstd context, equals what parquet's reader reads.
+    fn assert_reads_as_parquet_does(table: &'static str, bytes: Bytes) {
+        let expected = parquets_read(&bytes);
+        let c = Columns::new(table, bytes, Projection::All).expect("columns");
+        for (i, field) in expected.schema().fields().iter().enumerate() {
+            let name: &'static str = Box::leak(field.name().clone().into_boxed_str());
+            let ours = c.column(name, field.data_type().clone()).expect("column");
+            assert_eq!(ours.as_ref(), expected.column(i).as_ref(), "{table}.{name}");
+        }
+    }
+
+    #[test]
+    fn one_zstd_context_reads_what_parquets_reader_reads() {
+        let g = Generator::new(5);
+        let day = g.day(NaiveDate::from_ymd_opt(2025, 2, 1).expect("date"), 7);
+        let t = silver_processing::transform(&day.to_bronze(), day.date).expect("transform");
+        assert!(t.players.iter().any(|p| p.position.is_none()), "a null in the optional column");
+        let players = Bytes::from(players_parquet(&t.players).expect("players"));
+        let teams = Bytes::from(teams_parquet(&t.teams).expect("teams"));
+        // silver's own files (zstd, version 1 pages)
+        assert_reads_as_parquet_does("player_stats", players.clone());
+        assert_reads_as_parquet_does("team_stats", teams);
+        // version 2 pages (levels uncompressed before the zstd frame), dictionary pages, several pages per
+        // chunk, and a file without compression (read by parquet's own page reader)
+        let batch = parquets_read(&players);
+        let zstd = Compression::ZSTD(ZstdLevel::try_new(3).expect("level"));
+        let v2 = WriterProperties::builder()
+            .set_writer_version(WriterVersion::PARQUET_2_0)
+            .set_compression(zstd)
+            .set_data_page_row_count_limit(50)
+            .set_write_batch_size(50)
+            .build();
+        assert_reads_as_parquet_does("player_stats", rewritten(&batch, v2));
+        let plain = WriterProperties::builder().set_compression(Compression::UNCOMPRESSED).build();
+        assert_reads_as_parquet_does("player_stats", rewritten(&batch, plain));
+        // and the rows are the ones silver wrote
+        assert_eq!(read_players(&players).expect("rows"), t.players);
+    }
 }
