@@ -305,42 +305,18 @@ impl Decompressing {
         Ok(Bytes::from(out))
     }
 
-    fn decompressed(&self, page: Page) -> Result<Page, ParquetError> {
-        Ok(match page {
-            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics } => {
-                let buf = self.decompress(&buf, 0)?;
-                Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics }
-            }
-            Page::DictionaryPage { buf, num_values, encoding, is_sorted } => {
-                let buf = self.decompress(&buf, 0)?;
-                Page::DictionaryPage { buf, num_values, encoding, is_sorted }
-            }
-            Page::DataPageV2 {
-                buf,
-                num_values,
-                encoding,
-                num_nulls,
-                num_rows,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                is_compressed,
-                statistics,
-            } => {
-                let levels = usize::try_from(def_levels_byte_len + rep_levels_byte_len).unwrap_or(usize::MAX);
-                let buf = if is_compressed { self.decompress(&buf, levels)? } else { buf };
-                Page::DataPageV2 {
-                    buf,
-                    num_values,
-                    encoding,
-                    num_nulls,
-                    num_rows,
-                    def_levels_byte_len,
-                    rep_levels_byte_len,
-                    is_compressed: false,
-                    statistics,
+    fn decompressed(&self, mut page: Page) -> Result<Page, ParquetError> {
+        match &mut page {
+            Page::DataPage { buf, .. } | Page::DictionaryPage { buf, .. } => *buf = self.decompress(buf, 0)?,
+            Page::DataPageV2 { buf, def_levels_byte_len, rep_levels_byte_len, is_compressed, .. } => {
+                if *is_compressed {
+                    let levels = usize::try_from(*def_levels_byte_len + *rep_levels_byte_len).unwrap_or(usize::MAX);
+                    *buf = self.decompress(buf, levels)?;
+                    *is_compressed = false;
                 }
             }
-        })
+        }
+        Ok(page)
     }
 }
 

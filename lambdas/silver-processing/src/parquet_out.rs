@@ -259,19 +259,13 @@ impl<W: std::io::Write + Send> PageWriter for Compressing<'_, W> {
         let uncompressed_size = page.uncompressed_size();
         // Version 1 data pages and dictionary pages are compressed whole (the writer properties
         // here never make version 2 pages, whose levels stay uncompressed).
-        let compressed = match page.compressed_page().clone() {
-            Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics } => {
-                let buf = self.compress(&buf)?;
-                Page::DataPage { buf, num_values, encoding, def_level_encoding, rep_level_encoding, statistics }
-            }
-            Page::DictionaryPage { buf, num_values, encoding, is_sorted } => {
-                let buf = self.compress(&buf)?;
-                Page::DictionaryPage { buf, num_values, encoding, is_sorted }
-            }
+        let mut compressed = page.compressed_page().clone();
+        match &mut compressed {
+            Page::DataPage { buf, .. } | Page::DictionaryPage { buf, .. } => *buf = self.compress(buf)?,
             Page::DataPageV2 { .. } => {
                 return Err(ParquetError::General("silver writes version 1 data pages only".into()));
             }
-        };
+        }
         self.inner.write_page(CompressedPage::new(compressed, uncompressed_size))
     }
 
