@@ -279,6 +279,9 @@ impl Iterator for ChunkPages {
 
 impl PageIterator for ChunkPages {}
 
+/// The most a decompressed page may hold (a silver page holds a date's rows of one column: kilobytes).
+const MAX_PAGE_BYTES: usize = 256 << 20;
+
 /// The pages of a zstd column chunk (read by parquet as uncompressed), decompressed.
 struct Decompressing {
     pages: SerializedPageReader<Bytes>,
@@ -296,7 +299,11 @@ impl Decompressing {
         // without it, zstd's streaming decoder finds the end.
         match zstd::zstd_safe::get_frame_content_size(frame) {
             Ok(Some(size)) => {
-                let size = usize::try_from(size).map_err(|e| ParquetError::External(Box::new(e)))?;
+                // a corrupt frame must not make the stage allocate whatever it claims
+                let size = usize::try_from(size)
+                    .ok()
+                    .filter(|&n| n <= MAX_PAGE_BYTES)
+                    .ok_or_else(|| ParquetError::General(format!("a zstd page claims {size} bytes")))?;
                 let mut zstd = self.zstd.lock().map_err(|_| ParquetError::General("zstd context poisoned".into()))?;
                 out.extend_from_slice(&zstd.decompress(frame, size).map_err(external)?);
             }
