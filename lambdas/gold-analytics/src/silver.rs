@@ -288,37 +288,42 @@ struct Decompressing {
     zstd: Arc<Mutex<zstd::bulk::Decompressor<'static>>>,
 }
 
-impl Decompressing {
-    /// `prefix` bytes stay as they are (a version 2 page's levels), the rest is one zstd frame.
-    fn decompress(&self, buf: &Bytes, prefix: usize) -> Result<Bytes, ParquetError> {
-        let external = |e: std::io::Error| ParquetError::External(Box::new(e));
-        let (levels, frame) =
-            buf.split_at_checked(prefix).ok_or_else(|| ParquetError::General("page shorter than its levels".into()))?;
-        let mut out = Vec::from(levels);
-        // parquet writers record the content size in the frame (parquet-rs and Arrow C++ both do);
-        // without it, zstd's streaming decoder finds the end.
-        match zstd::zstd_safe::get_frame_content_size(frame) {
-            Ok(Some(size)) => {
-                // a corrupt frame must not make the stage allocate whatever it claims
-                let size = usize::try_from(size)
-                    .ok()
-                    .filter(|&n| n <= MAX_PAGE_BYTES)
-                    .ok_or_else(|| ParquetError::General(format!("a zstd page claims {size} bytes")))?;
-                let mut zstd = self.zstd.lock().map_err(|_| ParquetError::General("zstd context poisoned".into()))?;
-                out.extend_from_slice(&zstd.decompress(frame, size).map_err(external)?);
-            }
-            _ => out.extend_from_slice(&zstd::stream::decode_all(frame).map_err(external)?),
+/// A page's buffer decompressed: `prefix` bytes stay as they are (a version 2 page's levels), the rest is
+/// one zstd frame.
+fn decompress(
+    zstd: &Mutex<zstd::bulk::Decompressor<'static>>,
+    buf: &Bytes,
+    prefix: usize,
+) -> Result<Bytes, ParquetError> {
+    let external = |e: std::io::Error| ParquetError::External(Box::new(e));
+    let (levels, frame) =
+        buf.split_at_checked(prefix).ok_or_else(|| ParquetError::General("page shorter than its levels".into()))?;
+    let mut out = Vec::from(levels);
+    // parquet writers record the content size in the frame (parquet-rs and Arrow C++ both do);
+    // without it, zstd's streaming decoder finds the end.
+    match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(size)) => {
+            // a corrupt frame must not make the stage allocate whatever it claims
+            let size = usize::try_from(size)
+                .ok()
+                .filter(|&n| n <= MAX_PAGE_BYTES)
+                .ok_or_else(|| ParquetError::General(format!("a zstd page claims {size} bytes")))?;
+            let mut zstd = zstd.lock().map_err(|_| ParquetError::General("zstd context poisoned".into()))?;
+            out.extend_from_slice(&zstd.decompress(frame, size).map_err(external)?);
         }
-        Ok(Bytes::from(out))
+        _ => out.extend_from_slice(&zstd::stream::decode_all(frame).map_err(external)?),
     }
+    Ok(Bytes::from(out))
+}
 
+impl Decompressing {
     fn decompressed(&self, mut page: Page) -> Result<Page, ParquetError> {
         match &mut page {
-            Page::DataPage { buf, .. } | Page::DictionaryPage { buf, .. } => *buf = self.decompress(buf, 0)?,
+            Page::DataPage { buf, .. } | Page::DictionaryPage { buf, .. } => *buf = decompress(&self.zstd, buf, 0)?,
             Page::DataPageV2 { buf, def_levels_byte_len, rep_levels_byte_len, is_compressed, .. } => {
                 if *is_compressed {
                     let levels = usize::try_from(*def_levels_byte_len + *rep_levels_byte_len).unwrap_or(usize::MAX);
-                    *buf = self.decompress(buf, levels)?;
+                    *buf = decompress(&self.zstd, buf, levels)?;
                     *is_compressed = false;
                 }
             }
@@ -518,5 +523,19 @@ mod tests {
         assert_reads_as_parquet_does("player_stats", rewritten(&batch, plain));
         // and the rows are the ones silver wrote
         assert_eq!(read_players(&players).expect("rows"), t.players);
+    }
+
+    #[test]
+    fn a_page_claiming_more_than_a_page_can_hold_is_an_error() {
+        let zstd = Mutex::new(zstd::bulk::Decompressor::new().expect("context"));
+        let page = zstd::bulk::compress(b"levels-free values", 3).expect("compress");
+        let page = Bytes::from([b"LV".as_slice(), &page].concat());
+        assert_eq!(decompress(&zstd, &page, 2).expect("page").as_ref(), b"LVlevels-free values");
+        // a frame header (magic, single segment, 8-byte content size) claiming 1 TiB
+        let mut claim = vec![0x28, 0xB5, 0x2F, 0xFD, 0xE0];
+        claim.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        let err = decompress(&zstd, &Bytes::from(claim), 0).expect_err("refused");
+        assert!(err.to_string().contains("claims 1099511627776 bytes"), "{err}");
+        assert!(decompress(&zstd, &page, 99).is_err(), "levels longer than the page");
     }
 }
