@@ -292,16 +292,15 @@ def main():
     for stage, results, labels in workloads:
         for workload, label in labels:
             r, p = results[(workload, "rust")], results[(workload, "python")]
-            # a warm process runs WARM_PASSES passes: its wall time is not one game day's
-            wall = (lambda x: "-") if workload == "warm" else (lambda x: ms(x.wall))
+            warm = workload == "warm"  # a warm process runs WARM_PASSES passes: its wall time is not one game day's
             for impl, x in (("Rust", r), ("Python", p)):
                 s = x.summary
                 n = s["player_rows"] + s["team_rows"] if stage == "silver" else s["out_player_rows"] + s["out_team_rows"]
                 mbps = f"{s['bronze_bytes'] / 1e6 / x.work:.1f}" if stage == "silver" else "-"
-                rows.append([f"{stage}: {label}", impl, wall(x), ms(x.work), f"{n:,}", f"{n / x.work:,.0f}", mbps,
+                rows.append([f"{stage}: {label}", impl, "-" if warm else ms(x.wall), ms(x.work), f"{n:,}", f"{n / x.work:,.0f}", mbps,
                              f"{x.peak:.1f} MiB"])
             ratios[(stage, workload)] = p.work / r.work
-            wall_ratio = "-" if workload == "warm" else f"{p.wall / r.wall:.0f}x faster"
+            wall_ratio = "-" if warm else f"{p.wall / r.wall:.0f}x faster"
             rows.append(["", "Rust / Python", wall_ratio, f"{p.work / r.work:.1f}x faster",
                          "", f"{p.work / r.work:.1f}x", "", f"{p.peak / r.peak:.1f}x less"])
     header = ["workload", "impl", "wall (spawn to exit)", "work", "rows", "rows/s", "MB/s bronze", "peak RSS"]

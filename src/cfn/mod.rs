@@ -105,9 +105,7 @@ impl Template {
 /// key order is CloudFormation's usual one, sections without entries are left out.
 impl Serialize for Template {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let sections = [&self.parameters, &self.conditions].into_iter().filter(|m| !m.is_empty()).count()
-            + usize::from(!self.outputs.is_empty());
-        let mut doc = serializer.serialize_map(Some(3 + sections))?;
+        let mut doc = serializer.serialize_map(None)?;
         doc.serialize_entry("AWSTemplateFormatVersion", "2010-09-09")?;
         doc.serialize_entry("Description", &self.description)?;
         if !self.parameters.is_empty() {

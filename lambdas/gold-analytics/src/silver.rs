@@ -53,7 +53,7 @@ pub enum SilverReadError {
 /// zstd context ([`ZstdRowGroups`]).
 struct Columns {
     table: &'static str,
-    bytes: Bytes,
+    bytes: Arc<Bytes>,
     meta: ArrowReaderMetadata,
     rows: usize,
     read: Projection,
@@ -76,7 +76,7 @@ impl Columns {
         let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::default()).map_err(err)?;
         let rows = usize::try_from(meta.metadata().file_metadata().num_rows()).unwrap_or_default();
         let zstd = zstd::bulk::Decompressor::new().map_err(|e| err(ParquetError::External(Box::new(e))))?;
-        Ok(Self { table, bytes, meta, rows, read, zstd: Arc::new(Mutex::new(zstd)) })
+        Ok(Self { table, bytes: Arc::new(bytes), meta, rows, read, zstd: Arc::new(Mutex::new(zstd)) })
     }
 
     fn column(&self, column: &'static str, expected: DataType) -> Result<ArrayRef, SilverReadError> {
@@ -90,8 +90,7 @@ impl Columns {
         let mask = ProjectionMask::roots(self.meta.parquet_schema(), [index]);
         let levels = parquet_to_arrow_field_levels(self.meta.parquet_schema(), mask, Some(self.meta.schema().fields()))
             .map_err(|source| SilverReadError::Parquet { table, source })?;
-        let row_groups =
-            ZstdRowGroups { bytes: Arc::new(self.bytes.clone()), metadata: self.meta.metadata(), zstd: &self.zstd };
+        let row_groups = ZstdRowGroups { bytes: &self.bytes, metadata: self.meta.metadata(), zstd: &self.zstd };
         let batches = ParquetRecordBatchReader::try_new_with_row_groups(&levels, &row_groups, self.rows.max(1), None)
             .map_err(|source| SilverReadError::Parquet { table, source })?
             .collect::<Result<Vec<_>, _>>()
@@ -229,7 +228,7 @@ impl Columns {
 /// (page headers, sizes and checks are parquet's) and [`Decompressing`] decompresses each page.
 /// Chunks of other codecs are read by parquet as usual.
 struct ZstdRowGroups<'a> {
-    bytes: Arc<Bytes>,
+    bytes: &'a Arc<Bytes>,
     metadata: &'a ParquetMetaData,
     zstd: &'a Arc<Mutex<zstd::bulk::Decompressor<'static>>>,
 }
@@ -239,10 +238,10 @@ impl ZstdRowGroups<'_> {
         let chunk = row_group.column(column);
         let rows = usize::try_from(row_group.num_rows()).unwrap_or_default();
         if !matches!(chunk.compression(), Compression::ZSTD(_)) {
-            return Ok(Box::new(SerializedPageReader::new(Arc::clone(&self.bytes), chunk, rows, None)?));
+            return Ok(Box::new(SerializedPageReader::new(Arc::clone(self.bytes), chunk, rows, None)?));
         }
         let raw = chunk.clone().into_builder().set_compression(Compression::UNCOMPRESSED).build()?;
-        let pages = SerializedPageReader::new(Arc::clone(&self.bytes), &raw, rows, None)?;
+        let pages = SerializedPageReader::new(Arc::clone(self.bytes), &raw, rows, None)?;
         Ok(Box::new(Decompressing { pages, zstd: Arc::clone(self.zstd) }))
     }
 }
