@@ -56,7 +56,7 @@ fn readme_commands_parse() {
 #[test]
 fn readme_spec_checks_clean() {
     let spec = blocks(&readme(), "yaml").into_iter().find(|b| b.starts_with("project:")).expect("a spec example");
-    let loaded = pipewright::cli::diagnose(Source { path: PathBuf::from("README.md"), text: spec });
+    let loaded = pipewright::cli::diagnose(Source::text("README.md", spec));
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
 }
 

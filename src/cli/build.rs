@@ -16,7 +16,7 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Build only this stage (repeatable).
@@ -35,9 +35,10 @@ pub struct BuildArgs {
     /// `lambda/<stage>/bootstrap.zip` next to it.
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    /// Directory of the stage crates (`<dir>/<stage>/Cargo.toml`).
-    #[arg(long, default_value = "lambdas")]
-    pub lambdas: PathBuf,
+    /// Directory of the stage crates (`<dir>/<stage>/Cargo.toml`; default: `lambdas` in the spec's
+    /// project root).
+    #[arg(long)]
+    pub lambdas: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -72,7 +73,8 @@ pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
             return Ok(Exit::Findings);
         }
     };
-    let targets = match build::plan(pipeline, &args.lambdas, &args.stage, args.architecture()) {
+    let lambdas = args.lambdas.clone().unwrap_or_else(|| loaded.source.root.join(super::check::LAMBDAS));
+    let targets = match build::plan(pipeline, &lambdas, &args.stage, args.architecture()) {
         Ok(t) => t,
         Err(e) => return fail(err, &e),
     };

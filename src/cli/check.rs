@@ -7,7 +7,7 @@ use crate::report::{Severity, diagnostic};
 use crate::spec::{self, Source};
 use std::io::Write;
 
-/// Where `check` looks for the stage crates (`lambdas/<stage>`), relative to the working directory.
+/// Where the stage crates are (`lambdas/<stage>`), relative to the spec's project root.
 pub const LAMBDAS: &str = "lambdas";
 
 /// Parses, resolves and checks a spec: every finding, sorted, in `diagnostics`.
@@ -17,8 +17,9 @@ pub fn diagnose(source: Source) -> spec::Loaded {
     let resolved = !loaded.diagnostics.iter().any(|d| d.severity == Severity::Error);
     if let (Some(p), true) = (&loaded.pipeline, resolved) {
         loaded.diagnostics.extend(crate::check::run(p));
-        // The stage crates' handlers, when the crates are at hand (run from the workspace root).
-        loaded.diagnostics.extend(crate::build::handler::check(p, std::path::Path::new(LAMBDAS)));
+        // The stage crates' handlers, when the crates are at hand.
+        let lambdas = loaded.source.root.join(LAMBDAS);
+        loaded.diagnostics.extend(crate::build::handler::check(p, &lambdas));
     }
     diagnostic::sort(&mut loaded.diagnostics);
     loaded

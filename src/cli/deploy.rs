@@ -11,7 +11,6 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
         Err(exit) => return Ok(exit),
     };
     let pipeline = &pipeline;
-    let path = source.path.display().to_string();
     let mut parameters = Vec::new();
     for p in &args.parameter {
         match p.split_once('=') {
@@ -43,7 +42,7 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     };
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
-        let spec = deploy::Spec { pipeline, name: &source.name(), path: &path };
+        let spec = deploy::Spec { pipeline, name: &source.name(), path: &source.recorded };
         deploy::deploy(&aws, &spec, &opts, out, err, &mut confirm).await
     });
     match result {

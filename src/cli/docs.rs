@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct DocsArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output directory; the runbook goes to `<out>/<spec-name>/RUNBOOK.md`.
@@ -26,7 +26,7 @@ pub fn run(args: &DocsArgs, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         Err(exit) => return Ok(exit),
     };
     let path = source.path.display().to_string();
-    let files = match crate::docs::files(&pipeline, &source.name(), &path) {
+    let files = match crate::docs::files(&pipeline, &source.name(), &source.recorded) {
         Ok(files) => files,
         Err(e) => {
             writeln!(err, "error: {e}")?;

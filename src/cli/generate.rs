@@ -88,8 +88,8 @@ pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
     let path = source.path.display().to_string();
     let name = source.name();
     let mut files = global_files();
-    files.extend(spec_files(&pipeline, &name, &path));
-    match crate::docs::files(&pipeline, &name, &path) {
+    files.extend(spec_files(&pipeline, &name, &source.recorded));
+    match crate::docs::files(&pipeline, &name, &source.recorded) {
         Ok(docs) => files.extend(docs),
         Err(e) => {
             writeln!(err, "error: {e}")?;

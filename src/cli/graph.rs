@@ -21,7 +21,7 @@ pub enum GraphFormat {
 
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output format.

@@ -55,9 +55,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   pipewright check specs/hoopstat-haus.yaml
   pipewright check specs/hoopstat-haus.yaml --format sarif > pipewright.sarif
-  pipewright check --format github --deny-warnings   # in a GitHub Actions step
+  pipewright check --format github --deny-warnings   # pipewright.yaml, in a GitHub Actions step
 
-Without SPEC, the embedded flagship spec (hoopstat-haus) is checked.
+Without SPEC: PIPEWRIGHT_SPEC, else pipewright.yaml in the working directory.
 
 Exit codes: 0 clean (warnings allowed unless --deny-warnings), 1 findings, 2 usage error.")]
     Check(CheckArgs),
@@ -76,7 +76,7 @@ Exit codes: 0 written or fresh, 1 spec errors or stale files (--check), 2 usage 
     #[command(after_help = "Examples:
   pipewright deploy specs/hoopstat-haus.yaml --dry-run            # plan and hazards only
   pipewright deploy specs/hoopstat-haus.yaml --yes --parameter AlertEmail=ops@example.com
-  pipewright deploy --endpoint-url http://127.0.0.1:5000 --yes    # against the local emulator
+  pipewright deploy specs/minimal.yaml --endpoint-url http://127.0.0.1:5000 --yes   # the local emulator
 
 Artifacts come from the build manifest (`pipewright build`), uploaded to the artifact bucket under
 content-addressed keys. A deploy that changes nothing makes no mutating call.
@@ -88,7 +88,7 @@ confirmed, 3 AWS or stack failure (with the first failure's reason).")]
     #[command(after_help = "Examples:
   pipewright verify specs/hoopstat-haus.yaml
   pipewright verify specs/hoopstat-haus.yaml --format junit > verify.xml
-  pipewright verify --format sarif --strict > verify.sarif
+  pipewright verify specs/hoopstat-haus.yaml --format sarif --strict > verify.sarif
 
 Reads bucket notifications and settings, queues, DLQs and their policies (compared by meaning), event
 source mappings, functions, roles, alarms, log groups, the schedule and S3 Tables, concurrently.
@@ -199,9 +199,9 @@ stage, missing crate or cargo-lambda, 3 the build failed.")]
     Build(BuildArgs),
     /// Run the whole pipeline on this machine: emulator, deploy, generated games through every stage.
     #[command(after_help = "Examples:
-  pipewright run-local                                   # the flagship, one generated day of games
+  pipewright run-local specs/hoopstat-haus.yaml         # the flagship, one generated day of games
   pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15 --days 7
-  pipewright run-local --from-dir bronze-files/ --format json
+  pipewright run-local specs/hoopstat-haus.yaml --from-dir bronze-files/ --format json
 
 Starts the local emulator unless one runs (it keeps running: `pipewright emulator stop`), deploys
 the generated stack through a change set, runs the real handlers of lambdas/ in process behind an
@@ -276,7 +276,7 @@ pub enum EmulatorAction {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output format.
@@ -306,7 +306,7 @@ pub struct AwsArgs {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     #[command(flatten)]
@@ -343,7 +343,7 @@ fn parse_duration(text: &str) -> Result<crate::spec::duration::Duration, String>
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     #[command(flatten)]
@@ -361,7 +361,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output directory; files go to `<out>/<spec-name>/`.
@@ -460,17 +460,30 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
-/// Reads the spec at `path`, or the embedded flagship. A read failure is a usage error.
+/// Reads the spec at `path` (the SPEC argument or `PIPEWRIGHT_SPEC`), else `pipewright.yaml` in the
+/// working directory. No spec, or one that cannot be read, is a usage error: a command never falls
+/// back to an example.
 fn read_spec(path: Option<&PathBuf>, err: &mut dyn Write) -> std::io::Result<Result<crate::spec::Source, Exit>> {
-    match path {
-        None => Ok(Ok(crate::spec::Source::flagship())),
-        Some(p) => match crate::spec::Source::read(p) {
-            Ok(s) => Ok(Ok(s)),
-            Err(e) => {
-                writeln!(err, "error: cannot read spec `{}`: {e}", p.display())?;
-                Ok(Err(Exit::Usage))
-            }
-        },
+    let default = PathBuf::from(crate::spec::DEFAULT_SPEC);
+    let path = match path {
+        Some(p) => p,
+        None if default.is_file() => &default,
+        None => {
+            writeln!(
+                err,
+                "error: no spec: pass SPEC, set {} or create {} (`pipewright new`)",
+                env::SPEC,
+                crate::spec::DEFAULT_SPEC
+            )?;
+            return Ok(Err(Exit::Usage));
+        }
+    };
+    match crate::spec::Source::read(path) {
+        Ok(s) => Ok(Ok(s)),
+        Err(e) => {
+            writeln!(err, "error: cannot read spec `{}`: {e}", path.display())?;
+            Ok(Err(Exit::Usage))
+        }
     }
 }
 

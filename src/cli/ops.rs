@@ -17,7 +17,7 @@ pub enum OpsFormat {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     #[command(flatten)]
@@ -35,7 +35,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     #[command(flatten)]
@@ -73,7 +73,7 @@ pub enum DlqAction {
 #[derive(Debug, Args)]
 #[command(override_usage = "pipewright dlq [SPEC] --stage <STAGE> <peek|redrive|purge> [OPTIONS]")]
 pub struct DlqArgs {
-    /// `[SPEC] ACTION`: the spec (default: `PIPEWRIGHT_SPEC`, else the embedded hoopstat-haus spec),
+    /// `[SPEC] ACTION`: the spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory),
     /// then `peek`, `redrive` or `purge`.
     #[arg(value_name = "[SPEC] ACTION", num_args = 1..=2, required = true)]
     pub words: Vec<String>,
@@ -101,7 +101,7 @@ pub struct DlqArgs {
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     #[command(flatten)]

@@ -3,7 +3,7 @@
 use super::env;
 use crate::Exit;
 use crate::aws::emulator::Detached;
-use crate::local::{self, LocalError, Options, Report};
+use crate::local::{self, Options, Report};
 use chrono::NaiveDate;
 use clap::Args;
 use std::io::Write;
@@ -12,25 +12,29 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct RunLocalArgs {
-    /// The spec (default: the embedded hoopstat-haus spec).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
-    /// First date of generated games (YYYY-MM-DD).
-    #[arg(long, default_value = "2024-01-15", value_parser = parse_date)]
-    pub date: NaiveDate,
-    /// Consecutive dates to generate, from --date (7: a week).
+    /// First date the source stages run for (YYYY-MM-DD; default: yesterday, UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<NaiveDate>,
+    /// Consecutive dates, from --date (7: a week).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
-    /// Games per generated date (at most 15).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=15))]
-    pub games: u64,
-    /// Seed of the box-score generator (the same seed gives the same games).
-    #[arg(long, default_value_t = 2024)]
-    pub seed: u64,
-    /// Put the files of this directory instead of generated games (key = path under the directory,
-    /// e.g. `DIR/raw/box_scores/date=2024-01-15/data.json`).
-    #[arg(long, conflicts_with_all = ["date", "days", "games", "seed"])]
+    /// Put the files of this directory instead of running the source stages (key = path under the
+    /// directory, e.g. `DIR/raw/box_scores/date=2024-01-15/data.json`).
+    #[arg(long, conflicts_with_all = ["date", "days"])]
     pub from_dir: Option<PathBuf>,
+    /// Directory of the stage crates (`<dir>/<stage>/Cargo.toml`, or an executable
+    /// `<dir>/<stage>/bootstrap`; default: `lambdas` in the spec's project root).
+    #[arg(long)]
+    pub lambdas: Option<PathBuf>,
+    /// Build the stages with `--release` (slower to build, faster to run).
+    #[arg(long)]
+    pub release: bool,
+    /// An environment variable for every stage process, `NAME=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
     /// A running emulator (default: the one `pipewright emulator start` runs, else one is started).
     /// Only a loopback address: run-local never deploys to AWS.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
@@ -62,6 +66,13 @@ pub struct RunLocalArgs {
 pub enum ReportFormat {
     Human,
     Json,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, String> {
@@ -117,19 +128,21 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
             },
         },
     };
-    let dates = (0..args.days).filter_map(|i| args.date.checked_add_days(chrono::Days::new(u64::from(i)))).collect();
+    let first = args.date.unwrap_or_else(|| chrono::Utc::now().date_naive() - chrono::Days::new(1));
+    let dates = (0..args.days).filter_map(|i| first.checked_add_days(chrono::Days::new(u64::from(i)))).collect();
     let opts = Options {
         dates,
-        games: args.games as usize,
-        seed: args.seed,
         from_dir: args.from_dir.clone(),
+        lambdas: args.lambdas.clone().unwrap_or_else(|| source.root.join(super::check::LAMBDAS)),
+        release: args.release,
+        env: args.env.clone(),
         retry_after: Duration::from_secs(args.retry_after.secs()),
         timeout: Duration::from_secs(args.timeout.secs()),
         verify: !args.no_verify,
         work_dir: args.state_dir.join("run-local").join(source.name()),
         manifest: args.manifest.clone(),
     };
-    let path = source.path.display().to_string();
+    let path = source.recorded.clone();
     let name = source.name();
     let result = super::runtime()?.block_on(async {
         let aws = connect(&endpoint, &pipeline.region.value, args.trace_aws).await;
@@ -138,19 +151,16 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
     });
     match result {
         Ok(report) => {
+            let spec_arg = source.path.display().to_string();
             match args.format {
-                ReportFormat::Human => write!(out, "{}", human(&report))?,
+                ReportFormat::Human => write!(out, "{}", human(&report, &spec_arg))?,
                 ReportFormat::Json => {
                     writeln!(out, "{}", serde_json::to_string_pretty(&report).map_err(std::io::Error::other)?)?
                 }
             }
             Ok(if report.clean() { Exit::Clean } else { Exit::Findings })
         }
-        Err(LocalError::Usage(msg)) => {
-            writeln!(err, "error: {msg}")?;
-            Ok(Exit::Usage)
-        }
-        Err(LocalError::Handler(e @ crate::local::handlers::HandlerError::Unknown(_))) => {
+        Err(e) if e.is_usage() => {
             writeln!(err, "error: {e}")?;
             Ok(Exit::Usage)
         }
@@ -180,34 +190,43 @@ async fn connect(endpoint: &str, region: &str, trace: bool) -> crate::aws::Aws {
     crate::aws::Aws::from_config(config, trace)
 }
 
-/// The report for people.
-pub fn human(r: &Report) -> String {
+/// The report for people; hints name the spec as `spec` (as the user gave it).
+pub fn human(r: &Report, spec: &str) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
+    let sources = if r.source_runs.is_empty() {
+        format!("{} source object(s)", r.sources.len())
+    } else {
+        format!("{} source run(s)", r.source_runs.len())
+    };
     let _ = writeln!(
         s,
-        "\nrun-local: {} source object(s) through stack `{}` in {:.1} s (deploy {:.1} s, flow {:.1} s)\n",
-        r.sources.len(),
+        "\nrun-local: {sources} through stack `{}` in {:.1} s (deploy {:.1} s, flow {:.1} s)\n",
         r.stack,
         r.elapsed.as_secs_f64(),
         r.deploy.as_secs_f64(),
         r.flow.as_secs_f64()
     );
+    for run in r.source_runs.iter().filter(|run| run.error.is_some()) {
+        let _ = writeln!(s, "{} ({}) for {} FAILED: {}\n", run.stage, run.runs, run.date, run.error.as_deref().unwrap_or_default());
+    }
     let _ = writeln!(
         s,
-        "{:<20} {:>7} {:>7} {:>6} {:>6} {:>11}  {:>5} {:>5}",
-        "stage", "batches", "records", "ok", "failed", "handler ms", "queue", "DLQ"
+        "{:<20} {:>7} {:>7} {:>6} {:>6} {:>11} {:>5} {:>11}  {:>5} {:>5}",
+        "stage", "batches", "records", "ok", "failed", "invoke ms", "procs", "max MB", "queue", "DLQ"
     );
     for st in &r.stages {
         let _ = writeln!(
             s,
-            "{:<20} {:>7} {:>7} {:>6} {:>6} {:>11.1}  {:>5} {:>5}{}",
+            "{:<20} {:>7} {:>7} {:>6} {:>6} {:>11.1} {:>5} {:>11}  {:>5} {:>5}{}",
             st.stage,
             st.stats.batches,
             st.stats.records,
             st.stats.succeeded,
             st.stats.failed,
             st.stats.handler_time.as_secs_f64() * 1000.0,
+            st.processes,
+            format!("{} / {}", st.max_memory_mb, st.memory_mb),
             st.left_in_queue,
             st.dead_letters,
             if st.mapping == "Enabled" { String::new() } else { format!("  (mapping {})", st.mapping) }
@@ -227,16 +246,14 @@ pub fn human(r: &Report) -> String {
         );
     }
     if !r.tables.is_empty() {
-        let _ = writeln!(s, "\ngold tables (read back through Iceberg):");
+        let _ = writeln!(s, "\ntables (their current Iceberg snapshot):");
         for t in &r.tables {
-            let dates: Vec<String> = t.per_date.iter().map(|(d, n)| format!("{d}: {n}")).collect();
             let _ = writeln!(
                 s,
-                "  {:<20} {:>6} row(s) of the run's dates ({}); {} in all; snapshot {}",
+                "  {:<40} {:>8} row(s); {} snapshot(s), current {}",
                 t.table,
-                t.rows,
-                dates.join(", "),
                 t.total_rows,
+                t.snapshots,
                 t.snapshot_id.map_or_else(|| "none".to_string(), |i| i.to_string())
             );
         }
@@ -244,7 +261,7 @@ pub fn human(r: &Report) -> String {
     for st in r.stages.iter().filter(|st| st.dead_letters > 0) {
         let _ = writeln!(
             s,
-            "\n{} message(s) of {} ended in its DLQ `{}` after maxReceiveCount\nhint: `pipewright dlq --stage {} peek`, fix, then `pipewright dlq --stage {} redrive`",
+            "\n{} message(s) of {} ended in its DLQ `{}` after maxReceiveCount\nhint: `pipewright dlq {spec} --stage {} peek`, fix, then `pipewright dlq {spec} --stage {} redrive`",
             st.dead_letters, st.stage, st.dlq, st.stage, st.stage
         );
     }
@@ -257,7 +274,7 @@ pub fn human(r: &Report) -> String {
     let _ = writeln!(
         s,
         "\n{}",
-        if r.clean() { "clean: every record processed, nothing dead, no drift" } else { "NOT clean" }
+        if r.clean() { "clean: every source ran, every record processed, nothing dead, no drift" } else { "NOT clean" }
     );
     s
 }

@@ -18,7 +18,7 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
         let readers = aws.readers();
-        crate::verify::verify(&aws, &readers, pipeline, &path).await
+        crate::verify::verify(&aws, &readers, pipeline, &source.recorded).await
     });
     match result {
         Ok(aspects) => {

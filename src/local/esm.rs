@@ -1,18 +1,19 @@
 //! An SQS event source mapping, emulated: poll the queue, gather a batch (batch size, batching
-//! window), invoke the handler, delete what succeeded, and leave what failed to SQS, which counts
+//! window), invoke the function through its execution environment ([`super::runtime`]), delete what
+//! succeeded, and leave what failed to SQS, which counts
 //! receives and moves a message to the DLQ after `maxReceiveCount` (the emulator does, like AWS).
 //!
-//! As Lambda does: with `ReportBatchItemFailures` only the reported messages fail; without it a
-//! batch response is ignored (every message is deleted) unless the handler itself fails, which fails
-//! the whole batch. A failed message stays invisible for the queue's visibility timeout; locally that
+//! As Lambda does: with `ReportBatchItemFailures` only the reported messages fail (an empty or null
+//! response, or an empty or null `batchItemFailures`, is a complete success; a response that is not
+//! JSON or names a message that is not in the batch is a complete failure); without it a response
+//! is ignored (every message is deleted) unless the invocation fails (a function error, a crash, a
+//! timeout), which fails the whole batch. A failed message stays invisible for the queue's visibility timeout; locally that
 //! is shortened to `retry_after`, so a retry does not wait half an hour. One batch at a time per
 //! mapping.
 
-use super::handlers::Handler;
+use super::runtime::{Environment, Outcome};
 use crate::aws::AwsError;
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use futures::FutureExt;
 use serde_json::{Map, Value, json};
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -38,9 +39,9 @@ pub struct Stats {
     pub records: u64,
     pub succeeded: u64,
     pub failed: u64,
-    /// Whole batches the handler failed (an error, not a batch response).
+    /// Whole batches that failed (a function error, a crash, a timeout, an unusable response).
     pub handler_errors: u64,
-    /// Time spent in the handler.
+    /// Time spent in invocations (the function's processing and the Runtime API round trip).
     #[serde(serialize_with = "ser_ms")]
     pub handler_time: Duration,
 }
@@ -75,13 +76,13 @@ pub struct Shared {
 pub async fn poll(
     sqs: &aws_sdk_sqs::Client,
     m: &Mapping,
-    handler: &Handler,
+    function: &mut Environment,
     retry_after: Duration,
     shared: &Shared,
     stats: &RefCell<Stats>,
     on_invocation: &dyn Fn(&Invocation),
 ) {
-    if let Err(e) = poll_inner(sqs, m, handler, retry_after, shared, stats, on_invocation).await {
+    if let Err(e) = poll_inner(sqs, m, function, retry_after, shared, stats, on_invocation).await {
         shared.error.borrow_mut().get_or_insert(e);
         shared.stop.set(true);
     }
@@ -90,7 +91,7 @@ pub async fn poll(
 async fn poll_inner(
     sqs: &aws_sdk_sqs::Client,
     m: &Mapping,
-    handler: &Handler,
+    function: &mut Environment,
     retry_after: Duration,
     shared: &Shared,
     stats: &RefCell<Stats>,
@@ -102,7 +103,7 @@ async fn poll_inner(
             continue;
         }
         shared.busy.set(shared.busy.get() + 1);
-        let result = invoke(sqs, m, handler, retry_after, &messages, stats).await;
+        let result = invoke(sqs, m, function, retry_after, &messages, stats).await;
         shared.busy.set(shared.busy.get() - 1);
         on_invocation(&result?);
     }
@@ -153,7 +154,7 @@ async fn gather(sqs: &aws_sdk_sqs::Client, m: &Mapping) -> Result<Vec<aws_sdk_sq
 }
 
 /// The event Lambda would send for these messages.
-pub fn event(m: &Mapping, messages: &[aws_sdk_sqs::types::Message]) -> Result<SqsEvent, serde_json::Error> {
+pub fn event(m: &Mapping, messages: &[aws_sdk_sqs::types::Message]) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|msg| {
@@ -182,43 +183,58 @@ pub fn event(m: &Mapping, messages: &[aws_sdk_sqs::types::Message]) -> Result<Sq
             })
         })
         .collect();
-    serde_json::from_value(json!({ "Records": records }))
+    json!({ "Records": records })
+}
+
+/// The messages a function's response reports failed, by Lambda's rules for
+/// `ReportBatchItemFailures`; `Err` when the whole batch fails.
+pub fn reported_failures<'a>(body: &[u8], ids: &[&'a str]) -> Result<Vec<&'a str>, String> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let v: Value = serde_json::from_str(&text).map_err(|e| format!("the batch response is not JSON: {e}"))?;
+    let items = match v.get("batchItemFailures") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(format!("`batchItemFailures` is not a list: {other}")),
+    };
+    let mut failed = Vec::new();
+    for item in items {
+        let id = item.get("itemIdentifier").and_then(Value::as_str).unwrap_or_default();
+        match ids.iter().find(|i| **i == id) {
+            Some(i) if !id.is_empty() => failed.push(*i),
+            _ => return Err(format!("the batch response names a message that is not in the batch: {item}")),
+        }
+    }
+    Ok(failed)
 }
 
 async fn invoke(
     sqs: &aws_sdk_sqs::Client,
     m: &Mapping,
-    handler: &Handler,
+    function: &mut Environment,
     retry_after: Duration,
     messages: &[aws_sdk_sqs::types::Message],
     stats: &RefCell<Stats>,
 ) -> Result<Invocation, AwsError> {
     let keys = messages.iter().filter_map(|msg| msg.body().and_then(first_key)).collect();
     let started = Instant::now();
-    // A batch the handler cannot even parse fails as a whole, like a function error.
-    let outcome = match event(m, messages) {
-        // A panicking handler is a crashed invocation: the batch fails and is retried, as on Lambda.
-        Ok(event) => match std::panic::AssertUnwindSafe(handler.handle(&event)).catch_unwind().await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(panic) => Err(format!("the handler panicked: {}", panic_message(panic.as_ref()))),
-        },
-        Err(e) => Err(format!("building the SQS event: {e}")),
+    let payload = serde_json::to_vec(&event(m, messages)).unwrap_or_default();
+    let outcome = match function.invoke(payload).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::InitError { error_type: "Runtime.StartError".into(), message: e.to_string(), tail: Vec::new() },
     };
     let duration = started.elapsed();
     let ids: Vec<&str> = messages.iter().filter_map(|msg| msg.message_id()).collect();
     let (failed, error): (Vec<&str>, Option<String>) = match &outcome {
-        Err(e) => (ids.clone(), Some(e.clone())),
-        Ok(resp) if m.report_failures => {
-            let reported: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-            // Lambda fails the whole batch when a reported identifier is not one of the batch's.
-            if reported.iter().any(|r| !ids.contains(r)) {
-                (ids.clone(), Some("the batch response names a message that is not in the batch".into()))
-            } else {
-                (reported, None)
-            }
-        }
-        // Without ReportBatchItemFailures a batch response means nothing to Lambda: all succeeded.
-        Ok(_) => (Vec::new(), None),
+        Outcome::Response(body) if m.report_failures => match reported_failures(body, &ids) {
+            Ok(failed) => (failed, None),
+            Err(e) => (ids.clone(), Some(e)),
+        },
+        // Without ReportBatchItemFailures a response means nothing to Lambda: all succeeded.
+        Outcome::Response(_) => (Vec::new(), None),
+        failure => (ids.clone(), failure.error()),
     };
     let mut done = Vec::new();
     for msg in messages {
@@ -262,7 +278,7 @@ async fn invoke(
     s.records += messages.len() as u64;
     s.failed += failed.len() as u64;
     s.succeeded += (messages.len() - failed.len()) as u64;
-    s.handler_errors += u64::from(outcome.is_err());
+    s.handler_errors += u64::from(error.is_some());
     s.handler_time += duration;
     Ok(Invocation {
         stage: m.stage.clone(),
@@ -273,14 +289,6 @@ async fn invoke(
         duration,
         error,
     })
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// The first S3 key of an S3 event notification body (decoded), or `s3:TestEvent`, for progress output.

@@ -1,32 +1,40 @@
 //! `pipewright run-local`: the whole pipeline on one machine, against the local emulator.
 //!
-//! 1. Deploy the generated stack to the emulator through the normal change-set flow. The functions'
-//!    code is never run by the emulator (its event source mappings are inert), so the artifacts are
+//! 1. Find each stage's program ([`programs`]: its crate under `lambdas/`, built for this machine, or
+//!    an executable `bootstrap`) and build them, before anything is deployed.
+//! 2. Deploy the generated stack to the emulator through the normal change-set flow. The emulator
+//!    never runs function code (its event source mappings are inert), so the artifacts are
 //!    placeholder zips whose `bootstrap` says so; a real build manifest can be given instead.
-//! 2. Read what was deployed: each function's environment (the stage contract as CloudFormation
-//!    set it), its queue and its event source mapping (batch size, window, response types, state).
-//! 3. Construct the real handlers of `lambdas/` in process from that environment ([`handlers`]).
-//! 4. Write the source layer: a generated day of games per date (as the bronze stage writes it) or
-//!    the files of a directory. S3 notifies the queues, as on AWS.
-//! 5. Emulate every enabled mapping ([`esm`]) until all queues are empty and no handler runs.
-//! 6. Report: per stage batches, records, failures and handler time; dead letters; the objects of
-//!    each layer for the dates; the gold tables' rows for the dates (read back through Iceberg); then
-//!    `verify` of the whole stack. Handler logs go to each function's log group, as Lambda's would.
+//! 3. Read what was deployed: each function's environment (the stage contract as CloudFormation
+//!    set it), timeout, memory, its queue and its event source mapping (batch size, window,
+//!    response types, state). Each function gets an execution environment ([`runtime`]): its
+//!    program as a child process behind a Lambda Runtime API served on 127.0.0.1.
+//! 4. Write the source layer: each stage without a trigger runs once per date (a `runs: local`
+//!    stage as a process with `--date D`, a scheduled Lambda stage invoked with `{"date": "D"}`), or
+//!    the files of a directory are put. S3 notifies the queues, as on AWS.
+//! 5. Emulate every enabled mapping ([`esm`]) until all queues are empty and no invocation runs.
+//! 6. Report: per stage batches, records, failures, invocation time, processes and peak memory;
+//!    dead letters; the objects of each write template for the dates; each S3 table's current
+//!    snapshot; then `verify` of the whole stack. The functions' output goes to their log groups,
+//!    as Lambda's would.
 
 pub mod esm;
-pub mod handlers;
+pub mod programs;
+pub mod runtime;
 
 use crate::aws::{Aws, AwsError};
 use crate::build::manifest::{Artifact, Manifest};
 use crate::deploy;
 use crate::drift::report::Summary;
 use crate::spec::Pipeline;
+use crate::spec::resolve::Stage;
 use chrono::NaiveDate;
 use esm::{Invocation, Mapping, Shared, Stats};
-use handlers::{Handler, Local};
-use pipewright_common::log::Captured;
+use programs::ProgramError;
+use runtime::{Environment, Function};
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,17 +42,23 @@ use std::time::{Duration, Instant};
 /// The access key (and secret) run-local uses: the emulator accepts any.
 pub const EMULATOR_KEY: &str = "testing";
 
+/// Set (to `1`) in the environment of the `runs: local` stages run-local runs: a stage whose source
+/// is out of reach here (an external API) can write generated data instead.
+pub const RUN_LOCAL_VAR: &str = "PIPEWRIGHT_RUN_LOCAL";
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The dates to generate games for.
+    /// The dates the source stages run for.
     pub dates: Vec<NaiveDate>,
-    /// Games per generated date.
-    pub games: usize,
-    /// Seed of the generator.
-    pub seed: u64,
-    /// Put these files instead (key = path relative to the directory).
+    /// Put these files instead of running the source stages (key = path relative to the directory).
     pub from_dir: Option<PathBuf>,
+    /// Where the stage crates are (`<lambdas>/<stage>`).
+    pub lambdas: PathBuf,
+    /// Build the stages with `--release`.
+    pub release: bool,
+    /// Extra environment of every stage process (`NAME`, `VALUE`).
+    pub env: Vec<(String, String)>,
     /// How soon a failed message is retried (instead of the queue's visibility timeout).
     pub retry_after: Duration,
     /// Give up when the pipeline has not settled after this long.
@@ -68,11 +82,22 @@ pub enum LocalError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
-    Handler(#[from] handlers::HandlerError),
+    Program(#[from] ProgramError),
     #[error("the pipeline did not settle within {timeout:?}: {waiting}")]
     Timeout { timeout: Duration, waiting: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl LocalError {
+    /// Whether the user can fix it by changing the command or the project (exit 2).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            LocalError::Usage(_) => true,
+            LocalError::Program(e) => e.is_usage(),
+            _ => false,
+        }
+    }
 }
 
 /// One stage's part of the run.
@@ -87,10 +112,28 @@ pub struct StageReport {
     pub report_batch_item_failures: bool,
     #[serde(flatten)]
     pub stats: Stats,
+    /// Processes started for the function (the first, and one after each crash or timeout).
+    pub processes: u32,
+    /// The highest peak resident set of its processes, in MB, and the function's memory size.
+    pub max_memory_mb: u64,
+    pub memory_mb: u64,
     /// Messages left in the queue (a disabled mapping) and in its DLQ at the end.
     pub left_in_queue: u64,
     pub dead_letters: u64,
     pub dlq: String,
+}
+
+/// One run of a source stage (a stage without a trigger) for a date.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRun {
+    pub stage: String,
+    pub date: String,
+    /// `local` (a process) or `lambda` (an invocation).
+    pub runs: &'static str,
+    #[serde(serialize_with = "ser_secs")]
+    pub duration: Duration,
+    /// Why it failed, with the process's last output lines.
+    pub error: Option<String>,
 }
 
 /// The objects a stage wrote for the run's dates.
@@ -105,16 +148,16 @@ pub struct LayerReport {
     pub bytes: u64,
 }
 
-/// A gold table, read back through Iceberg.
+/// An S3 table: its current snapshot, read from the table's Iceberg metadata.
 #[derive(Debug, Clone, Serialize)]
 pub struct TableReport {
+    /// `namespace.table`.
     pub table: String,
-    /// Rows of the run's dates.
-    pub rows: usize,
-    /// Rows of the run's dates, per date.
-    pub per_date: Vec<(String, usize)>,
-    pub total_rows: usize,
     pub snapshot_id: Option<i64>,
+    /// Snapshots committed so far.
+    pub snapshots: usize,
+    /// Rows of the current snapshot (its summary's `total-records`).
+    pub total_rows: u64,
 }
 
 /// Everything run-local did.
@@ -122,7 +165,9 @@ pub struct TableReport {
 pub struct Report {
     pub endpoint: String,
     pub stack: String,
-    /// Source objects put (`s3://bucket/key`).
+    /// The runs of the source stages (empty with `--from-dir`).
+    pub source_runs: Vec<SourceRun>,
+    /// Source objects put from `--from-dir` (`s3://bucket/key`).
     pub sources: Vec<String>,
     pub stages: Vec<StageReport>,
     pub layers: Vec<LayerReport>,
@@ -133,7 +178,7 @@ pub struct Report {
     /// Deploying the stack (change set, or nothing when up to date).
     #[serde(serialize_with = "ser_secs")]
     pub deploy: Duration,
-    /// From the first source object put until every queue was empty.
+    /// From the first source run until every queue was empty.
     #[serde(serialize_with = "ser_secs")]
     pub flow: Duration,
     /// `verify`'s summary line and whether it was clean.
@@ -152,23 +197,22 @@ fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 }
 
 impl Report {
-    /// Every record was processed and nothing is dead or drifted.
+    /// Every source ran, every record was processed and nothing is dead or drifted.
     pub fn clean(&self) -> bool {
-        self.stages.iter().all(|s| s.dead_letters == 0 && s.left_in_queue == 0)
+        self.source_runs.iter().all(|r| r.error.is_none())
+            && self.stages.iter().all(|s| s.dead_letters == 0 && s.left_in_queue == 0)
             && self.verify.as_ref().is_none_or(|v| v.clean)
     }
 }
 
-/// A stage that runs in process, with what was deployed for it.
+/// A triggered Lambda stage, with what was deployed for it.
 struct Wired {
     mapping: Mapping,
     enabled: String,
     dlq: String,
-    handler: Handler,
-    captured: Captured,
+    function: Environment,
+    memory_mb: u64,
     log_group: String,
-    /// The S3 Tables the deployed function writes (its `PIPEWRIGHT_TABLE_*` contract).
-    tables: Option<pipewright_common::TablesEnv>,
 }
 
 /// Runs the pipeline of `spec` on the emulator behind `aws` (at `endpoint`).
@@ -183,7 +227,14 @@ pub async fn run(
     let p = spec.pipeline;
     preflight(p, opts)?;
 
-    // 1. Deploy.
+    // 1. The stages' programs, built before anything is deployed.
+    let mut sources = BTreeMap::new();
+    for stage in p.stages.iter().filter(|s| needs_program(s, opts)) {
+        sources.insert(stage.name.value.clone(), programs::locate(&opts.lambdas, &stage.name.value)?);
+    }
+    let programs = programs::build(&sources, opts.release, err)?;
+
+    // 2. Deploy.
     let manifest = match &opts.manifest {
         Some(m) => m.clone(),
         None => placeholder_manifest(p, &opts.work_dir)?,
@@ -205,18 +256,16 @@ pub async fn run(
     let deploy_time = deploy_started.elapsed();
     writeln!(err, "run-local: stack `{stack}` deployed on {endpoint}")?;
 
-    // 2-3. What was deployed, and the handlers.
+    // 3. What was deployed, and an execution environment per function.
+    let local = Local { endpoint, region: aws.region(), extra: &opts.env };
     let readers = aws.readers();
-    let region = aws.region();
-    let local = Local { sdk: &aws.config, endpoint, region: &region };
     let mut wired = Vec::new();
+    let mut tables_env = Vec::new();
     for stage in p.stages.iter().filter(|s| s.trigger.is_some()) {
         let (Some(f), Some(q)) = (&stage.function, &stage.queue) else { continue };
         let name = &stage.name.value;
-        let function = readers
-            .function(&f.name.value)
-            .await?
-            .ok_or_else(|| LocalError::Usage(format!("function `{}` was not deployed", f.name.value)))?;
+        let (function, deployed) = local.function(&readers, stage, &programs).await?;
+        tables_env.push(deployed.env.clone());
         let queue = readers
             .queue(&q.name.value)
             .await?
@@ -226,24 +275,22 @@ pub async fn run(
         let m = live.iter().find(|m| m.source_arn == queue_arn).ok_or_else(|| {
             LocalError::Usage(format!("no event source mapping connects `{}` to `{}`", q.name.value, f.name.value))
         })?;
-        let (handler, captured, stage_env) = Handler::connect(name, &function.env, &local).await?;
         wired.push(Wired {
             mapping: Mapping {
                 stage: name.clone(),
                 function: f.name.value.clone(),
                 queue_url: queue.get("QueueUrl").cloned().unwrap_or_default(),
                 queue_arn,
-                region: region.clone(),
+                region: local.region.clone(),
                 batch_size: m.batch_size.max(1) as usize,
                 window: Duration::from_secs(m.window.max(0) as u64),
                 report_failures: m.response_types.iter().any(|t| t == "ReportBatchItemFailures"),
             },
             enabled: m.state.clone(),
             dlq: q.dlq_name.value.clone(),
-            handler,
-            captured,
+            memory_mb: function.memory_mb,
+            function: Environment::new(function).await?,
             log_group: f.log_group.value.clone(),
-            tables: stage_env.tables,
         });
     }
     for w in &wired {
@@ -262,7 +309,10 @@ pub async fn run(
 
     // 4. The source layer.
     let flow_started = Instant::now();
-    let sources = put_sources(aws, p, opts, err).await?;
+    let (source_runs, put) = match &opts.from_dir {
+        Some(dir) => (Vec::new(), put_files(aws, p, dir, err).await?),
+        None => (run_sources(&readers, &local, p, &programs, opts, err).await?, Vec::new()),
+    };
 
     // 5. The mappings, until everything settled.
     let shared = Shared::default();
@@ -290,12 +340,12 @@ pub async fn run(
         );
     };
     let sqs = &readers.sqs;
+    let polled: Vec<Mapping> = wired.iter().filter(|w| w.enabled == "Enabled").map(|w| w.mapping.clone()).collect();
     let pollers = wired
-        .iter()
+        .iter_mut()
         .zip(&stats)
         .filter(|(w, _)| w.enabled == "Enabled")
-        .map(|(w, s)| esm::poll(sqs, &w.mapping, &w.handler, opts.retry_after, &shared, s, &on_invocation));
-    let polled: Vec<&Mapping> = wired.iter().filter(|w| w.enabled == "Enabled").map(|w| &w.mapping).collect();
+        .map(|(w, s)| esm::poll(sqs, &w.mapping, &mut w.function, opts.retry_after, &shared, s, &on_invocation));
     let supervise = supervise(sqs, &polled, &shared, opts.timeout);
     let (_, settled) = futures::join!(futures::future::join_all(pollers), supervise);
     let err = progress.into_inner();
@@ -305,9 +355,9 @@ pub async fn run(
     settled?;
     let flow = flow_started.elapsed();
 
-    // Handler logs to the functions' log groups.
+    // The functions' output to their log groups.
     for w in &wired {
-        ship_logs(&readers.logs, &w.log_group, &w.captured).await?;
+        ship_logs(&readers.logs, &w.log_group, &w.function.lines()).await?;
     }
 
     // 6. The report.
@@ -325,16 +375,19 @@ pub async fn run(
             batching_window_s: w.mapping.window.as_secs(),
             report_batch_item_failures: w.mapping.report_failures,
             stats: s.into_inner(),
+            processes: w.function.starts,
+            max_memory_mb: w.function.max_memory_mb,
+            memory_mb: w.memory_mb,
             left_in_queue: queue_depth(&readers.sqs, &w.mapping.queue_url).await?,
             dead_letters,
             dlq: w.dlq.clone(),
         });
     }
+    for w in wired {
+        w.function.shutdown().await;
+    }
     let layers = layers(aws, p, opts).await?;
-    let tables = match wired.iter().find_map(|w| w.tables.as_ref()) {
-        Some(env) => tables(env, &local, opts).await?,
-        None => Vec::new(),
-    };
+    let tables = tables(aws, &readers, &tables_env).await?;
     let verify = if opts.verify {
         writeln!(err, "run-local: verifying the stack")?;
         let aspects = crate::verify::verify(aws, &readers, p, spec.path).await?;
@@ -351,7 +404,8 @@ pub async fn run(
     Ok(Report {
         endpoint: endpoint.to_string(),
         stack,
-        sources,
+        source_runs,
+        sources: put,
         stages,
         layers,
         tables,
@@ -362,26 +416,206 @@ pub async fn run(
     })
 }
 
-/// Refuses what cannot run locally, before anything is deployed.
-fn preflight(p: &Pipeline, opts: &Options) -> Result<(), LocalError> {
-    for stage in p.stages.iter().filter(|s| s.trigger.is_some() && s.function.is_some()) {
-        if !handlers::KNOWN.contains(&stage.name.value.as_str()) {
-            return Err(handlers::HandlerError::Unknown(stage.name.value.clone()).into());
+/// Whether run-local runs `stage`'s program: every triggered Lambda stage, and the source stages
+/// (no trigger) unless `--from-dir` stands for their output.
+fn needs_program(stage: &Stage, opts: &Options) -> bool {
+    match &stage.trigger {
+        Some(_) => stage.function.is_some(),
+        None => opts.from_dir.is_none(),
+    }
+}
+
+/// Where the processes run: the emulator, the region, the extra environment.
+struct Local<'a> {
+    endpoint: &'a str,
+    region: String,
+    extra: &'a [(String, String)],
+}
+
+impl Local<'_> {
+    /// What every stage process needs to reach the emulator.
+    fn aws_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint),
+            ("AWS_ACCESS_KEY_ID", EMULATOR_KEY),
+            ("AWS_SECRET_ACCESS_KEY", EMULATOR_KEY),
+            ("AWS_REGION", &self.region),
+            ("AWS_DEFAULT_REGION", &self.region),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The execution environment's definition of `stage`'s deployed function: its environment as
+    /// deployed, the variables Lambda sets (`AWS_LAMBDA_*`, region, credentials: the emulator's),
+    /// its timeout and memory.
+    async fn function(
+        &self,
+        readers: &crate::aws::live::Readers,
+        stage: &Stage,
+        programs: &BTreeMap<String, PathBuf>,
+    ) -> Result<(Function, crate::aws::live::LiveFunction), LocalError> {
+        let name = &stage.name.value;
+        let f = stage.function.as_ref().ok_or_else(|| LocalError::Usage(format!("stage `{name}` runs no function")))?;
+        let deployed = readers
+            .function(&f.name.value)
+            .await?
+            .ok_or_else(|| LocalError::Usage(format!("function `{}` was not deployed", f.name.value)))?;
+        let program = programs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| LocalError::Usage(format!("stage `{name}` has no program to run")))?;
+        let memory = u64::try_from(deployed.memory).unwrap_or(128);
+        let mut env: BTreeMap<String, String> = deployed.env.clone();
+        let now = chrono::Utc::now();
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME", f.name.value.clone()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.value.clone()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", format!("{}/[$LATEST]run-local-{}", now.format("%Y/%m/%d"), now.timestamp_millis())),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+            ("LAMBDA_TASK_ROOT", program.parent().map(|d| d.display().to_string()).unwrap_or_default()),
+            ("_HANDLER", deployed.handler.clone()),
+            ("TZ", ":UTC".to_string()),
+            ("LANG", "en_US.UTF-8".to_string()),
+            ("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".to_string())),
+        ];
+        env.extend(lambda.into_iter().map(|(k, v)| (k.to_string(), v)));
+        env.extend(self.aws_env());
+        env.extend(self.extra.iter().cloned());
+        let timeout = Duration::from_secs(u64::try_from(deployed.timeout).unwrap_or(3).max(1));
+        Ok((
+            Function { name: f.name.value.clone(), arn: deployed.arn.clone(), program, env, timeout, memory_mb: memory },
+            deployed,
+        ))
+    }
+}
+
+/// Runs every source stage (no trigger) once per date, in date order: a `runs: local` stage as a
+/// process (`--date D`, its contract and the emulator's address in its environment), a scheduled
+/// Lambda stage through its execution environment with `{"date": "D"}`.
+async fn run_sources(
+    readers: &crate::aws::live::Readers,
+    local: &Local<'_>,
+    p: &Pipeline,
+    programs: &BTreeMap<String, PathBuf>,
+    opts: &Options,
+    err: &mut dyn Write,
+) -> Result<Vec<SourceRun>, LocalError> {
+    let mut lambdas: BTreeMap<String, (Environment, String)> = BTreeMap::new();
+    for stage in p.stages.iter().filter(|s| s.trigger.is_none() && s.function.is_some()) {
+        let (function, _) = local.function(readers, stage, programs).await?;
+        let group = stage.function.as_ref().map(|f| f.log_group.value.clone()).unwrap_or_default();
+        lambdas.insert(stage.name.value.clone(), (Environment::new(function).await?, group));
+    }
+    let mut runs = Vec::new();
+    for date in &opts.dates {
+        let d = date.format("%Y-%m-%d").to_string();
+        for stage in p.stages.iter().filter(|s| s.trigger.is_none()) {
+            let name = &stage.name.value;
+            let started = Instant::now();
+            let (runs_as, error) = match lambdas.get_mut(name) {
+                Some((env, _)) => {
+                    let payload = serde_json::to_vec(&serde_json::json!({ "date": d })).unwrap_or_default();
+                    ("lambda", env.invoke(payload).await?.error())
+                }
+                None => {
+                    let program = programs
+                        .get(name)
+                        .ok_or_else(|| LocalError::Usage(format!("stage `{name}` has no program to run")))?;
+                    ("local", run_local_stage(p, stage, program, local, &d, opts.timeout).await?)
+                }
+            };
+            let duration = started.elapsed();
+            match &error {
+                None => writeln!(err, "run-local: {name} ({runs_as}) for {d}: ok in {:.0} ms", duration.as_secs_f64() * 1000.0)?,
+                Some(e) => writeln!(err, "run-local: {name} ({runs_as}) for {d}: FAILED: {e}")?,
+            }
+            runs.push(SourceRun { stage: name.clone(), date: d.clone(), runs: runs_as, duration, error });
         }
     }
-    if opts.from_dir.is_none() && p.stage(handlers::SOURCE).is_none_or(|s| s.writes.is_empty()) {
-        return Err(LocalError::Usage(format!(
-            "the spec has no stage `{}` writing box scores to generate; give the source objects with --from-dir",
-            handlers::SOURCE
-        )));
+    for (_, (env, group)) in lambdas {
+        ship_logs(&readers.logs, &group, &env.lines()).await?;
+        env.shutdown().await;
     }
-    if opts.from_dir.is_none() && opts.dates.is_empty() {
-        return Err(LocalError::Usage("no date to generate games for".into()));
+    Ok(runs)
+}
+
+/// Runs a `runs: local` stage's program for one date, as its crontab would (the contract of the
+/// generated crontab in its environment), against the emulator; `Some(error)` when it failed.
+async fn run_local_stage(
+    p: &Pipeline,
+    stage: &Stage,
+    program: &Path,
+    local: &Local<'_>,
+    date: &str,
+    timeout: Duration,
+) -> Result<Option<String>, LocalError> {
+    use tokio::io::AsyncReadExt;
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(["--date", date])
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .envs(p.contract_vars(stage))
+        .envs(local.aws_env())
+        .env(RUN_LOCAL_VAR, "1")
+        .envs(local.extra.iter().cloned())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| LocalError::Usage(format!("cannot start `{}`: {e}", program.display())))?;
+    let (mut out, mut errs) = (Vec::new(), Vec::new());
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    let read = async {
+        let read_out = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_end(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.read_to_end(&mut errs).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        child.wait().await
+    };
+    let status = match tokio::time::timeout(timeout, read).await {
+        Ok(status) => status?,
+        Err(_) => return Ok(Some(format!("did not finish within {timeout:?}; killed"))),
+    };
+    if status.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&errs);
+    let tail: Vec<&str> = text.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
+    Ok(Some(format!("`{} --date {date}` exited with {status}; last output:
+    {}", program.display(), tail.join("
+    "))))
+}
+
+/// Refuses what cannot run locally, before anything is built or deployed.
+fn preflight(p: &Pipeline, opts: &Options) -> Result<(), LocalError> {
+    if opts.from_dir.is_none() {
+        if !p.stages.iter().any(|s| s.trigger.is_none()) {
+            return Err(LocalError::Usage(
+                "the spec has no stage without a trigger (a scheduled or `runs: local` stage) to run for the dates; give the source objects with --from-dir".into(),
+            ));
+        }
+        if opts.dates.is_empty() {
+            return Err(LocalError::Usage("no date to run the source stages for".into()));
+        }
     }
     Ok(())
 }
 
-/// Zips whose `bootstrap` only says that run-local runs the stage in process, and their manifest.
+/// Zips whose `bootstrap` only says that run-local runs the stage itself, and their manifest.
 fn placeholder_manifest(p: &Pipeline, dir: &Path) -> Result<PathBuf, LocalError> {
     use std::io::Write as _;
     std::fs::create_dir_all(dir)?;
@@ -399,7 +633,7 @@ fn placeholder_manifest(p: &Pipeline, dir: &Path) -> Result<PathBuf, LocalError>
             zip.start_file("bootstrap", options).map_err(std::io::Error::other)?;
             write!(
                 zip,
-                "#!/bin/sh\necho 'placeholder of stage {name}: `pipewright run-local` runs its handler in process; deploy a real build with `pipewright build`' >&2\nexit 1\n"
+                "#!/bin/sh\necho 'placeholder of stage {name}: `pipewright run-local` runs the stage itself; deploy a real build with `pipewright build`' >&2\nexit 1\n"
             )?;
             zip.finish().map_err(std::io::Error::other)?;
         }
@@ -418,62 +652,46 @@ fn placeholder_manifest(p: &Pipeline, dir: &Path) -> Result<PathBuf, LocalError>
     Ok(path)
 }
 
-/// The source stage's output the generated games go to: (bucket, key template).
-fn source_output(p: &Pipeline) -> Option<(String, String)> {
-    let w = p.stage(handlers::SOURCE)?.writes.first()?;
-    Some((p.bucket_name(&w.bucket.value), w.key.value.template.clone()))
-}
-
-/// Puts the source objects; returns their `s3://` URLs.
-async fn put_sources(aws: &Aws, p: &Pipeline, opts: &Options, err: &mut dyn Write) -> Result<Vec<String>, LocalError> {
-    let mut objects: Vec<(String, String, Vec<u8>, String)> = Vec::new();
-    if let Some(dir) = &opts.from_dir {
-        let bucket = source_output(p)
-            .map(|(b, _)| b)
-            .or_else(|| p.stages.iter().find_map(|s| s.trigger.as_ref()).map(|t| p.bucket_name(&t.bucket.value)))
-            .ok_or_else(|| LocalError::Usage("the spec has no bucket to put the files into".into()))?;
-        let mut files = Vec::new();
-        walk(dir, &mut files).map_err(|e| LocalError::Usage(format!("cannot read `{}`: {e}", dir.display())))?;
-        if files.is_empty() {
-            return Err(LocalError::Usage(format!("`{}` has no files", dir.display())));
-        }
-        files.sort();
-        for file in files {
-            let key = file
-                .strip_prefix(dir)
-                .unwrap_or(&file)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            let body = std::fs::read(&file)
-                .map_err(|e| LocalError::Usage(format!("cannot read `{}`: {e}", file.display())))?;
-            let triggered = p.stages.iter().filter_map(|s| s.trigger.as_ref()).any(|t| {
-                p.bucket_name(&t.bucket.value) == bucket && pipewright_common::glob_match(&t.pattern.pattern, &key)
-            });
-            if !triggered {
-                writeln!(err, "warning: s3://{bucket}/{key} matches no trigger of the spec: nothing will process it")?;
-            }
-            objects.push((bucket.clone(), key, body, content_type(&file).to_string()));
-        }
-    } else if let Some((bucket, template)) = source_output(p) {
-        let generator = hoopstat_fixtures::Generator::new(opts.seed);
-        for date in &opts.dates {
-            let day = generator.day(*date, opts.games);
-            let d = date.format("%Y-%m-%d").to_string();
-            let key = pipewright_common::render_template(&template, &[("date", &d)])
-                .map_err(|e| LocalError::Usage(format!("stage `{}` writes `{template}`: {e}", handlers::SOURCE)))?;
-            writeln!(err, "run-local: {}: {} games of {d} -> s3://{bucket}/{key}", handlers::SOURCE, day.games.len())?;
-            objects.push((bucket.clone(), key, day.to_bronze(), "application/json".to_string()));
-        }
+/// Puts the files of `dir` (key = path under it) into the bucket of the pipeline's first trigger
+/// whose pattern one of them matches, else of the first trigger; returns their `s3://` URLs.
+async fn put_files(aws: &Aws, p: &Pipeline, dir: &Path, err: &mut dyn Write) -> Result<Vec<String>, LocalError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files).map_err(|e| LocalError::Usage(format!("cannot read `{}`: {e}", dir.display())))?;
+    if files.is_empty() {
+        return Err(LocalError::Usage(format!("`{}` has no files", dir.display())));
     }
+    files.sort();
+    let triggers: Vec<(String, &str)> = p
+        .stages
+        .iter()
+        .filter_map(|s| s.trigger.as_ref())
+        .map(|t| (p.bucket_name(&t.bucket.value), t.pattern.pattern.as_str()))
+        .collect();
     let mut urls = Vec::new();
-    for (bucket, key, body, content_type) in objects {
+    for file in files {
+        let key = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let body =
+            std::fs::read(&file).map_err(|e| LocalError::Usage(format!("cannot read `{}`: {e}", file.display())))?;
+        let matching = triggers.iter().find(|(_, pattern)| pipewright_common::glob_match(pattern, &key));
+        let bucket = match (matching, triggers.first()) {
+            (Some((bucket, _)), _) => bucket.clone(),
+            (None, Some((bucket, _))) => {
+                writeln!(err, "warning: s3://{bucket}/{key} matches no trigger of the spec: nothing will process it")?;
+                bucket.clone()
+            }
+            (None, None) => return Err(LocalError::Usage("the spec has no trigger to put the files for".into())),
+        };
         aws.s3
             .put_object()
             .bucket(&bucket)
             .key(&key)
-            .content_type(content_type)
+            .content_type(content_type(&file))
             .body(body.into())
             .send()
             .await
@@ -507,7 +725,7 @@ fn content_type(path: &Path) -> &'static str {
 /// in a row; then stops the pollers.
 async fn supervise(
     sqs: &aws_sdk_sqs::Client,
-    polled: &[&Mapping],
+    polled: &[Mapping],
     shared: &Shared,
     timeout: Duration,
 ) -> Result<(), LocalError> {
@@ -567,10 +785,9 @@ fn short_queue(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-/// Puts the handler's log lines into the function's log group (one stream per run), as Lambda does.
-async fn ship_logs(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, captured: &Captured) -> Result<(), LocalError> {
+/// Puts a function's output lines into its log group (one stream per run), as Lambda does.
+async fn ship_logs(logs: &aws_sdk_cloudwatchlogs::Client, group: &str, lines: &[String]) -> Result<(), LocalError> {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
-    let lines = captured.lines();
     if lines.is_empty() {
         return Ok(());
     }
@@ -652,58 +869,60 @@ fn glob_of(template: &str, date: Option<&str>) -> String {
     out
 }
 
-/// The gold tables' rows of the run's dates, read back through Iceberg.
+/// Each S3 table the functions write (their `PIPEWRIGHT_TABLE_*` contract): the current snapshot
+/// of its Iceberg metadata.
 async fn tables(
-    env: &pipewright_common::TablesEnv,
-    local: &Local<'_>,
-    opts: &Options,
+    aws: &Aws,
+    readers: &crate::aws::live::Readers,
+    envs: &[BTreeMap<String, String>],
 ) -> Result<Vec<TableReport>, LocalError> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::Date32Type;
-    let gold =
-        gold_analytics::table::GoldTables::with_client(handlers::tables_config(env, local), handlers::s3tables(local))
-            .await
-            .map_err(|e| {
-                LocalError::Usage(format!("reading the tables: {}", pipewright_common::log::error_chain(&e)))
-            })?;
-    let mut out = Vec::new();
-    for name in &env.tables {
-        let read_err = |e: gold_analytics::table::TableError| {
-            LocalError::Usage(format!("reading table `{name}`: {}", pipewright_common::log::error_chain(&e)))
-        };
-        let snapshot_id = gold.load(name).await.map_err(read_err)?.metadata().current_snapshot_id();
-        let batches = gold.scan_all(name).await.map_err(read_err)?;
-        let mut per_date: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-        let mut total = 0;
-        for b in &batches {
-            total += b.num_rows();
-            let Some(col) = b.column_by_name(gold_analytics::table::GAME_DATE) else { continue };
-            let Some(dates) = col.as_primitive_opt::<Date32Type>() else { continue };
-            for i in 0..dates.len() {
-                if let Some(d) = dates.value_as_date(i) {
-                    *per_date.entry(d.format("%Y-%m-%d").to_string()).or_default() += 1;
-                }
+    let mut seen = std::collections::BTreeSet::new();
+    for env in envs {
+        let Ok(contract) = pipewright_common::StageEnv::from_lookup(|k| env.get(k).cloned()) else { continue };
+        if let Some(t) = contract.tables {
+            for table in &t.tables {
+                seen.insert((t.table_bucket_arn.clone(), t.namespace.clone(), table.clone()));
             }
         }
-        let wanted: Vec<(String, usize)> = if opts.from_dir.is_some() {
-            per_date.into_iter().collect()
-        } else {
-            opts.dates
-                .iter()
-                .map(|d| {
-                    let d = d.format("%Y-%m-%d").to_string();
-                    let n = per_date.get(&d).copied().unwrap_or(0);
-                    (d, n)
-                })
-                .collect()
+    }
+    let mut out = Vec::new();
+    for (bucket_arn, namespace, table) in seen {
+        let subject = format!("{namespace}.{table}");
+        let location = readers
+            .s3tables
+            .get_table_metadata_location()
+            .table_bucket_arn(&bucket_arn)
+            .namespace(&namespace)
+            .name(&table)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3tables:GetTableMetadataLocation", &subject, e))?;
+        let Some(metadata) = location.metadata_location().and_then(pipewright_common::S3Location::parse) else {
+            out.push(TableReport { table: subject, snapshot_id: None, snapshots: 0, total_rows: 0 });
+            continue;
         };
-        out.push(TableReport {
-            table: name.clone(),
-            rows: wanted.iter().map(|(_, n)| n).sum(),
-            per_date: wanted,
-            total_rows: total,
-            snapshot_id,
-        });
+        let body = aws
+            .s3
+            .get_object()
+            .bucket(&metadata.bucket)
+            .key(&metadata.key)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:GetObject", metadata.to_string(), e))?
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::local("s3:GetObject", metadata.to_string(), e.to_string()))?
+            .into_bytes();
+        let doc: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| LocalError::Usage(format!("the metadata of table `{subject}` at {metadata} is not JSON: {e}")))?;
+        let snapshot_id = doc["current-snapshot-id"].as_i64().filter(|id| *id >= 0);
+        let snapshots = doc["snapshots"].as_array().map_or(0, Vec::len);
+        let total_rows = snapshot_id
+            .and_then(|id| doc["snapshots"].as_array()?.iter().find(|s| s["snapshot-id"].as_i64() == Some(id)))
+            .and_then(|s| s["summary"]["total-records"].as_str()?.parse().ok())
+            .unwrap_or(0);
+        out.push(TableReport { table: subject, snapshot_id, snapshots, total_rows });
     }
     Ok(out)
 }

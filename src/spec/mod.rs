@@ -15,17 +15,21 @@ use crate::check::codes;
 use crate::report::Diagnostic;
 use std::path::{Path, PathBuf};
 
-/// The flagship spec, embedded so the tool has a default to run on.
-pub const FLAGSHIP: &str = include_str!("../../specs/hoopstat-haus.yaml");
-/// Path under which the embedded flagship spec is reported.
-pub const FLAGSHIP_PATH: &str = "specs/hoopstat-haus.yaml";
+/// The spec a command uses when given none: `pipewright.yaml` in the working directory.
+pub const DEFAULT_SPEC: &str = "pipewright.yaml";
 
 /// A spec's text and where it came from.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// Path as given by the user (used in diagnostics).
+    /// Path as given by the user (used in diagnostics and hints).
     pub path: PathBuf,
     pub text: String,
+    /// The spec's project root: the nearest directory above the spec that holds a `Cargo.toml` or
+    /// `.git`, else the spec's own directory. The stage crates (`lambdas/<stage>`) are found there.
+    pub root: PathBuf,
+    /// The spec's path relative to `root`, with `/`: what generated files and the deployed template
+    /// record, so they do not depend on how the path was spelled or where the command ran.
+    pub recorded: String,
 }
 
 impl Source {
@@ -36,12 +40,32 @@ impl Source {
 
     /// Reads a spec file.
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        Ok(Source { path: path.to_path_buf(), text: std::fs::read_to_string(path)? })
+        let text = std::fs::read_to_string(path)?;
+        let (root, recorded) = project_path(path)?;
+        Ok(Source { path: path.to_path_buf(), text, root, recorded })
     }
 
-    pub fn flagship() -> Self {
-        Source { path: PathBuf::from(FLAGSHIP_PATH), text: FLAGSHIP.to_string() }
+    /// A spec that is not a file (tests, README snippets): its root is the working directory and
+    /// `path` is recorded as given.
+    pub fn text(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let path = path.into();
+        let recorded = path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        Source { path, text: text.into(), root: PathBuf::from("."), recorded }
     }
+}
+
+/// The project root of the spec at `path` and the spec's path relative to it (see [`Source`]).
+fn project_path(path: &Path) -> std::io::Result<(PathBuf, String)> {
+    let absolute = std::fs::canonicalize(path)?;
+    let dir = absolute.parent().unwrap_or(Path::new("/"));
+    let root = dir
+        .ancestors()
+        .find(|a| a.join("Cargo.toml").is_file() || a.join(".git").exists())
+        .unwrap_or(dir)
+        .to_path_buf();
+    let relative = absolute.strip_prefix(&root).unwrap_or(&absolute);
+    let recorded = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    Ok((root, recorded))
 }
 
 /// Parses the YAML strictly: syntax errors, unknown keys, wrong types and bad values are one

@@ -53,6 +53,17 @@ struct Cli {
     /// Attempts per request (429, 5xx and timeouts are retried with exponential back-off, at most 60 s).
     #[arg(long, env = "NBA_STATS_MAX_ATTEMPTS", default_value_t = 5)]
     max_attempts: u32,
+    /// Write generated box scores (deterministic, `--fixture-seed`) instead of calling the stats API.
+    /// On by default under `pipewright run-local` (`PIPEWRIGHT_RUN_LOCAL=1`), which cannot reach
+    /// the API.
+    #[arg(long, env = "PIPEWRIGHT_RUN_LOCAL", value_parser = clap::builder::BoolishValueParser::new())]
+    fixtures: bool,
+    /// Games per generated date (at most 15).
+    #[arg(long, env = "BRONZE_FIXTURE_GAMES", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=15))]
+    fixture_games: u64,
+    /// Seed of the generated games (the same seed gives the same games).
+    #[arg(long, env = "BRONZE_FIXTURE_SEED", default_value_t = 2024)]
+    fixture_seed: u64,
 }
 
 fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
@@ -121,15 +132,22 @@ async fn run_lambda(cli: Cli) -> Result<(), Error> {
 
 async fn run_local(cli: Cli) -> Result<ExitCode, Error> {
     let now = Utc::now();
+    // Generated games need no finished day: any date can be generated.
+    let over_by = if cli.fixtures { now.checked_add_days(chrono::Days::new(36_600)).unwrap_or(now) } else { now };
     let dates = match (cli.date, cli.from, cli.to) {
-        (Some(date), _, _) => dates::dates(date, date, now)?,
-        (None, Some(from), Some(to)) => dates::dates(from, to, now)?,
+        (Some(date), _, _) => dates::dates(date, date, over_by)?,
+        (None, Some(from), Some(to)) => dates::dates(from, to, over_by)?,
         _ => vec![dates::yesterday_in_new_york(now)],
     };
     let env = cli.contract()?;
     let (ingest, log) = stage(&cli, &env).await?;
     for (i, date) in dates.iter().enumerate() {
-        match ingest.day(*date).await {
+        let result = if cli.fixtures {
+            ingest.generated_day(*date, cli.fixture_games as usize, cli.fixture_seed).await
+        } else {
+            ingest.day(*date).await
+        };
+        match result {
             Ok(summary) => println!("{}", serde_json::to_string(&summary)?),
             Err(e) => {
                 log.error("date failed").date(&date.to_string()).error(&e).emit();
