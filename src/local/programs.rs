@@ -27,7 +27,7 @@ pub enum ProgramError {
         dir.join("bootstrap").display()
     )]
     Missing { stage: String, dir: PathBuf },
-    #[error("building stage `{stage}`: `{command}` failed ({status})")]
+    #[error("building stage `{stage}`: `{command}` failed ({status}); cargo's errors are above")]
     Build { stage: String, command: String, status: String },
     #[error("building stage `{stage}`: cargo reported no binary `{stage}` in `{}`", manifest.display())]
     NoBinary { stage: String, manifest: PathBuf },
@@ -56,72 +56,120 @@ pub fn locate(lambdas: &Path, stage: &str) -> Result<Source, ProgramError> {
     Err(ProgramError::Missing { stage: stage.to_string(), dir })
 }
 
-/// Builds the crates among `sources` (release or debug) and returns each stage's executable.
-/// cargo's progress goes to this process's stderr; one summary line per stage to `err`.
+/// Builds the crates among `sources` (release or debug) and returns each stage's executable. The
+/// crates of one cargo workspace are built by one `cargo build`, so their dependencies are
+/// resolved and compiled once. cargo's progress goes to this process's stderr; a summary line per
+/// build to `err`.
 pub fn build(
     sources: &BTreeMap<String, Source>,
     release: bool,
     err: &mut dyn Write,
 ) -> Result<BTreeMap<String, PathBuf>, ProgramError> {
     let mut programs = BTreeMap::new();
+    let mut workspaces: BTreeMap<PathBuf, Vec<(&str, &Path)>> = BTreeMap::new();
     for (stage, source) in sources {
-        let path = match source {
+        match source {
             Source::Bootstrap(path) => {
                 let _ = writeln!(err, "run-local: {stage}: {}", path.display());
-                std::path::absolute(path).map_err(|source| ProgramError::Io { stage: stage.clone(), source })?
+                let path = std::path::absolute(path).map_err(|source| ProgramError::Io { stage: stage.clone(), source })?;
+                programs.insert(stage.clone(), path);
             }
             Source::Crate { manifest } => {
-                let started = Instant::now();
-                let path = cargo_build(stage, manifest, release)?;
-                let _ = writeln!(
-                    err,
-                    "run-local: {stage}: built {} in {:.1} s",
-                    path.display(),
-                    started.elapsed().as_secs_f64()
-                );
-                path
+                let workspace = workspace_of(stage, manifest)?;
+                workspaces.entry(workspace).or_default().push((stage, manifest));
             }
-        };
-        programs.insert(stage.clone(), path);
+        }
+    }
+    for (workspace, stages) in workspaces {
+        let started = Instant::now();
+        let built = cargo_build(&workspace, &stages, release)?;
+        let names: Vec<&str> = stages.iter().map(|(s, _)| *s).collect();
+        let _ = writeln!(
+            err,
+            "run-local: built {} ({}) in {:.1} s",
+            names.join(", "),
+            if release { "release" } else { "debug" },
+            started.elapsed().as_secs_f64()
+        );
+        programs.extend(built);
     }
     Ok(programs)
 }
 
-/// `cargo build --bin <stage>` of the package at `manifest`; the executable cargo reports.
-fn cargo_build(stage: &str, manifest: &Path, release: bool) -> Result<PathBuf, ProgramError> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(&cargo);
-    command
-        .arg("build")
-        .arg("--manifest-path")
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// The manifest of the workspace the package at `manifest` belongs to (itself when standalone).
+fn workspace_of(stage: &str, manifest: &Path) -> Result<PathBuf, ProgramError> {
+    let io = |source| ProgramError::Io { stage: stage.to_string(), source };
+    let out = Command::new(cargo())
+        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
         .arg(manifest)
-        .args(["--bin", stage, "--message-format", "json-render-diagnostics"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(io)?;
+    if !out.status.success() {
+        return Err(ProgramError::Build {
+            stage: stage.to_string(),
+            command: format!("cargo locate-project --workspace --manifest-path {}", manifest.display()),
+            status: out.status.to_string(),
+        });
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// `cargo build -p <package> --bin <stage> ...` of the stages of one workspace; each stage's
+/// executable, as cargo reports it.
+fn cargo_build(
+    workspace: &Path,
+    stages: &[(&str, &Path)],
+    release: bool,
+) -> Result<BTreeMap<String, PathBuf>, ProgramError> {
+    let first = stages.first().map_or("", |(s, _)| *s).to_string();
+    let mut command = Command::new(cargo());
+    command.arg("build").arg("--manifest-path").arg(workspace);
+    for (stage, manifest) in stages {
+        // The package is named by its manifest's directory through `--manifest-path` of the
+        // workspace, so select it by its own manifest: `-p` takes a package name or a path spec.
+        let spec = std::path::absolute(manifest.parent().unwrap_or(manifest))
+            .map_err(|source| ProgramError::Io { stage: (*stage).to_string(), source })?;
+        command.arg("-p").arg(format!("path+file://{}", spec.display()));
+        command.args(["--bin", stage]);
+    }
+    command.args(["--message-format", "json-render-diagnostics"]).stdout(Stdio::piped()).stderr(Stdio::inherit());
     if release {
         command.arg("--release");
     }
     let shown = format!(
-        "cargo build --manifest-path {} --bin {stage}{}",
-        manifest.display(),
-        if release { " --release" } else { "" }
+        "cargo build --manifest-path {}{} ({})",
+        workspace.display(),
+        if release { " --release" } else { "" },
+        stages.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(", ")
     );
-    let io = |source| ProgramError::Io { stage: stage.to_string(), source };
+    let io = |source| ProgramError::Io { stage: first.clone(), source };
     let mut child = command.spawn().map_err(io)?;
-    let mut executable = None;
+    let mut built = BTreeMap::new();
     if let Some(stdout) = child.stdout.take() {
         for line in std::io::BufReader::new(stdout).lines() {
             let line = line.map_err(io)?;
-            if let Some(path) = executable_of(&line, stage) {
-                executable = Some(path);
+            for (stage, _) in stages {
+                if let Some(path) = executable_of(&line, stage) {
+                    built.insert((*stage).to_string(), path);
+                }
             }
         }
     }
     let status = child.wait().map_err(io)?;
     if !status.success() {
-        return Err(ProgramError::Build { stage: stage.to_string(), command: shown, status: status.to_string() });
+        return Err(ProgramError::Build { stage: first, command: shown, status: status.to_string() });
     }
-    executable.ok_or_else(|| ProgramError::NoBinary { stage: stage.to_string(), manifest: manifest.to_path_buf() })
+    for (stage, manifest) in stages {
+        if !built.contains_key(*stage) {
+            return Err(ProgramError::NoBinary { stage: (*stage).to_string(), manifest: manifest.to_path_buf() });
+        }
+    }
+    Ok(built)
 }
 
 /// The executable of a `compiler-artifact` message for the binary target `stage`.
