@@ -1,6 +1,9 @@
-//! `pipewright run-local` against the emulator: a generated day flows bronze -> silver -> gold and
-//! verifies clean (twice, without duplicating a row); a poisoned record ends in the DLQ after
-//! maxReceiveCount while its batch neighbours succeed.
+//! `pipewright run-local` against the emulator, each stage a real process behind the Lambda Runtime
+//! API: the flagship's generated day flows bronze -> silver -> gold and verifies clean (twice,
+//! without duplicating a row); a poisoned record ends in the DLQ after maxReceiveCount while its batch
+//! neighbours succeed; `specs/minimal.yaml` and a pipeline of another shape (a local source, a chain
+//! of three Lambda stages, another region) run with a Python stage that speaks the Runtime API
+//! itself; a stage that crashes has its messages retried, then dead-lettered.
 
 mod support;
 
@@ -48,12 +51,13 @@ fn a_generated_day_flows_to_gold_and_verifies_clean_and_a_rerun_duplicates_nothi
         &emulator.endpoint,
         "--state-dir",
         state.to_str().expect("utf8"),
+        "specs/hoopstat-haus.yaml",
         "--date",
         "2024-01-15",
-        "--games",
-        "4",
-        "--seed",
-        "7",
+        "--env",
+        "BRONZE_FIXTURE_GAMES=4",
+        "--env",
+        "BRONZE_FIXTURE_SEED=7",
         "--format",
         "json",
     ];
@@ -62,8 +66,10 @@ fn a_generated_day_flows_to_gold_and_verifies_clean_and_a_rerun_duplicates_nothi
     let r = report(&out);
     let (players, teams) = expected_rows(7, date("2024-01-15"), 4);
     assert!(players > 40 && teams == 8, "{players} {teams}");
-    assert_eq!(table(&r, "player_analytics")["rows"], players, "{out}");
-    assert_eq!(table(&r, "team_analytics")["rows"], teams, "{out}");
+    assert_eq!(table(&r, "basketball_analytics.player_analytics")["total_rows"], players, "{out}");
+    assert_eq!(table(&r, "basketball_analytics.team_analytics")["total_rows"], teams, "{out}");
+    assert_eq!(r["source_runs"][0]["stage"], "bronze-ingestion", "{out}");
+    assert_eq!(r["source_runs"][0]["error"], Value::Null, "{out}");
     let silver = stage(&r, "silver-processing");
     // the bronze object, and the test event S3 sends when the notification is configured
     assert_eq!(silver["succeeded"], 2, "{out}");
@@ -73,15 +79,15 @@ fn a_generated_day_flows_to_gold_and_verifies_clean_and_a_rerun_duplicates_nothi
     assert!(layers.iter().all(|l| l["objects"] == 1), "{out}");
     assert_eq!(r["verify"]["clean"], true, "{out}");
     assert!(err.contains("silver-processing  batch"), "progress per batch: {err}");
+    assert_eq!(silver["processes"], 1, "one execution environment, reused: {out}");
 
     // Again: the stack is up to date, silver rewrites nothing, gold keeps one copy of the date.
     let (exit, out, err) = cli(&args);
     assert_eq!(exit, Exit::Clean, "{err}\n{out}");
     assert!(err.contains("no changes"), "{err}");
     let r = report(&out);
-    assert_eq!(table(&r, "player_analytics")["rows"], players, "{out}");
-    assert_eq!(table(&r, "player_analytics")["total_rows"], players, "{out}");
-    assert_eq!(table(&r, "team_analytics")["total_rows"], teams, "{out}");
+    assert_eq!(table(&r, "basketball_analytics.player_analytics")["total_rows"], players, "{out}");
+    assert_eq!(table(&r, "basketball_analytics.team_analytics")["total_rows"], teams, "{out}");
 }
 
 fn write(path: &Path, body: &[u8]) {
@@ -108,9 +114,13 @@ fn a_poisoned_record_ends_in_the_dlq_after_max_receive_count_while_its_neighbour
     let poisoned = "raw/box_scores/date=2024-01-17/data.json";
     write(&files.join(poisoned), br#"{"date": "2024-01-17", "games": ["#);
 
+    // The spec lives in a temporary directory: its stages' crates are this workspace's.
+    let lambdas = std::path::absolute("lambdas").expect("path");
     let (exit, out, err) = cli(&[
         "run-local",
         spec_path.to_str().expect("utf8"),
+        "--lambdas",
+        lambdas.to_str().expect("utf8"),
         "--endpoint-url",
         &emulator.endpoint,
         "--state-dir",
@@ -137,8 +147,8 @@ fn a_poisoned_record_ends_in_the_dlq_after_max_receive_count_while_its_neighbour
         .find(|l| l["output"] == "player_stats")
         .expect("player_stats layer");
     assert_eq!(silver_players["objects"], 2, "{out}");
-    let per_date = table(&r, "team_analytics")["per_date"].clone();
-    assert_eq!(per_date, serde_json::json!([["2024-01-15", 6], ["2024-01-16", 6]]), "{out}");
+    // two dates of three games: six teams a date
+    assert_eq!(table(&r, "basketball_analytics.team_analytics")["total_rows"], 12, "{out}");
 
     // The dead letter is the poisoned object's event.
     let script = r#"
@@ -158,14 +168,177 @@ print(json.dumps([[json.loads(m["Body"])["Records"][0]["s3"]["object"]["key"], m
 
 #[test]
 fn refuses_an_endpoint_that_is_not_local_before_anything_is_deployed() {
-    let (exit, _, err) = cli(&["run-local", "--endpoint-url", "https://cloudformation.us-east-1.amazonaws.com"]);
+    let (exit, _, err) =
+        cli(&["run-local", "specs/minimal.yaml", "--endpoint-url", "https://cloudformation.us-east-1.amazonaws.com"]);
     assert_eq!(exit, Exit::Usage);
     assert!(err.contains("not a loopback address"), "{err}");
 }
 
 #[test]
-fn refuses_a_spec_whose_stages_have_no_in_process_handler() {
-    let (exit, _, err) = cli(&["run-local", "specs/minimal.yaml", "--endpoint-url", "http://127.0.0.1:9"]);
+fn a_stage_without_a_crate_is_named_with_the_expected_path_before_anything_is_deployed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (exit, _, err) = cli(&[
+        "run-local",
+        "specs/minimal.yaml",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--lambdas",
+        dir.path().to_str().expect("utf8"),
+    ]);
     assert_eq!(exit, Exit::Usage, "{err}");
-    assert!(err.contains("has no in-process handler"), "{err}");
+    assert!(err.contains("stage `curate` has no crate") || err.contains("stage `export` has no crate"), "{err}");
+    assert!(err.contains("Cargo.toml") && err.contains("pipewright new"), "{err}");
+}
+
+/// A project in `dir`: `spec` as `pipewright.yaml`, and the Python fixture stage as the
+/// `bootstrap` of each of `stages`.
+fn python_project(dir: &Path, spec: &str, stages: &[&str]) -> std::path::PathBuf {
+    let bootstrap = std::path::absolute("tests/fixtures/python-stage/bootstrap").expect("path");
+    for stage in stages {
+        let d = dir.join("lambdas").join(stage);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        std::os::unix::fs::symlink(&bootstrap, d.join("bootstrap")).expect("symlink");
+    }
+    let path = dir.join("pipewright.yaml");
+    std::fs::write(&path, spec).expect("write spec");
+    path
+}
+
+/// Runs run-local on `spec` against a fresh emulator; exit, report, stderr.
+fn run_python(spec: &Path, emulator: &Emulator, state: &Path, extra: &[&str]) -> (Exit, Value, String) {
+    let mut args = vec![
+        "run-local",
+        spec.to_str().expect("utf8"),
+        "--endpoint-url",
+        &emulator.endpoint,
+        "--state-dir",
+        state.to_str().expect("utf8"),
+        "--date",
+        "2024-03-01",
+        "--days",
+        "2",
+        "--retry-after",
+        "1s",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let (exit, out, err) = cli(&args);
+    let r = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{err}\n{out}"));
+    (exit, r, err)
+}
+
+/// Every write template of the spec has an object for each of the run's two dates.
+fn every_write_has_objects(r: &Value) {
+    let layers = r["layers"].as_array().expect("layers");
+    assert!(!layers.is_empty());
+    for l in layers {
+        assert_eq!(l["objects"], 2, "{l}\n{r:#}");
+    }
+}
+
+#[test]
+#[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
+fn the_minimal_spec_runs_end_to_end_with_a_python_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
+    let text = std::fs::read_to_string("specs/minimal.yaml").expect("spec");
+    let spec = python_project(dir.path(), &text, &["export", "curate"]);
+    let (exit, r, err) = run_python(&spec, &emulator, &dir.path().join("state"), &[]);
+    assert_eq!(exit, Exit::Clean, "{err}\n{r:#}");
+    // the scheduled Lambda stage `export` invoked once per date through its Runtime API
+    let runs = r["source_runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{r:#}");
+    assert!(runs.iter().all(|run| run["stage"] == "export" && run["runs"] == "lambda" && run["error"].is_null()), "{r:#}");
+    let curate = stage(&r, "curate");
+    // the two exports and S3's test event
+    assert_eq!(curate["succeeded"], 3, "{r:#}");
+    assert_eq!(curate["dead_letters"], 0);
+    every_write_has_objects(&r);
+    assert_eq!(r["verify"]["clean"], true, "{r:#}");
+}
+
+/// A pipeline of another shape than the flagship and minimal: another region, a local source, and
+/// a chain of three Lambda stages whose last writes back into its trigger's bucket under another
+/// prefix.
+const CHAIN: &str = r#"project: sensor-chain
+region: eu-west-1
+alerts:
+  email: parameter
+buckets:
+  raw: {}
+  work: {}
+  curated: {}
+defaults:
+  queue:
+    batching_window: 0s
+stages:
+  collect:
+    runs: local
+    schedule:
+      expression: cron(15 * * * ? *)
+    writes:
+      - bucket: raw
+        key: incoming/{date}/readings.json
+  parse:
+    trigger:
+      bucket: raw
+      pattern: incoming/*/readings.json
+    writes:
+      - bucket: work
+        key: parsed/day={date}/readings.json
+  enrich:
+    trigger:
+      bucket: work
+      pattern: parsed/*/readings.json
+    writes:
+      - bucket: curated
+        key: enriched/day={date}/readings.json
+  publish:
+    trigger:
+      bucket: curated
+      pattern: enriched/*/readings.json
+    writes:
+      - bucket: curated
+        key: published/day={date}/readings.json
+"#;
+
+#[test]
+#[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
+fn a_chain_of_three_lambda_stages_after_a_local_source_runs_in_another_region() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
+    let spec = python_project(dir.path(), CHAIN, &["collect", "parse", "enrich", "publish"]);
+    let (exit, r, err) = run_python(&spec, &emulator, &dir.path().join("state"), &[]);
+    assert_eq!(exit, Exit::Clean, "{err}\n{r:#}");
+    let runs = r["source_runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "{r:#}");
+    assert!(runs.iter().all(|run| run["stage"] == "collect" && run["runs"] == "local" && run["error"].is_null()), "{r:#}");
+    for name in ["parse", "enrich", "publish"] {
+        let s = stage(&r, name);
+        assert_eq!(s["failed"], 0, "{name}: {r:#}");
+        assert_eq!(s["dead_letters"], 0, "{name}: {r:#}");
+        assert_eq!(s["processes"], 1, "{name}: {r:#}");
+    }
+    every_write_has_objects(&r);
+    assert_eq!(r["verify"]["clean"], true, "{r:#}");
+    assert!(r["verify"]["summary"].as_str().is_some_and(|s| s.contains("0 drifted")), "{r:#}");
+}
+
+#[test]
+#[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
+fn a_stage_that_crashes_has_its_messages_retried_then_dead_lettered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
+    let spec = python_project(dir.path(), CHAIN, &["collect", "parse", "enrich", "publish"]);
+    let (exit, r, err) =
+        run_python(&spec, &emulator, &dir.path().join("state"), &["--env", "FIXTURE_CRASH=1", "--no-verify"]);
+    assert_eq!(exit, Exit::Findings, "dead letters are findings\n{err}\n{r:#}");
+    let parse = stage(&r, "parse");
+    // two objects and S3's test event, each received maxReceiveCount (5) times, never processed
+    assert_eq!(parse["dead_letters"], 3, "{r:#}");
+    assert_eq!(parse["succeeded"], 0, "{r:#}");
+    assert_eq!(parse["failed"], parse["records"], "{r:#}");
+    assert!(parse["processes"].as_u64().is_some_and(|n| n >= 5), "a crashed environment is restarted: {r:#}");
+    assert!(err.contains("Runtime.ExitError") && err.contains("crashing on purpose"), "{err}");
 }
