@@ -141,8 +141,7 @@ fn every_spec_in_specs_checks_clean() {
 #[test]
 fn synthetic_specs_check_clean() {
     for n in [1, 10, 100] {
-        let source =
-            Source::text(format!("synth-{n}.yaml"), pipewright::spec::synthetic::spec(n));
+        let source = Source::text(format!("synth-{n}.yaml"), pipewright::spec::synthetic::spec(n));
         let loaded = pipewright::cli::diagnose(source);
         assert!(loaded.diagnostics.is_empty(), "{n} stages: {:?}", loaded.diagnostics);
         assert_eq!(loaded.pipeline.expect("parsed").stages.len(), n + 1);

@@ -90,7 +90,9 @@ fn output_is_deterministic() {
     let a = flagship_template();
     let b = flagship_template();
     assert_eq!(a, b);
-    let loaded = pipewright::cli::diagnose(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"));
+    let loaded = pipewright::cli::diagnose(
+        Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+    );
     let p = loaded.pipeline.expect("parsed");
     assert_eq!(spec_files(&p, "x", "s.yaml"), spec_files(&p, "x", "s.yaml"));
     assert_eq!(global_files(), global_files());
@@ -330,7 +332,10 @@ fn generated_files_do_not_depend_on_how_the_spec_path_is_spelled_or_where_genera
         assert_eq!(t, &trees[0], "byte-identical output for every spelling");
     }
     // ... and what is committed is the same output.
-    assert_eq!(trees[0]["hoopstat-haus/template.yaml"], std::fs::read_to_string("generated/hoopstat-haus/template.yaml").expect("committed"));
+    assert_eq!(
+        trees[0]["hoopstat-haus/template.yaml"],
+        std::fs::read_to_string("generated/hoopstat-haus/template.yaml").expect("committed")
+    );
 }
 
 #[test]

@@ -591,7 +591,9 @@ fn replay_twice_then_processing_writes_no_duplicate_outputs() {
         "2024-01-16",
     ];
 
-    let loaded = pipewright::spec::load(pipewright::spec::Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"));
+    let loaded = pipewright::spec::load(
+        pipewright::spec::Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+    );
     let pipeline = loaded.pipeline.expect("valid");
     let stage_env = pipeline.stage_env(pipeline.stage("silver-processing").expect("stage"));
     let (log, captured) = pipewright_common::log::Logger::capture("silver-processing");

@@ -4,7 +4,6 @@
 use clap::Parser;
 use pipewright::cli::{Cli, env};
 use pipewright::spec::Source;
-use std::path::PathBuf;
 
 fn readme() -> String {
     std::fs::read_to_string("README.md").expect("README.md")

@@ -249,7 +249,10 @@ fn the_minimal_spec_runs_end_to_end_with_a_python_stage() {
     // the scheduled Lambda stage `export` invoked once per date through its Runtime API
     let runs = r["source_runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2, "{r:#}");
-    assert!(runs.iter().all(|run| run["stage"] == "export" && run["runs"] == "lambda" && run["error"].is_null()), "{r:#}");
+    assert!(
+        runs.iter().all(|run| run["stage"] == "export" && run["runs"] == "lambda" && run["error"].is_null()),
+        "{r:#}"
+    );
     let curate = stage(&r, "curate");
     // the two exports and S3's test event
     assert_eq!(curate["succeeded"], 3, "{r:#}");
@@ -313,7 +316,10 @@ fn a_chain_of_three_lambda_stages_after_a_local_source_runs_in_another_region() 
     assert_eq!(exit, Exit::Clean, "{err}\n{r:#}");
     let runs = r["source_runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2, "{r:#}");
-    assert!(runs.iter().all(|run| run["stage"] == "collect" && run["runs"] == "local" && run["error"].is_null()), "{r:#}");
+    assert!(
+        runs.iter().all(|run| run["stage"] == "collect" && run["runs"] == "local" && run["error"].is_null()),
+        "{r:#}"
+    );
     for name in ["parse", "enrich", "publish"] {
         let s = stage(&r, name);
         assert_eq!(s["failed"], 0, "{name}: {r:#}");

@@ -52,8 +52,11 @@ fn next_carries_the_lambda_headers_and_the_process_is_reused() {
         }
         assert_eq!(env.starts, 1, "one execution environment for both invocations");
         let lines = env.lines();
-        let seen: Vec<serde_json::Value> =
-            lines.iter().filter_map(|l| serde_json::from_str(l).ok()).filter(|v: &serde_json::Value| v["request_id"].is_string()).collect();
+        let seen: Vec<serde_json::Value> = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter(|v: &serde_json::Value| v["request_id"].is_string())
+            .collect();
         assert_eq!(seen.len(), 2, "{lines:?}");
         assert_ne!(seen[0]["request_id"], seen[1]["request_id"]);
         let remaining = seen[0]["remaining_ms"].as_i64().expect("deadline header");
@@ -104,7 +107,8 @@ fn a_timeout_kills_the_process_and_the_next_invocation_starts_a_new_one() {
 #[test]
 fn a_crash_mid_invocation_fails_it_with_the_last_output_lines() {
     runtime().block_on(async {
-        let mut env = Environment::new(function(Duration::from_secs(20), &[("FIXTURE_CRASH", "1")])).await.expect("server");
+        let mut env =
+            Environment::new(function(Duration::from_secs(20), &[("FIXTURE_CRASH", "1")])).await.expect("server");
         let outcome = env.invoke(test_event()).await.expect("invoke");
         match &outcome {
             Outcome::Exited { status, tail } => {
@@ -171,7 +175,8 @@ fn answers_for_an_unknown_invocation_are_refused_and_init_errors_accepted() {
         assert_eq!(status, 400, "{path}: {body}");
         assert!(body.contains("InvalidRequestID"), "{body}");
     }
-    let (status, _) = request(&address, "POST", &format!("{base}/init/error"), r#"{"errorType":"X","errorMessage":"y"}"#);
+    let (status, _) =
+        request(&address, "POST", &format!("{base}/init/error"), r#"{"errorType":"X","errorMessage":"y"}"#);
     assert_eq!(status, 202);
     let (status, _) = request(&address, "GET", &format!("{base}/unknown"), "");
     assert_eq!(status, 404);

@@ -400,7 +400,11 @@ mod tests {
     fn reporting_stages_come_from_the_template() {
         let p = pipeline(SPEC);
         assert_eq!(reporting_stages(&p), BTreeSet::from(["curate".to_string()]));
-        let flagship = crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec")).pipeline.expect("flagship");
+        let flagship = crate::spec::load(
+            Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+        )
+        .pipeline
+        .expect("flagship");
         assert_eq!(
             reporting_stages(&flagship),
             BTreeSet::from(["gold-analytics".to_string(), "silver-processing".to_string()])
@@ -432,7 +436,11 @@ mod tests {
 
     #[test]
     fn the_real_stage_crates_answer_as_their_mappings_expect() {
-        let flagship = crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec")).pipeline.expect("flagship");
+        let flagship = crate::spec::load(
+            Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+        )
+        .pipeline
+        .expect("flagship");
         let lambdas = Path::new(env!("CARGO_MANIFEST_DIR")).join("lambdas");
         assert_eq!(check(&flagship, &lambdas), vec![]);
         for stage in ["silver-processing", "gold-analytics"] {

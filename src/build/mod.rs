@@ -280,7 +280,9 @@ mod tests {
     use crate::spec::Source;
 
     fn flagship() -> Pipeline {
-        crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec")).pipeline.expect("flagship")
+        crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"))
+            .pipeline
+            .expect("flagship")
     }
 
     fn lambdas() -> PathBuf {

@@ -11,7 +11,10 @@ pub const STATE_DIR: &str = "PIPEWRIGHT_STATE_DIR";
 
 /// Name and meaning of each variable.
 pub const VARS: &[(&str, &str)] = &[
-    (SPEC, "spec used when a command is given no SPEC argument (else `pipewright.yaml` in the working directory; without either, exit 2)"),
+    (
+        SPEC,
+        "spec used when a command is given no SPEC argument (else `pipewright.yaml` in the working directory; without either, exit 2)",
+    ),
     (OUT, "output directory of `generate` (default `generated`)"),
     (STATE_DIR, "directory of the local emulator's launcher, state and log (default `.pipewright`)"),
     ("PIPEWRIGHT_PYTHON", "Python interpreter that runs the local emulator (default `python3`)"),

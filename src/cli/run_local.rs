@@ -208,7 +208,14 @@ pub fn human(r: &Report, spec: &str) -> String {
         r.flow.as_secs_f64()
     );
     for run in r.source_runs.iter().filter(|run| run.error.is_some()) {
-        let _ = writeln!(s, "{} ({}) for {} FAILED: {}\n", run.stage, run.runs, run.date, run.error.as_deref().unwrap_or_default());
+        let _ = writeln!(
+            s,
+            "{} ({}) for {} FAILED: {}\n",
+            run.stage,
+            run.runs,
+            run.date,
+            run.error.as_deref().unwrap_or_default()
+        );
     }
     let _ = writeln!(
         s,

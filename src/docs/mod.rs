@@ -461,7 +461,9 @@ mod tests {
 
     #[test]
     fn every_stage_and_resource_is_in_the_runbook() {
-        let loaded = crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"));
+        let loaded = crate::spec::load(
+            Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+        );
         let p = loaded.pipeline.expect("parses");
         let text = runbook(&p, "hoopstat-haus", "specs/hoopstat-haus.yaml").expect("renders");
         for name in [

@@ -430,7 +430,9 @@ mod tests {
     use crate::spec::Source;
 
     fn flagship() -> Graph {
-        let loaded = crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"));
+        let loaded = crate::spec::load(
+            Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+        );
         Graph::of(&loaded.pipeline.expect("parses"))
     }
 
@@ -502,7 +504,9 @@ mod tests {
 
     #[test]
     fn alarm_conditions_read_like_the_thresholds() {
-        let loaded = crate::spec::load(Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"));
+        let loaded = crate::spec::load(
+            Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
+        );
         let p = loaded.pipeline.expect("parses");
         let s = p.stage("silver-processing").expect("stage");
         let f = s.function.as_ref().expect("function");

@@ -223,7 +223,9 @@ async fn invoke(
     let payload = serde_json::to_vec(&event(m, messages)).unwrap_or_default();
     let outcome = match function.invoke(payload).await {
         Ok(outcome) => outcome,
-        Err(e) => Outcome::InitError { error_type: "Runtime.StartError".into(), message: e.to_string(), tail: Vec::new() },
+        Err(e) => {
+            Outcome::InitError { error_type: "Runtime.StartError".into(), message: e.to_string(), tail: Vec::new() }
+        }
     };
     let duration = started.elapsed();
     let ids: Vec<&str> = messages.iter().filter_map(|msg| msg.message_id()).collect();

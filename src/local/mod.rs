@@ -474,7 +474,10 @@ impl Local<'_> {
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.to_string()),
             ("AWS_LAMBDA_LOG_GROUP_NAME", f.log_group.value.clone()),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", format!("{}/[$LATEST]run-local-{}", now.format("%Y/%m/%d"), now.timestamp_millis())),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                format!("{}/[$LATEST]run-local-{}", now.format("%Y/%m/%d"), now.timestamp_millis()),
+            ),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
             ("LAMBDA_TASK_ROOT", program.parent().map(|d| d.display().to_string()).unwrap_or_default()),
             ("_HANDLER", deployed.handler.clone()),
@@ -487,7 +490,14 @@ impl Local<'_> {
         env.extend(self.extra.iter().cloned());
         let timeout = Duration::from_secs(u64::try_from(deployed.timeout).unwrap_or(3).max(1));
         Ok((
-            Function { name: f.name.value.clone(), arn: deployed.arn.clone(), program, env, timeout, memory_mb: memory },
+            Function {
+                name: f.name.value.clone(),
+                arn: deployed.arn.clone(),
+                program,
+                env,
+                timeout,
+                memory_mb: memory,
+            },
             deployed,
         ))
     }
@@ -530,7 +540,11 @@ async fn run_sources(
             };
             let duration = started.elapsed();
             match &error {
-                None => writeln!(err, "run-local: {name} ({runs_as}) for {d}: ok in {:.0} ms", duration.as_secs_f64() * 1000.0)?,
+                None => writeln!(
+                    err,
+                    "run-local: {name} ({runs_as}) for {d}: ok in {:.0} ms",
+                    duration.as_secs_f64() * 1000.0
+                )?,
                 Some(e) => writeln!(err, "run-local: {name} ({runs_as}) for {d}: FAILED: {e}")?,
             }
             runs.push(SourceRun { stage: name.clone(), date: d.clone(), runs: runs_as, duration, error });
@@ -567,9 +581,8 @@ async fn run_local_stage(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|e| LocalError::Usage(format!("cannot start `{}`: {e}", program.display())))?;
+    let mut child =
+        command.spawn().map_err(|e| LocalError::Usage(format!("cannot start `{}`: {e}", program.display())))?;
     let (mut out, mut errs) = (Vec::new(), Vec::new());
     let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
     let read = async {
@@ -595,9 +608,15 @@ async fn run_local_stage(
     }
     let text = String::from_utf8_lossy(&errs);
     let tail: Vec<&str> = text.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
-    Ok(Some(format!("`{} --date {date}` exited with {status}; last output:
-    {}", program.display(), tail.join("
-    "))))
+    Ok(Some(format!(
+        "`{} --date {date}` exited with {status}; last output:
+    {}",
+        program.display(),
+        tail.join(
+            "
+    "
+        )
+    )))
 }
 
 /// Refuses what cannot run locally, before anything is built or deployed.
@@ -914,8 +933,9 @@ async fn tables(
             .await
             .map_err(|e| AwsError::local("s3:GetObject", metadata.to_string(), e.to_string()))?
             .into_bytes();
-        let doc: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| LocalError::Usage(format!("the metadata of table `{subject}` at {metadata} is not JSON: {e}")))?;
+        let doc: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            LocalError::Usage(format!("the metadata of table `{subject}` at {metadata} is not JSON: {e}"))
+        })?;
         let snapshot_id = doc["current-snapshot-id"].as_i64().filter(|id| *id >= 0);
         let snapshots = doc["snapshots"].as_array().map_or(0, Vec::len);
         let total_rows = snapshot_id

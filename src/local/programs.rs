@@ -71,7 +71,8 @@ pub fn build(
         match source {
             Source::Bootstrap(path) => {
                 let _ = writeln!(err, "run-local: {stage}: {}", path.display());
-                let path = std::path::absolute(path).map_err(|source| ProgramError::Io { stage: stage.clone(), source })?;
+                let path =
+                    std::path::absolute(path).map_err(|source| ProgramError::Io { stage: stage.clone(), source })?;
                 programs.insert(stage.clone(), path);
             }
             Source::Crate { manifest } => {
@@ -198,7 +199,10 @@ mod tests {
         assert!(e.is_usage());
         std::fs::create_dir_all(dir.path().join("curate")).expect("mkdir");
         std::fs::write(dir.path().join("curate/bootstrap"), "#!/bin/sh\n").expect("write");
-        assert_eq!(locate(dir.path(), "curate").expect("bootstrap"), Source::Bootstrap(dir.path().join("curate/bootstrap")));
+        assert_eq!(
+            locate(dir.path(), "curate").expect("bootstrap"),
+            Source::Bootstrap(dir.path().join("curate/bootstrap"))
+        );
         std::fs::write(dir.path().join("curate/Cargo.toml"), "").expect("write");
         assert!(matches!(locate(dir.path(), "curate").expect("crate"), Source::Crate { .. }));
     }

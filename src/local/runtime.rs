@@ -164,7 +164,8 @@ fn error_of(headers: &HeaderMap, body: &[u8]) -> (String, String) {
 }
 
 fn unknown_request(id: &str) -> Response {
-    let body = serde_json::json!({"errorType": "InvalidRequestID", "errorMessage": format!("no invocation `{id}` in flight")});
+    let body =
+        serde_json::json!({"errorType": "InvalidRequestID", "errorMessage": format!("no invocation `{id}` in flight")});
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
@@ -323,12 +324,8 @@ impl Environment {
         let deadline_ms = (now + self.function.timeout).as_millis();
         let (tx, rx) = oneshot::channel();
         lock(&self.api.in_flight).insert(id.clone(), tx);
-        *lock(&self.api.pending) = Some(Pending {
-            id: id.clone(),
-            payload: Bytes::from(payload),
-            deadline_ms,
-            trace_id: trace_id(now, &id),
-        });
+        *lock(&self.api.pending) =
+            Some(Pending { id: id.clone(), payload: Bytes::from(payload), deadline_ms, trace_id: trace_id(now, &id) });
         self.api.ready.notify_one();
         let timeout = self.function.timeout;
         let outcome = {
