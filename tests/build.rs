@@ -168,7 +168,7 @@ fn missing_crates_and_unknown_stages_are_usage_errors() {
     assert_eq!(exit, Exit::Usage);
     assert!(err.contains("no stage `goodbye`"), "{err}");
     // The flagship's local stage has no zip to build.
-    let (exit, _, err) = cli(&["build", "--stage", "bronze-ingestion"]);
+    let (exit, _, err) = cli(&["build", "specs/hoopstat-haus.yaml", "--stage", "bronze-ingestion"]);
     assert_eq!(exit, Exit::Usage);
     assert!(err.contains("runs locally"), "{err}");
     // --arm64 and --x86-64 exclude each other.

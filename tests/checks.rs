@@ -132,10 +132,9 @@ fn every_spec_in_specs_checks_clean() {
         let (exit, out, _) = cli(&["--color", "never", "check", &shown, "--deny-warnings"]);
         assert_eq!(exit, Exit::Clean, "{shown}:\n{out}");
     }
-    // Without an argument, the embedded flagship is checked.
-    let (exit, out, _) = cli(&["--color", "never", "check"]);
-    assert_eq!(exit, Exit::Clean, "{out}");
-    assert!(out.contains("specs/hoopstat-haus.yaml: no findings"), "{out}");
+    // Without an argument (and no pipewright.yaml here), nothing stands in for the spec.
+    let (exit, _, err) = cli(&["--color", "never", "check"]);
+    assert_eq!(exit, Exit::Usage, "{err}");
 }
 
 #[test]

@@ -101,11 +101,11 @@ fn a_bad_status_file_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let status = dir.path().join("status.json");
     std::fs::write(&status, r#"{"resources": {"hoopstat-haus-bronze": "green"}}"#).expect("write");
-    let (exit, out, err) = cli(&["graph", "--status", status.to_str().expect("utf8")]);
+    let (exit, out, err) = cli(&["graph", "specs/hoopstat-haus.yaml", "--status", status.to_str().expect("utf8")]);
     assert_eq!(exit, Exit::Usage);
     assert!(out.is_empty());
     assert!(err.contains("cannot read status") && err.contains("ok|drift|broken|unknown"), "{err}");
-    let (exit, _, err) = cli(&["graph", "--status", "does/not/exist.json"]);
+    let (exit, _, err) = cli(&["graph", "specs/hoopstat-haus.yaml", "--status", "does/not/exist.json"]);
     assert_eq!(exit, Exit::Usage, "{err}");
 }
 

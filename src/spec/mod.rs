@@ -25,7 +25,8 @@ pub struct Source {
     pub path: PathBuf,
     pub text: String,
     /// The spec's project root: the nearest directory above the spec that holds a `Cargo.toml` or
-    /// `.git`, else the spec's own directory. The stage crates (`lambdas/<stage>`) are found there.
+    /// `.git`, else the spec's own directory; relative to the working directory when under it (empty
+    /// when it is the working directory). The stage crates (`lambdas/<stage>`) are found there.
     pub root: PathBuf,
     /// The spec's path relative to `root`, with `/`: what generated files and the deployed template
     /// record, so they do not depend on how the path was spelled or where the command ran.
@@ -45,12 +46,12 @@ impl Source {
         Ok(Source { path: path.to_path_buf(), text, root, recorded })
     }
 
-    /// A spec that is not a file (tests, README snippets): its root is the working directory and
+    /// A spec that is not a file (tests, README snippets): its root is the working directory (empty) and
     /// `path` is recorded as given.
     pub fn text(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let path = path.into();
         let recorded = path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        Source { path, text: text.into(), root: PathBuf::from("."), recorded }
+        Source { path, text: text.into(), root: PathBuf::new(), recorded }
     }
 }
 
@@ -65,6 +66,12 @@ fn project_path(path: &Path) -> std::io::Result<(PathBuf, String)> {
         .to_path_buf();
     let relative = absolute.strip_prefix(&root).unwrap_or(&absolute);
     let recorded = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    // Shown relative to the working directory when under it (`lambdas/x/src`, not `/home/.../lambdas/x/src`).
+    let cwd = std::env::current_dir().and_then(std::fs::canonicalize);
+    let root = match cwd.as_ref().map(|cwd| root.strip_prefix(cwd)) {
+        Ok(Ok(under)) => under.to_path_buf(),
+        _ => root,
+    };
     Ok((root, recorded))
 }
 
