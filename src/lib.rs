@@ -14,6 +14,7 @@ pub mod docs;
 pub mod drift;
 pub mod graph;
 pub mod local;
+pub mod new;
 pub mod ops;
 pub mod report;
 pub mod spec;

@@ -11,6 +11,7 @@ mod emulator;
 pub mod env;
 mod generate;
 mod graph;
+mod new;
 mod ops;
 mod run_local;
 mod verify;
@@ -214,6 +215,17 @@ Exit codes: 0 every record processed and the stack verified clean, 1 spec errors
 or left in a queue, or drift, 2 usage error (a spec run-local cannot run, no emulator), 3 AWS error,
 deploy failure or the pipeline did not settle in --timeout.")]
     RunLocal(run_local::RunLocalArgs),
+    /// Start a project: the spec and a crate per stage, each a working pass-through skeleton.
+    #[command(after_help = "Examples:
+  pipewright new my-pipeline                            # a starter pipeline
+  pipewright new orders --spec specs/minimal.yaml       # a crate for each stage of a spec
+
+Writes DIR/pipewright.yaml, a Cargo workspace with one crate per stage (lambdas/<stage>, binary
+<stage>) on pipewright's stage library, and a README with the next commands. The crates depend on
+the stage library by path to the pipewright source this binary was built from.
+
+Exit codes: 0 created, 1 spec errors, 2 DIR exists and is not empty, 3 a file could not be written.")]
+    New(new::NewArgs),
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -405,6 +417,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Command::Graph(args) => graph::run(&args, color, out, err),
         Command::Build(args) => build::run(&args, color, out, err),
         Command::RunLocal(args) => run_local::run(&args, color, out, err),
+        Command::New(args) => new::run(&args, color, err),
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
