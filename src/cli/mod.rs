@@ -198,22 +198,26 @@ source mapping expects (PW701/PW702). Then `target/pipewright/<spec>/manifest.js
 Exit codes: 0 built, 1 spec errors, handler mismatches or bootstraps Lambda cannot run, 2 unknown
 stage, missing crate or cargo-lambda, 3 the build failed.")]
     Build(BuildArgs),
-    /// Run the whole pipeline on this machine: emulator, deploy, generated games through every stage.
+    /// Run the whole pipeline on this machine: each stage a process behind the Lambda Runtime API.
     #[command(after_help = "Examples:
-  pipewright run-local specs/hoopstat-haus.yaml         # the flagship, one generated day of games
-  pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15 --days 7
+  pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15
+  pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15 --days 7 --env BRONZE_FIXTURE_GAMES=4
   pipewright run-local specs/hoopstat-haus.yaml --from-dir bronze-files/ --format json
 
-Starts the local emulator unless one runs (it keeps running: `pipewright emulator stop`), deploys
-the generated stack through a change set, runs the real handlers of lambdas/ in process behind an
-emulation of each event source mapping (batch size, batching window, partial batch responses,
-retries and the DLQ after maxReceiveCount; a failed message is retried after --retry-after instead
-of the queue's visibility timeout), puts the source objects and shows them flowing bronze -> silver
--> gold; then reads the gold tables back and verifies the stack.
+Builds each stage's crate (lambdas/<stage>, binary <stage>) for this machine, or takes an executable
+lambdas/<stage>/bootstrap; starts the local emulator unless one runs (it keeps running: `pipewright
+emulator stop`); deploys the generated stack through a change set; runs the source stages for the
+dates (`runs: local` as `<bin> --date D`, scheduled Lambdas with {\"date\": \"D\"}) or puts the files
+of --from-dir; runs each Lambda stage as a process behind a Lambda Runtime API on 127.0.0.1 (its
+timeout enforced, the process reused between invocations) and an emulation of its event source
+mapping (batch size, batching window, partial batch responses, retries and the DLQ after
+maxReceiveCount; a failed message is retried after --retry-after instead of the queue's visibility
+timeout); then reports each S3 table's snapshot and verifies the stack.
 
-Exit codes: 0 every record processed and the stack verified clean, 1 spec errors, records in a DLQ
-or left in a queue, or drift, 2 usage error (a spec run-local cannot run, no emulator), 3 AWS error,
-deploy failure or the pipeline did not settle in --timeout.")]
+Exit codes: 0 every source ran, every record processed and the stack verified clean, 1 spec errors,
+a failed source, records in a DLQ or left in a queue, or drift, 2 usage error (a stage without a
+crate, no emulator), 3 a failed build, an AWS error, deploy failure or the pipeline did not settle in
+--timeout.")]
     RunLocal(run_local::RunLocalArgs),
     /// Start a project: the spec and a crate per stage, each a working pass-through skeleton.
     #[command(after_help = "Examples:
