@@ -2,7 +2,7 @@
 //! (a local source and a chain of three Lambda stages whose last writes back into its trigger's bucket,
 //! another region): new, then check, generate and run-local, which builds the project's own crates
 //! for this machine and runs them against the emulator: exit 0, every record processed, every write
-//! template has objects, verify clean.
+//! template has objects, verify clean. The second pipeline is `tests/fixtures/sensor-chain.yaml`.
 
 mod support;
 
@@ -11,48 +11,6 @@ use pipewright::aws::emulator::Emulator;
 use serde_json::Value;
 use std::path::Path;
 use support::cli;
-
-const CHAIN: &str = r#"project: sensor-chain
-region: eu-west-1
-alerts:
-  email: parameter
-buckets:
-  raw: {}
-  work: {}
-  curated: {}
-defaults:
-  queue:
-    batching_window: 0s
-stages:
-  collect:
-    runs: local
-    schedule:
-      expression: cron(15 * * * ? *)
-    writes:
-      - bucket: raw
-        key: incoming/{date}/readings.json
-  parse:
-    trigger:
-      bucket: raw
-      pattern: incoming/*/readings.json
-    writes:
-      - bucket: work
-        key: parsed/day={date}/readings.json
-  enrich:
-    trigger:
-      bucket: work
-      pattern: parsed/*/readings.json
-    writes:
-      - bucket: curated
-        key: enriched/day={date}/readings.json
-  publish:
-    trigger:
-      bucket: curated
-      pattern: enriched/*/readings.json
-    writes:
-      - bucket: curated
-        key: published/day={date}/readings.json
-"#;
 
 /// The `pipewright` binary in `dir` (no SPEC: the project's `pipewright.yaml`); the projects of
 /// this test share one target directory, so their dependencies compile once.
@@ -121,10 +79,7 @@ fn new_project_runs(spec: &Path, stages: &[&str], sources: usize) {
 #[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
 fn new_projects_of_two_shapes_check_generate_build_and_run_locally() {
     new_project_runs(Path::new("specs/minimal.yaml"), &["export", "curate"], 1);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let chain = dir.path().join("chain.yaml");
-    std::fs::write(&chain, CHAIN).expect("write");
-    new_project_runs(&chain, &["collect", "parse", "enrich", "publish"], 1);
+    new_project_runs(Path::new("tests/fixtures/sensor-chain.yaml"), &["collect", "parse", "enrich", "publish"], 1);
 }
 
 #[test]

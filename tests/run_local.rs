@@ -264,47 +264,7 @@ fn the_minimal_spec_runs_end_to_end_with_a_python_stage() {
 /// A pipeline of another shape than the flagship and minimal: another region, a local source, and
 /// a chain of three Lambda stages whose last writes back into its trigger's bucket under another
 /// prefix.
-const CHAIN: &str = r#"project: sensor-chain
-region: eu-west-1
-alerts:
-  email: parameter
-buckets:
-  raw: {}
-  work: {}
-  curated: {}
-defaults:
-  queue:
-    batching_window: 0s
-stages:
-  collect:
-    runs: local
-    schedule:
-      expression: cron(15 * * * ? *)
-    writes:
-      - bucket: raw
-        key: incoming/{date}/readings.json
-  parse:
-    trigger:
-      bucket: raw
-      pattern: incoming/*/readings.json
-    writes:
-      - bucket: work
-        key: parsed/day={date}/readings.json
-  enrich:
-    trigger:
-      bucket: work
-      pattern: parsed/*/readings.json
-    writes:
-      - bucket: curated
-        key: enriched/day={date}/readings.json
-  publish:
-    trigger:
-      bucket: curated
-      pattern: enriched/*/readings.json
-    writes:
-      - bucket: curated
-        key: published/day={date}/readings.json
-"#;
+const CHAIN: &str = include_str!("fixtures/sensor-chain.yaml");
 
 #[test]
 #[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
