@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 echo "== python tools"
 python3 -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
+echo "== workspace-hack fresh (the builds of the CLI, the stages and the tests share their dependencies)"
+python3 scripts/workspace-hack.py --check
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

@@ -215,13 +215,13 @@ fn functions_share_the_env_contract_with_the_stages() {
     let t = flagship_template();
     let vars = &t["Resources"]["SilverProcessingFunction"]["Properties"]["Environment"]["Variables"];
     let lookup = |k: &str| vars.get(k).and_then(Value::as_str).map(str::to_string);
-    let env = pipewright_common::StageEnv::from_lookup(lookup).expect("the stage can read what the generator wrote");
+    let env = pipewright_stage::StageEnv::from_lookup(lookup).expect("the stage can read what the generator wrote");
     assert_eq!(env.stage, "silver-processing");
     assert_eq!(env.input.clone().expect("input").pattern, "raw/box_scores/date=*/data.json");
     assert_eq!(env.output("team_stats").expect("team_stats").bucket, "hoopstat-haus-silver");
     let gold = &t["Resources"]["GoldAnalyticsFunction"]["Properties"]["Environment"]["Variables"];
     let inputs =
-        pipewright_common::StageInputs::from_lookup(|k| gold.get(k).and_then(Value::as_str).map(str::to_string))
+        pipewright_stage::StageInputs::from_lookup(|k| gold.get(k).and_then(Value::as_str).map(str::to_string))
             .expect("gold's inputs parse");
     assert_eq!(
         inputs.get("team_stats").expect("silver's team_stats feed gold").key,

@@ -596,7 +596,7 @@ fn replay_twice_then_processing_writes_no_duplicate_outputs() {
     );
     let pipeline = loaded.pipeline.expect("valid");
     let stage_env = pipeline.stage_env(pipeline.stage("silver-processing").expect("stage"));
-    let (log, captured) = pipewright_common::log::Logger::capture("silver-processing");
+    let (log, captured) = pipewright_stage::log::Logger::capture("silver-processing");
     let stage =
         silver_processing::Stage::new(&stage_env, silver_processing::S3Store::new(s3.clone()), log).expect("stage");
 

@@ -2,7 +2,7 @@
 //! (embedded here, so the binary carries its own emulator). Needs `python3` with `moto[server]==5.2.1`
 //! (`pip install -r requirements-dev.txt`).
 
-use pipewright_common::local_aws::LocalAws;
+use pipewright_stage::local_aws::LocalAws;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,7 +45,7 @@ fn python() -> String {
 }
 
 /// An emulator owned by this process, stopped when dropped (tests): the embedded launcher, started
-/// by `pipewright_common::local_aws` as the stages' tests start the repository's copy.
+/// by `pipewright_stage::local_aws` as the stages' tests start the repository's copy.
 #[derive(Debug)]
 pub struct Emulator {
     _running: LocalAws,

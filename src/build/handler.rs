@@ -10,7 +10,7 @@
 //! How: the crate's `src/` is parsed with `syn` (the Rust parser of the proc-macro ecosystem), so
 //! comments, strings, `use` lines and `#[cfg(test)]` code do not count. A crate **answers batch
 //! responses** when a function or closure outside tests returns a type that names `SqsBatchResponse`
-//! (`Result<SqsBatchResponse, E>`), or when it calls one of `pipewright_common::event`'s batch
+//! (`Result<SqsBatchResponse, E>`), or when it calls one of `pipewright_stage::event`'s batch
 //! helpers (`process_batch`, `process_s3_batch`, `process_s3_batch_coalesced`), which return one. It
 //! **consumes SQS events** when a type outside tests names `SqsEvent` (`LambdaEvent<SqsEvent>`).
 //! The binary's closure (`service_fn(|e: LambdaEvent<SqsEvent>| stage.handle(..))`) and the library
@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use syn::visit::Visit;
 
-/// The batch helpers of `pipewright_common::event`: each returns `Result<SqsBatchResponse, _>`.
+/// The batch helpers of `pipewright_stage::event`: each returns `Result<SqsBatchResponse, _>`.
 pub const BATCH_HELPERS: [&str; 3] = ["process_batch", "process_s3_batch", "process_s3_batch_coalesced"];
 
 /// Where one fact was found: `src/stage.rs:221`.
@@ -273,7 +273,7 @@ pub fn diagnose_stage(
             )
             .with_hint(
                 "return `Result<SqsBatchResponse, _>` from the handler, e.g. through \
-                 `pipewright_common::event::process_s3_batch`",
+                 `pipewright_stage::event::process_s3_batch`",
             ),
         );
     }
@@ -360,7 +360,7 @@ mod tests {
         assert!(f.answers_batch_responses());
         let f = facts(
             "impl Stage { async fn handle(&self, e: &SqsEvent) -> Result<Out, E> {\n\
-             pipewright_common::event::process_s3_batch_coalesced(e, &self.input, &self.log, g, h).await } }",
+             pipewright_stage::event::process_s3_batch_coalesced(e, &self.input, &self.log, g, h).await } }",
         );
         assert!(f.answers_batch_responses());
         assert_eq!(f.batch_responses.first().expect("evidence").what, "calls process_s3_batch_coalesced");

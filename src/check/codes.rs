@@ -267,9 +267,9 @@ pub const ALL: &[CodeDoc] = &[
         code: BATCH_RESPONSE_MISSING,
         name: "batch-response-missing",
         severity: "error",
-        what: "The stage is triggered through SQS and its event source mapping sets `ReportBatchItemFailures`, but its crate (`lambdas/<stage>/src`, parsed as Rust) never returns an `SqsBatchResponse` nor calls a batch helper of `pipewright_common::event`. Lambda then treats the batch as one: a single bad message fails (and finally dead-letters) every message of its batch, or an answer without `batchItemFailures` deletes them all as processed. Checked by `pipewright build`, and by `check` when the crates exist.",
+        what: "The stage is triggered through SQS and its event source mapping sets `ReportBatchItemFailures`, but its crate (`lambdas/<stage>/src`, parsed as Rust) never returns an `SqsBatchResponse` nor calls a batch helper of `pipewright_stage::event`. Lambda then treats the batch as one: a single bad message fails (and finally dead-letters) every message of its batch, or an answer without `batchItemFailures` deletes them all as processed. Checked by `pipewright build`, and by `check` when the crates exist.",
         example: "stages:\n  curate:\n    trigger: { bucket: landing, pattern: orders/*.json }\n# lambdas/curate/src/main.rs:\n#   service_fn(|e: LambdaEvent<SqsEvent>| async { handle(e).await })   // -> Result<(), Error>",
-        fix: "Return `Result<SqsBatchResponse, _>` from the handler, e.g. with `pipewright_common::event::process_s3_batch`, which reports each failed message in `batchItemFailures`.",
+        fix: "Return `Result<SqsBatchResponse, _>` from the handler, e.g. with `pipewright_stage::event::process_s3_batch`, which reports each failed message in `batchItemFailures`.",
     },
     CodeDoc {
         code: BATCH_RESPONSE_UNUSED,

@@ -154,7 +154,7 @@ For each triggered stage, puts a tagged canary object (`pipewright=canary`) whos
 of the trigger pattern with `pipewright-canary-<id>`, so it matches the S3 filter and the whole
 pattern; waits for its event in the stage's queue and deletes only that message (other messages it
 receives stay hidden until the probe ends, then are made visible again); removes the canary. Handlers
-skip canaries (pipewright_common::is_canary). When the function consumes the canary first, its
+skip canaries (pipewright_stage::is_canary). When the function consumes the canary first, its
 log line proves the arrival.
 
 Exit codes: 0 every canary arrived, 1 one did not arrive within --timeout, 2 usage error or could

@@ -9,7 +9,7 @@ use crate::spec::duration::Threshold;
 use crate::spec::pattern::KeyTemplate;
 use crate::spec::resolve::{AlarmKind, Email, Pipeline, Stage};
 use handlebars::{Context, Handlebars};
-use pipewright_common::StageInputs;
+use pipewright_stage::StageInputs;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -300,5 +300,5 @@ fn first_key(body: &str) -> Option<String> {
         return Some("s3:TestEvent".to_string());
     }
     let key = v.get("Records")?.get(0)?.get("s3")?.get("object")?.get("key")?.as_str()?;
-    Some(pipewright_common::decode_event_key(key))
+    Some(pipewright_stage::decode_event_key(key))
 }

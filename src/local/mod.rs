@@ -697,7 +697,7 @@ async fn put_files(aws: &Aws, p: &Pipeline, dir: &Path, err: &mut dyn Write) -> 
             .join("/");
         let body =
             std::fs::read(&file).map_err(|e| LocalError::Usage(format!("cannot read `{}`: {e}", file.display())))?;
-        let matching = triggers.iter().find(|(_, pattern)| pipewright_common::glob_match(pattern, &key));
+        let matching = triggers.iter().find(|(_, pattern)| pipewright_stage::glob_match(pattern, &key));
         let bucket = match (matching, triggers.first()) {
             (Some((bucket, _)), _) => bucket.clone(),
             (None, Some((bucket, _))) => {
@@ -856,7 +856,7 @@ async fn layers(aws: &Aws, p: &Pipeline, opts: &Options) -> Result<Vec<LayerRepo
                 opts.dates.iter().map(|d| glob_of(template, Some(&d.format("%Y-%m-%d").to_string()))).collect()
             };
             let matching: Vec<&(String, u64)> =
-                keys.iter().filter(|(k, _)| globs.iter().any(|g| pipewright_common::glob_match(g, k))).collect();
+                keys.iter().filter(|(k, _)| globs.iter().any(|g| pipewright_stage::glob_match(g, k))).collect();
             out.push(LayerReport {
                 stage: stage.name.value.clone(),
                 output: w.name.clone(),
@@ -897,7 +897,7 @@ async fn tables(
 ) -> Result<Vec<TableReport>, LocalError> {
     let mut seen = std::collections::BTreeSet::new();
     for env in envs {
-        let Ok(contract) = pipewright_common::StageEnv::from_lookup(|k| env.get(k).cloned()) else { continue };
+        let Ok(contract) = pipewright_stage::StageEnv::from_lookup(|k| env.get(k).cloned()) else { continue };
         if let Some(t) = contract.tables {
             for table in &t.tables {
                 seen.insert((t.table_bucket_arn.clone(), t.namespace.clone(), table.clone()));
@@ -916,7 +916,7 @@ async fn tables(
             .send()
             .await
             .map_err(|e| AwsError::new("s3tables:GetTableMetadataLocation", &subject, e))?;
-        let Some(metadata) = location.metadata_location().and_then(pipewright_common::S3Location::parse) else {
+        let Some(metadata) = location.metadata_location().and_then(pipewright_stage::S3Location::parse) else {
             out.push(TableReport { table: subject, snapshot_id: None, snapshots: 0, total_rows: 0 });
             continue;
         };

@@ -203,7 +203,6 @@ async fn init_error(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes
 #[derive(Debug)]
 struct Process {
     child: Child,
-    pid: Option<u32>,
 }
 
 /// One execution environment of a function: its Runtime API server and, once invoked, its process.
@@ -295,8 +294,7 @@ impl Environment {
             tokio::spawn(collect(BufReader::new(err), self.lines.clone(), self.tail.clone()));
         }
         self.starts += 1;
-        let pid = child.id();
-        self.process = Some(Process { child, pid });
+        self.process = Some(Process { child });
         Ok(())
     }
 
@@ -363,7 +361,7 @@ impl Environment {
                 Outcome::TimedOut { after, tail: self.tail() }
             }
             Outcome::Response(_) | Outcome::FunctionError { .. } => {
-                let used = self.process.as_ref().and_then(|p| p.pid).and_then(peak_memory_mb).unwrap_or(0);
+                let used = self.process.as_ref().and_then(|p| p.child.id()).and_then(peak_memory_mb).unwrap_or(0);
                 self.max_memory_mb = self.max_memory_mb.max(used);
                 if used > self.function.memory_mb {
                     self.stop().await;

@@ -1,6 +1,6 @@
 //! `pipewright new DIR [--spec SPEC]`: a new project that runs. The spec (the given one, or a starter
 //! pipeline named after DIR), a Cargo workspace with one crate per stage (`lambdas/<stage>`, binary
-//! `<stage>`) on the stage library `pipewright-common`, each a working pass-through skeleton of its
+//! `<stage>`) on the stage library `pipewright-stage`, each a working pass-through skeleton of its
 //! kind (triggered Lambda, scheduled Lambda, `runs: local`), and a README with the next commands.
 //! Pure: it returns the files; the CLI writes them.
 
@@ -21,7 +21,7 @@ const LOCAL: &str = include_str!("templates/local.rs.hbs");
 
 /// The stage library's crate in the pipewright source this binary was built from.
 pub fn library_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("lambdas").join("common")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates").join("pipewright-stage")
 }
 
 /// A file of the new project, relative to its directory.
@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn one_crate_per_stage_of_its_kind() {
         let p = pipeline("specs/hoopstat-haus.yaml");
-        let files = project(&p, "spec", Path::new("/src/pipewright/lambdas/common")).expect("renders");
+        let files = project(&p, "spec", Path::new("/src/pipewright/crates/pipewright-stage")).expect("renders");
         let find = |path: &str| files.iter().find(|f| f.path == Path::new(path)).map(|f| f.contents.as_str());
         let workspace = find("Cargo.toml").expect("workspace");
         for stage in ["bronze-ingestion", "silver-processing", "gold-analytics"] {
@@ -132,7 +132,7 @@ mod tests {
             let manifest = find(&format!("lambdas/{stage}/Cargo.toml")).expect("manifest");
             assert!(manifest.contains(&format!("name = \"{stage}\"")), "{manifest}");
         }
-        assert!(workspace.contains(r#"path = "/src/pipewright/lambdas/common""#), "{workspace}");
+        assert!(workspace.contains(r#"path = "/src/pipewright/crates/pipewright-stage""#), "{workspace}");
         assert!(find("lambdas/bronze-ingestion/src/main.rs").expect("local").contains("--date"));
         let triggered = find("lambdas/silver-processing/src/main.rs").expect("triggered");
         assert!(triggered.contains("process_s3_batch"), "answers partial batch responses (PW701)");

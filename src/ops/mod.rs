@@ -204,7 +204,7 @@ pub fn decode_body(body: &str) -> Body {
                 let bucket = r["s3"]["bucket"]["name"].as_str()?;
                 let key = r["s3"]["object"]["key"].as_str()?;
                 let event = r["eventName"].as_str().unwrap_or_default();
-                Some((bucket.to_string(), pipewright_common::decode_event_key(key), event.to_string()))
+                Some((bucket.to_string(), pipewright_stage::decode_event_key(key), event.to_string()))
             })
             .collect();
         return Body::Objects(objects);

@@ -1,5 +1,5 @@
 //! `probe`: for each S3 trigger, a tagged canary object whose key matches the trigger (S3 filter and
-//! whole pattern; `pipewright_common::canary_key`) goes into the bucket, and the probe waits for its
+//! whole pattern; `pipewright_stage::canary_key`) goes into the bucket, and the probe waits for its
 //! event in the stage's queue. Other messages it receives meanwhile stay hidden until the probe ends
 //! (so each is received at most once by the probe) and are then made visible again; only the
 //! canary's message is deleted. An enabled event source mapping may take the canary first: the
@@ -52,7 +52,7 @@ pub async fn probe(
     let queue_spec = super::stage_queue(stage, "probe")?;
     let Some(trigger) = &stage.trigger else { return Err(OpsError::Usage("no trigger".into())) };
     let bucket = pipeline.bucket_name(&trigger.bucket);
-    let key = pipewright_common::canary_key(&trigger.pattern.pattern, id).ok_or_else(|| {
+    let key = pipewright_stage::canary_key(&trigger.pattern.pattern, id).ok_or_else(|| {
         OpsError::Usage(format!(
             "the trigger of stage `{}` is the exact key `{}`: a canary cannot match it",
             stage.name.value, trigger.pattern.pattern

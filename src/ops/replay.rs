@@ -10,7 +10,7 @@ use crate::spec::pattern::KeyTemplate;
 use crate::spec::resolve::Stage;
 use chrono::{Datelike, NaiveDate};
 use futures::StreamExt;
-use pipewright_common::{glob_match, is_canary};
+use pipewright_stage::{glob_match, is_canary};
 use std::collections::BTreeMap;
 
 /// Listing pages (1,000 keys each) read per prefix at most.

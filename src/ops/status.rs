@@ -573,7 +573,7 @@ async fn stage_status(
             Ok(Some((objects, truncated))) => {
                 let ours: Vec<_> = objects
                     .iter()
-                    .filter(|o| pipewright_common::glob_match(&glob, &o.key) && !pipewright_common::is_canary(&o.key))
+                    .filter(|o| pipewright_stage::glob_match(&glob, &o.key) && !pipewright_stage::is_canary(&o.key))
                     .collect();
                 let newest = ours.iter().max_by_key(|o| o.modified_ms);
                 let text = match newest {
@@ -581,7 +581,7 @@ async fn stage_status(
                     Some(o) => {
                         let newest_date = ours
                             .iter()
-                            .filter_map(|x| pipewright_common::key_field(&x.key, "date"))
+                            .filter_map(|x| pipewright_stage::key_field(&x.key, "date"))
                             .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                             .max();
                         format!(

@@ -143,7 +143,7 @@ impl KeyPattern {
     }
 }
 
-pub use pipewright_common::glob_match;
+pub use pipewright_stage::glob_match;
 
 /// A key template with `{variable}` placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]

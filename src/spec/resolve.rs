@@ -9,7 +9,7 @@ use super::span::{Sp, Span};
 use crate::check::codes;
 use crate::report::Diagnostic;
 use handlebars::Handlebars;
-use pipewright_common as contract;
+use pipewright_stage as contract;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 

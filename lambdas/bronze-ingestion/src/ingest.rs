@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use pipewright_common::log::Logger;
-use pipewright_common::{EnvError, Output, S3Location, StageEnv, TemplateError, render_template};
+use pipewright_stage::log::Logger;
+use pipewright_stage::{EnvError, Output, S3Location, StageEnv, TemplateError, render_template};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -351,11 +351,11 @@ mod tests {
         let env = default_contract(DEFAULT_BUCKET);
         let vars: HashMap<&str, String> = env.to_vars().into_iter().collect();
         assert_eq!(
-            vars.get(pipewright_common::OUTPUTS).map(String::as_str),
+            vars.get(pipewright_stage::OUTPUTS).map(String::as_str),
             Some("box_scores=s3://hoopstat-haus-bronze/raw/box_scores/date={date}/data.json")
         );
         assert_eq!(
-            vars.get(pipewright_common::QUARANTINE).map(String::as_str),
+            vars.get(pipewright_stage::QUARANTINE).map(String::as_str),
             Some("s3://hoopstat-haus-bronze/quarantine/bronze-ingestion/")
         );
         assert_eq!(StageEnv::from_lookup(|k| vars.get(k).cloned()).expect("parses"), env);

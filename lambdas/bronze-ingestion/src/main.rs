@@ -15,8 +15,8 @@ use bronze_ingestion::{ClientConfig, DaySummary, Ingest, NbaClient, S3Store, def
 use chrono::{NaiveDate, Utc};
 use clap::Parser;
 use lambda_runtime::{LambdaEvent, service_fn};
-use pipewright_common::StageEnv;
-use pipewright_common::log::{Logger, error_chain};
+use pipewright_stage::StageEnv;
+use pipewright_stage::log::{Logger, error_chain};
 use serde_json::Value;
 
 /// Fetch the NBA box scores of a date (default: yesterday in America/New_York) and write them to
@@ -81,10 +81,10 @@ impl Cli {
         }
     }
 
-    fn contract(&self) -> Result<StageEnv, pipewright_common::EnvError> {
+    fn contract(&self) -> Result<StageEnv, pipewright_stage::EnvError> {
         match &self.bucket {
             Some(bucket) => Ok(default_contract(bucket)),
-            None if std::env::var_os(pipewright_common::STAGE).is_some() => StageEnv::from_env(),
+            None if std::env::var_os(pipewright_stage::STAGE).is_some() => StageEnv::from_env(),
             None => Ok(default_contract(DEFAULT_BUCKET)),
         }
     }

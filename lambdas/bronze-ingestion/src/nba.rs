@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use pipewright_common::log::Logger;
+use pipewright_stage::log::Logger;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use tokio::sync::Mutex;

@@ -12,8 +12,8 @@ use bronze_ingestion::store::StoreError;
 use bronze_ingestion::{ClientConfig, Ingest, IngestError, MemoryStore, NbaClient, ObjectStore, default_contract};
 use chrono::NaiveDate;
 use hoopstat_fixtures::{Corruption, Day, Generator, corrupt};
-use pipewright_common::log::{Captured, Logger, error_chain};
-use pipewright_common::store as objects;
+use pipewright_stage::log::{Captured, Logger, error_chain};
+use pipewright_stage::store as objects;
 use serde_json::Value;
 use support::{Api, Hit, Reply, serve};
 

@@ -2,7 +2,7 @@
 //! the Lambda mode, a stand-in of the Lambda runtime API. No AWS, no internet.
 //!
 //! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`, started by
-//! `pipewright_common::local_aws`; `pip install -r requirements-dev.txt`): run with
+//! `pipewright_stage::local_aws`; `pip install -r requirements-dev.txt`): run with
 //! `cargo test -p bronze-ingestion --test moto -- --ignored`.
 
 use std::collections::VecDeque;
@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use hoopstat_fixtures::{Day, Generator};
-use pipewright_common::local_aws::LocalAws;
+use pipewright_stage::local_aws::LocalAws;
 use serde_json::{Value, json};
 use support::{Api, serve};
 
@@ -69,7 +69,7 @@ fn command(moto: &str) -> Command {
         .env("NBA_STATS_MIN_INTERVAL_MS", "0")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_LAMBDA_RUNTIME_API");
-    for var in pipewright_common::ALL {
+    for var in pipewright_stage::ALL {
         cmd.env_remove(var);
     }
     cmd

@@ -27,8 +27,8 @@ use chrono::NaiveDate;
 use gold_analytics::Analytics;
 use gold_analytics::stage::{AnalyticsSink, Batch, Stage};
 use gold_analytics::table::{CommitSummary, GoldRow, TableError};
-use pipewright_common::log::Logger;
-use pipewright_common::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
+use pipewright_stage::log::Logger;
+use pipewright_stage::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
 use serde_json::json;
 
 #[global_allocator]

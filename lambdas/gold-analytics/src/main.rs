@@ -7,8 +7,8 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use gold_analytics::stage::{ConfigError, S3Store, Stage};
 use gold_analytics::table::{GoldTables, TablesConfig};
 use lambda_runtime::{LambdaEvent, service_fn};
-use pipewright_common::log::Logger;
-use pipewright_common::{StageEnv, StageInputs};
+use pipewright_stage::log::Logger;
+use pipewright_stage::{StageEnv, StageInputs};
 
 #[global_allocator]
 static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;

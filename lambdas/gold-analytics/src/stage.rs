@@ -10,10 +10,10 @@ use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt};
-use pipewright_common::event::{BatchError, ObjectEvent, process_s3_batch_coalesced};
-use pipewright_common::log::Logger;
-use pipewright_common::store::{Condition, Written};
-use pipewright_common::{
+use pipewright_stage::event::{BatchError, ObjectEvent, process_s3_batch_coalesced};
+use pipewright_stage::log::Logger;
+use pipewright_stage::store::{Condition, Written};
+use pipewright_stage::{
     EnvError, Input, S3Location, StageEnv, StageInputs, TemplateError, glob_match, match_template, render_template,
 };
 
@@ -28,7 +28,7 @@ pub const TEAM_STATS: &str = "team_stats";
 /// Silver objects fetched at once when reading the season.
 const CONCURRENT_GETS: usize = 8;
 
-pub use pipewright_common::store::{ObjectStore, S3Store, StoreError};
+pub use pipewright_stage::store::{ObjectStore, S3Store, StoreError};
 
 /// Where the analytics go (the S3 Tables, or memory in tests).
 pub trait AnalyticsSink: Send + Sync {

@@ -355,7 +355,7 @@ impl TablesConfig {
     /// From the stage's contract and the standard AWS variables: `AWS_ENDPOINT_URL_S3TABLES` or
     /// `AWS_ENDPOINT_URL` for the S3 Tables API, `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` for the
     /// warehouse files, `AWS_REGION` or `AWS_DEFAULT_REGION`.
-    pub fn from_environment(tables: &pipewright_common::TablesEnv) -> Self {
+    pub fn from_environment(tables: &pipewright_stage::TablesEnv) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Self {
             table_bucket_arn: tables.table_bucket_arn.clone(),

@@ -4,7 +4,7 @@
 //!
 //! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`: moto 5.2.1 with
 //! pipewright's patches, among them the S3 Tables response shapes the SDK needs), started by
-//! `pipewright_common::local_aws`; needs `python3` with `pip install -r requirements-dev.txt`. Run with
+//! `pipewright_stage::local_aws`; needs `python3` with `pip install -r requirements-dev.txt`. Run with
 //! `cargo test -p gold-analytics --test moto -- --ignored`.
 
 use std::collections::BTreeMap;
@@ -21,8 +21,8 @@ use gold_analytics::table::{GoldTables, PLAYER_ANALYTICS, PLAYER_COLUMNS, TEAM_A
 use gold_analytics::{Analytics, SilverDay, compute};
 use hoopstat_fixtures::contract::{BRONZE, NAMESPACE, SILVER, TABLE_BUCKET};
 use hoopstat_fixtures::{Generator, contract};
-use pipewright_common::local_aws::LocalAws;
-use pipewright_common::log::Logger;
+use pipewright_stage::local_aws::LocalAws;
+use pipewright_stage::log::Logger;
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
 
 fn start_moto() -> (LocalAws, String) {

@@ -9,9 +9,9 @@ use gold_analytics::stage::{AnalyticsSink, ConfigError, Stage};
 use gold_analytics::table::{CommitSummary, GoldRow, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
 use hoopstat_fixtures::contract::SILVER;
 use hoopstat_fixtures::{Generator, contract};
-use pipewright_common::log::{Captured, Logger};
-use pipewright_common::store::MemoryStore;
-use pipewright_common::{Output, S3Location, StageEnv, StageInputs};
+use pipewright_stage::log::{Captured, Logger};
+use pipewright_stage::store::MemoryStore;
+use pipewright_stage::{Output, S3Location, StageEnv, StageInputs};
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -388,12 +388,12 @@ struct Racing {
     other: Arc<Mutex<Option<Vec<u8>>>>,
 }
 
-impl pipewright_common::store::ObjectStore for Racing {
+impl pipewright_stage::store::ObjectStore for Racing {
     async fn get_object(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<pipewright_common::store::Object>, pipewright_common::store::StoreError> {
+    ) -> Result<Option<pipewright_stage::store::Object>, pipewright_stage::store::StoreError> {
         self.inner.get_object(bucket, key).await
     }
 
@@ -403,8 +403,8 @@ impl pipewright_common::store::ObjectStore for Racing {
         key: &str,
         body: Vec<u8>,
         content_type: &str,
-        condition: pipewright_common::store::Condition,
-    ) -> Result<pipewright_common::store::Written, pipewright_common::store::StoreError> {
+        condition: pipewright_stage::store::Condition,
+    ) -> Result<pipewright_stage::store::Written, pipewright_stage::store::StoreError> {
         let other = self.other.lock().expect("lock").take();
         if let Some(other) = other {
             self.inner.insert(bucket, key, other);
@@ -416,7 +416,7 @@ impl pipewright_common::store::ObjectStore for Racing {
         &self,
         bucket: &str,
         prefix: &str,
-    ) -> Result<Vec<pipewright_common::store::Listed>, pipewright_common::store::StoreError> {
+    ) -> Result<Vec<pipewright_stage::store::Listed>, pipewright_stage::store::StoreError> {
         self.inner.list(bucket, prefix).await
     }
 }

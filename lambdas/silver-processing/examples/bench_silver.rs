@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use hoopstat_fixtures::{Corruption, Generator};
-use pipewright_common::key_field;
+use pipewright_stage::key_field;
 use serde_json::json;
 use silver_processing::parquet_out::{players_parquet, teams_parquet};
 use silver_processing::transform;

@@ -12,9 +12,9 @@
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use hoopstat_fixtures::contract::{BRONZE, SILVER};
-use pipewright_common::log::Logger;
-use pipewright_common::store::MemoryStore;
-use pipewright_common::{StageEnv, key_field};
+use pipewright_stage::log::Logger;
+use pipewright_stage::store::MemoryStore;
+use pipewright_stage::{StageEnv, key_field};
 use silver_processing::Stage;
 
 #[global_allocator]

@@ -5,8 +5,8 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use pipewright_common::StageEnv;
-use pipewright_common::log::Logger;
+use pipewright_stage::StageEnv;
+use pipewright_stage::log::Logger;
 use silver_processing::{S3Store, Stage};
 
 #[global_allocator]

@@ -4,9 +4,9 @@ use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::NaiveDate;
-use pipewright_common::event::{BatchError, ObjectEvent, process_s3_batch};
-use pipewright_common::log::Logger;
-use pipewright_common::{EnvError, Input, S3Location, StageEnv, TemplateError, key_field, render_template};
+use pipewright_stage::event::{BatchError, ObjectEvent, process_s3_batch};
+use pipewright_stage::log::Logger;
+use pipewright_stage::{EnvError, Input, S3Location, StageEnv, TemplateError, key_field, render_template};
 use serde::Serialize;
 
 use crate::parquet_out::{ParquetWriteError, players_parquet, teams_parquet};
@@ -16,7 +16,7 @@ use crate::transform::{Quarantined, TransformError, Transformed, transform};
 pub const PLAYER_STATS: &str = "player_stats";
 pub const TEAM_STATS: &str = "team_stats";
 
-pub use pipewright_common::store::{ObjectStore, S3Store, StoreError};
+pub use pipewright_stage::store::{ObjectStore, S3Store, StoreError};
 
 /// The stage's environment is incomplete.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! addressing, unchanged objects not rewritten.
 //!
 //! Runs against the project's local AWS (`scripts/emulator/pipewright_moto.py`, started by
-//! `pipewright_common::local_aws`; `pip install -r requirements-dev.txt`): run with
+//! `pipewright_stage::local_aws`; `pip install -r requirements-dev.txt`): run with
 //! `cargo test -p silver-processing --test moto -- --ignored`.
 
 use std::time::Instant;
@@ -12,9 +12,9 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::NaiveDate;
 use hoopstat_fixtures::contract::{BRONZE, SILVER};
 use hoopstat_fixtures::{Corruption, Generator, bronze_key, contract};
-use pipewright_common::StageEnv;
-use pipewright_common::local_aws::LocalAws;
-use pipewright_common::log::Logger;
+use pipewright_stage::StageEnv;
+use pipewright_stage::local_aws::LocalAws;
+use pipewright_stage::log::Logger;
 use silver_processing::{S3Store, Stage};
 
 fn start_moto() -> (LocalAws, String) {

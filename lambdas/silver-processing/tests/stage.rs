@@ -5,9 +5,9 @@ use chrono::NaiveDate;
 use hoopstat_fixtures::contract::{BRONZE, SILVER};
 use hoopstat_fixtures::{Corruption, Day, Generator, bronze_key, contract};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pipewright_common::StageEnv;
-use pipewright_common::log::{Captured, Logger};
-use pipewright_common::store::MemoryStore;
+use pipewright_stage::StageEnv;
+use pipewright_stage::log::{Captured, Logger};
+use pipewright_stage::store::MemoryStore;
 use silver_processing::Stage;
 use silver_processing::stage::{ConfigError, Written};
 
@@ -134,7 +134,7 @@ fn duplicate_delivery_writes_identical_bytes_once() {
     let summary = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("rt")
-        .block_on(stage2.process(&pipewright_common::event::ObjectEvent {
+        .block_on(stage2.process(&pipewright_stage::event::ObjectEvent {
             event_name: "ObjectCreated:Put".into(),
             event_time: None,
             bucket: BRONZE.into(),

@@ -1,9 +1,43 @@
-//! What the pipewright generator and the pipeline's Lambda stages share.
+//! The library a pipewright pipeline's stages are written on.
 //!
-//! The environment-variable contract is defined once, here: the generator renders a [`StageEnv`]
-//! into a function's `Environment.Variables` with [`StageEnv::to_vars`], and a stage reads it back
-//! with [`StageEnv::from_env`]. Both sides use the same names and the same encoding, so they cannot
-//! disagree.
+//! A stage is a Rust binary: a Lambda function behind the SQS queue its S3 trigger notifies, a
+//! scheduled Lambda, or a `runs: local` command. What every stage needs and should not write itself:
+//!
+//! - **The environment contract** ([`StageEnv`], [`StageInputs`]): the stage's name, trigger, outputs
+//!   with their key templates, quarantine prefix and S3 Tables, read from the variables the generated
+//!   template sets on the function. `pipewright generate` renders them with [`StageEnv::to_vars`] and
+//!   the stage reads them with [`StageEnv::from_env`]: one definition, so the two cannot disagree.
+//! - **Keys** ([`render_template`], [`match_template`], [`key_field`], [`glob_match`]): output keys
+//!   from the spec's templates, values back out of input keys, the trigger's whole pattern.
+//! - **S3 events through SQS** ([`event`], feature `lambda`): S3 notification bodies in the form AWS
+//!   and the local emulator send, keys URL-decoded ([`decode_event_key`]), `s3:TestEvent` messages and
+//!   `pipewright probe` canaries recognised, keys outside the trigger pattern skipped; and **partial
+//!   batch responses**: [`event::process_s3_batch`] runs a handler per object and reports exactly the
+//!   failed messages, which SQS retries and then moves to the dead-letter queue.
+//! - **JSON logging** ([`log`], feature `lambda`): one JSON object per line, which the generated
+//!   metric filters and `pipewright status` read.
+//! - **The object store** ([`store`], feature `store`; `s3` for [`store::S3Store`]): GET, PUT,
+//!   conditional PUT and LIST behind a trait, with [`store::MemoryStore`] for tests.
+//!
+//! A stage depends on it with the features it uses:
+//!
+//! ```toml
+//! [dependencies]
+//! pipewright-stage = { path = "…/crates/pipewright-stage", features = ["lambda", "s3"] }
+//! ```
+//!
+//! `pipewright new` writes a project whose stage crates depend on it this way, by path to the pipewright
+//! source the binary was built from, until the library is published.
+//!
+//! # Example: a complete stage
+//!
+//! This is `examples/summarize.rs` of this crate; `cargo test -p pipewright-stage --all-features
+//! --examples` runs its test, and the documentation tests compile it.
+//!
+#![cfg_attr(all(feature = "lambda", feature = "s3"), doc = "```no_run")]
+#![cfg_attr(all(feature = "lambda", feature = "s3"), doc = include_str!("../examples/summarize.rs"))]
+#![cfg_attr(all(feature = "lambda", feature = "s3"), doc = "```")]
+#![cfg_attr(not(all(feature = "lambda", feature = "s3")), doc = "(Shown with the features `lambda` and `s3`.)")]
 
 use std::fmt;
 

@@ -5,7 +5,7 @@
 //! `pip install -r requirements-dev.txt` (moto[server] 5.2.1, cbor2).
 //!
 //! The lambda crates do not depend on the `pipewright` crate, so the script is run from the
-//! repository (this crate is `lambdas/common`).
+//! repository (this crate is `crates/pipewright-stage`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,1 @@
+//! Feature unification of the pipewright repository's builds: see `scripts/workspace-hack.py`.
