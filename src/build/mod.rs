@@ -165,10 +165,41 @@ pub fn architecture_flag(a: Architecture) -> &'static str {
     }
 }
 
+/// The variables Cargo sets for the crate it builds or runs (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`,
+/// `OUT_DIR`, ...), among `names`. pipewright run through `cargo run` or from a test inherits them; a
+/// cargo it starts must not: build scripts that watch them (`cargo:rerun-if-env-changed`, e.g. ring's)
+/// would see the pipewright crate's values, rerun, and rebuild what depends on them.
+pub fn crate_env<I: IntoIterator<Item = std::ffi::OsString>>(names: I) -> Vec<std::ffi::OsString> {
+    const EXACT: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    const PREFIXES: [&str; 3] = ["CARGO_PKG_", "CARGO_CFG_", "CARGO_BIN_"];
+    names
+        .into_iter()
+        .filter(|n| n.to_str().is_some_and(|n| EXACT.contains(&n) || PREFIXES.iter().any(|p| n.starts_with(p))))
+        .collect()
+}
+
+/// A cargo (or cargo-lambda) command without this process's [`crate_env`].
+pub fn cargo_command(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    for name in crate_env(std::env::vars_os().map(|(k, _)| k)) {
+        c.env_remove(name);
+    }
+    c
+}
+
 /// `cargo lambda build --release --output-format zip --bin <stage> --<arch>` for the stage's crate,
 /// the zip going to `<lambda_dir>/<stage>/bootstrap.zip`.
 pub fn command(cargo_lambda: &Path, target: &Target, lambda_dir: &Path) -> Command {
-    let mut c = Command::new(cargo_lambda);
+    let mut c = cargo_command(cargo_lambda);
     c.arg("lambda")
         .arg("build")
         .arg("--release")
@@ -346,6 +377,18 @@ mod tests {
             ]
         );
         assert_eq!(zip_path(Path::new("/out/lambda"), "s"), Path::new("/out/lambda/s/bootstrap.zip"));
+    }
+
+    #[test]
+    fn cargo_is_started_without_the_variables_cargo_sets_for_a_crate() {
+        let names = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "OUT_DIR", "CARGO_CFG_TARGET_OS", "CARGO_BIN_EXE_x"]
+            .into_iter()
+            .chain(["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL", "PATH", "CC"]);
+        let removed = crate_env(names.map(std::ffi::OsString::from));
+        assert_eq!(
+            removed,
+            ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "OUT_DIR", "CARGO_CFG_TARGET_OS", "CARGO_BIN_EXE_x"]
+        );
     }
 
     #[test]

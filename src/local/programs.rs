@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Instant;
 
 /// Where a stage's program comes from.
@@ -104,7 +104,7 @@ fn cargo() -> std::ffi::OsString {
 /// The manifest of the workspace the package at `manifest` belongs to (itself when standalone).
 fn workspace_of(stage: &str, manifest: &Path) -> Result<PathBuf, ProgramError> {
     let io = |source| ProgramError::Io { stage: stage.to_string(), source };
-    let out = Command::new(cargo())
+    let out = crate::build::cargo_command(cargo())
         .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
         .arg(manifest)
         .stderr(Stdio::inherit())
@@ -128,7 +128,7 @@ fn cargo_build(
     release: bool,
 ) -> Result<BTreeMap<String, PathBuf>, ProgramError> {
     let first = stages.first().map_or("", |(s, _)| *s).to_string();
-    let mut command = Command::new(cargo());
+    let mut command = crate::build::cargo_command(cargo());
     command.arg("build").arg("--manifest-path").arg(workspace);
     for (stage, manifest) in stages {
         // The package is named by its manifest's directory through `--manifest-path` of the
