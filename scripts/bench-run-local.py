@@ -64,7 +64,9 @@ def run_once(exe, spec, days, games, release, label):
         try:
             r = subprocess.run(
                 [exe, "run-local", spec, "--endpoint-url", endpoint, "--state-dir", state, "--date", "2024-01-15",
-                 "--days", str(days), "--env", f"BRONZE_FIXTURE_GAMES={games}", "--format", "json"]
+                 "--days", str(days), "--env", f"BRONZE_FIXTURE_GAMES={games}", "--format", "json",
+                 # The spec without the window is a copy outside the repository: the stages are the repository's.
+                 "--lambdas", str(ROOT / "lambdas")]
                 + (["--release"] if release else []),
                 capture_output=True, text=True)
             if r.returncode != 0:
