@@ -89,25 +89,15 @@ def fingerprints(units):
             memo[i] = hashlib.sha1(key.encode()).hexdigest()
         return memo[i]
 
-    return {fp(i) for i in range(len(units))}, units
+    return {fp(i) for i in range(len(units))}
 
 
-def registry_libs(units):
-    """Package id -> union of the features of its library units, for crates from crates.io."""
-    out = collections.defaultdict(set)
-    for u in units:
-        kinds = u["target"]["kind"]
-        if u["mode"] == "build" and u["pkg_id"].startswith("registry+") and ("lib" in kinds or "proc-macro" in kinds
-                                                                            or "rlib" in kinds):
-            out[u["pkg_id"]].update(u["features"])
-    return out
-
-
-def features_by_package(units):
+def feature_sets(units):
+    """Package id -> the feature sets its units are built with, for crates from crates.io."""
     out = collections.defaultdict(set)
     for u in units:
         if u["mode"] == "build" and u["pkg_id"].startswith("registry+"):
-            out[u["pkg_id"]].add(tuple(u["features"]))
+            out[u["pkg_id"]].add(frozenset(u["features"]))
     return out
 
 
@@ -146,24 +136,23 @@ def compute(old_shared, old_stage_only, locked):
     """The packages to list: those listed already that the sets still build, and those whose features
     still differ between the sets."""
     graphs = {k: unit_graph(v, locked) for k, v in SETS.items()}
-    libs = {k: registry_libs(u) for k, u in graphs.items()}
-    variants = {k: features_by_package(u) for k, u in graphs.items()}
-    cli, stages, tests = libs["cli"], libs["stages"], libs["tests"]
+    sets = {k: feature_sets(u) for k, u in graphs.items()}
+    cli, stages, tests = sets["cli"], sets["stages"], sets["tests"]
+    union = lambda *per_set: frozenset().union(*(f for s in per_set for f in s))
     shared, stage_only = {}, {}
     for pkg in set(cli) | set(stages):
-        seen = set()
-        for k in variants:
-            seen |= variants[k].get(pkg, set())
-        if len(seen) <= 1 and pkg not in old_shared and pkg not in old_stage_only:
+        variants = cli.get(pkg, set()) | stages.get(pkg, set()) | tests.get(pkg, set())
+        if len(variants) <= 1 and pkg not in old_shared and pkg not in old_stage_only:
             continue
         if pkg in cli and pkg in stages:
-            shared[pkg] = cli[pkg] | stages[pkg] | tests.get(pkg, set())
+            shared[pkg] = union(cli[pkg], stages[pkg], tests.get(pkg, set()))
         elif pkg in stages:
-            stage_only[pkg] = stages[pkg] | tests.get(pkg, set())
-    reuse = {}
-    fps = {k: fingerprints(u)[0] for k, u in graphs.items()}
-    reuse["stages after cli"] = (len(fps["stages"] & fps["cli"]), len(fps["stages"]))
-    reuse["stages after tests"] = (len(fps["stages"] & fps["tests"]), len(fps["stages"]))
+            stage_only[pkg] = union(stages[pkg], tests.get(pkg, set()))
+    fps = {k: fingerprints(u) for k, u in graphs.items()}
+    reuse = {
+        "stages after cli": (len(fps["stages"] & fps["cli"]), len(fps["stages"])),
+        "stages after tests": (len(fps["stages"] & fps["tests"]), len(fps["stages"])),
+    }
     return shared, stage_only, reuse
 
 

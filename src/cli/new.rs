@@ -25,7 +25,13 @@ pub fn run(args: &NewArgs, color: bool, err: &mut dyn Write) -> std::io::Result<
             Err(exit) => return Ok(exit),
         },
         None => {
-            let text = crate::new::starter_spec(&crate::new::project_name(&std::path::absolute(&args.dir)?));
+            let text = match crate::new::starter_spec(&crate::new::project_name(&std::path::absolute(&args.dir)?)) {
+                Ok(text) => text,
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    return Ok(Exit::Failure);
+                }
+            };
             let loaded = crate::spec::load(crate::spec::Source::text("pipewright.yaml", text.clone()));
             match loaded.pipeline {
                 Some(p) if loaded.diagnostics.is_empty() => (text, p),

@@ -872,20 +872,10 @@ async fn layers(aws: &Aws, p: &Pipeline, opts: &Options) -> Result<Vec<LayerRepo
 
 /// A key template as a glob: `{date}` is `date` when given, every other placeholder `*`.
 fn glob_of(template: &str, date: Option<&str>) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else { break };
-        let name = &rest[open + 1..open + close];
-        match (name, date) {
-            ("date", Some(d)) => out.push_str(d),
-            _ => out.push('*'),
-        }
-        rest = &rest[open + close + 1..];
-    }
-    out.push_str(rest);
-    out
+    crate::spec::pattern::KeyTemplate { template: template.to_string() }.render(|name| match (name, date) {
+        ("date", Some(d)) => d.to_string(),
+        _ => "*".to_string(),
+    })
 }
 
 /// Each S3 table the functions write (their `PIPEWRIGHT_TABLE_*` contract): the current snapshot

@@ -199,12 +199,6 @@ async fn init_error(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes
     accepted()
 }
 
-/// The process of the environment and what it wrote.
-#[derive(Debug)]
-struct Process {
-    child: Child,
-}
-
 /// One execution environment of a function: its Runtime API server and, once invoked, its process.
 #[derive(Debug)]
 pub struct Environment {
@@ -212,7 +206,8 @@ pub struct Environment {
     api: Arc<Api>,
     address: SocketAddr,
     server: tokio::task::JoinHandle<()>,
-    process: Option<Process>,
+    /// The running bootstrap, once invoked.
+    process: Option<Child>,
     /// Every line the processes wrote (stdout and stderr), in order.
     lines: Arc<Mutex<Vec<String>>>,
     /// The last lines, for error reports.
@@ -294,14 +289,14 @@ impl Environment {
             tokio::spawn(collect(BufReader::new(err), self.lines.clone(), self.tail.clone()));
         }
         self.starts += 1;
-        self.process = Some(Process { child });
+        self.process = Some(child);
         Ok(())
     }
 
     /// Stops the process (the next invocation starts a new one).
     async fn stop(&mut self) {
-        if let Some(mut p) = self.process.take() {
-            let _ = p.child.kill().await;
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill().await;
         }
         lock(&self.api.pending).take();
         lock(&self.api.in_flight).clear();
@@ -310,7 +305,7 @@ impl Environment {
     /// Invokes the function with `payload` and waits for its outcome (at most its timeout).
     pub async fn invoke(&mut self, payload: Vec<u8>) -> std::io::Result<Outcome> {
         let running = match &mut self.process {
-            Some(p) => p.child.try_wait()?.is_none(),
+            Some(child) => child.try_wait()?.is_none(),
             None => false,
         };
         if !running {
@@ -336,7 +331,7 @@ impl Environment {
                     Ok(Answer::Error { error_type, message }) => Outcome::FunctionError { error_type, message },
                     Err(_) => Outcome::Exited { status: "its invocation was dropped".into(), tail: Vec::new() },
                 },
-                status = process.child.wait() => {
+                status = process.wait() => {
                     let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());
                     // Let the output readers catch up with the last lines.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -361,7 +356,7 @@ impl Environment {
                 Outcome::TimedOut { after, tail: self.tail() }
             }
             Outcome::Response(_) | Outcome::FunctionError { .. } => {
-                let used = self.process.as_ref().and_then(|p| p.child.id()).and_then(peak_memory_mb).unwrap_or(0);
+                let used = self.process.as_ref().and_then(Child::id).and_then(peak_memory_mb).unwrap_or(0);
                 self.max_memory_mb = self.max_memory_mb.max(used);
                 if used > self.function.memory_mb {
                     self.stop().await;

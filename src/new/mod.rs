@@ -62,8 +62,8 @@ pub fn project_name(dir: &Path) -> String {
 }
 
 /// The starter spec of a project named `project`.
-pub fn starter_spec(project: &str) -> String {
-    render(STARTER, &serde_json::json!({ "project": project }), "pipewright.yaml").unwrap_or_default()
+pub fn starter_spec(project: &str) -> Result<String, NewError> {
+    render(STARTER, &serde_json::json!({ "project": project }), "pipewright.yaml")
 }
 
 fn render(template: &str, data: &serde_json::Value, file: &str) -> Result<String, NewError> {
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(project_name(Path::new("orders_2024")), "orders-2024");
         assert_eq!(project_name(Path::new("2024")), "pipeline-2024");
         assert_eq!(project_name(Path::new("___")), "pipeline");
-        let starter = starter_spec("acme");
+        let starter = starter_spec("acme").expect("renders");
         assert!(starter.contains("project: acme"));
         let loaded = crate::spec::load(crate::spec::Source::text("pipewright.yaml", starter));
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);

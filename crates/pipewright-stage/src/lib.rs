@@ -7,7 +7,7 @@
 //!   with their key templates, quarantine prefix and S3 Tables, read from the variables the generated
 //!   template sets on the function. `pipewright generate` renders them with [`StageEnv::to_vars`] and
 //!   the stage reads them with [`StageEnv::from_env`]: one definition, so the two cannot disagree.
-//! - **Keys** ([`render_template`], [`match_template`], [`key_field`], [`glob_match`]): output keys
+//! - **Keys** ([`render_template`], [`render_template_or`], [`match_template`], [`key_field`], [`glob_match`]): output keys
 //!   from the spec's templates, values back out of input keys, the trigger's whole pattern.
 //! - **S3 events through SQS** ([`event`], feature `lambda`): S3 notification bodies in the form AWS
 //!   and the local emulator send, keys URL-decoded ([`decode_event_key`]), `s3:TestEvent` messages and
@@ -372,6 +372,17 @@ impl std::error::Error for TemplateError {}
 /// Fills the `{name}` placeholders of a key template (`silver/player_stats/season={season}/...`).
 /// Every placeholder must have a value; values may not contain `/`, `{` or `}`.
 pub fn render_template(template: &str, values: &[(&str, &str)]) -> Result<String, TemplateError> {
+    fill(template, |name| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
+}
+
+/// [`render_template`] where a placeholder without a value in `values` gets `default` (a skeleton
+/// stage that names every output after its date: `render_template_or("out/{date}/{part}.json", &[], "2024-01-15")`
+/// is `out/2024-01-15/2024-01-15.json`).
+pub fn render_template_or(template: &str, values: &[(&str, &str)], default: &str) -> Result<String, TemplateError> {
+    fill(template, |name| Some(values.iter().find(|(n, _)| *n == name).map_or(default, |(_, v)| *v)))
+}
+
+fn fill<'v>(template: &str, value_of: impl Fn(&str) -> Option<&'v str>) -> Result<String, TemplateError> {
     let err = |problem: String| TemplateError { template: template.to_string(), problem };
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
@@ -380,11 +391,7 @@ pub fn render_template(template: &str, values: &[(&str, &str)]) -> Result<String
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or_else(|| err("unterminated `{`".into()))?;
         let name = &after[..close];
-        let value = values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| err(format!("no value for `{{{name}}}`")))?;
+        let value = value_of(name).ok_or_else(|| err(format!("no value for `{{{name}}}`")))?;
         if value.is_empty() || value.contains(['/', '{', '}']) {
             return Err(err(format!("value `{value}` for `{{{name}}}` is empty or contains `/`, `{{` or `}}`")));
         }
@@ -508,6 +515,17 @@ mod tests {
         assert!(render_template(t, &[("date", "a/b"), ("season", "x")]).is_err());
         assert!(render_template("x/{date", &[("date", "d")]).is_err());
         assert_eq!(render_template("plain", &[]).expect("renders"), "plain");
+    }
+
+    #[test]
+    fn renders_templates_with_a_default() {
+        let t = "out/season={season}/date={date}/{part}.json";
+        assert_eq!(
+            render_template_or(t, &[("season", "2023-24")], "2024-01-15").expect("renders"),
+            "out/season=2023-24/date=2024-01-15/2024-01-15.json"
+        );
+        assert!(render_template_or(t, &[], "a/b").is_err(), "the default is checked like a value");
+        assert!(render_template_or("x/{date", &[], "d").is_err());
     }
 
     #[test]
