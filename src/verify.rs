@@ -241,9 +241,13 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str)
                     "Maximum",
                     v,
                 ),
-                AlarmKind::Duration => {
-                    ("AWS/Lambda", "Duration", ("FunctionName", f.name.value.clone()), "Maximum", v * 1000)
-                }
+                AlarmKind::Duration => (
+                    "AWS/Lambda",
+                    "Duration",
+                    ("FunctionName", f.name.value.clone()),
+                    "Maximum",
+                    v.saturating_mul(1000),
+                ),
                 AlarmKind::Errors => ("AWS/Lambda", "Errors", ("FunctionName", f.name.value.clone()), "Sum", v),
                 AlarmKind::Throttles => ("AWS/Lambda", "Throttles", ("FunctionName", f.name.value.clone()), "Sum", v),
             };

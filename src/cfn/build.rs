@@ -745,7 +745,8 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
             AlarmKind::Duration => (
                 "FunctionName",
                 r#ref(&sid.function),
-                v * 1000,
+                // Milliseconds; saturating, as a threshold that large is at or above the timeout (PW401).
+                v.saturating_mul(1000),
                 format!("an invocation ran longer than {v}s of the {}s timeout", f.timeout.secs()),
             ),
             AlarmKind::Errors => {

@@ -26,7 +26,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                             f.timeout.secs()
                         ),
                     )
-                    .with_hint(format!("use a threshold below the timeout, e.g. `duration: {}s`", f.timeout.secs() * 5 / 6)),
+                    .with_hint(format!("use a threshold below the timeout, e.g. `duration: {}s`", u128::from(f.timeout.secs()) * 5 / 6)),
                 );
             }
             if alarm.kind == AlarmKind::QueueAge

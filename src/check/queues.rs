@@ -4,6 +4,7 @@
 use super::codes;
 use crate::report::Diagnostic;
 use crate::spec::Pipeline;
+use crate::spec::resolve::recommended_visibility;
 use crate::spec::span::Sp;
 
 /// Log retention values CloudWatch Logs accepts (days).
@@ -96,7 +97,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
         let timeout = f.timeout.secs();
         let vis = q.visibility_timeout.secs();
         let window = q.batching_window.secs();
-        let recommended = 6 * timeout + window;
+        let recommended = recommended_visibility(f.timeout.value, q.batching_window.value).secs();
         if vis < timeout {
             out.push(
                 Diagnostic::error(

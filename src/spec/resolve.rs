@@ -448,6 +448,13 @@ fn pick<T: Clone>(stage: &Option<Sp<T>>, default: &Option<Sp<T>>, builtin: T, fa
     stage.clone().or_else(|| default.clone()).unwrap_or(Sp::new(builtin, fallback))
 }
 
+/// AWS's recommended visibility timeout for a queue that feeds a function: 6 x the function timeout +
+/// the batching window. Saturating: a timeout large enough to overflow is out of range, which
+/// `check` reports (PW004).
+pub fn recommended_visibility(timeout: Duration, window: Duration) -> Duration {
+    Duration(timeout.secs().saturating_mul(6).saturating_add(window.secs()))
+}
+
 fn days(d: &Option<Sp<Duration>>) -> Option<Sp<u64>> {
     d.as_ref().map(|d| d.clone().map(|d| d.days_ceil()))
 }
@@ -616,7 +623,7 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
             (Some(func), Some(_)) => {
                 let q = &s.queue;
                 let window = pick(&q.batching_window, &dq.batching_window, Duration(0), at);
-                let recommended = Duration(6 * func.timeout.secs() + window.secs());
+                let recommended = recommended_visibility(func.timeout.value, window.value);
                 Some(Queue {
                     name: q.name.clone().unwrap_or_else(|| namer.name("queue", &ctx, at, &mut diags)),
                     dlq_name: q.dlq_name.clone().unwrap_or_else(|| namer.name("dlq", &ctx, at, &mut diags)),
