@@ -177,3 +177,36 @@ fn github_annotations_escape_their_data() {
     assert!(line.starts_with("::error file=tests/fixtures/checks/pw101-filter-needs-encoding.yaml,line=17,col=15,title=PW101 filter-needs-encoding::"), "{line}");
     assert!(line.contains("%0Ahint: "), "{line}");
 }
+
+#[test]
+fn alerts_none_is_deliberate_and_warned_at_its_line() {
+    let base = std::fs::read_to_string("tests/fixtures/checks/pw402-alarm-without-actions.yaml").expect("fixture");
+    let with = |alerts: &str| {
+        let text = base.replacen("project: demo\n", &format!("project: demo\n{alerts}"), 1);
+        pipewright::cli::diagnose(Source::text("specs/demo.yaml", text))
+    };
+
+    let loaded = with("alerts: none\n");
+    let found: Vec<_> =
+        loaded.diagnostics.iter().map(|d| (d.code, d.severity, d.span.line, d.message.clone())).collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (code, severity, line, message) = &found[0];
+    assert_eq!((*code, *severity, *line), (codes::ALARM_WITHOUT_ACTIONS, Severity::Warning, 2), "{message}");
+    assert!(message.contains("`alerts: none`") && message.contains("notify nobody"), "{message}");
+    let p = loaded.pipeline.expect("parsed");
+    let template = pipewright::cfn::template(&p, "specs/demo.yaml").to_value();
+    assert!(
+        template["Resources"].get("AlertTopic").is_none()
+            && template.get("Parameters").and_then(|ps| ps.get("AlertEmail")).is_none()
+    );
+    let runbook = pipewright::docs::runbook(&p, "demo", "specs/demo.yaml").expect("runbook");
+    assert!(runbook.contains("The spec says `alerts: none`"), "{runbook}");
+
+    let loaded = with("alerts: {email: parameter}\n");
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+
+    let loaded = with("alerts: nobody\n");
+    let d = &loaded.diagnostics[0];
+    assert_eq!((d.code, d.span.line), (codes::SPEC_SYNTAX, 2), "{}", d.message);
+    assert!(d.message.contains("write `none`"), "{}", d.message);
+}

@@ -36,8 +36,20 @@ fn variant(env: &Env, from: &str, to: &str) -> String {
 fn deploy_then_no_op_then_update_with_hazards() {
     let env = setup();
 
+    // Without an address for the alarms, nothing is deployed: they would notify nobody.
+    for given in [&[][..], &["--parameter", "AlertEmail="][..], &["--parameter", "AlertEmail=ops"][..]] {
+        let o = pipewright(&env, &[&["deploy", "specs/hoopstat-haus.yaml", "--yes"][..], given].concat());
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{given:?}: {out}\n{err}");
+        assert!(
+            err.contains("notify nobody") && err.contains("--parameter AlertEmail=") && err.contains("alerts: none"),
+            "{err}"
+        );
+    }
+
     // First deploy: a CREATE change set, executed.
-    let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes"]);
+    let o =
+        pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--parameter", "AlertEmail=ops@example.com"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("stack `hoopstat-haus` (create)") && out.contains("+   SilverProcessingQueue"), "{out}");

@@ -19,7 +19,15 @@ fn setup() -> Env {
     let env = aws_env::setup();
     let o = pipewright(
         &env,
-        &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--manifest", env.manifest.to_str().expect("utf8")],
+        &[
+            "deploy",
+            "specs/hoopstat-haus.yaml",
+            "--yes",
+            "--parameter",
+            "AlertEmail=ops@example.com",
+            "--manifest",
+            env.manifest.to_str().expect("utf8"),
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     purge(&env, SILVER_QUEUE);

@@ -23,7 +23,18 @@ fn setup() -> Env {
 }
 
 fn deploy(env: &Env, spec: &str, manifest: &std::path::Path) {
-    let o = pipewright(env, &["deploy", spec, "--yes", "--manifest", manifest.to_str().expect("utf8")]);
+    let o = pipewright(
+        env,
+        &[
+            "deploy",
+            spec,
+            "--yes",
+            "--parameter",
+            "AlertEmail=ops@example.com",
+            "--manifest",
+            manifest.to_str().expect("utf8"),
+        ],
+    );
     assert!(o.status.success(), "deploy {spec}: {}", String::from_utf8_lossy(&o.stderr));
 }
 

@@ -22,6 +22,8 @@ const DLQ_HAS_NO_DLQ: &str =
 pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
 /// The stack parameter of the alert e-mail address.
 pub const ALERT_EMAIL: &str = "AlertEmail";
+/// What the `AlertEmail` parameter accepts (and `deploy` checks before calling CloudFormation).
+pub const ALERT_EMAIL_PATTERN: &str = "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$";
 /// Logical id of the alert topic.
 pub const ALERT_TOPIC: &str = "AlertTopic";
 /// Logical id of the queue of undeliverable alarm notifications.
@@ -188,25 +190,25 @@ fn alerts(p: &Pipeline, t: &mut Template) {
     let redrive = json!({ "deadLetterTargetArn": get_att(ALERT_DLQ, "Arn") });
     match a.email.as_ref().map(|e| &e.value) {
         Some(Email::Parameter) => {
+            // No default: a stack whose alarms would notify nobody is refused by CloudFormation too.
             t.parameters.insert(
                 ALERT_EMAIL.into(),
                 json!({
                     "Type": "String",
-                    "Description": "E-mail address that receives the alarms (empty: no subscription)",
-                    "Default": "",
-                    "AllowedPattern": "^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+                    "Description": "E-mail address that receives the alarms",
+                    "AllowedPattern": ALERT_EMAIL_PATTERN,
+                    "ConstraintDescription": "an e-mail address (the alarms notify it; write `alerts: none` in the spec for a pipeline without alerting)",
                 }),
             );
-            t.conditions
-                .insert("HasAlertEmail".into(), json!({ "Fn::Not": [{ "Fn::Equals": [r#ref(ALERT_EMAIL), ""] }] }));
-            let mut sub_res = Resource::new(
-                "AWS::SNS::Subscription",
-                a.email.as_ref().map(|e| e.span).unwrap_or_default(),
-                json!({ "TopicArn": r#ref(ALERT_TOPIC), "Protocol": "email", "Endpoint": r#ref(ALERT_EMAIL), "RedrivePolicy": redrive }),
-            )
-            .depends_on(["AlertDlqPolicy".to_string()]);
-            sub_res.condition = Some("HasAlertEmail");
-            t.add("AlertEmailSubscription", sub_res);
+            t.add(
+                "AlertEmailSubscription",
+                Resource::new(
+                    "AWS::SNS::Subscription",
+                    a.email.as_ref().map(|e| e.span).unwrap_or_default(),
+                    json!({ "TopicArn": r#ref(ALERT_TOPIC), "Protocol": "email", "Endpoint": r#ref(ALERT_EMAIL), "RedrivePolicy": redrive }),
+                )
+                .depends_on(["AlertDlqPolicy".to_string()]),
+            );
         }
         Some(Email::Address(addr)) => {
             t.add(

@@ -4,7 +4,7 @@
 mod build;
 pub mod files;
 
-pub use build::{ARTIFACT_BUCKET, RUNTIME, artifact_key_param, template};
+pub use build::{ALERT_EMAIL, ARTIFACT_BUCKET, RUNTIME, artifact_key_param, template};
 
 use crate::spec::span::Span;
 use indexmap::IndexMap;

@@ -78,14 +78,23 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    if let (Some(span), None) = (any_alarm, &p.alerts) {
-        out.push(
+    match (any_alarm, &p.alerts, p.alerts_off) {
+        (Some(_), None, Some(off)) => out.push(
+            Diagnostic::warning(
+                codes::ALARM_WITHOUT_ACTIONS,
+                off,
+                "`alerts: none`: the alarms change state in CloudWatch and notify nobody",
+            )
+            .with_hint("to be told when the pipeline fails, write `alerts: {email: parameter}` (an SNS topic with an e-mail subscription)"),
+        ),
+        (Some(span), None, None) => out.push(
             Diagnostic::warning(
                 codes::ALARM_WITHOUT_ACTIONS,
                 span.or(p.project.span),
                 "the alarms have no actions: there is no `alerts` section, so they notify nobody",
             )
-            .with_hint("add `alerts: {email: parameter}` (an SNS topic with an e-mail subscription)"),
-        );
+            .with_hint("add `alerts: {email: parameter}` (an SNS topic with an e-mail subscription), or write `alerts: none` for a pipeline without alerting"),
+        ),
+        _ => {}
     }
 }

@@ -221,7 +221,7 @@ pub const ALL: &[CodeDoc] = &[
         severity: "warning",
         what: "The spec has alarms but no `alerts`: the alarms change state and notify nobody.",
         example: "# no `alerts:` section",
-        fix: "Add `alerts: {email: parameter}` (an SNS topic with an e-mail subscription).",
+        fix: "Add `alerts: {email: parameter}` (an SNS topic with an e-mail subscription), or write `alerts: none` to say the pipeline has no alerting (still a warning).",
     },
     CodeDoc {
         code: MISSING_ALARM,

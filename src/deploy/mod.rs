@@ -88,6 +88,32 @@ pub fn stack_name(p: &Pipeline, opts: &Options) -> String {
     opts.stack.clone().unwrap_or_else(|| p.stack_name.clone())
 }
 
+/// Refuses an alert address the alarms could not reach (CloudFormation's `AllowedPattern` says the
+/// same, minutes later): an empty one means the alarms would notify nobody.
+fn alert_address(email: &str, spec_path: &str) -> Result<(), DeployError> {
+    let param = crate::cfn::ALERT_EMAIL;
+    let well_formed = email.split_once('@').is_some_and(|(local, domain)| {
+        let bad = |s: &str| s.is_empty() || s.contains('@') || s.contains(char::is_whitespace);
+        // A dot with something on both sides, as in `ALERT_EMAIL_PATTERN`.
+        let dotted = domain.char_indices().any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len());
+        !bad(local) && !bad(domain) && dotted
+    });
+    let problem = if email.is_empty() {
+        format!(
+            "the alarms would notify nobody: stack parameter `{param}` (the address that receives them) has no value"
+        )
+    } else if !well_formed {
+        format!(
+            "stack parameter `{param}` is `{email}`, which is not an e-mail address: the alarms would notify nobody"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(DeployError::Precondition(format!(
+        "{problem}\nhint: pass `--parameter {param}=you@example.com`, or write `alerts: none` in `{spec_path}` for a pipeline without alerting"
+    )))
+}
+
 /// Deploys the pipeline. `confirm` is asked before executing unless `opts.yes`.
 pub async fn deploy(
     aws: &Aws,
@@ -164,12 +190,19 @@ pub async fn deploy(
             (None, Some(d)) => {
                 params.insert(k.clone(), d.to_string());
             }
+            // Refused below with what the address is for.
+            (None, None) if k == crate::cfn::ALERT_EMAIL => {
+                params.insert(k.clone(), String::new());
+            }
             (None, None) => {
                 return Err(DeployError::Precondition(format!(
                     "stack parameter `{k}` has no value\nhint: pass `--parameter {k}=...`"
                 )));
             }
         }
+    }
+    if let Some(email) = params.get(crate::cfn::ALERT_EMAIL) {
+        alert_address(email, spec_path)?;
     }
     let params: Vec<(String, String)> = params.into_iter().collect();
 
@@ -415,4 +448,35 @@ fn unix_now() -> u64 {
 /// A stable short hash for content-addressed keys (FNV-1a).
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_addresses_the_alarms_cannot_reach_are_refused() {
+        for ok in ["ops@example.com", "a.b+c@mail.example.co.uk", "x@y.z"] {
+            assert!(alert_address(ok, "specs/p.yaml").is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "ops@example.",
+            "ops@.com",
+            "o ps@example.com",
+            "a@b@c.d",
+        ] {
+            let Err(DeployError::Precondition(msg)) = alert_address(bad, "specs/p.yaml") else {
+                panic!("`{bad}` accepted");
+            };
+            assert!(
+                msg.contains("notify nobody") && msg.contains("alerts: none") && msg.contains("specs/p.yaml"),
+                "{msg}"
+            );
+        }
+    }
 }

@@ -98,6 +98,8 @@ struct View {
     functions: Vec<StageView>,
     has_queues: bool,
     has_alarms: bool,
+    /// The spec says `alerts: none`.
+    alerts_off: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -331,6 +333,7 @@ impl View {
             functions: stages.iter().filter(|s| s.function.is_some()).cloned().collect(),
             has_queues: stages.iter().any(|s| s.queue.is_some()),
             has_alarms: stages.iter().any(|s| !s.alarms.is_empty()),
+            alerts_off: p.alerts_off.is_some(),
             stages,
         }
     }

@@ -46,6 +46,19 @@ pub const EMULATOR_KEY: &str = "testing";
 /// is out of reach here (an external API) can write generated data instead.
 pub const RUN_LOCAL_VAR: &str = "PIPEWRIGHT_RUN_LOCAL";
 
+/// The address the local stack's alarm topic subscribes when the spec takes it as a stack parameter:
+/// a reserved `.invalid` domain, as the emulator sends no e-mail.
+pub const LOCAL_ALERT_EMAIL: &str = "alarms@run-local.invalid";
+
+fn alert_parameter(p: &crate::spec::Pipeline) -> Vec<(String, String)> {
+    let by_parameter = p
+        .alerts
+        .as_ref()
+        .and_then(|a| a.email.as_ref())
+        .is_some_and(|e| e.value == crate::spec::resolve::Email::Parameter);
+    if by_parameter { vec![(crate::cfn::ALERT_EMAIL.to_string(), LOCAL_ALERT_EMAIL.to_string())] } else { Vec::new() }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -246,7 +259,7 @@ pub async fn run(
         json: false,
         manifest: Some(manifest),
         artifact_bucket: None,
-        parameters: Vec::new(),
+        parameters: alert_parameter(p),
         timeout: Duration::from_secs(600),
     };
     let mut sink = Vec::new();

@@ -23,8 +23,9 @@ pub struct SpecFile {
     /// Naming conventions (handlebars templates); each has a default.
     #[serde(default)]
     pub naming: Naming,
-    /// Where alarms send notifications. Without it, alarms have no actions.
-    pub alerts: Option<Alerts>,
+    /// Where alarms send notifications, or `none` for a pipeline whose alarms notify nobody.
+    /// Without it, alarms have no actions.
+    pub alerts: Option<Sp<AlertsSetting>>,
     /// S3 buckets, by short name (`bronze`).
     #[serde(default)]
     pub buckets: IndexMap<Sp<String>, BucketSpec>,
@@ -68,6 +69,52 @@ pub struct Naming {
     pub schedule: Option<Sp<String>>,
     /// Default `{{project}}`.
     pub stack: Option<Sp<String>>,
+}
+
+/// `alerts:` an SNS topic the alarms notify, or `none`: the pipeline has no alerting, deliberately.
+#[derive(Debug)]
+pub enum AlertsSetting {
+    None,
+    Topic(Alerts),
+}
+
+impl<'de> Deserialize<'de> for AlertsSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AlertsSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`none` or a map such as `{email: parameter}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AlertsSetting, E> {
+                if v == "none" {
+                    Ok(AlertsSetting::None)
+                } else {
+                    Err(E::custom(format!(
+                        "`{v}` is not an alerts setting: write `none`, or a map such as `{{email: parameter}}`"
+                    )))
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<AlertsSetting, A::Error> {
+                Alerts::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(AlertsSetting::Topic)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for AlertsSetting {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AlertsSetting".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let topic = generator.subschema_for::<Alerts>();
+        schemars::json_schema!({
+            "description": "An SNS topic the alarms notify, or `none` for a pipeline without alerting",
+            "anyOf": [{ "const": "none" }, topic]
+        })
+    }
 }
 
 /// Alarm notifications.

@@ -21,6 +21,8 @@ pub struct Pipeline {
     pub stack_name: String,
     pub tags: Vec<(String, String)>,
     pub alerts: Option<Alerts>,
+    /// Where the spec says `alerts: none` (no alerting, deliberately).
+    pub alerts_off: Option<Span>,
     pub buckets: Vec<Bucket>,
     pub tables: Option<Tables>,
     pub stages: Vec<Stage>,
@@ -518,7 +520,12 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
             .collect(),
     });
 
-    let alerts = spec.alerts.as_ref().map(|a| Alerts {
+    let alerts_off = spec.alerts.as_ref().filter(|a| matches!(a.value, model::AlertsSetting::None)).map(|a| a.span);
+    let alerts = spec.alerts.as_ref().and_then(|a| match &a.value {
+        model::AlertsSetting::Topic(a) => Some(a),
+        model::AlertsSetting::None => None,
+    });
+    let alerts = alerts.map(|a| Alerts {
         topic: a.topic.clone().unwrap_or_else(|| namer.name("topic", &root, Span::UNKNOWN, &mut diags)),
         email: a
             .email
@@ -781,6 +788,7 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
         project,
         tags: spec.tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect(),
         alerts,
+        alerts_off,
         bucket_index: first_positions(buckets.iter().map(|b| &b.key.value)),
         stage_index: first_positions(stages.iter().map(|s| &s.name.value)),
         buckets,
