@@ -6,7 +6,7 @@ use crate::aws::{Aws, AwsError};
 use crate::drift::{self, Aspect, Place};
 use crate::spec::Pipeline;
 use crate::spec::duration::Threshold;
-use crate::spec::resolve::{AlarmKind, Stage};
+use crate::spec::resolve::Stage;
 use futures::future::join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -224,33 +224,14 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str)
     let mut alarm_wants: Vec<(Aspect, drift::AlarmWant, String)> = Vec::new();
     for s in &p.stages {
         tasks.extend(stage_tasks(s, p, readers, &place, &props));
-        let Some(f) = &s.function else { continue };
+        if s.function.is_none() {
+            continue;
+        }
         for alarm in &s.alarms {
-            let Threshold::Value(v) = alarm.threshold.value else { continue };
-            let (ns, metric, dim, stat, threshold) = match alarm.kind {
-                AlarmKind::QueueDepth => {
-                    ("AWS/SQS", "ApproximateNumberOfMessagesVisible", ("QueueName", queue_name(s)), "Maximum", v)
-                }
-                AlarmKind::QueueAge => {
-                    ("AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", queue_name(s)), "Maximum", v)
-                }
-                AlarmKind::DlqDepth => (
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    ("QueueName", s.queue.as_ref().map(|q| q.dlq_name.value.clone()).unwrap_or_default()),
-                    "Maximum",
-                    v,
-                ),
-                AlarmKind::Duration => (
-                    "AWS/Lambda",
-                    "Duration",
-                    ("FunctionName", f.name.value.clone()),
-                    "Maximum",
-                    v.saturating_mul(1000),
-                ),
-                AlarmKind::Errors => ("AWS/Lambda", "Errors", ("FunctionName", f.name.value.clone()), "Sum", v),
-                AlarmKind::Throttles => ("AWS/Lambda", "Throttles", ("FunctionName", f.name.value.clone()), "Sum", v),
-            };
+            if alarm.threshold.value == Threshold::Off {
+                continue;
+            }
+            let id = crate::cfn::logical_id(&[&s.name, alarm.kind.key(), "Alarm"]);
             alarm_wants.push((
                 Aspect::new(
                     alarm.name.clone(),
@@ -258,17 +239,23 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str)
                     "alarm",
                     alarm.threshold.span.or(s.name.span),
                 ),
-                drift::AlarmWant {
-                    namespace: ns,
-                    metric,
-                    dimension: (dim.0.to_string(), dim.1),
-                    threshold: threshold as f64,
-                    statistic: stat,
-                    action: topic.clone(),
-                },
+                drift::AlarmWant::from_properties(&props(&id)),
                 alarm.name.clone(),
             ));
         }
+    }
+    if let (Some(a), Some(topic)) = (&p.alerts, topic) {
+        let (readers, name, span) = (readers.clone(), a.topic.value.clone(), a.topic.span.or(p.project.span));
+        tasks.push(Box::pin(async move {
+            let mut aspect = Aspect::new(name, "AWS::SNS::Topic", "subscriptions", span);
+            match readers.subscriptions(&topic).await {
+                Err(e) => vec![unverifiable(aspect, &e)],
+                Ok(live) => {
+                    drift::subscriptions(&mut aspect, live.as_deref());
+                    vec![aspect]
+                }
+            }
+        }));
     }
     if !alarm_wants.is_empty() {
         let readers = readers.clone();
@@ -308,10 +295,6 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str)
     let mut aspects: Vec<Aspect> = join_all(tasks).await.into_iter().flatten().collect();
     aspects.sort_by(|a, b| (a.span, &a.resource, a.aspect).cmp(&(b.span, &b.resource, b.aspect)));
     Ok(aspects)
-}
-
-fn queue_name(s: &Stage) -> String {
-    s.queue.as_ref().map(|q| q.name.value.clone()).unwrap_or_default()
 }
 
 /// The aspects of one stage: queue, DLQ, queue policy, function, environment, mapping, role, log group, schedule.

@@ -420,7 +420,8 @@ lam.update_function_configuration(FunctionName=P + 'gold-analytics', Environment
 "#,
     );
 
-    // Alarms (deleted, threshold changed, actions removed) and log group retention. `verify`'s SARIF
+    // Alarms (deleted, threshold changed, actions removed or disabled, evaluation changed) and log group
+    // retention. `verify`'s SARIF
     // of live drift validates against the SARIF 2.1.0 schema.
     let alarm_keys = "['AlarmName', 'AlarmDescription', 'ActionsEnabled', 'OKActions', 'AlarmActions', \
                       'InsufficientDataActions', 'MetricName', 'Namespace', 'Statistic', 'Dimensions', 'Period', \
@@ -431,13 +432,16 @@ lam.update_function_configuration(FunctionName=P + 'gold-analytics', Environment
         &format!(
             r#"
 cw = aws('cloudwatch')
-names = [P + 'silver-processing-dlq-depth', P + 'gold-analytics-errors', P + 'gold-analytics-queue-depth']
+names = [P + 'silver-processing-dlq-depth', P + 'gold-analytics-errors', P + 'gold-analytics-queue-depth',
+         P + 'silver-processing-errors']
 alarms = {{a['AlarmName']: {{k: a[k] for k in {alarm_keys} if k in a}} for a in cw.describe_alarms(AlarmNames=names)['MetricAlarms']}}
-assert len(alarms) == 3
+assert len(alarms) == 4
 save('alarms', alarms)
 cw.delete_alarms(AlarmNames=[P + 'silver-processing-dlq-depth'])
 cw.put_metric_alarm(**dict(alarms[P + 'gold-analytics-errors'], Threshold=5.0))
 cw.put_metric_alarm(**dict(alarms[P + 'gold-analytics-queue-depth'], AlarmActions=[]))
+cw.put_metric_alarm(**dict(alarms[P + 'silver-processing-errors'], ActionsEnabled=False, EvaluationPeriods=3,
+    DatapointsToAlarm=2, TreatMissingData='breaching', OKActions=[]))
 aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'gold-analytics', retentionInDays=1)
 "#
         ),
@@ -445,6 +449,11 @@ aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'gold-analyti
             ("hoopstat-haus-silver-processing-dlq-depth", "alarm", "D101", "the alarm does not exist"),
             ("hoopstat-haus-gold-analytics-errors", "alarm", "D501", "Threshold is 5, the spec says 0"),
             ("hoopstat-haus-gold-analytics-queue-depth", "alarm", "D501", "does not notify the alert topic"),
+            ("hoopstat-haus-silver-processing-errors", "alarm", "D501", "actions are disabled"),
+            ("hoopstat-haus-silver-processing-errors", "alarm", "D501", "EvaluationPeriods is 3, the spec says 1"),
+            ("hoopstat-haus-silver-processing-errors", "alarm", "D501", "DatapointsToAlarm is 2, the spec says 1"),
+            ("hoopstat-haus-silver-processing-errors", "alarm", "D501", "TreatMissingData is breaching"),
+            ("hoopstat-haus-silver-processing-errors", "alarm", "D501", "when it recovers"),
             ("/aws/lambda/hoopstat-haus-gold-analytics", "retention", "D502", "RetentionInDays is 1, the spec says 30"),
         ],
     );
@@ -463,6 +472,29 @@ aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'gold-analyti
 "#,
     );
     assert_clean(&env, HOOPSTAT, "alarms and retention undone");
+
+    // The alert topic without a subscription: the alarms notify nobody.
+    case(
+        &env,
+        HOOPSTAT,
+        "subscription",
+        r#"
+sns = aws('sns')
+topic = 'arn:aws:sns:us-east-1:123456789012:' + P + 'alerts'
+subs = sns.list_subscriptions_by_topic(TopicArn=topic)['Subscriptions']
+assert [s['Endpoint'] for s in subs] == ['ops@example.com'], subs
+for s in subs: sns.unsubscribe(SubscriptionArn=s['SubscriptionArn'])
+"#,
+        &[(
+            "hoopstat-haus-alerts",
+            "subscriptions",
+            "D503",
+            "the alarms notify nobody: the alert topic has no subscription",
+        )],
+        r#"
+aws('sns').subscribe(TopicArn='arn:aws:sns:us-east-1:123456789012:' + P + 'alerts', Protocol='email', Endpoint='ops@example.com')
+"#,
+    );
 
     // Existence: a DLQ and a log group deleted (re-created by hand as the spec has them).
     case(

@@ -295,6 +295,7 @@ def patch_cloudformation() -> None:
     from moto.s3.models import FakeBucket, s3_backends
     from moto.s3tables.models import s3tables_backends
     from moto.scheduler.models import scheduler_backends
+    from moto.sns.models import sns_backends
     from moto.sqs.models import Queue, sqs_backends
     from moto.utilities.utils import get_partition
 
@@ -732,6 +733,33 @@ def patch_cloudformation() -> None:
             p = self.props
             s3tables_backends[account_id][region_name].delete_table(p["TableBucketARN"], p["Namespace"], p.get("TableName") or self.physical_resource_id.split("/")[-1])
 
+    class CfnSubscription(_Resource, CloudFormationModel):
+        """AWS::SNS::Subscription: Subscribe / Unsubscribe on the SNS backend (Ref = the subscription ARN)."""
+
+        __module__ = _MOTO_MODULE
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::Subscription"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            s = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+            return cls(s.arn, account_id, region_name, p)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+            p = cloudformation_json["Properties"]
+            if any(p.get(k) != original_resource.props.get(k) for k in ("TopicArn", "Endpoint", "Protocol")):
+                original_resource.delete(account_id, region_name)
+                return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            original_resource.props = p
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            sns_backends[account_id][region_name].unsubscribe(self.physical_resource_id)
+
     class CfnBucketPolicy(_Resource, CloudFormationModel):
         """AWS::S3::BucketPolicy: PutBucketPolicy / DeleteBucketPolicy on the S3 backend."""
 
@@ -827,7 +855,7 @@ def patch_cloudformation() -> None:
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
-    added = {CfnBucketPolicy, CfnQueuePolicy, CfnAlarm, CfnSchedule, CfnTableBucket, CfnNamespace, CfnTable}
+    added = {CfnBucketPolicy, CfnSubscription, CfnQueuePolicy, CfnAlarm, CfnSchedule, CfnTableBucket, CfnNamespace, CfnTable}
     missing = [c.cloudformation_type() for c in added if parsing.get_model_map().get(c.cloudformation_type()) is not c]
     if missing:
         raise RuntimeError(f"CloudFormation models not registered: {missing}")

@@ -184,7 +184,7 @@ HOOPSTAT_PARAMS = [
     {"ParameterKey": "ArtifactBucket", "ParameterValue": "hoopstat-haus-artifacts"},
     {"ParameterKey": "SilverProcessingArtifactKey", "ParameterValue": "silver-processing/bootstrap.zip"},
     {"ParameterKey": "GoldAnalyticsArtifactKey", "ParameterValue": "gold-analytics/bootstrap.zip"},
-    {"ParameterKey": "AlertEmail", "ParameterValue": ""},
+    {"ParameterKey": "AlertEmail", "ParameterValue": "ops@example.com"},
 ]
 
 
@@ -197,13 +197,14 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         deploy_change_set(cfn, "hoopstat", body, HOOPSTAT_PARAMS, "CREATE", "create")
         template = yaml.safe_load(body)
 
-        # every resource of the template exists with a physical id (the e-mail subscription is
-        # conditional and off with an empty AlertEmail)
+        # every resource of the template exists with a physical id, the e-mail subscription too
         summaries = {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName="hoopstat")["StackResourceSummaries"]}
-        for logical, res in template["Resources"].items():
-            if res.get("Condition") == "HasAlertEmail":
-                continue
+        for logical in template["Resources"]:
             assert summaries[logical].get("PhysicalResourceId"), logical
+        topic = f"arn:aws:sns:us-east-1:{ACCOUNT}:hoopstat-haus-alerts"
+        subs = client(url, "sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
+        assert summaries["AlertEmailSubscription"]["PhysicalResourceId"] == subs[0]["SubscriptionArn"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="hoopstat")["Stacks"][0]["Outputs"]}
         assert outputs["TableBucketArn"] == f"arn:aws:s3tables:us-east-1:{ACCOUNT}:bucket/hoopstat-haus-gold-tables"
         assert outputs["PlayerAnalyticsTableArn"].endswith("/table/player_analytics")

@@ -16,6 +16,7 @@ pub struct Readers {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub scheduler: aws_sdk_scheduler::Client,
     pub s3tables: aws_sdk_s3tables::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 fn none_if_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
@@ -78,6 +79,7 @@ impl Readers {
             iam: client!(aws_sdk_iam),
             cloudwatch: client!(aws_sdk_cloudwatch),
             logs: client!(aws_sdk_cloudwatchlogs),
+            sns: client!(aws_sdk_sns),
             scheduler: client!(aws_sdk_scheduler),
             s3tables: client!(aws_sdk_s3tables),
         }
@@ -397,6 +399,11 @@ impl Readers {
                         comparison: a.comparison_operator.map(|c| c.as_str().to_string()).unwrap_or_default(),
                         statistic: a.statistic.map(|s| s.as_str().to_string()).unwrap_or_default(),
                         actions: a.alarm_actions.unwrap_or_default(),
+                        ok_actions: a.ok_actions.unwrap_or_default(),
+                        actions_enabled: a.actions_enabled.unwrap_or(true),
+                        evaluation_periods: a.evaluation_periods.unwrap_or_default(),
+                        datapoints: a.datapoints_to_alarm,
+                        treat_missing: a.treat_missing_data,
                         state: a.state_value.map(|v| v.as_str().to_string()).unwrap_or_default(),
                         state_reason: a.state_reason.unwrap_or_default(),
                     },
@@ -404,6 +411,39 @@ impl Readers {
             }
         }
         Ok(found)
+    }
+
+    /// The subscriptions of a topic; `None` when the topic does not exist.
+    pub async fn subscriptions(&self, topic_arn: &str) -> Result<Option<Vec<LiveSubscription>>, AwsError> {
+        let mut found = Vec::new();
+        let mut next = None;
+        loop {
+            let out = self
+                .sns
+                .list_subscriptions_by_topic()
+                .topic_arn(topic_arn)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("sns:ListSubscriptionsByTopic", topic_arn, e));
+            let out = match none_if_missing(out)? {
+                Some(out) => out,
+                None => return Ok(None),
+            };
+            for s in out.subscriptions.unwrap_or_default() {
+                let arn = s.subscription_arn.unwrap_or_default();
+                found.push(LiveSubscription {
+                    protocol: s.protocol.unwrap_or_default(),
+                    endpoint: s.endpoint.unwrap_or_default(),
+                    // A subscription not yet confirmed has `PendingConfirmation` for its ARN.
+                    confirmed: arn.starts_with("arn:"),
+                });
+            }
+            next = out.next_token;
+            if next.is_none() {
+                return Ok(Some(found));
+            }
+        }
     }
 
     /// Retention of a log group (`Some(None)`: never expires); `None` when it does not exist.
@@ -523,9 +563,23 @@ pub struct LiveAlarm {
     pub comparison: String,
     pub statistic: String,
     pub actions: Vec<String>,
+    pub ok_actions: Vec<String>,
+    pub actions_enabled: bool,
+    pub evaluation_periods: i32,
+    pub datapoints: Option<i32>,
+    pub treat_missing: Option<String>,
     /// `OK`, `ALARM` or `INSUFFICIENT_DATA`, and why (for `status`; not desired state).
     pub state: String,
     pub state_reason: String,
+}
+
+/// One subscription of the alert topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSubscription {
+    pub protocol: String,
+    pub endpoint: String,
+    /// Confirmed by its endpoint (an e-mail subscription waits for a click on the link AWS sends).
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

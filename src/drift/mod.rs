@@ -5,7 +5,9 @@
 pub mod policy;
 pub mod report;
 
-use crate::aws::live::{LiveAlarm, LiveFunction, LiveMapping, LiveRole, QueueNotification, TablesState};
+use crate::aws::live::{
+    LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSubscription, QueueNotification, TablesState,
+};
 use crate::spec::Span;
 use serde::Serialize;
 use serde_json::Value;
@@ -186,6 +188,11 @@ pub const CODES: &[(&str, &str, &str)] = &[
         "D502",
         "log-group",
         "the function's log group or its retention differs (the old stack read log groups nobody wrote)",
+    ),
+    (
+        "D503",
+        "alert-subscriptions",
+        "the alert topic has no confirmed subscription, so the alarms notify nobody: confirm the subscription (AWS e-mails a link to the address) or subscribe someone",
     ),
     ("D601", "schedule", "runbook \"Bronze Ingestion Not Running\": the schedule is missing, disabled or changed"),
     ("D701", "tables", "the S3 Tables bucket, namespace or a table is missing: gold analytics cannot commit"),
@@ -511,12 +518,45 @@ pub fn role(aspect: &mut Aspect, expected: &BTreeMap<String, Value>, live: &Live
 
 /// Expected alarm.
 pub struct AlarmWant {
-    pub namespace: &'static str,
-    pub metric: &'static str,
+    pub namespace: String,
+    pub metric: String,
     pub dimension: (String, String),
     pub threshold: f64,
-    pub statistic: &'static str,
+    pub statistic: String,
+    pub period: i32,
+    pub evaluation_periods: i32,
+    pub datapoints: i32,
+    pub comparison: String,
+    pub treat_missing: String,
+    pub actions_enabled: bool,
+    /// The alert topic, notified on alarm and on recovery.
     pub action: Option<String>,
+}
+
+impl AlarmWant {
+    /// From the alarm's properties in the generated template, intrinsics resolved.
+    pub fn from_properties(props: &Value) -> AlarmWant {
+        let text = |k: &str| props[k].as_str().unwrap_or_default().to_string();
+        let int = |k: &str| props[k].as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or_default();
+        let dimension = &props["Dimensions"][0];
+        AlarmWant {
+            namespace: text("Namespace"),
+            metric: text("MetricName"),
+            dimension: (
+                dimension["Name"].as_str().unwrap_or_default().to_string(),
+                dimension["Value"].as_str().unwrap_or_default().to_string(),
+            ),
+            threshold: props["Threshold"].as_f64().unwrap_or_default(),
+            statistic: text("Statistic"),
+            period: int("Period"),
+            evaluation_periods: int("EvaluationPeriods"),
+            datapoints: int("DatapointsToAlarm"),
+            comparison: text("ComparisonOperator"),
+            treat_missing: text("TreatMissingData"),
+            actions_enabled: props["ActionsEnabled"].as_bool().unwrap_or(true),
+            action: props["AlarmActions"][0].as_str().map(str::to_string),
+        }
+    }
 }
 
 pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
@@ -524,12 +564,26 @@ pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
         aspect.drift("D101", "the alarm does not exist", "present", "missing");
         return;
     };
-    aspect.setting("D501", "Namespace", want.namespace.to_string(), live.namespace.clone());
-    aspect.setting("D501", "MetricName", want.metric.to_string(), live.metric.clone());
+    aspect.setting("D501", "Namespace", &want.namespace, &live.namespace);
+    aspect.setting("D501", "MetricName", &want.metric, &live.metric);
     aspect.setting("D501", "Threshold", want.threshold, live.threshold);
-    aspect.setting("D501", "Statistic", want.statistic.to_string(), live.statistic.clone());
-    aspect.setting("D501", "Period", 300, live.period);
-    aspect.setting("D501", "ComparisonOperator", "GreaterThanThreshold".to_string(), live.comparison.clone());
+    aspect.setting("D501", "Statistic", &want.statistic, &live.statistic);
+    aspect.setting("D501", "Period", want.period, live.period);
+    aspect.setting("D501", "EvaluationPeriods", want.evaluation_periods, live.evaluation_periods);
+    // CloudWatch leaves DatapointsToAlarm unset when it equals EvaluationPeriods.
+    aspect.setting("D501", "DatapointsToAlarm", want.datapoints, live.datapoints.unwrap_or(live.evaluation_periods));
+    aspect.setting("D501", "ComparisonOperator", &want.comparison, &live.comparison);
+    // Unset, CloudWatch treats missing data as `missing`.
+    let treat_missing = live.treat_missing.as_deref().unwrap_or("missing");
+    aspect.setting("D501", "TreatMissingData", want.treat_missing.as_str(), treat_missing);
+    if want.actions_enabled && !live.actions_enabled {
+        aspect.drift(
+            "D501",
+            "the alarm's actions are disabled: it changes state and notifies nobody",
+            "ActionsEnabled true",
+            "ActionsEnabled false",
+        );
+    }
     if !live.dimensions.contains(&want.dimension) {
         aspect.drift(
             "D501",
@@ -538,12 +592,38 @@ pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
             format!("{:?}", live.dimensions),
         );
     }
-    match &want.action {
-        Some(topic) if !live.actions.contains(topic) => {
+    if let Some(topic) = &want.action {
+        if !live.actions.contains(topic) {
             aspect.drift("D501", "the alarm does not notify the alert topic", topic, format!("{:?}", live.actions))
         }
-        _ => {}
+        if !live.ok_actions.contains(topic) {
+            aspect.drift(
+                "D501",
+                "the alarm does not notify the alert topic when it recovers",
+                topic,
+                format!("{:?}", live.ok_actions),
+            )
+        }
     }
+}
+
+/// The alert topic reaches someone: at least one confirmed subscription.
+pub fn subscriptions(aspect: &mut Aspect, live: Option<&[LiveSubscription]>) {
+    let Some(live) = live else {
+        aspect.drift("D101", "the alert topic does not exist", "present", "missing");
+        return;
+    };
+    if live.iter().any(|s| s.confirmed) {
+        return;
+    }
+    let pending: Vec<String> = live.iter().map(|s| format!("{} {}", s.protocol, s.endpoint)).collect();
+    let message = if pending.is_empty() {
+        "the alarms notify nobody: the alert topic has no subscription".to_string()
+    } else {
+        format!("the alarms notify nobody: the topic's subscriptions wait for confirmation ({})", pending.join(", "))
+    };
+    let actual = if pending.is_empty() { "none".to_string() } else { format!("{} pending", pending.len()) };
+    aspect.drift("D503", message, "a confirmed subscription", actual);
 }
 
 pub fn log_group(aspect: &mut Aspect, retention: i32, live: Option<Option<i32>>) {
@@ -584,6 +664,27 @@ pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_alert_topic_reaches_someone_only_through_a_confirmed_subscription() {
+        let sub = |endpoint: &str, confirmed| LiveSubscription {
+            protocol: "email".into(),
+            endpoint: endpoint.into(),
+            confirmed,
+        };
+        let judge = |live: Option<&[LiveSubscription]>| {
+            let mut a = Aspect::new("t", "AWS::SNS::Topic", "subscriptions", Span::UNKNOWN);
+            subscriptions(&mut a, live);
+            a.findings.into_iter().map(|f| (f.code, f.message)).collect::<Vec<_>>()
+        };
+        assert!(judge(Some(&[sub("a@example.com", false), sub("b@example.com", true)])).is_empty());
+        let pending = judge(Some(&[sub("a@example.com", false)]));
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].0, "D503");
+        assert!(pending[0].1.contains("wait for confirmation (email a@example.com)"), "{}", pending[0].1);
+        assert!(judge(Some(&[]))[0].1.contains("has no subscription"));
+        assert_eq!(judge(None)[0].0, "D101");
+    }
 
     #[test]
     fn document_diffs_show_only_what_differs() {
