@@ -329,20 +329,8 @@ fn stage_tasks<'a>(
             q.name.value.clone(),
             q.dlq_name.value.clone(),
             q.name.span,
-            drift::QueueWant {
-                visibility: q.visibility_timeout.secs(),
-                retention: q.retention.secs(),
-                receive_wait: q.receive_wait.secs(),
-                dlq_arn: Some(place.queue_arn(&q.dlq_name)),
-                max_receive_count: Some(q.max_receive_count.value),
-            },
-            drift::QueueWant {
-                visibility: q.visibility_timeout.secs(),
-                retention: q.dlq_retention.secs(),
-                receive_wait: q.receive_wait.secs(),
-                dlq_arn: None,
-                max_receive_count: None,
-            },
+            drift::QueueWant::from_properties(&props(&id("Queue"))),
+            drift::QueueWant::from_properties(&props(&id("Dlq"))),
             drift::MappingWant {
                 source_arn: place.queue_arn(&q.name),
                 batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),

@@ -238,7 +238,7 @@ s3.put_bucket_notification_configuration(Bucket=P + 'silver', NotificationConfig
 
     // Queues and DLQs: relations with the *live* function timeout (900 s; the spec says 300 s, so
     // 600 s of visibility is only wrong against the live value) and the live DLQ retention; retention,
-    // redrive target and maxReceiveCount, encryption.
+    // redrive target and maxReceiveCount, encryption, delay, message size, redrive allow policy.
     case(
         &env,
         HOOPSTAT,
@@ -246,6 +246,7 @@ s3.put_bucket_notification_configuration(Bucket=P + 'silver', NotificationConfig
         r#"
 save('silver-redrive', qget(P + 'silver-processing-queue', 'RedrivePolicy'))
 save('gold-redrive', qget(P + 'gold-analytics-queue', 'RedrivePolicy'))
+save('gold-allow', qget(P + 'gold-analytics-dlq', 'RedriveAllowPolicy'))
 aws('lambda').update_function_configuration(FunctionName=P + 'gold-analytics', Timeout=900)
 qset(P + 'gold-analytics-queue', VisibilityTimeout=600, RedrivePolicy=json.dumps(
     {'deadLetterTargetArn': qarn(P + 'gold-analytics-dlq'), 'maxReceiveCount': 1}))
@@ -253,8 +254,13 @@ qset(P + 'gold-analytics-dlq', MessageRetentionPeriod=2 * 86400)
 qset(P + 'silver-processing-queue', MessageRetentionPeriod=86400, RedrivePolicy=json.dumps(
     {'deadLetterTargetArn': qarn(P + 'gold-analytics-dlq'), 'maxReceiveCount': 5}))
 qset(P + 'silver-processing-dlq', SqsManagedSseEnabled='false')
+qset(P + 'gold-analytics-queue', DelaySeconds=900, MaximumMessageSize=1024)
+qset(P + 'gold-analytics-dlq', RedriveAllowPolicy=json.dumps({'redrivePermission': 'allowAll'}))
 "#,
         &[
+            (GOLD_Q, "attributes", "D201", "DelaySeconds is 900, the spec says 0"),
+            (GOLD_Q, "attributes", "D201", "MaximumMessageSize is 1024, the spec says 262144"),
+            (GOLD_DLQ, "attributes", "D201", "the redrive allow policy differs"),
             (GOLD_FN, "settings", "D401", "Timeout is 900, the spec says 300"),
             (GOLD_Q, "attributes", "D201", "VisibilityTimeout is 600, the spec says 1805"),
             (
@@ -276,6 +282,8 @@ qset(P + 'gold-analytics-queue', VisibilityTimeout=1805, RedrivePolicy=load('gol
 qset(P + 'gold-analytics-dlq', MessageRetentionPeriod=14 * 86400)
 qset(P + 'silver-processing-queue', MessageRetentionPeriod=4 * 86400, RedrivePolicy=load('silver-redrive'))
 qset(P + 'silver-processing-dlq', SqsManagedSseEnabled='true')
+qset(P + 'gold-analytics-queue', DelaySeconds=0, MaximumMessageSize=262144)
+qset(P + 'gold-analytics-dlq', RedriveAllowPolicy=load('gold-allow'))
 "#,
     );
 
@@ -503,7 +511,8 @@ aws('sns').subscribe(TopicArn='arn:aws:sns:us-east-1:123456789012:' + P + 'alert
         "existence",
         r#"
 save('dlq', {k: v for k, v in aws('sqs').get_queue_attributes(QueueUrl=qurl(P + 'gold-analytics-dlq'), AttributeNames=['All'])['Attributes'].items()
-             if k in ('VisibilityTimeout', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'SqsManagedSseEnabled', 'RedriveAllowPolicy')})
+             if k in ('VisibilityTimeout', 'MessageRetentionPeriod', 'ReceiveMessageWaitTimeSeconds', 'SqsManagedSseEnabled', 'RedriveAllowPolicy',
+                       'DelaySeconds', 'MaximumMessageSize')})
 aws('sqs').delete_queue(QueueUrl=qurl(P + 'gold-analytics-dlq'))
 aws('logs').delete_log_group(logGroupName='/aws/lambda/' + P + 'silver-processing')
 "#,

@@ -1873,6 +1873,32 @@ def patch_resource_stack_events() -> None:
     Stack.delete = stack_delete
 
 
+# ---------------------------------------------------------------------------------------------
+# 15. The RedriveAllowPolicy queue attribute
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_redrive_allow_policy() -> None:
+    from moto.sqs.models import Queue
+
+    # AWS keeps `RedriveAllowPolicy` (which source queues may use this queue as their DLQ) and returns
+    # it as a JSON string. moto stores it from CreateQueue, SetQueueAttributes and CloudFormation but
+    # refuses to return it (InvalidAttributeName), so nothing could read it back.
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+    Queue.redrive_allow_policy = None
+    orig = Queue.attributes.fget
+
+    def attributes(self, _orig=orig):
+        result = _orig(self)
+        value = result.pop("RedriveAllowPolicy", None)
+        if value not in (None, ""):
+            result["RedriveAllowPolicy"] = value if isinstance(value, str) else json.dumps(value)
+        return result
+
+    Queue.attributes = property(attributes)
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1888,6 +1914,7 @@ PATCHES = [
     ("update-function-code-architectures", patch_update_function_code_architectures),
     ("iam-enforcement", patch_iam_enforcement),
     ("resource-stack-events", patch_resource_stack_events),
+    ("redrive-allow-policy", patch_redrive_allow_policy),
 ]
 
 

@@ -927,3 +927,32 @@ def test_patched_stack_events_per_resource(patched):
                        ("Queue", "CREATE_IN_PROGRESS"), ("Queue", "CREATE_IN_PROGRESS"), ("Queue", "CREATE_COMPLETE")]
     assert [e for e in events if e[1].startswith("UPDATE")] == [("Queue", "UPDATE_IN_PROGRESS"), ("Queue", "UPDATE_COMPLETE")]
     assert {e for e in events if e[1] == "DELETE_COMPLETE"} == {("Dlq", "DELETE_COMPLETE"), ("Queue", "DELETE_COMPLETE")}
+
+
+# ------------------------------------------------- patch 15: RedriveAllowPolicy
+
+
+def redrive_allow_policy(endpoint: str, name: str) -> str | None:
+    sqs = client(endpoint, "sqs")
+    allow = json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}-src"]})
+    url = sqs.create_queue(QueueName=name, Attributes={"RedriveAllowPolicy": allow})["QueueUrl"]
+    try:
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"].get("RedriveAllowPolicy")
+    except Exception:
+        return None
+
+
+def test_unpatched_redrive_allow_policy_is_not_returned(plain):
+    assert redrive_allow_policy(plain, "allow-plain") is None
+
+
+def test_patched_redrive_allow_policy_is_returned(patched):
+    allow = json.loads(redrive_allow_policy(patched, "allow-patched"))
+    assert allow == {"redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:us-east-1:{ACCOUNT}:allow-patched-src"]}
+    sqs = client(patched, "sqs")
+    url = sqs.get_queue_url(QueueName="allow-patched")["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": json.dumps({"redrivePermission": "allowAll"})})
+    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedriveAllowPolicy"])["Attributes"]
+    assert json.loads(got["RedriveAllowPolicy"]) == {"redrivePermission": "allowAll"}
+    plain_queue = sqs.create_queue(QueueName="allow-patched-none")["QueueUrl"]
+    assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=plain_queue, AttributeNames=["All"])["Attributes"]

@@ -336,8 +336,39 @@ pub struct QueueWant {
     pub visibility: u64,
     pub retention: u64,
     pub receive_wait: u64,
+    pub delay: u64,
+    pub max_message_size: u64,
     pub dlq_arn: Option<String>,
-    pub max_receive_count: Option<u32>,
+    pub max_receive_count: Option<u64>,
+    /// Which queues may use this one as their DLQ (`redrivePermission`, `sourceQueueArns`).
+    pub redrive_allow: Option<Value>,
+}
+
+impl QueueWant {
+    /// From the queue's properties in the generated template, intrinsics resolved.
+    pub fn from_properties(props: &Value) -> QueueWant {
+        let num = |k: &str| props[k].as_u64().unwrap_or_default();
+        let redrive = &props["RedrivePolicy"];
+        QueueWant {
+            visibility: num("VisibilityTimeout"),
+            retention: num("MessageRetentionPeriod"),
+            receive_wait: num("ReceiveMessageWaitTimeSeconds"),
+            delay: num("DelaySeconds"),
+            max_message_size: num("MaximumMessageSize"),
+            dlq_arn: redrive["deadLetterTargetArn"].as_str().map(str::to_string),
+            max_receive_count: redrive["maxReceiveCount"].as_u64(),
+            redrive_allow: props.get("RedriveAllowPolicy").cloned(),
+        }
+    }
+}
+
+/// A redrive allow policy as a comparable value: the permission and the sorted source queues.
+fn redrive_allow(v: &Value) -> (String, Vec<String>) {
+    let permission = v["redrivePermission"].as_str().unwrap_or("allowAll").to_string();
+    let mut sources: Vec<String> =
+        v["sourceQueueArns"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(str::to_string)).collect();
+    sources.sort();
+    (permission, sources)
 }
 
 /// A queue's attributes, and the relations with the live function timeout and the live DLQ.
@@ -352,6 +383,25 @@ pub fn queue(
     aspect.setting("D201", "VisibilityTimeout", want.visibility, num("VisibilityTimeout"));
     aspect.setting("D201", "MessageRetentionPeriod", want.retention, num("MessageRetentionPeriod"));
     aspect.setting("D201", "ReceiveMessageWaitTimeSeconds", want.receive_wait, num("ReceiveMessageWaitTimeSeconds"));
+    aspect.setting("D201", "DelaySeconds", want.delay, num("DelaySeconds"));
+    aspect.setting("D201", "MaximumMessageSize", want.max_message_size, num("MaximumMessageSize"));
+    if let Some(allow) = &want.redrive_allow {
+        let live_allow: Value = live
+            .get("RedriveAllowPolicy")
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_else(|| serde_json::json!({ "redrivePermission": "allowAll" }));
+        let (want_allow, have_allow) = (redrive_allow(allow), redrive_allow(&live_allow));
+        if want_allow != have_allow {
+            let show =
+                |(p, s): &(String, Vec<String>)| if s.is_empty() { p.clone() } else { format!("{p} {}", s.join(", ")) };
+            aspect.drift(
+                "D201",
+                "the redrive allow policy differs: other queues may send their failed messages here",
+                show(&want_allow),
+                show(&have_allow),
+            );
+        }
+    }
     let sse =
         live.get("SqsManagedSseEnabled").map(String::as_str) == Some("true") || live.contains_key("KmsMasterKeyId");
     if !sse {
@@ -367,7 +417,7 @@ pub fn queue(
             aspect.drift("D203", "the redrive policy does not target the DLQ", dlq, target);
         }
         if let Some(want_count) = want.max_receive_count
-            && count != Some(u64::from(want_count))
+            && count != Some(want_count)
         {
             aspect.drift(
                 "D203",
