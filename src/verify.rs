@@ -82,7 +82,11 @@ impl Resolver<'_> {
 type Task<'a> = Pin<Box<dyn Future<Output = Vec<Aspect>> + 'a>>;
 
 fn unverifiable(mut a: Aspect, e: &AwsError) -> Aspect {
-    a.unverifiable = Some(format!("{} on `{}`: {}: {}", e.operation, e.resource, e.code, e.message));
+    let mut why = format!("{} on `{}`: {}: {}", e.operation, e.resource, e.code, e.message);
+    if let Some(needs) = e.needs() {
+        why = format!("{why}; {needs}");
+    }
+    a.unverifiable = Some(why);
     a
 }
 
@@ -98,9 +102,54 @@ fn missing(mut a: Aspect) -> Aspect {
     a
 }
 
-/// Verifies every aspect of the pipeline's resources. Fails only when the account cannot be read.
-pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, spec_path: &str) -> Result<Vec<Aspect>, AwsError> {
+/// Why nothing could be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The stack is not where verify looked: another region, another account, or never deployed.
+    #[error(
+        "there is no stack `{stack}` in {region} (account {account}){}",
+        if region == spec_region { String::new() } else { format!("; the spec's region is {spec_region}") }
+    )]
+    NoStack { stack: String, region: String, account: String, spec_region: String },
+}
+
+impl VerifyError {
+    /// How to get an answer.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            VerifyError::NoStack { stack, region, spec_region, .. } if region != spec_region => {
+                Some(format!("verify in the spec's region (`--region {spec_region}`), where `{stack}` is deployed"))
+            }
+            VerifyError::NoStack { .. } => {
+                Some("deploy the pipeline first (`pipewright deploy`), or name its stack with `--stack`".into())
+            }
+            VerifyError::Aws(_) => None,
+        }
+    }
+}
+
+/// Verifies every aspect of the pipeline's resources, in the account and region of `aws`, where stack
+/// `stack` must be. Fails only when the account cannot be read or the stack is not there.
+pub async fn verify(
+    aws: &Aws,
+    readers: &Readers,
+    p: &Pipeline,
+    stack: &str,
+    spec_path: &str,
+) -> Result<Vec<Aspect>, VerifyError> {
     let account = aws.account().await?;
+    let deployed =
+        aws.describe_stack(stack).await?.filter(|s| s.status != "DELETE_COMPLETE" && s.status != "REVIEW_IN_PROGRESS");
+    if deployed.is_none() {
+        return Err(VerifyError::NoStack {
+            stack: stack.to_string(),
+            region: aws.region(),
+            account,
+            spec_region: p.region.value.clone(),
+        });
+    }
     let place = Place { partition: "aws".to_string(), region: aws.region(), account };
     let template = crate::cfn::template(p, spec_path).to_value();
     let empty = serde_json::Map::new();

@@ -183,6 +183,24 @@ sqs.set_queue_attributes(QueueUrl=url, Attributes={'Policy': json.dumps({'Versio
 fn verify_finds_out_of_band_changes_of_every_aspect() {
     let env = setup();
     assert_clean(&env, HOOPSTAT, "after deploy");
+
+    // Another region, or a stack that is not there: one "could not verify" answer, not drift.
+    for (args, says) in [
+        (
+            &["--region", "eu-west-1"][..],
+            "there is no stack `hoopstat-haus` in eu-west-1 (account 123456789012); the spec's region is us-east-1\nhint: verify in the spec's region (`--region us-east-1`)",
+        ),
+        (
+            &["--stack", "hoopstat-haus-old"][..],
+            "there is no stack `hoopstat-haus-old` in us-east-1 (account 123456789012)\nhint: deploy the pipeline first",
+        ),
+    ] {
+        let o = pipewright(&env, &[&["verify", HOOPSTAT][..], args].concat());
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}\n{err}");
+        assert!(out.is_empty() && err.contains(says) && err.lines().count() == 2, "{args:?}: {out}\n{err}");
+    }
+
     boto3(&env, AUDIT_QUEUE);
 
     // Buckets: encryption, versioning, lifecycle, TLS policy, public-access block, a changed
@@ -592,7 +610,7 @@ iam = aws('iam')
 iam.create_user(UserName='verify-reader')
 iam.put_user_policy(UserName='verify-reader', PolicyName='all-but-queue-attributes', PolicyDocument=json.dumps({
     'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'},
-    {'Effect': 'Deny', 'Action': 'sqs:GetQueueAttributes', 'Resource': '*'}]}))
+    {'Effect': 'Deny', 'Action': ['sqs:GetQueueAttributes', 's3:GetBucketNotification'], 'Resource': '*'}]}))
 k = iam.create_access_key(UserName='verify-reader')['AccessKey']
 save('key', {'AccessKeyId': k['AccessKeyId'], 'SecretAccessKey': k['SecretAccessKey']})
 urllib.request.urlopen(urllib.request.Request(E + '/moto-api/reset-auth', data=b'0', method='POST',
@@ -625,15 +643,20 @@ urllib.request.urlopen(urllib.request.Request(E + '/moto-api/reset-auth', data=b
         .filter(|a| a["status"] == "unverifiable")
         .map(|a| {
             let why = a["unverifiable"].as_str().unwrap_or("");
-            assert!(why.contains("sqs:GetQueueAttributes") && why.contains("AccessDenied"), "{why}");
+            // The denied read names the IAM action to grant, which is not always the operation's name.
+            let action =
+                if a["aspect"] == "notifications" { "s3:GetBucketNotification" } else { "sqs:GetQueueAttributes" };
+            assert!(why.contains("AccessDenied") && why.contains(&format!("needs the IAM action `{action}`")), "{why}");
             (a["resource"].as_str().unwrap_or("").to_string(), a["aspect"].as_str().unwrap_or("").to_string())
         })
         .collect();
     denied.sort();
     let expected: Vec<(String, String)> = [
+        (BRONZE, "notifications"),
         (GOLD_DLQ, "attributes"),
         (GOLD_Q, "attributes"),
         (GOLD_Q, "policy"),
+        (SILVER, "notifications"),
         (SILVER_DLQ, "attributes"),
         (SILVER_Q, "attributes"),
         (SILVER_Q, "policy"),
@@ -641,10 +664,10 @@ urllib.request.urlopen(urllib.request.Request(E + '/moto-api/reset-auth', data=b
     .iter()
     .map(|(r, a)| (r.to_string(), a.to_string()))
     .collect();
-    assert_eq!(denied, expected, "exactly the queue reads are unverifiable");
+    assert_eq!(denied, expected, "exactly the queue and notification reads are unverifiable");
     let summary = &report["summary"];
-    assert_eq!((summary["drifted"].as_u64(), summary["unverifiable"].as_u64()), (Some(0), Some(6)), "{summary}");
-    assert_eq!(summary["clean"].as_u64(), summary["checked"].as_u64().map(|c| c - 6), "the rest is verified clean");
+    assert_eq!((summary["drifted"].as_u64(), summary["unverifiable"].as_u64()), (Some(0), Some(8)), "{summary}");
+    assert_eq!(summary["clean"].as_u64(), summary["checked"].as_u64().map(|c| c - 8), "the rest is verified clean");
 
     let o = run(&["verify", HOOPSTAT]);
     assert_eq!(o.status.code(), Some(2));
@@ -655,7 +678,7 @@ urllib.request.urlopen(urllib.request.Request(E + '/moto-api/reset-auth', data=b
         ),
         "{human}"
     );
-    assert!(human.contains("6 could not be verified"), "{human}");
+    assert!(human.contains("8 could not be verified"), "{human}");
 
     let o = run(&["verify", HOOPSTAT, "--strict", "--format", "junit"]);
     assert_eq!(o.status.code(), Some(1), "--strict: could not verify is a failure");

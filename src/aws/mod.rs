@@ -165,13 +165,45 @@ impl fmt::Display for AwsError {
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;
         }
+        if let Some(needs) = self.needs() {
+            write!(f, "; {needs}")?;
+        }
         Ok(())
+    }
+}
+
+/// The IAM action that allows an API operation (`service:Operation`): the operation's own name,
+/// except where IAM names it otherwise.
+pub fn iam_action(operation: &str) -> &str {
+    match operation {
+        "s3:GetBucketNotificationConfiguration" => "s3:GetBucketNotification",
+        "s3:GetBucketLifecycleConfiguration" => "s3:GetLifecycleConfiguration",
+        "s3:GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        "s3:PutBucketEncryption" => "s3:PutEncryptionConfiguration",
+        "s3:GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "s3:PutPublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "s3:HeadBucket" | "s3:ListObjectsV2" => "s3:ListBucket",
+        "s3:HeadObject" => "s3:GetObject",
+        other => other,
     }
 }
 
 impl std::error::Error for AwsError {}
 
 impl AwsError {
+    /// What a refused call needs: the IAM action to grant, or working credentials.
+    pub fn needs(&self) -> Option<String> {
+        if self.kind != ErrorKind::AccessDenied {
+            return None;
+        }
+        Some(match self.code.as_str() {
+            "InvalidClientTokenId" | "ExpiredToken" | "SignatureDoesNotMatch" | "InvalidAccessKeyId" => {
+                "the credentials were refused: check the profile or the access keys in use".to_string()
+            }
+            _ => format!("needs the IAM action `{}` on `{}`", iam_action(self.operation), self.resource),
+        })
+    }
+
     /// From an SDK error of any service.
     pub fn new<E, R>(
         operation: &'static str,
@@ -189,10 +221,19 @@ impl AwsError {
             SdkError::ServiceError(e) => match e.err().code() {
                 Some(code) => (code.to_string(), e.err().message().unwrap_or_default().to_string()),
                 // No error code: the response could not be read (HTTP status and cause).
-                None => (
-                    format!("HTTP{}", e.raw().status_code()),
-                    e.err().message().map(str::to_string).unwrap_or_else(|| source_chain(e.err())),
-                ),
+                None => {
+                    let status = e.raw().status_code();
+                    let message = e.err().message().map(str::to_string).unwrap_or_else(|| source_chain(e.err()));
+                    // A HEAD request has no body, so S3 refuses it with a bare 403.
+                    let message = match status {
+                        403 if message == "unhandled error" => {
+                            "refused without an error body (HTTP 403): access denied, or the credentials are not valid"
+                                .to_string()
+                        }
+                        _ => message,
+                    };
+                    (format!("HTTP{status}"), message)
+                }
             },
             SdkError::TimeoutError(_) => ("Timeout".to_string(), "no answer in time".to_string()),
             SdkError::DispatchFailure(e) => ("DispatchFailure".to_string(), dispatch_message(e)),
@@ -249,6 +290,7 @@ fn classify(code: &str, message: &str) -> ErrorKind {
         | "AuthorizationError"
         | "Forbidden"
         | "InvalidClientTokenId"
+        | "InvalidAccessKeyId"
         | "ExpiredToken"
         | "SignatureDoesNotMatch" => ErrorKind::AccessDenied,
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "SlowDown" => {
@@ -274,6 +316,32 @@ fn classify(code: &str, message: &str) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_names_the_iam_action_to_grant_or_the_credentials() {
+        let refused = |operation, code: &str| AwsError {
+            operation,
+            resource: "hoopstat-haus-bronze".into(),
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            kind: classify(code, ""),
+        };
+        let e = refused("s3:GetBucketNotificationConfiguration", "AccessDenied");
+        assert_eq!(
+            e.needs().as_deref(),
+            Some("needs the IAM action `s3:GetBucketNotification` on `hoopstat-haus-bronze`")
+        );
+        assert!(e.to_string().ends_with("; needs the IAM action `s3:GetBucketNotification` on `hoopstat-haus-bronze`"));
+        assert_eq!(iam_action("sqs:GetQueueAttributes"), "sqs:GetQueueAttributes");
+        assert_eq!(iam_action("s3:HeadBucket"), "s3:ListBucket");
+        for code in ["InvalidClientTokenId", "InvalidAccessKeyId", "ExpiredToken"] {
+            assert!(
+                refused("sts:GetCallerIdentity", code).needs().is_some_and(|n| n.contains("credentials were refused"))
+            );
+        }
+        assert_eq!(refused("s3:HeadBucket", "NoSuchBucket").needs(), None);
+    }
 
     #[test]
     fn classifies_codes() {

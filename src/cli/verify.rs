@@ -4,6 +4,7 @@ use super::VerifyArgs;
 use crate::Exit;
 use crate::aws::ErrorKind;
 use crate::drift::report::{Summary, render};
+use crate::verify::VerifyError;
 use std::io::Write;
 
 pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
@@ -15,14 +16,14 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     let path = source.path.display().to_string();
     let settings = args.aws.settings(&pipeline.region.value);
     let started = std::time::Instant::now();
+    let stack = args.stack.clone().unwrap_or_else(|| pipeline.stack_name.clone());
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
         let readers = aws.readers();
-        crate::verify::verify(&aws, &readers, pipeline, &source.recorded).await
+        crate::verify::verify(&aws, &readers, pipeline, &stack, &source.recorded).await
     });
     match result {
         Ok(aspects) => {
-            let stack = args.stack.clone().unwrap_or_else(|| pipeline.stack_name.clone());
             write!(out, "{}", render(args.format, &aspects, &path, &stack, args.strict))?;
             let summary = Summary::of(&aspects);
             writeln!(err, "{} in {:.2}s", summary.line(), started.elapsed().as_secs_f64())?;
@@ -30,9 +31,15 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
         }
         Err(e) => {
             writeln!(err, "error: could not verify: {e}")?;
-            Ok(match e.kind {
-                ErrorKind::AccessDenied | ErrorKind::Throttling | ErrorKind::Unreachable => Exit::Usage,
-                _ => Exit::Failure,
+            if let Some(hint) = e.hint() {
+                writeln!(err, "hint: {hint}")?;
+            }
+            Ok(match &e {
+                VerifyError::NoStack { .. } => Exit::Usage,
+                VerifyError::Aws(e) => match e.kind {
+                    ErrorKind::AccessDenied | ErrorKind::Throttling | ErrorKind::Unreachable => Exit::Usage,
+                    _ => Exit::Failure,
+                },
             })
         }
     }

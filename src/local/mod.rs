@@ -95,6 +95,8 @@ pub enum LocalError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error(transparent)]
     Program(#[from] ProgramError),
     #[error("the pipeline did not settle within {timeout:?}: {waiting}")]
     Timeout { timeout: Duration, waiting: String },
@@ -403,7 +405,7 @@ pub async fn run(
     let tables = tables(aws, &readers, &tables_env).await?;
     let verify = if opts.verify {
         writeln!(err, "run-local: verifying the stack")?;
-        let aspects = crate::verify::verify(aws, &readers, p, spec.path).await?;
+        let aspects = crate::verify::verify(aws, &readers, p, &stack, spec.path).await?;
         let summary = Summary::of(&aspects);
         let drifted = aspects
             .iter()
