@@ -372,6 +372,7 @@ fn stage_tasks<'a>(
         timeout: i32::try_from(f.timeout.secs()).unwrap_or(i32::MAX),
         role_name: f.role_name.value.clone(),
         env,
+        reserved: f.reserved_concurrency.as_ref().map(|r| i32::try_from(r.value).unwrap_or(i32::MAX)),
     };
     let queue = s.queue.as_ref().map(|q| {
         (
@@ -384,7 +385,7 @@ fn stage_tasks<'a>(
                 source_arn: place.queue_arn(&q.name),
                 batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
                 window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
-                max_concurrency: q.max_concurrency.as_ref().map(|m| i32::try_from(m.value).unwrap_or(i32::MAX)),
+                max_concurrency: Some(i32::try_from(q.max_concurrency.value).unwrap_or(i32::MAX)),
             },
             props(&id("QueuePolicy"))["PolicyDocument"].clone(),
         )

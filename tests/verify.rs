@@ -389,6 +389,7 @@ save('extra', lam.create_event_source_mapping(EventSourceArn=qarn('audit-queue')
 role = aws('iam').create_role(RoleName='console-fn-role', AssumeRolePolicyDocument='{}')['Role']['Arn']
 lam.create_function(FunctionName='console-fn', Runtime='provided.al2023', Role=role, Handler='bootstrap', Code={'ZipFile': zipped()})
 save('reader', lam.create_event_source_mapping(EventSourceArn=qarn(P + 'gold-analytics-queue'), FunctionName='console-fn', BatchSize=1)['UUID'])
+lam.put_function_concurrency(FunctionName=P + 'silver-processing', ReservedConcurrentExecutions=3)
 "#,
         &[
             (GOLD_FN, "mapping", "D301", "BatchSize is 5, the spec says 10"),
@@ -398,14 +399,16 @@ save('reader', lam.create_event_source_mapping(EventSourceArn=qarn(P + 'gold-ana
             (SILVER_FN, "mapping", "D302", "the mapping is Disabled (User initiated)"),
             (SILVER_FN, "mapping", "D303", "arn:aws:sqs:us-east-1:123456789012:audit-queue -> "),
             (GOLD_FN, "mapping", "D303", "-> arn:aws:lambda:us-east-1:123456789012:function:console-fn"),
+            (SILVER_FN, "settings", "D401", "ReservedConcurrentExecutions is 3, the spec says none"),
         ],
         r#"
 lam = aws('lambda')
 lam.update_event_source_mapping(UUID=mapping(P + 'gold-analytics', P + 'gold-analytics-queue'), BatchSize=10,
-    MaximumBatchingWindowInSeconds=5, FunctionResponseTypes=['ReportBatchItemFailures'], ScalingConfig={})
+    MaximumBatchingWindowInSeconds=5, FunctionResponseTypes=['ReportBatchItemFailures'], ScalingConfig={'MaximumConcurrency': 5})
 lam.update_event_source_mapping(UUID=mapping(P + 'silver-processing', P + 'silver-processing-queue'), Enabled=True)
 lam.delete_event_source_mapping(UUID=load('extra'))
 lam.delete_event_source_mapping(UUID=load('reader'))
+lam.delete_function_concurrency(FunctionName=P + 'silver-processing')
 "#,
     );
 

@@ -275,7 +275,17 @@ impl Readers {
             Ok(c) => c,
             Err(e) => return none_if_missing(Err(AwsError::new("lambda:GetFunctionConfiguration", name, e))),
         };
+        let concurrency = self.lambda.get_function_concurrency().function_name(name).send().await;
+        let reserved = match concurrency {
+            Ok(c) => c.reserved_concurrent_executions,
+            Err(e) => {
+                // Gone since the configuration was read: no reservation to report.
+                none_if_missing::<()>(Err(AwsError::new("lambda:GetFunctionConcurrency", name, e)))?;
+                None
+            }
+        };
         Ok(Some(LiveFunction {
+            reserved,
             arn: c.function_arn.unwrap_or_default(),
             runtime: c.runtime.map(|r| r.as_str().to_string()).unwrap_or_default(),
             handler: c.handler.unwrap_or_default(),
@@ -532,6 +542,8 @@ pub struct LiveFunction {
     pub timeout: i32,
     pub role: String,
     pub env: BTreeMap<String, String>,
+    /// Reserved concurrency; `None` when the function uses the account's unreserved pool.
+    pub reserved: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -663,9 +663,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
             "MaximumBatchingWindowInSeconds": q.batching_window.secs(),
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         });
-        if let Some(mc) = &q.max_concurrency {
-            props["ScalingConfig"] = json!({ "MaximumConcurrency": mc.value });
-        }
+        props["ScalingConfig"] = json!({ "MaximumConcurrency": q.max_concurrency.value });
         t.add(
             sid.mapping.clone(),
             Resource::new("AWS::Lambda::EventSourceMapping", q.name.span, props)

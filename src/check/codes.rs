@@ -25,6 +25,7 @@ pub const VISIBILITY_BELOW_RECOMMENDED: &str = "PW302";
 pub const LOW_MAX_RECEIVE_COUNT: &str = "PW303";
 pub const DLQ_RETENTION: &str = "PW304";
 pub const FIFO_DESTINATION: &str = "PW305";
+pub const CONCURRENCY_ABOVE_RESERVED: &str = "PW306";
 
 pub const ALARM_CANNOT_FIRE: &str = "PW401";
 pub const ALARM_WITHOUT_ACTIONS: &str = "PW402";
@@ -206,6 +207,14 @@ pub const ALL: &[CodeDoc] = &[
         what: "The stage's queue is FIFO. S3 event notifications cannot target FIFO queues; the notification configuration is rejected.",
         example: "queue: {fifo: true}",
         fix: "Use a standard queue.",
+    },
+    CodeDoc {
+        code: CONCURRENCY_ABOVE_RESERVED,
+        name: "concurrency-above-reserved",
+        severity: "warning",
+        what: "The event source mapping may run more invocations at once (`max_concurrency`) than the function's reserved concurrency allows. The extra invocations are throttled, their messages come back after the visibility timeout and count as receives, so good messages can end in the DLQ.",
+        example: "function: {reserved_concurrency: 2}\nqueue: {max_concurrency: 10}",
+        fix: "Set `max_concurrency` at or below `reserved_concurrency`.",
     },
     CodeDoc {
         code: ALARM_CANNOT_FIRE,

@@ -90,9 +90,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                 .with_hint("set `batching_window`, or use a batch size of at most 10"),
             );
         }
-        if let Some(mc) = &q.max_concurrency {
-            range(mc, 2, 1000, "the maximum concurrency", "", out);
-        }
+        range(&q.max_concurrency, 2, 1000, "the maximum concurrency", "", out);
 
         let timeout = f.timeout.secs();
         let vis = q.visibility_timeout.secs();
@@ -145,6 +143,25 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                     ),
                 )
                 .with_hint("shorten the queue's `retention` (e.g. 4d) and keep `dlq_retention: 14d`"),
+            );
+        }
+        if let (Some(rc), mc) = (&f.reserved_concurrency, &q.max_concurrency)
+            && mc.value > rc.value
+        {
+            out.push(
+                Diagnostic::warning(
+                    codes::CONCURRENCY_ABOVE_RESERVED,
+                    mc.span.or(rc.span),
+                    format!(
+                        "`{name}`'s queue may start {} invocations at once, but its function has a reserved concurrency of {}: the rest are throttled and their messages count receives towards the DLQ",
+                        mc.value, rc.value
+                    ),
+                )
+                .with_hint(if rc.value >= 2 {
+                    format!("set `max_concurrency: {}` (at most the reserved concurrency)", rc.value)
+                } else {
+                    "raise `reserved_concurrency` to at least 2, the smallest maximum concurrency of a mapping".to_string()
+                }),
             );
         }
         if q.fifo.value {

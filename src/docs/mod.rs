@@ -425,7 +425,7 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
             batch_size: q.batch_size.value,
             batching_window: q.batching_window.value.to_string(),
             receive_wait: q.receive_wait.value.to_string(),
-            max_concurrency: q.max_concurrency.as_ref().map_or("unlimited".into(), |c| c.value.to_string()),
+            max_concurrency: q.max_concurrency.value.to_string(),
         }),
         function: s.function.as_ref().map(|f| FunctionView {
             name: f.name.value.clone(),

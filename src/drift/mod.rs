@@ -534,6 +534,7 @@ pub struct FunctionWant {
     pub timeout: i32,
     pub role_name: String,
     pub env: BTreeMap<String, String>,
+    pub reserved: Option<i32>,
 }
 
 pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, live: &LiveFunction) {
@@ -542,6 +543,15 @@ pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, li
     settings.setting("D401", "Architectures", want.architecture.clone(), live.architectures.join(","));
     settings.setting("D401", "MemorySize", want.memory, live.memory);
     settings.setting("D401", "Timeout", want.timeout, live.timeout);
+    if want.reserved != live.reserved {
+        let show = |r: Option<i32>| r.map_or("none (the account's unreserved pool)".to_string(), |r| r.to_string());
+        settings.drift(
+            "D401",
+            format!("ReservedConcurrentExecutions is {}, the spec says {}", show(live.reserved), show(want.reserved)),
+            show(want.reserved),
+            show(live.reserved),
+        );
+    }
     if !live.role.ends_with(&format!(":role/{}", want.role_name)) {
         settings.drift("D401", "the function runs as another role", &want.role_name, &live.role);
     }

@@ -153,7 +153,8 @@ pub struct Queue {
     pub max_receive_count: Sp<u32>,
     pub batch_size: Sp<u32>,
     pub batching_window: Sp<Duration>,
-    pub max_concurrency: Option<Sp<u32>>,
+    /// The mapping's `ScalingConfig.MaximumConcurrency`: how many invocations it runs at once.
+    pub max_concurrency: Sp<u32>,
     pub receive_wait: Sp<Duration>,
     pub fifo: Sp<bool>,
 }
@@ -450,6 +451,11 @@ fn pick<T: Clone>(stage: &Option<Sp<T>>, default: &Option<Sp<T>>, builtin: T, fa
     stage.clone().or_else(|| default.clone()).unwrap_or(Sp::new(builtin, fallback))
 }
 
+/// Invocations an event source mapping runs at once unless the spec says otherwise: a bound on what a
+/// replay or a back-fill drained at full speed costs in concurrency (the account's is shared) and in
+/// commits racing each other.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 5;
+
 /// AWS's recommended visibility timeout for a queue that feeds a function: 6 x the function timeout +
 /// the batching window. Saturating: a timeout large enough to overflow is out of range, which
 /// `check` reports (PW004).
@@ -640,7 +646,7 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                     max_receive_count: pick(&q.max_receive_count, &dq.max_receive_count, 5, at),
                     batch_size: pick(&q.batch_size, &dq.batch_size, 10, at),
                     batching_window: window,
-                    max_concurrency: q.max_concurrency.clone().or(dq.max_concurrency.clone()),
+                    max_concurrency: pick(&q.max_concurrency, &dq.max_concurrency, DEFAULT_MAX_CONCURRENCY, at),
                     receive_wait: pick(&q.receive_wait, &dq.receive_wait, Duration(20), at),
                     fifo: pick(&q.fifo, &dq.fifo, false, at),
                 })
