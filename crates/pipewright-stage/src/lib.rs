@@ -47,6 +47,7 @@ pub mod event;
 pub mod local_aws;
 #[cfg(feature = "lambda")]
 pub mod log;
+pub mod retry;
 #[cfg(feature = "store")]
 pub mod store;
 

@@ -43,7 +43,8 @@
 //!   an earlier date whose state entry is not there yet is read from silver directly;
 //! - concurrent invocations (two dates of one season): the state is written with `If-Match` on the
 //!   ETag it was read with (`If-None-Match: *` when there was none); on 412 (or 409/404) the state is
-//!   re-read and this invocation's entries are applied to it again, up to 5 times; if every attempt
+//!   re-read and this invocation's entries are applied to it again, up to 5 times with exponential
+//!   back-off and full jitter between attempts (`table::COMMIT_BACKOFF`); if every attempt
 //!   loses, the state is left as the winners wrote it and the next invocation recomputes what is
 //!   missing. A lost update costs reads, never correctness;
 //! - a state that cannot be read or written (S3 error, a role without access to the key) is logged at

@@ -417,6 +417,8 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         let at = self.state_location(season)?;
         for attempt in 1..=STATE_ATTEMPTS {
             if attempt > 1 {
+                let failures = u32::try_from(attempt - 1).unwrap_or(u32::MAX);
+                tokio::time::sleep(crate::table::COMMIT_BACKOFF.delay(failures)).await;
                 (state, etag) = self.read_state(season).await?;
                 changed = apply(&mut state, changes);
             }

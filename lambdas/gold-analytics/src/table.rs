@@ -16,7 +16,8 @@
 //!    `pipewright.game-date`.
 //! 4. The new metadata file is written next to the old one and `UpdateTableMetadataLocation` is called
 //!    with the version token: S3 Tables' optimistic concurrency (the same call the
-//!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict reloads and retries.
+//!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict waits ([`COMMIT_BACKOFF`]:
+//!    exponential back-off with full jitter), reloads and retries, up to [`MAX_ATTEMPTS`] times.
 //!
 //! A data file that holds the date and other dates (not written by this stage) is refused
 //! ([`TableError::MixedDates`]) rather than rewritten: deleting it would lose the other dates.
@@ -24,7 +25,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, SchemaRef as ArrowSchemaRef};
@@ -49,6 +50,7 @@ use iceberg_catalog_s3tables::{S3TablesCatalog, S3TablesCatalogBuilder};
 use iceberg_storage_opendal::OpenDalStorageFactory;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use pipewright_stage::retry::Backoff;
 
 use crate::{PlayerAnalytics, TeamAnalytics};
 
@@ -59,7 +61,11 @@ pub const GAME_DATE: &str = "game_date";
 /// Snapshot summary property naming the date a commit replaced.
 pub const SUMMARY_DATE: &str = "pipewright.game-date";
 /// Commit attempts before a conflict is reported.
-pub const MAX_ATTEMPTS: u32 = 5;
+pub const MAX_ATTEMPTS: u32 = 8;
+/// The wait between commit attempts: up to 100 ms after the first conflict, doubling to at most 5 s,
+/// with full jitter, so concurrent invocations that conflicted once spread out instead of conflicting
+/// again (the waits of one date's commit add up to at most 11.3 s of the function's timeout).
+pub const COMMIT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// The type of a gold column (the spec's `date`, `string`, `long`, `int`, `double`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,6 +587,9 @@ impl GoldTables {
                 Ok(_) => return Ok(CommitSummary { attempts: attempt, ..summary }),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
                     written = Some((ids.0, ids.1, files));
+                    if attempt < MAX_ATTEMPTS {
+                        tokio::time::sleep(COMMIT_BACKOFF.delay(attempt)).await;
+                    }
                 }
                 Err(e) => {
                     return Err(TableError::S3Tables {
