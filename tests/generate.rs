@@ -210,6 +210,44 @@ fn alarms_match_the_runbook_and_have_actions() {
     }
 }
 
+/// Every stage fed by a queue has an alarm on the failed records its batches report (the metric the
+/// stage library publishes in its batch summary line), with the spec's `errors` threshold and 1-minute
+/// periods; a stage without a queue has none. Checked on a pipeline of another shape than the flagship.
+#[test]
+fn failed_records_alarm_on_the_stage_library_metric_with_the_errors_threshold() {
+    let text = std::fs::read_to_string("tests/fixtures/sensor-chain.yaml").expect("fixture");
+    let text = format!("{text}\nalarms:\n  errors: 3\n");
+    let loaded = pipewright::cli::diagnose(Source::text("tests/fixtures/sensor-chain.yaml", text));
+    assert!(
+        loaded.diagnostics.iter().all(|d| d.severity != pipewright::report::Severity::Error),
+        "{:?}",
+        loaded.diagnostics
+    );
+    let p = loaded.pipeline.expect("parses");
+    let t = pipewright::cfn::template(&p, "tests/fixtures/sensor-chain.yaml").to_value();
+    let mut with_queue = 0;
+    for s in p.stages.iter().filter(|s| s.function.is_some()) {
+        let id = pipewright::cfn::logical_id(&[&s.name, "failed_records", "Alarm"]);
+        let alarm = &t["Resources"][&id]["Properties"];
+        if s.queue.is_none() {
+            assert!(alarm.is_null(), "{id}: a stage without a queue reports no batches");
+            continue;
+        }
+        with_queue += 1;
+        assert_eq!(alarm["Namespace"], pipewright_stage::METRIC_NAMESPACE, "{id}");
+        assert_eq!(alarm["MetricName"], pipewright_stage::FAILED_RECORDS, "{id}");
+        assert_eq!(alarm["Dimensions"][0]["Name"], pipewright_stage::FUNCTION_DIMENSION, "{id}");
+        assert_eq!(alarm["Dimensions"][0]["Value"]["Ref"], pipewright::cfn::logical_id(&[&s.name, "Function"]), "{id}");
+        assert_eq!((alarm["Statistic"].as_str(), alarm["Period"].as_u64()), (Some("Sum"), Some(60)), "{id}");
+        assert_eq!(alarm["Threshold"], 3, "{id}");
+        assert_eq!(
+            t["Resources"][pipewright::cfn::logical_id(&[&s.name, "errors", "Alarm"])]["Properties"]["Threshold"],
+            3
+        );
+    }
+    assert!(with_queue >= 2, "the fixture has stages fed by queues");
+}
+
 #[test]
 fn functions_share_the_env_contract_with_the_stages() {
     let t = flagship_template();

@@ -228,7 +228,9 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         assert fn["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN", "LogGroup": "/aws/lambda/hoopstat-haus-silver-processing"}
         assert fn["Architectures"] == ["arm64"] and fn["TracingConfig"] == {"Mode": "Active"}
         alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix="hoopstat-haus-")["MetricAlarms"]}
-        assert len(alarms) == 10
+        assert len(alarms) == 12
+        failed = alarms["hoopstat-haus-gold-analytics-failed-records"]
+        assert (failed["Namespace"], failed["MetricName"], failed["Period"]) == ("pipewright", "FailedRecords", 60)
         duration = alarms["hoopstat-haus-silver-processing-duration"]
         assert duration["Threshold"] == 250000 and duration["Dimensions"] == [{"Name": "FunctionName", "Value": "hoopstat-haus-silver-processing"}]
         assert duration["AlarmActions"] == [outputs["AlertTopicArn"]] == duration["OKActions"]

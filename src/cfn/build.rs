@@ -752,6 +752,15 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
             AlarmKind::Errors => {
                 ("FunctionName", r#ref(&sid.function), v, format!("more than {v} invocation errors in 5 minutes"))
             }
+            AlarmKind::FailedRecords => (
+                // The dimension the stage library's metric carries (`AWS_LAMBDA_FUNCTION_NAME`).
+                pipewright_stage::FUNCTION_DIMENSION,
+                r#ref(&sid.function),
+                v,
+                format!(
+                    "more than {v} records failed in a minute (the batches' partial failures, which Errors does not count)"
+                ),
+            ),
             AlarmKind::Throttles => {
                 ("FunctionName", r#ref(&sid.function), v, format!("more than {v} throttles in 5 minutes"))
             }
@@ -763,7 +772,7 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
             "MetricName": metric,
             "Dimensions": [{ "Name": dim_name, "Value": dim_value }],
             "Statistic": statistic,
-            "Period": 300,
+            "Period": alarm.kind.period(),
             "EvaluationPeriods": 1,
             "DatapointsToAlarm": 1,
             "Threshold": threshold,

@@ -234,6 +234,30 @@ struct AlarmView {
     watches: String,
     metric: String,
     condition: String,
+    /// How soon after the failure it watches the alarm can fire.
+    seen: String,
+}
+
+/// How soon after what it watches happens an alarm can fire: a period plus CloudWatch's evaluation for
+/// the metrics, and for the DLQ the receives a failing message takes to get there.
+fn alarm_delay(kind: AlarmKind, s: &Stage) -> String {
+    match kind {
+        AlarmKind::FailedRecords => "about 2 min after a record fails".into(),
+        AlarmKind::Errors => "about 5 min after an invocation fails as a whole (not a failed record)".into(),
+        AlarmKind::DlqDepth => match &s.queue {
+            Some(q) => {
+                let wait = u64::from(q.max_receive_count.value).saturating_mul(q.visibility_timeout.secs());
+                format!(
+                    "{} x {} = {} after a message first fails, plus about 5 min",
+                    q.max_receive_count.value,
+                    q.visibility_timeout.value,
+                    crate::spec::duration::Duration(wait)
+                )
+            }
+            None => "about 5 min".into(),
+        },
+        _ => "about 5 min".into(),
+    }
 }
 
 fn days(n: u64) -> String {
@@ -387,8 +411,9 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
                         name: a.name.clone(),
                         kind: a.kind.key().to_string(),
                         watches: watches.unwrap_or_default(),
-                        metric: format!("{namespace} {metric} ({statistic}, 5 min)"),
+                        metric: format!("{namespace} {metric} ({statistic}, {} min)", a.kind.period() / 60),
                         condition,
+                        seen: alarm_delay(a.kind, s),
                     });
                 }
                 None if a.threshold.value == Threshold::Off => alarms_off.push(a.kind.key().to_string()),

@@ -157,6 +157,7 @@ pub fn alarm_condition(function: &Function, alarm: &Alarm) -> Option<String> {
         AlarmKind::QueueAge => format!("oldest message > {v}s"),
         AlarmKind::Duration => format!("> {v}s of the {}s timeout", function.timeout.secs()),
         AlarmKind::Errors => more("error", " in 5 min"),
+        AlarmKind::FailedRecords => more("failed record", " in 1 min"),
         AlarmKind::Throttles => more("throttle", " in 5 min"),
     })
 }
@@ -322,7 +323,9 @@ impl Graph {
                     let watched = match a.kind {
                         AlarmKind::QueueDepth | AlarmKind::QueueAge => g.position(&format!("queue_{sid}")),
                         AlarmKind::DlqDepth => g.position(&format!("dlq_{sid}")),
-                        AlarmKind::Duration | AlarmKind::Errors | AlarmKind::Throttles => Some(runner),
+                        AlarmKind::Duration | AlarmKind::Errors | AlarmKind::FailedRecords | AlarmKind::Throttles => {
+                            Some(runner)
+                        }
                     };
                     let Some(watched) = watched else { continue };
                     let ai = g.add(node(Kind::Alarm, &format!("alarm_{}", a.kind.key()), &a.name, Some(condition)));
@@ -518,6 +521,7 @@ mod tests {
                 "any message",
                 "> 250s of the 300s timeout",
                 "any error in 5 min",
+                "any failed record in 1 min",
                 "any throttle in 5 min"
             ]
         );

@@ -74,7 +74,7 @@ pub struct StageStatus {
     /// The newest error lines of the function's log group over the window.
     pub errors: Vec<String>,
     pub findings: Vec<Finding>,
-    /// Numbers for scripts: visible, in_flight, dlq, errors, throttles, invocations, oldest_age_s.
+    /// Numbers for scripts: visible, in_flight, dlq, errors, failed_records, throttles, invocations, oldest_age_s.
     pub numbers: BTreeMap<String, f64>,
     #[serde(skip)]
     resources: BTreeMap<String, Level>,
@@ -237,6 +237,14 @@ async fn stage_status(
                     readers.mapping_status(n),
                     readers.metric("AWS/Lambda", "Invocations", dim, since, false),
                     readers.metric("AWS/Lambda", "Errors", dim, since, false),
+                    // The stage library's metric: records its batches reported as failed.
+                    readers.metric(
+                        pipewright_stage::METRIC_NAMESPACE,
+                        pipewright_stage::FAILED_RECORDS,
+                        (pipewright_stage::FUNCTION_DIMENSION, n),
+                        since,
+                        false
+                    ),
                     readers.metric("AWS/Lambda", "Throttles", dim, since, false),
                     readers.log_lines(&f.log_group.value, "ERROR", since_ms, 5),
                 ))
@@ -405,7 +413,9 @@ async fn stage_status(
     }
 
     // Function, mapping, metrics, logs.
-    if let (Some(f), Some((func, mappings, invocations, errors, throttles, logs))) = (&stage.function, function) {
+    if let (Some(f), Some((func, mappings, invocations, errors, failed_records, throttles, logs))) =
+        (&stage.function, function)
+    {
         let fname = f.name.value.as_str();
         match func {
             Ok(Some(_)) => b.resource(fname, Level::Healthy),
@@ -478,12 +488,18 @@ async fn stage_status(
         }
         let window = human_age(since as i64 * 1000);
         let mut metrics = Vec::new();
-        for (label, read) in [("invocations", &invocations), ("errors", &errors), ("throttles", &throttles)] {
+        let reads = [
+            ("invocations", &invocations),
+            ("errors", &errors),
+            ("failed_records", &failed_records),
+            ("throttles", &throttles),
+        ];
+        for (label, read) in reads {
             match read {
                 Ok(v) => {
                     let n = v.unwrap_or(0.0);
                     b.number(label, n);
-                    metrics.push(format!("{n} {label}"));
+                    metrics.push(format!("{n} {}", label.replace('_', " ")));
                 }
                 Err(e) => {
                     metrics.push(format!("{label} could not be read"));
@@ -492,7 +508,7 @@ async fn stage_status(
             }
         }
         b.fact("function", format!("`{fname}` over the last {window}: {}", metrics.join(", ")));
-        for (label, read) in [("errors", &errors), ("throttles", &throttles)] {
+        for (label, read) in [("errors", &errors), ("failed records", &failed_records), ("throttles", &throttles)] {
             if let Ok(Some(n)) = read
                 && *n > 0.0
             {

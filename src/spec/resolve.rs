@@ -183,16 +183,20 @@ pub enum AlarmKind {
     DlqDepth,
     Duration,
     Errors,
+    /// Records a batch reported as failed (the stage library's `FailedRecords` metric): with partial
+    /// batch responses the invocation succeeds, so `Errors` never counts them.
+    FailedRecords,
     Throttles,
 }
 
 impl AlarmKind {
-    pub const ALL: [AlarmKind; 6] = [
+    pub const ALL: [AlarmKind; 7] = [
         AlarmKind::QueueDepth,
         AlarmKind::QueueAge,
         AlarmKind::DlqDepth,
         AlarmKind::Duration,
         AlarmKind::Errors,
+        AlarmKind::FailedRecords,
         AlarmKind::Throttles,
     ];
 
@@ -204,6 +208,7 @@ impl AlarmKind {
             AlarmKind::DlqDepth => "dlq_depth",
             AlarmKind::Duration => "duration",
             AlarmKind::Errors => "errors",
+            AlarmKind::FailedRecords => "failed_records",
             AlarmKind::Throttles => "throttles",
         }
     }
@@ -212,9 +217,10 @@ impl AlarmKind {
         self.key().replace('_', "-")
     }
 
-    /// The CloudWatch metric the alarm watches: namespace, metric name and statistic (5-minute periods).
+    /// The CloudWatch metric the alarm watches: namespace, metric name and statistic.
     pub fn metric(self) -> (&'static str, &'static str, &'static str) {
         match self {
+            AlarmKind::FailedRecords => (contract::METRIC_NAMESPACE, contract::FAILED_RECORDS, "Sum"),
             AlarmKind::QueueDepth | AlarmKind::DlqDepth => ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
             AlarmKind::QueueAge => ("AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum"),
             AlarmKind::Duration => ("AWS/Lambda", "Duration", "Maximum"),
@@ -223,9 +229,24 @@ impl AlarmKind {
         }
     }
 
-    /// Whether the alarm needs the stage's queue (else its function).
+    /// The alarm's period in seconds: a minute for the stage's own metric (a failed record alarms
+    /// within about two minutes), five for the services' metrics.
+    pub fn period(self) -> u32 {
+        match self {
+            AlarmKind::FailedRecords => 60,
+            _ => 300,
+        }
+    }
+
+    /// Whether the alarm watches the stage's queue (else its function).
     pub fn needs_queue(self) -> bool {
         matches!(self, AlarmKind::QueueDepth | AlarmKind::QueueAge | AlarmKind::DlqDepth)
+    }
+
+    /// Whether a stage has this alarm: the queue's alarms and the failed records of the batches it
+    /// delivers need a queue.
+    pub fn applies(self, has_queue: bool) -> bool {
+        has_queue || !(self.needs_queue() || self == AlarmKind::FailedRecords)
     }
 
     /// Built-in threshold when neither the stage nor the spec sets one.
@@ -235,7 +256,7 @@ impl AlarmKind {
             AlarmKind::QueueAge => Threshold::Off,
             AlarmKind::DlqDepth => Threshold::Value(0),
             AlarmKind::Duration => Threshold::Off,
-            AlarmKind::Errors => Threshold::Value(0),
+            AlarmKind::Errors | AlarmKind::FailedRecords => Threshold::Value(0),
             AlarmKind::Throttles => Threshold::Value(0),
         }
     }
@@ -246,7 +267,8 @@ impl AlarmKind {
             AlarmKind::QueueAge => spec.queue_age.as_ref(),
             AlarmKind::DlqDepth => spec.dlq_depth.as_ref(),
             AlarmKind::Duration => spec.duration.as_ref(),
-            AlarmKind::Errors => spec.errors.as_ref(),
+            // Both count failures: the spec's `errors` threshold holds for each.
+            AlarmKind::Errors | AlarmKind::FailedRecords => spec.errors.as_ref(),
             AlarmKind::Throttles => spec.throttles.as_ref(),
         }
     }
@@ -744,7 +766,7 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
         let mut alarms = Vec::new();
         if let Some(func) = &function {
             for kind in AlarmKind::ALL {
-                if kind.needs_queue() && queue.is_none() {
+                if !kind.applies(queue.is_some()) {
                     continue;
                 }
                 let threshold = kind

@@ -202,6 +202,7 @@ where
         .count("messages", event.records.len() as u64)
         .count("failed", failed)
         .duration(started.elapsed())
+        .metric(crate::log::FAILED_RECORDS, failed)
         .emit();
     Ok(response)
 }
@@ -381,6 +382,7 @@ where
         .count("failed_groups", failed_groups)
         .count("failed", failed.len() as u64)
         .duration(started.elapsed())
+        .metric(crate::log::FAILED_RECORDS, failed.len() as u64)
         .emit();
     Ok(response)
 }
@@ -560,6 +562,19 @@ mod tests {
         let done = lines.iter().find(|l| l["message"] == "batch done").expect("summary line");
         assert_eq!(done["counts"]["messages"], 6);
         assert_eq!(done["counts"]["failed"], 2);
+        assert_failed_records_metric(done, 2);
+    }
+
+    /// The batch's summary line is a CloudWatch Embedded Metric Format document publishing
+    /// `FailedRecords` of the function.
+    fn assert_failed_records_metric(line: &serde_json::Value, failed: u64) {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "pipewright", "{line}");
+        assert_eq!(directive["Dimensions"], serde_json::json!([["FunctionName"]]), "{line}");
+        assert_eq!(directive["Metrics"], serde_json::json!([{ "Name": "FailedRecords", "Unit": "Count" }]), "{line}");
+        assert!(line["_aws"]["Timestamp"].as_u64().is_some_and(|t| t > 1_700_000_000_000), "{line}");
+        assert!(line["FunctionName"].is_string(), "{line}");
+        assert_eq!(line["FailedRecords"], failed, "{line}");
     }
 
     #[tokio::test]
@@ -629,6 +644,7 @@ mod tests {
         assert_eq!(done["counts"]["groups"], 3);
         assert_eq!(done["counts"]["failed_groups"], 1);
         assert_eq!(done["counts"]["failed"], 3);
+        assert_failed_records_metric(done, 3);
         let group_error = lines
             .iter()
             .find(|l| l["message_id"] == "m3")

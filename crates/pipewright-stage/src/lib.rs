@@ -41,6 +41,15 @@
 
 use std::fmt;
 
+/// The CloudWatch namespace of the metrics the stages emit (`log::Entry::metric`), which the
+/// generated alarms watch.
+pub const METRIC_NAMESPACE: &str = "pipewright";
+/// The metric of the records (SQS messages) a batch reported as failed.
+pub const FAILED_RECORDS: &str = "FailedRecords";
+/// The dimension of every stage metric: the Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`, set by
+/// Lambda and by `pipewright run-local`; the stage's name elsewhere).
+pub const FUNCTION_DIMENSION: &str = "FunctionName";
+
 #[cfg(feature = "lambda")]
 pub mod event;
 #[cfg(feature = "local-aws")]

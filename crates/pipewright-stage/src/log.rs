@@ -3,6 +3,11 @@
 //! Every line has `level`, `stage` and `message`; optional fields are `key`, `date`, `message_id`,
 //! `counts` (an object of named integers), `duration_ms` and `error`. JSON metric filters
 //! (`{ $.level = "ERROR" }`) match these lines; space-delimited patterns would not.
+//!
+//! The line that ends a batch is also a CloudWatch Embedded Metric Format document ([`Entry::metric`]):
+//! CloudWatch Logs turns its `FailedRecords` member into a metric of the function, so a failed record
+//! is seen within minutes, although with partial batch responses the invocation itself succeeds and
+//! Lambda's `Errors` metric never counts it.
 
 use std::fmt;
 use std::io::Write;
@@ -117,6 +122,8 @@ impl Logger {
     }
 }
 
+pub use crate::{FAILED_RECORDS, FUNCTION_DIMENSION, METRIC_NAMESPACE};
+
 /// One log line being built.
 #[must_use = "a log entry is written only by `emit`"]
 pub struct Entry<'a> {
@@ -157,6 +164,32 @@ impl Entry<'_> {
     /// The error and its chain of sources, `outer: inner: ...`.
     pub fn error(self, error: &(dyn std::error::Error + 'static)) -> Self {
         self.field("error", error_chain(error))
+    }
+
+    /// Makes the line an Embedded Metric Format document that also publishes `value` as metric `name`
+    /// (unit `Count`) of namespace [`METRIC_NAMESPACE`], dimension [`FUNCTION_DIMENSION`]. Several
+    /// calls publish several metrics.
+    pub fn metric(mut self, name: &str, value: u64) -> Self {
+        let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| self.logger.stage().to_string());
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let aws = self.fields.entry("_aws").or_insert_with(|| {
+            serde_json::json!({
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRIC_NAMESPACE,
+                    "Dimensions": [[FUNCTION_DIMENSION]],
+                    "Metrics": [],
+                }],
+            })
+        });
+        if let Some(metrics) = aws["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+            metrics.push(serde_json::json!({ "Name": name, "Unit": "Count" }));
+        }
+        self.fields.insert(FUNCTION_DIMENSION.to_string(), Value::from(function));
+        self.fields.insert(name.to_string(), Value::from(value));
+        self
     }
 
     pub fn field(mut self, name: &str, value: impl Into<Value>) -> Self {
