@@ -142,14 +142,16 @@ pub async fn verify(
     let account = aws.account().await?;
     let deployed =
         aws.describe_stack(stack).await?.filter(|s| s.status != "DELETE_COMPLETE" && s.status != "REVIEW_IN_PROGRESS");
-    if deployed.is_none() {
+    let Some(deployed) = deployed else {
         return Err(VerifyError::NoStack {
             stack: stack.to_string(),
             region: aws.region(),
             account,
             spec_region: p.region.value.clone(),
         });
-    }
+    };
+    let artifact_bucket =
+        deployed.parameters.iter().find(|(k, _)| k == crate::cfn::ARTIFACT_BUCKET).map(|(_, v)| v.clone());
     let place = Place { partition: "aws".to_string(), region: aws.region(), account };
     let template = crate::cfn::template(p, spec_path).to_value();
     let empty = serde_json::Map::new();
@@ -158,6 +160,15 @@ pub async fn verify(
     let props = |id: &str| r.resolve(&resources.get(id).map(|v| v["Properties"].clone()).unwrap_or(Value::Null));
 
     let mut tasks: Vec<Task> = Vec::new();
+    if let Some(bucket) = artifact_bucket.filter(|b| !b.is_empty()) {
+        tasks.push(Box::pin(artifact_bucket_aspects(
+            aws,
+            readers.clone(),
+            bucket,
+            place.account.clone(),
+            p.project.span,
+        )));
+    }
 
     // Buckets.
     let our_queues: Vec<String> =
@@ -344,6 +355,49 @@ pub async fn verify(
     let mut aspects: Vec<Aspect> = join_all(tasks).await.into_iter().flatten().collect();
     aspects.sort_by(|a, b| (a.span, &a.resource, a.aspect).cmp(&(b.span, &b.resource, b.aspect)));
     Ok(aspects)
+}
+
+/// The bucket the functions load their code from (the stack's `ArtifactBucket`): owned by this account
+/// (asked with `ExpectedBucketOwner`), encrypted, versioned, not public, TLS only.
+async fn artifact_bucket_aspects(
+    aws: &Aws,
+    readers: Readers,
+    bucket: String,
+    account: String,
+    span: crate::spec::Span,
+) -> Vec<Aspect> {
+    let ty = "AWS::S3::Bucket";
+    let mut owner = Aspect::new(bucket.clone(), ty, "artifact-owner", span);
+    match aws.bucket_exists(&bucket, &account).await {
+        Ok(true) => {}
+        Ok(false) => return vec![missing(owner)],
+        Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {
+            drift::artifact_owner(&mut owner, &account);
+            return vec![owner];
+        }
+        Err(e) => return vec![unverifiable(owner, &e)],
+    }
+    let mk = |aspect| Aspect::new(bucket.clone(), ty, aspect, span);
+    let live = match readers.bucket(&bucket).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return vec![owner, missing(mk("artifact-settings"))],
+        Err(e) => return vec![owner, unverifiable(mk("artifact-settings"), &e)],
+    };
+    let mut settings = mk("artifact-settings");
+    let mut policy = mk("artifact-policy");
+    match (&live.encryption, &live.versioning, &live.public_access_block) {
+        (Ok(e), Ok(v), Ok(b)) => {
+            drift::bucket_encryption(&mut settings, e.as_ref());
+            drift::bucket_versioning(&mut settings, "Enabled", v);
+            drift::public_access_block(&mut settings, *b);
+        }
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => settings = unverifiable(settings, e),
+    }
+    match &live.policy {
+        Ok(p) => drift::bucket_policy(&mut policy, &format!("arn:aws:s3:::{bucket}"), p.as_ref()),
+        Err(e) => policy = unverifiable(policy, e),
+    }
+    vec![owner, settings, policy]
 }
 
 /// The aspects of one stage: queue, DLQ, queue policy, function, environment, mapping, role, log group, schedule.

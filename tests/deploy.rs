@@ -23,6 +23,17 @@ fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
+/// Runs boto3 `code` against the emulator (`E` is its endpoint); returns what it prints.
+fn boto3(env: &Env, code: &str) -> String {
+    let o = Command::new("python3")
+        .args(["-c", &format!("import boto3, json\nE = {:?}\n{code}", env.emulator.endpoint)])
+        .envs(creds())
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// A copy of the flagship spec with `from` replaced by `to`.
 fn variant(env: &Env, from: &str, to: &str) -> String {
     let spec = std::fs::read_to_string("specs/hoopstat-haus.yaml").expect("spec");
@@ -64,6 +75,61 @@ fn deploy_then_no_op_then_update_with_hazards() {
     let queue = line("AWS::SQS::Queue", "SilverProcessingQueue");
     let bucket = line("AWS::S3::Bucket", "BronzeBucket");
     assert!(queue.is_some() && bucket.is_some() && queue < bucket, "per-resource progress in dependency order: {err}");
+
+    // The artifact bucket deploy created: owner-enforced, not public, encrypted, versioned, TLS only.
+    let artifact: serde_json::Value = serde_json::from_str(&boto3(
+        &env,
+        r#"
+s3 = boto3.client('s3', endpoint_url=E)
+b = 'hoopstat-haus-artifacts-123456789012-us-east-1'
+policy = json.loads(s3.get_bucket_policy(Bucket=b, ExpectedBucketOwner='123456789012')['Policy'])
+print(json.dumps({
+    'versioning': s3.get_bucket_versioning(Bucket=b)['Status'],
+    'public': s3.get_public_access_block(Bucket=b)['PublicAccessBlockConfiguration'],
+    'sse': s3.get_bucket_encryption(Bucket=b)['ServerSideEncryptionConfiguration']['Rules'][0]['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'],
+    'ownership': s3.get_bucket_ownership_controls(Bucket=b)['OwnershipControls']['Rules'][0]['ObjectOwnership'],
+    'tls': [s['Effect'] + ' ' + json.dumps(s['Condition']) for s in policy['Statement']],
+}))
+"#,
+    ))
+    .expect("json");
+    assert_eq!(artifact["versioning"], "Enabled", "{artifact}");
+    assert_eq!(artifact["sse"], "AES256", "{artifact}");
+    assert_eq!(artifact["ownership"], "BucketOwnerEnforced", "{artifact}");
+    assert!(
+        artifact["public"].as_object().is_some_and(|m| m.len() == 4 && m.values().all(|v| v == true)),
+        "{artifact}"
+    );
+    assert_eq!(
+        artifact["tls"],
+        serde_json::json!([r#"Deny {"Bool": {"aws:SecureTransport": "false"}}"#]),
+        "{artifact}"
+    );
+
+    // A bucket of that name in another account never receives the code.
+    boto3(
+        &env,
+        r#"
+other = boto3.client('s3', endpoint_url=E)
+other.meta.events.register('before-sign.s3.*', lambda request, **_: request.headers.__setitem__('x-moto-account-id', '111111111111'))
+other.create_bucket(Bucket='squatted-artifacts')
+"#,
+    );
+    let o =
+        pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--artifact-bucket", "squatted-artifacts"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains(
+            "the artifact bucket `squatted-artifacts` exists but S3 does not confirm that account 123456789012 owns it"
+        ) && err.contains("--artifact-bucket NAME"),
+        "{err}"
+    );
+    let listed = boto3(
+        &env,
+        "print(boto3.client('s3', endpoint_url=E).list_objects_v2(Bucket='squatted-artifacts').get('KeyCount'))",
+    );
+    assert_eq!(listed.trim(), "0", "nothing was uploaded");
 
     // The same deploy again changes nothing, and makes no mutating call.
     let o = pipewright(&env, &["deploy", "specs/hoopstat-haus.yaml", "--yes", "--trace-aws"]);

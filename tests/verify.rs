@@ -525,6 +525,31 @@ aws('sns').subscribe(TopicArn='arn:aws:sns:us-east-1:123456789012:' + P + 'alert
 "#,
     );
 
+    // The artifact bucket the functions load their code from: versioning suspended, TLS policy removed.
+    let artifacts = "hoopstat-haus-artifacts-123456789012-us-east-1";
+    case(
+        &env,
+        HOOPSTAT,
+        "artifact bucket",
+        r#"
+s3 = aws('s3')
+b = 'hoopstat-haus-artifacts-' + ACCOUNT + '-us-east-1'
+save('artifact-policy', s3.get_bucket_policy(Bucket=b)['Policy'])
+s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Suspended'})
+s3.delete_bucket_policy(Bucket=b)
+"#,
+        &[
+            (artifacts, "artifact-settings", "D104", "versioning is Suspended, the spec says Enabled"),
+            (artifacts, "artifact-policy", "D105", "no longer denies requests without TLS"),
+        ],
+        r#"
+s3 = aws('s3')
+b = 'hoopstat-haus-artifacts-' + ACCOUNT + '-us-east-1'
+s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Enabled'})
+s3.put_bucket_policy(Bucket=b, Policy=load('artifact-policy'))
+"#,
+    );
+
     // Existence: a DLQ and a log group deleted (re-created by hand as the spec has them).
     case(
         &env,

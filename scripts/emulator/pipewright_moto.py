@@ -1899,6 +1899,34 @@ def patch_redrive_allow_policy() -> None:
     Queue.attributes = property(attributes)
 
 
+# ---------------------------------------------------------------------------------------------
+# 16. S3 ExpectedBucketOwner
+# ---------------------------------------------------------------------------------------------
+
+
+def patch_expected_bucket_owner() -> None:
+    from moto.s3.exceptions import S3AccessDeniedError
+    from moto.s3.models import s3_backends
+    from moto.s3.responses import S3Response
+
+    # AWS refuses (403 AccessDenied) any bucket or object request whose `x-amz-expected-bucket-owner`
+    # header names another account than the bucket's owner. moto ignores the header, so a bucket
+    # another account created under the expected name would take our uploads.
+    def owner_checked(orig):
+        def handler(self, request, full_url, _orig=orig):
+            expected = self.headers.get("x-amz-expected-bucket-owner")
+            bucket = self.parse_bucket_name_from_url(request, full_url)
+            owner = s3_backends.bucket_accounts.get(bucket) if bucket else None
+            if expected and owner is not None and owner[1] != expected:
+                raise S3AccessDeniedError()
+            return _orig(self, request, full_url)
+
+        return handler
+
+    S3Response._bucket_response = owner_checked(S3Response._bucket_response)
+    S3Response._key_response = owner_checked(S3Response._key_response)
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1915,6 +1943,7 @@ PATCHES = [
     ("iam-enforcement", patch_iam_enforcement),
     ("resource-stack-events", patch_resource_stack_events),
     ("redrive-allow-policy", patch_redrive_allow_policy),
+    ("expected-bucket-owner", patch_expected_bucket_owner),
 ]
 
 

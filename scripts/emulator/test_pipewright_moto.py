@@ -958,3 +958,31 @@ def test_patched_redrive_allow_policy_is_returned(patched):
     assert json.loads(got["RedriveAllowPolicy"]) == {"redrivePermission": "allowAll"}
     plain_queue = sqs.create_queue(QueueName="allow-patched-none")["QueueUrl"]
     assert "RedriveAllowPolicy" not in sqs.get_queue_attributes(QueueUrl=plain_queue, AttributeNames=["All"])["Attributes"]
+
+
+# ------------------------------------------------- patch 16: ExpectedBucketOwner
+
+
+def squatted_upload(endpoint: str, name: str) -> str:
+    """Another account creates `name`; this account uploads into it naming itself as the owner."""
+    other = client(endpoint, "s3")
+    other.meta.events.register("before-sign.s3.*", lambda request, **_: request.headers.__setitem__("x-moto-account-id", "111111111111"))
+    other.create_bucket(Bucket=name)
+    ours = client(endpoint, "s3")
+    try:
+        ours.put_object(Bucket=name, Key="code.zip", Body=b"zip", ExpectedBucketOwner=ACCOUNT)
+        return "uploaded"
+    except ours.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+
+
+def test_unpatched_expected_bucket_owner_is_ignored(plain):
+    assert squatted_upload(plain, "squatted-plain") == "uploaded"
+
+
+def test_patched_expected_bucket_owner_refuses_another_accounts_bucket(patched):
+    assert squatted_upload(patched, "squatted-patched") == "AccessDenied"
+    s3 = client(patched, "s3")
+    s3.create_bucket(Bucket="owned-patched")
+    s3.put_object(Bucket="owned-patched", Key="k", Body=b"x", ExpectedBucketOwner=ACCOUNT)
+    assert s3.head_bucket(Bucket="owned-patched", ExpectedBucketOwner=ACCOUNT)["ResponseMetadata"]["HTTPStatusCode"] == 200

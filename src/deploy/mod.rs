@@ -141,9 +141,10 @@ pub async fn deploy(
         let manifest_path = opts.manifest.clone().unwrap_or_else(|| Manifest::default_path(spec_name));
         let manifest = Manifest::read(&manifest_path)
             .map_err(|e| DeployError::Precondition(format!("{e}\nhint: run `pipewright build {spec_path}` first")))?;
+        let account = aws.account().await?;
         let name = match &opts.artifact_bucket {
             Some(b) => b.clone(),
-            None => format!("{}-artifacts-{}-{}", p.project.value, aws.account().await?, aws.region()),
+            None => format!("{}-artifacts-{account}-{}", p.project.value, aws.region()),
         };
         for stage in &lambda_stages {
             let artifact = manifest.artifact(stage).ok_or_else(|| {
@@ -169,7 +170,7 @@ pub async fn deploy(
             uploads.push(artifact.clone());
         }
         params.insert(crate::cfn::ARTIFACT_BUCKET.to_string(), name.clone());
-        bucket = Some(name);
+        bucket = Some((name, account));
     }
     for (k, v) in &opts.parameters {
         if !template.parameters.contains_key(k) {
@@ -207,18 +208,27 @@ pub async fn deploy(
     let params: Vec<(String, String)> = params.into_iter().collect();
 
     // Artifacts: create the bucket and upload only what is missing.
-    if let Some(bucket) = &bucket {
+    if let Some((bucket, account)) = &bucket {
         let mut missing = Vec::new();
-        let exists = aws.bucket_exists(bucket).await?;
+        let exists = match aws.bucket_exists(bucket, account).await {
+            Ok(exists) => exists,
+            Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {
+                return Err(DeployError::Precondition(format!(
+                    "the artifact bucket `{bucket}` exists but S3 does not confirm that account {account} owns it: it belongs to another account, or this one may not read it ({}); the Lambda code is uploaded only into a bucket of the deploying account\nhint: pass `--artifact-bucket NAME` with a bucket of account {account}, or grant `s3:ListBucket` on `{bucket}`",
+                    e.code
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         for a in &uploads {
-            if !exists || !aws.object_exists(bucket, &a.key()).await? {
+            if !exists || !aws.object_exists(bucket, &a.key(), account).await? {
                 missing.push(a);
             }
         }
         if !missing.is_empty() && !opts.dry_run {
             if !exists {
                 writeln!(err, "creating artifact bucket `{bucket}`")?;
-                aws.create_private_bucket(bucket).await?;
+                aws.create_artifact_bucket(bucket, account).await?;
             }
             for a in missing {
                 let bytes = std::fs::read(&a.zip).map_err(|e| {
@@ -228,7 +238,7 @@ pub async fn deploy(
                     ))
                 })?;
                 writeln!(err, "uploading {} ({} bytes) to s3://{bucket}/{}", a.zip.display(), bytes.len(), a.key())?;
-                aws.put_object(bucket, &a.key(), bytes).await?;
+                aws.put_object(bucket, &a.key(), bytes, account).await?;
             }
         } else if missing.is_empty() {
             writeln!(err, "artifacts: all {} already in s3://{bucket}", uploads.len())?;
@@ -256,11 +266,11 @@ pub async fn deploy(
     let old_template = deployed.as_deref().and_then(|t| serde_saphyr::from_str::<Value>(t).ok());
     let source_url;
     let source = if body.len() > MAX_TEMPLATE_BODY {
-        let bucket = bucket.as_deref().ok_or_else(|| {
+        let (bucket, account) = bucket.as_ref().ok_or_else(|| {
             DeployError::Precondition("the template is over 51,200 bytes and needs an artifact bucket".to_string())
         })?;
         let key = format!("templates/{stack}-{:016x}.yaml", fnv(&body));
-        aws.put_object(bucket, &key, body.clone().into_bytes()).await?;
+        aws.put_object(bucket, &key, body.clone().into_bytes(), account).await?;
         source_url = aws.object_url(bucket, &key);
         TemplateSource::Url(&source_url)
     } else {

@@ -133,6 +133,11 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
     ("D105", "bucket-policy", "the TLS-only bucket policy was changed or removed"),
     (
+        "D106",
+        "artifact-bucket-owner",
+        "S3 does not confirm that this account owns the artifact bucket the stack's functions load their code from: another account's bucket could serve them other code; deploy with `--artifact-bucket` naming a bucket of this account",
+    ),
+    (
         "D201",
         "queue-setting",
         "runbook \"High SQS Queue Depths\": queue settings drive retries and the DLQ; CloudFormation does not see this change: undo it (the expected value is above)",
@@ -665,6 +670,16 @@ pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
             )
         }
     }
+}
+
+/// S3 refused to confirm that `account` owns the artifact bucket (`ExpectedBucketOwner`).
+pub fn artifact_owner(aspect: &mut Aspect, account: &str) {
+    aspect.drift(
+        "D106",
+        format!("S3 does not confirm that account {account} owns the artifact bucket"),
+        account,
+        "another account, or unreadable",
+    );
 }
 
 /// The alert topic reaches someone: at least one confirmed subscription.
