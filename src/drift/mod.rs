@@ -114,7 +114,7 @@ pub const CODES: &[(&str, &str, &str)] = &[
     (
         "D101",
         "missing-resource",
-        "the resource does not exist: it was deleted or never deployed; run `pipewright deploy`",
+        "the resource does not exist. Never deployed: run `pipewright deploy`. Deleted outside CloudFormation: the stack still lists it, so a deploy sees no change; re-create it with the name and settings the spec gives (verify then checks them), or let CloudFormation re-create it by deploying the spec once without the resource's stage and once with it",
     ),
     (
         "D102",

@@ -279,7 +279,7 @@ impl Iterator for ChunkPages {
 impl PageIterator for ChunkPages {}
 
 /// The most a decompressed page may hold (a silver page holds a date's rows of one column: kilobytes).
-const MAX_PAGE_BYTES: usize = 256 << 20;
+const MAX_PAGE_BYTES: usize = 64 << 20;
 
 /// The pages of a zstd column chunk (read by parquet as uncompressed), decompressed.
 struct Decompressing {
@@ -299,7 +299,7 @@ fn decompress(
         buf.split_at_checked(prefix).ok_or_else(|| ParquetError::General("page shorter than its levels".into()))?;
     let mut out = Vec::from(levels);
     // parquet writers record the content size in the frame (parquet-rs and Arrow C++ both do);
-    // without it, zstd's streaming decoder finds the end.
+    // without it, zstd's streaming decoder finds the end, reading at most `MAX_PAGE_BYTES`.
     match zstd::zstd_safe::get_frame_content_size(frame) {
         Ok(Some(size)) => {
             // a corrupt frame must not make the stage allocate whatever it claims
@@ -310,7 +310,17 @@ fn decompress(
             let mut zstd = zstd.lock().map_err(|_| ParquetError::General("zstd context poisoned".into()))?;
             out.extend_from_slice(&zstd.decompress(frame, size).map_err(external)?);
         }
-        _ => out.extend_from_slice(&zstd::stream::decode_all(frame).map_err(external)?),
+        _ => {
+            let decoder = zstd::stream::read::Decoder::with_buffer(frame).map_err(external)?;
+            let limit = u64::try_from(MAX_PAGE_BYTES).unwrap_or(u64::MAX).saturating_add(1);
+            let read =
+                std::io::Read::read_to_end(&mut std::io::Read::take(decoder, limit), &mut out).map_err(external)?;
+            if read > MAX_PAGE_BYTES {
+                return Err(ParquetError::General(format!(
+                    "a zstd page without a declared size decompresses to more than {MAX_PAGE_BYTES} bytes"
+                )));
+            }
+        }
     }
     Ok(Bytes::from(out))
 }
@@ -536,5 +546,20 @@ mod tests {
         let err = decompress(&zstd, &Bytes::from(claim), 0).expect_err("refused");
         assert!(err.to_string().contains("claims 1099511627776 bytes"), "{err}");
         assert!(decompress(&zstd, &page, 99).is_err(), "levels longer than the page");
+
+        // a frame without a declared size is read up to the limit, not to its end
+        let unsized_frame = |len: usize| {
+            let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("encoder");
+            encoder.include_contentsize(false).expect("no size");
+            std::io::copy(&mut std::io::Read::take(std::io::repeat(7), len as u64), &mut encoder).expect("write");
+            Bytes::from(encoder.finish().expect("frame"))
+        };
+        let small = unsized_frame(1000);
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&small).ok().flatten(), None);
+        assert_eq!(decompress(&zstd, &small, 0).expect("page").as_ref(), vec![7u8; 1000].as_slice());
+        let bomb = unsized_frame(MAX_PAGE_BYTES + 1);
+        assert!(bomb.len() < 64 << 10, "a small frame that expands past the limit");
+        let err = decompress(&zstd, &bomb, 0).expect_err("refused");
+        assert!(err.to_string().contains("decompresses to more than"), "{err}");
     }
 }

@@ -291,7 +291,9 @@ fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> C
             issues.push(issue(Classification::Invariant, format!("{who}: {a} {x} > {b} {y}")));
         }
     }
-    if s.rebounds_total != s.rebounds_offensive + s.rebounds_defensive {
+    // The feed's numbers are any JSON integers: sums are checked (an overflow is a mismatch, never a
+    // panic or a wrapped value).
+    if s.rebounds_offensive.checked_add(s.rebounds_defensive) != Some(s.rebounds_total) {
         issues.push(issue(
             Classification::Invariant,
             format!(
@@ -300,8 +302,13 @@ fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> C
             ),
         ));
     }
-    let expected = 2 * s.field_goals_made + s.three_pointers_made + s.free_throws_made;
-    if s.points != expected {
+    let expected = s
+        .field_goals_made
+        .checked_mul(2)
+        .and_then(|v| v.checked_add(s.three_pointers_made))
+        .and_then(|v| v.checked_add(s.free_throws_made));
+    if expected != Some(s.points) {
+        let expected = expected.map_or("out of range".to_string(), |v| v.to_string());
         issues.push(issue(
             Classification::Invariant,
             format!("{who}: points {} != 2 x FGM + 3PM + FTM = {expected}", s.points),
@@ -375,7 +382,7 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
             if !seen.insert(p.person_id) {
                 issues.push(issue(Classification::Duplicate, format!("{pwho} appears twice")));
             }
-            sum += p.statistics.points;
+            sum = sum.saturating_add(p.statistics.points);
             let pcounts = check_counts(&pwho, &p.statistics, &mut issues);
             if p.statistics.points > PLAYER_MAX_POINTS {
                 issues.push(issue(
@@ -563,5 +570,28 @@ mod tests {
         assert_eq!(transform(&bytes, date).expect("transform").quarantined.len(), 1);
         // So does a document of another date than its key's.
         assert!(transform_typed(&day.to_bronze(), date.succ_opt().expect("date")).is_none());
+    }
+
+    /// Counts at the ends of the JSON integers quarantine their game; no sum overflows.
+    #[test]
+    fn extreme_counts_quarantine_the_game_without_overflow() {
+        let date = NaiveDate::from_ymd_opt(2025, 1, 15).expect("date");
+        let day = Generator::new(3).day(date, 3);
+        for (field, value) in [
+            ("reboundsOffensive", i64::MAX),
+            ("fieldGoalsMade", i64::MAX),
+            ("points", i64::MAX),
+            ("freeThrowsMade", i64::MIN),
+            ("reboundsDefensive", i64::MIN),
+        ] {
+            let mut doc: serde_json::Value = serde_json::from_slice(&day.to_bronze()).expect("json");
+            let bs = &mut doc["games"][1]["boxScoreTraditional"]["homeTeam"];
+            bs["players"][0]["statistics"][field] = serde_json::json!(value);
+            bs["players"][1]["statistics"][field] = serde_json::json!(value);
+            let bytes = serde_json::to_vec(&doc).expect("bytes");
+            let out = transform(&bytes, date).expect("a bad game is quarantined, not a failed document");
+            assert_eq!(out.quarantined.len(), 1, "{field} = {value}");
+            assert_eq!(out.teams.len(), 4, "{field} = {value}: the other two games are kept");
+        }
     }
 }
