@@ -97,7 +97,7 @@ def main():
                    "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                    "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
             env.pop("PIPEWRIGHT_SPEC", None)
-            subprocess.run([binary, "deploy", SPEC, "--yes", "--manifest", manifest(tmp)], env=env, check=True,
+            subprocess.run([binary, "deploy", SPEC, "--yes", "--parameter", "AlertEmail=ops@example.com", "--manifest", manifest(tmp)], env=env, check=True,
                            capture_output=True)
             client = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1",
                                             aws_access_key_id="testing", aws_secret_access_key="testing")

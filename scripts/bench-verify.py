@@ -134,7 +134,7 @@ def main():
                 stage_names = [s.strip().rstrip(":") for s in spec_text.split("stages:")[1].splitlines()
                                if s.startswith("  ") and not s.startswith("   ") and s.strip().endswith(":")]
                 m = manifest(tmp, stage_names)
-                subprocess.run([BIN, "deploy", spec, "--yes", "--manifest", m], env=env, check=True, capture_output=True)
+                subprocess.run([BIN, "deploy", spec, "--yes", "--parameter", "AlertEmail=ops@example.com", "--manifest", m], env=env, check=True, capture_output=True)
                 best, calls, aspects = float("inf"), 0, 0
                 for _ in range(args.runs):
                     t = time.perf_counter()
