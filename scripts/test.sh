@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README, CI): formatting, clippy, every test, generated files fresh, cfn-lint.
+# The test command (README, CI): formatting, clippy, every test, generated files fresh, cfn-lint, checkov.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +34,17 @@ echo "== cfn-lint (with the serverless rules) on every generated template"
 cfn-lint --version
 cfn-lint generated/*/template.yaml --append-rules cfn_lint_serverless.rules
 echo "cfn-lint: no findings"
+
+echo "== cfn-lint and checkov on pipelines of other shapes (a fixture, a synthetic spec of 12 stages)"
+shapes=$(mktemp -d)
+trap 'rm -rf "$shapes"' EXIT
+"$pipewright" generate tests/fixtures/sensor-chain.yaml --out "$shapes" >/dev/null
+"$pipewright" synth --stages 12 >"$shapes/synth.yaml"
+"$pipewright" generate "$shapes/synth.yaml" --out "$shapes" >/dev/null
+cfn-lint "$shapes"/*/template.yaml --append-rules cfn_lint_serverless.rules
+# checkov in an environment of its own (requirements-checkov.txt says why).
+checkov_env="$target_dir/checkov-env"
+python3 -m venv "$checkov_env"
+"$checkov_env/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+"$checkov_env/bin/checkov" --version
+CHECKOV="$checkov_env/bin/checkov" python3 scripts/checkov.py generated "$shapes"

@@ -18,6 +18,28 @@ const NO_ON_FAILURE_FOR_SQS: &str = "AWS rejects OnFailure destinations on SQS e
 const DLQ_HAS_NO_DLQ: &str =
     "this queue is itself a dead-letter queue; a DLQ behind it would only move dead letters further from view";
 
+/// Why checkov's CKV_AWS_27 (a queue encrypted with a KMS key) does not apply.
+const SSE_SQS: &str =
+    "encrypted at rest with SSE-SQS (SqsManagedSseEnabled: true); the check recognises KmsMasterKeyId only";
+/// Why CKV_AWS_26 (an SNS topic encrypted with KMS) does not apply.
+const ALERT_TOPIC_PLAIN: &str = "the topic carries alarm state changes only, no pipeline data; CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key per pipeline would add a key policy to keep right and a monthly cost for no data";
+/// Why CKV_AWS_18 (S3 server access logging) does not apply.
+const NO_ACCESS_LOGS: &str = "server access logs need a separate log bucket that outlives the pipeline; the account's CloudTrail (S3 data events) is the audit trail of object access";
+/// Why CKV_AWS_158 (a log group encrypted with KMS) does not apply.
+const LOGS_SERVICE_ENCRYPTED: &str = "CloudWatch Logs encrypts every log group at rest; the stage logs hold keys, counts and errors, no secrets, so a customer-managed key would add a key policy and a cost without protecting anything more";
+/// Why CKV_AWS_117 (a function inside a VPC) does not apply.
+const NO_VPC: &str = "the stages reach only AWS APIs (S3, S3 Tables, SQS, CloudWatch Logs) and no resource inside a VPC; a VPC would need NAT or endpoints for each of them";
+/// Why CKV_AWS_173 (environment variables encrypted with a customer-managed key) does not apply.
+const ENV_NO_SECRETS: &str = "the variables hold bucket names, key templates and ARNs of the stage contract, no secrets; Lambda encrypts them at rest with its AWS-managed key";
+/// Why CKV_AWS_116 (a function DLQ) does not apply to a queue-fed function.
+const QUEUE_IS_THE_DLQ: &str = "invoked synchronously by its SQS event source mapping: a function DLQ applies only to asynchronous invocations; a failed record returns to the queue and moves to the queue's dead-letter queue after maxReceiveCount";
+/// Why CKV_AWS_116 does not apply to a scheduled function.
+const SCHEDULE_HAS_NO_INPUT: &str = "a scheduled invocation carries no data (the schedule's target has no input), so a dead-letter queue would keep nothing to replay; Lambda retries a failed run twice and the function's errors alarm fires within 5 minutes";
+/// Why CKV_AWS_115 (reserved concurrency) does not apply to a queue-fed function without `reserved_concurrency`.
+const MAPPING_BOUNDS_CONCURRENCY: &str = "its SQS event source mapping bounds the concurrent invocations (ScalingConfig.MaximumConcurrency, the stage's queue.max_concurrency); reserving concurrency would take it from the account's other functions, which the spec does when it sets function.reserved_concurrency";
+/// Why CKV_AWS_115 does not apply to a scheduled function without `reserved_concurrency`.
+const SCHEDULE_BOUNDS_CONCURRENCY: &str = "started once per schedule tick (and at most twice more by Lambda's retries); reserving concurrency would take it from the account's other functions, which the spec does when it sets function.reserved_concurrency";
+
 /// The stack parameter of the artifact bucket.
 pub const ARTIFACT_BUCKET: &str = "ArtifactBucket";
 /// The stack parameter of the alert e-mail address.
@@ -151,7 +173,8 @@ fn alerts(p: &Pipeline, t: &mut Template) {
             "AWS::SNS::Topic",
             a.topic.span,
             with_tags(p, json!({ "TopicName": a.topic.value, "DisplayName": format!("{} alarms", p.project.value) })),
-        ),
+        )
+        .skip_checkov("CKV_AWS_26", ALERT_TOPIC_PLAIN),
     );
     t.output("AlertTopicArn", "ARN of the alarm topic", r#ref(ALERT_TOPIC));
     // Notifications SNS cannot deliver are kept here for 14 days instead of being dropped.
@@ -166,7 +189,8 @@ fn alerts(p: &Pipeline, t: &mut Template) {
                 json!({ "QueueName": dlq_name, "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": true }),
             ),
         )
-        .suppress("ES6000", DLQ_HAS_NO_DLQ),
+        .suppress("ES6000", DLQ_HAS_NO_DLQ)
+        .skip_checkov("CKV_AWS_27", SSE_SQS),
     );
     t.add(
         "AlertDlqPolicy",
@@ -318,7 +342,10 @@ fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
     }
     t.add(
         id.clone(),
-        Resource::new("AWS::S3::Bucket", b.key.span, with_tags(p, props)).depends_on(policies).retained(),
+        Resource::new("AWS::S3::Bucket", b.key.span, with_tags(p, props))
+            .depends_on(policies)
+            .retained()
+            .skip_checkov("CKV_AWS_18", NO_ACCESS_LOGS),
     );
 
     t.add(
@@ -532,7 +559,8 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
                     }),
                 ),
             )
-            .suppress("ES6000", DLQ_HAS_NO_DLQ),
+            .suppress("ES6000", DLQ_HAS_NO_DLQ)
+            .skip_checkov("CKV_AWS_27", SSE_SQS),
         );
         t.add(
             sid.queue.clone(),
@@ -555,7 +583,8 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
                         },
                     }),
                 ),
-            ),
+            )
+            .skip_checkov("CKV_AWS_27", SSE_SQS),
         );
         if let Some(trigger) = &s.trigger {
             let bucket = p.bucket_name(&trigger.bucket);
@@ -594,7 +623,8 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
             "AWS::Logs::LogGroup",
             f.log_group.span,
             with_tags(p, json!({ "LogGroupName": f.log_group.value, "RetentionInDays": f.log_retention_days.value })),
-        ),
+        )
+        .skip_checkov("CKV_AWS_158", LOGS_SERVICE_ENCRYPTED),
     );
     t.add(
         sid.role.clone(),
@@ -621,7 +651,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
     for (k, v) in &f.env {
         env.insert(k.value.clone(), json!(v.value));
     }
-    let mut props = json!({
+    let props = json!({
         "FunctionName": f.name.value,
         "Description": format!("pipewright stage {} of {}", s.name.value, p.project.value),
         "Runtime": RUNTIME,
@@ -637,10 +667,19 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
         "EphemeralStorage": { "Size": 512 },
         "TracingConfig": { "Mode": "Active" },
     });
-    if let Some(rc) = &f.reserved_concurrency {
-        props["ReservedConcurrentExecutions"] = json!(rc.value);
+    let queue_fed = s.queue.is_some();
+    let mut function = Resource::new("AWS::Lambda::Function", f.name.span.or(origin), with_tags(p, props))
+        .skip_checkov("CKV_AWS_117", NO_VPC)
+        .skip_checkov("CKV_AWS_173", ENV_NO_SECRETS)
+        .skip_checkov("CKV_AWS_116", if queue_fed { QUEUE_IS_THE_DLQ } else { SCHEDULE_HAS_NO_INPUT });
+    match &f.reserved_concurrency {
+        Some(rc) => function.properties["ReservedConcurrentExecutions"] = json!(rc.value),
+        None => {
+            let why = if queue_fed { MAPPING_BOUNDS_CONCURRENCY } else { SCHEDULE_BOUNDS_CONCURRENCY };
+            function = function.skip_checkov("CKV_AWS_115", why);
+        }
     }
-    t.add(sid.function.clone(), Resource::new("AWS::Lambda::Function", f.name.span.or(origin), with_tags(p, props)));
+    t.add(sid.function.clone(), function);
     t.output(format!("{}Name", sid.function), &format!("Name of the {} function", s.name.value), r#ref(&sid.function));
     t.output(
         format!("{}Arn", sid.function),

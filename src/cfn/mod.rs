@@ -22,8 +22,25 @@ pub struct Resource {
     pub retain: bool,
     /// The spec node this resource comes from.
     pub origin: Span,
-    /// cfn-lint rules suppressed on this resource, each with the reason.
-    pub suppressions: Vec<(&'static str, &'static str)>,
+    /// Linter rules suppressed on this resource, each with the reason.
+    pub suppressions: Vec<Suppression>,
+}
+
+/// The linter a suppression speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linter {
+    /// cfn-lint (and its serverless rules): `Metadata.cfn-lint.config.ignore_checks`.
+    CfnLint,
+    /// checkov: `Metadata.checkov.skip[].{id, comment}`.
+    Checkov,
+}
+
+/// A rule that does not apply to a resource, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suppression {
+    pub linter: Linter,
+    pub rule: &'static str,
+    pub reason: &'static str,
 }
 
 impl Resource {
@@ -50,7 +67,13 @@ impl Resource {
 
     /// Suppresses a cfn-lint rule on this resource; the reason is written into the template.
     pub fn suppress(mut self, rule: &'static str, reason: &'static str) -> Self {
-        self.suppressions.push((rule, reason));
+        self.suppressions.push(Suppression { linter: Linter::CfnLint, rule, reason });
+        self
+    }
+
+    /// Skips a checkov check on this resource; the reason is the skip's comment in the template.
+    pub fn skip_checkov(mut self, check: &'static str, reason: &'static str) -> Self {
+        self.suppressions.push(Suppression { linter: Linter::Checkov, rule: check, reason });
         self
     }
 
@@ -122,8 +145,9 @@ impl Serialize for Template {
     }
 }
 
-/// A resource as the template has it: `Type`, `Condition`, `DependsOn`, the retain policies, the cfn-lint
-/// suppressions (with their reasons) as `Metadata`, `Properties`.
+/// A resource as the template has it: `Type`, `Condition`, `DependsOn`, the retain policies, the linter
+/// suppressions as `Metadata` (in each linter's own form, and every reason under `pipewright.suppressed`),
+/// `Properties`.
 impl Serialize for Resource {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut body = serializer.serialize_map(None)?;
@@ -139,12 +163,20 @@ impl Serialize for Resource {
             body.serialize_entry("UpdateReplacePolicy", "Retain")?;
         }
         if !self.suppressions.is_empty() {
-            let rules: Vec<&str> = self.suppressions.iter().map(|(rule, _)| *rule).collect();
-            let reasons: IndexMap<&str, &str> = self.suppressions.iter().copied().collect();
-            body.serialize_entry(
-                "Metadata",
-                &json!({ "cfn-lint": { "config": { "ignore_checks": rules } }, "pipewright": { "suppressed": reasons } }),
-            )?;
+            let of = |linter| self.suppressions.iter().filter(move |s| s.linter == linter);
+            let mut metadata = serde_json::Map::new();
+            let cfn_lint: Vec<&str> = of(Linter::CfnLint).map(|s| s.rule).collect();
+            if !cfn_lint.is_empty() {
+                metadata.insert("cfn-lint".into(), json!({ "config": { "ignore_checks": cfn_lint } }));
+            }
+            let checkov: Vec<Value> =
+                of(Linter::Checkov).map(|s| json!({ "id": s.rule, "comment": s.reason })).collect();
+            if !checkov.is_empty() {
+                metadata.insert("checkov".into(), json!({ "skip": checkov }));
+            }
+            let reasons: IndexMap<&str, &str> = self.suppressions.iter().map(|s| (s.rule, s.reason)).collect();
+            metadata.insert("pipewright".into(), json!({ "suppressed": reasons }));
+            body.serialize_entry("Metadata", &metadata)?;
         }
         body.serialize_entry("Properties", &self.properties)?;
         body.end()

@@ -78,14 +78,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // The environment contract the generated template sets on the function.
     let env = StageEnv::from_env()?;
     let input = env.input.clone().ok_or("PIPEWRIGHT_INPUT_BUCKET is not set: the stage has no trigger")?;
-    let store = S3Store::from_environment().await;
+    let store = S3Store::from_environment().await?;
     let log = Logger::stdout(&env.stage);
     let (env, input, store, log) = (&env, &input, &store, &log);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         // Decodes each message's S3 notification (URL-encoded keys; `s3:TestEvent`s and canaries
         // succeed without work; keys outside the trigger pattern are skipped and logged), runs
         // `summarize` per object and reports the failed messages in `batchItemFailures`.
-        process_s3_batch(&event.payload, input, log, |object| summarize(env, store, object))
+        let limit = store.object_limit();
+        process_s3_batch(&event.payload, input, limit, log, |object| summarize(env, store, object))
             .await
             .map_err(lambda_runtime::Error::from)
     }))
@@ -135,9 +136,10 @@ mod tests {
         .expect("an SQS event");
         let (log, lines) = Logger::capture("summarize");
 
-        let response = process_s3_batch(&event, &input, &log, |object| summarize(&env, &store, object))
-            .await
-            .expect("every message has an id");
+        let response =
+            process_s3_batch(&event, &input, store.object_limit(), &log, |object| summarize(&env, &store, object))
+                .await
+                .expect("every message has an id");
 
         let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["missing"]);

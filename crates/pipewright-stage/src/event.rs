@@ -13,7 +13,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::Deserialize;
 
 use crate::log::{Logger, error_chain};
-use crate::{Input, decode_event_key, glob_match};
+use crate::{Input, ObjectLimit, TooLarge, decode_event_key, glob_match};
 
 /// One object of an S3 event notification, key decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +167,18 @@ pub enum MessageError<E: StdError + 'static> {
         #[source]
         source: E,
     },
+    #[error("s3://{bucket}/{key} is not read")]
+    TooLarge {
+        bucket: String,
+        key: String,
+        #[source]
+        source: TooLarge,
+    },
+}
+
+/// The object is above `limit` by the size its event declares: it must not be read.
+fn oversized(object: &ObjectEvent, limit: ObjectLimit) -> Option<TooLarge> {
+    object.size.and_then(|size| limit.check(size).err())
 }
 
 /// Runs `handle` on every message of the batch, one after the other, and reports the messages that
@@ -209,11 +221,14 @@ where
 
 /// [`process_batch`] for messages carrying S3 event notifications: test events succeed, objects
 /// that are not for this stage ([`check_trigger`]) are skipped with a log line, and `handle` runs
-/// on every other object. A message fails if its body is not an S3 notification or if `handle`
-/// fails on any of its objects (the others still run; handlers must be idempotent).
+/// on every other object. A message fails if its body is not an S3 notification, if one of its
+/// objects is above `limit` by the size its event declares (`handle` does not run on that object:
+/// [`MessageError::TooLarge`]) or if `handle` fails on any of its objects (the others still run;
+/// handlers must be idempotent).
 pub async fn process_s3_batch<F, Fut, E>(
     event: &SqsEvent,
     input: &Input,
+    limit: ObjectLimit,
     log: &Logger,
     mut handle: F,
 ) -> Result<SqsBatchResponse, BatchError>
@@ -239,7 +254,17 @@ where
                     match check_trigger(input, &object) {
                         Ok(()) => {
                             let (bucket, key) = (object.bucket.clone(), object.key.clone());
-                            futures.push((bucket, key, handle(object)));
+                            match oversized(&object, limit) {
+                                None => futures.push((bucket, key, handle(object))),
+                                Some(source) => {
+                                    let error = MessageError::TooLarge { bucket, key, source };
+                                    if result.is_ok() {
+                                        result = Err(error);
+                                    } else {
+                                        log.error("object failed").message_id(&id).error(&error).emit();
+                                    }
+                                }
+                            }
                         }
                         Err(reason) => {
                             log.warn("object skipped")
@@ -254,8 +279,8 @@ where
             }
         }
         async move {
-            result?;
-            let mut first_error = None;
+            // The message's other objects run even when one was refused.
+            let mut first_error = result.err();
             for (bucket, key, future) in futures {
                 if let Err(source) = future.await {
                     let error = MessageError::Object { bucket, key, source };
@@ -291,11 +316,14 @@ pub struct GroupError<E: StdError + 'static> {
 ///
 /// A group that fails fails every message that contributed an object to it (each reported once in
 /// `batch_item_failures`); the other groups still run and their messages succeed unless they also
-/// contributed to a failed group. Bodies that are not S3 notifications fail their message. A failed
-/// message without a message id fails the whole batch ([`BatchError::Unidentified`]).
+/// contributed to a failed group. Bodies that are not S3 notifications fail their message, and so
+/// does an object above `limit` by the size its event declares, which joins no group (the groups of
+/// the message's other objects still run). A failed message without a message id fails the whole
+/// batch ([`BatchError::Unidentified`]).
 pub async fn process_s3_batch_coalesced<K, G, F, Fut, E>(
     event: &SqsEvent,
     input: &Input,
+    limit: ObjectLimit,
     log: &Logger,
     group_of: G,
     mut handle: F,
@@ -337,6 +365,13 @@ where
                     };
                     if let Err(reason) = check_trigger(input, &object) {
                         skip(reason.to_string());
+                        continue;
+                    }
+                    if let Some(source) = oversized(&object, limit) {
+                        let error: MessageError<E> =
+                            MessageError::TooLarge { bucket: object.bucket.clone(), key: object.key.clone(), source };
+                        log.error("message failed").message_id(id).error(&error).emit();
+                        failed.entry(index).or_insert_with(|| error_chain(&error));
                         continue;
                     }
                     match group_of(&object) {
@@ -418,6 +453,23 @@ mod tests {
         Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/date=*/data.json".into() }
     }
 
+    fn limit() -> ObjectLimit {
+        ObjectLimit::default()
+    }
+
+    /// A notification of `keys`, each with its declared size.
+    fn sized_body(objects: &[(&str, u64)]) -> String {
+        let records: Vec<serde_json::Value> = objects
+            .iter()
+            .map(|(key, size)| {
+                serde_json::json!({"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                    "eventTime": "2024-01-16T09:30:01.123Z",
+                    "s3": {"bucket": {"name": "hoopstat-haus-bronze"}, "object": {"key": key, "size": size}}})
+            })
+            .collect();
+        serde_json::json!({ "Records": records }).to_string()
+    }
+
     fn message(id: Option<&str>, body: &str) -> SqsMessage {
         let mut m = SqsMessage::default();
         m.message_id = id.map(str::to_string);
@@ -476,7 +528,7 @@ mod tests {
         ]);
         let (log, captured) = Logger::capture("silver-processing");
         let seen = RefCell::new(Vec::new());
-        let response = process_s3_batch(&event, &input(), &log, |object| {
+        let response = process_s3_batch(&event, &input(), limit(), &log, |object| {
             seen.borrow_mut().push(object.key.clone());
             async { Ok::<(), Boom>(()) }
         })
@@ -534,7 +586,7 @@ mod tests {
         ]);
         let (log, captured) = Logger::capture("silver-processing");
         let seen = RefCell::new(Vec::new());
-        let response = process_s3_batch(&event, &input(), &log, |object| {
+        let response = process_s3_batch(&event, &input(), limit(), &log, |object| {
             seen.borrow_mut().push(object.key.clone());
             async move { if object.key.contains("2024-01-15") { Err(Boom(object.key)) } else { Ok(()) } }
         })
@@ -581,7 +633,7 @@ mod tests {
     async fn failure_without_message_id_fails_the_whole_batch() {
         let event = batch(vec![message(None, "garbage")]);
         let (log, _) = Logger::capture("s");
-        let result = process_s3_batch(&event, &input(), &log, |_| async { Ok::<(), Boom>(()) }).await;
+        let result = process_s3_batch(&event, &input(), limit(), &log, |_| async { Ok::<(), Boom>(()) }).await;
         assert!(matches!(result, Err(BatchError::Unidentified { index: 0, .. })));
     }
 
@@ -601,7 +653,7 @@ mod tests {
         }]});
         let event: SqsEvent = serde_json::from_value(payload).expect("SqsEvent");
         let (log, _) = Logger::capture("s");
-        let response = process_s3_batch(&event, &input(), &log, |o| async move {
+        let response = process_s3_batch(&event, &input(), limit(), &log, |o| async move {
             if o.key.ends_with("data.json") { Err(Boom(o.key)) } else { Ok(()) }
         })
         .await
@@ -627,7 +679,7 @@ mod tests {
         let (log, captured) = Logger::capture("gold-analytics");
         let input = Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/*".into() };
         let seen = RefCell::new(Vec::new());
-        let response = process_s3_batch_coalesced(&event, &input, &log, date_of, |date: String, objects| {
+        let response = process_s3_batch_coalesced(&event, &input, limit(), &log, date_of, |date: String, objects| {
             seen.borrow_mut().push((date.clone(), objects.len()));
             async move { if date == "2024-01-15" { Err(Boom(date)) } else { Ok(()) } }
         })
@@ -659,12 +711,79 @@ mod tests {
         let event = batch(vec![message(Some("m1"), &aws_body("raw/box_scores/latest/data.json"))]);
         let (log, captured) = Logger::capture("gold-analytics");
         let input = Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/*".into() };
-        let response = process_s3_batch_coalesced(&event, &input, &log, date_of, |_: String, _| async {
+        let response = process_s3_batch_coalesced(&event, &input, limit(), &log, date_of, |_: String, _| async {
             Err::<(), Boom>(Boom("must not run".into()))
         })
         .await
         .expect("ids present");
         assert!(response.batch_item_failures.is_empty());
         assert!(captured.lines().iter().any(|l| l["message"] == "object skipped"));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_object_fails_its_message_before_it_is_read_and_only_its_message() {
+        let event = batch(vec![
+            message(Some("big"), &sized_body(&[("raw/box_scores/date%3D2024-01-14/data.json", 101)])),
+            message(
+                Some("mixed"),
+                &sized_body(&[
+                    ("raw/box_scores/date%3D2024-01-15/data.json", 5_000_000_000),
+                    ("raw/box_scores/date%3D2024-01-16/data.json", 100),
+                ]),
+            ),
+            message(Some("small"), &sized_body(&[("raw/box_scores/date%3D2024-01-17/data.json", 100)])),
+        ]);
+        let (log, captured) = Logger::capture("silver-processing");
+        let seen = RefCell::new(Vec::new());
+        let response = process_s3_batch(&event, &input(), ObjectLimit::bytes(100), &log, |object| {
+            seen.borrow_mut().push(object.key.clone());
+            async { Ok::<(), Boom>(()) }
+        })
+        .await
+        .expect("ids present");
+        assert_eq!(failures(&response), vec!["big", "mixed"]);
+        // The small objects ran, the message of a refused one included; the refused ones did not.
+        assert_eq!(
+            seen.into_inner(),
+            vec!["raw/box_scores/date=2024-01-16/data.json", "raw/box_scores/date=2024-01-17/data.json"]
+        );
+        let lines = captured.lines();
+        let failed: Vec<_> = lines.iter().filter(|l| l["message"] == "message failed").collect();
+        let error = failed[0]["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("s3://hoopstat-haus-bronze/raw/box_scores/date=2024-01-14/data.json is not read"),
+            "{error}"
+        );
+        assert!(error.contains("the object is 101 bytes, above the limit of 100 bytes"), "{error}");
+        assert!(error.contains("`function.memory`"), "{error}");
+        let done = lines.iter().find(|l| l["message"] == "batch done").expect("summary line");
+        assert_failed_records_metric(done, 2);
+    }
+
+    #[tokio::test]
+    async fn coalesced_batch_leaves_an_oversized_object_out_of_its_group() {
+        let event = batch(vec![
+            message(Some("big"), &sized_body(&[("raw/box_scores/date%3D2024-01-15/data.json", 4096)])),
+            message(Some("same-date"), &sized_body(&[("raw/box_scores/date%3D2024-01-15/other.json", 10)])),
+            message(Some("other-date"), &sized_body(&[("raw/box_scores/date%3D2024-01-16/data.json", 10)])),
+        ]);
+        let (log, _) = Logger::capture("gold-analytics");
+        let input = Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/*".into() };
+        let seen = RefCell::new(Vec::new());
+        let response = process_s3_batch_coalesced(
+            &event,
+            &input,
+            ObjectLimit::bytes(1024),
+            &log,
+            date_of,
+            |date: String, objects| {
+                seen.borrow_mut().push((date, objects.len()));
+                async { Ok::<(), Boom>(()) }
+            },
+        )
+        .await
+        .expect("ids present");
+        assert_eq!(failures(&response), vec!["big"]);
+        assert_eq!(seen.into_inner(), vec![("2024-01-15".to_string(), 1), ("2024-01-16".to_string(), 1)]);
     }
 }

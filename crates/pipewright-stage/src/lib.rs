@@ -17,7 +17,9 @@
 //! - **JSON logging** ([`log`], feature `lambda`): one JSON object per line, which the generated
 //!   metric filters and `pipewright status` read.
 //! - **The object store** ([`store`], feature `store`; `s3` for [`store::S3Store`]): GET, PUT,
-//!   conditional PUT and LIST behind a trait, with [`store::MemoryStore`] for tests.
+//!   conditional PUT and LIST behind a trait, with [`store::MemoryStore`] for tests; reads bounded by
+//!   the function's memory ([`ObjectLimit`]), and an oversized object fails its own message before it
+//!   is read.
 //!
 //! A stage depends on it with the features it uses:
 //!
@@ -299,6 +301,103 @@ impl StageInputs {
     }
 }
 
+/// The memory of the Lambda function in MB, set by Lambda (and by `pipewright run-local`).
+pub const MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+
+/// The most bytes a stage reads of one object: a quarter of the function's memory, which leaves
+/// room for the parsed and the written forms of the object beside its bytes. An object above it
+/// fails its own message with [`TooLarge`] before any byte of it is read (from the size in the S3
+/// event), and a read of a larger object stops at the limit (from `Content-Length`, and while
+/// streaming), so one oversized object can neither exhaust the function's memory nor take the
+/// batch's other messages down with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLimit {
+    bytes: u64,
+    /// The memory the limit derives from, in MB (`None`: set directly).
+    memory_mb: Option<u64>,
+}
+
+impl Default for ObjectLimit {
+    /// The limit of a function of [`ObjectLimit::DEFAULT_MEMORY_MB`] (a stage run outside Lambda
+    /// without [`MEMORY_SIZE`]: tests, `runs: local` commands).
+    fn default() -> Self {
+        Self::for_memory_mb(Self::DEFAULT_MEMORY_MB)
+    }
+}
+
+impl ObjectLimit {
+    /// The memory assumed where [`MEMORY_SIZE`] is not set.
+    pub const DEFAULT_MEMORY_MB: u64 = 1024;
+
+    /// A quarter of `memory_mb` megabytes (MiB, as Lambda counts them).
+    pub fn for_memory_mb(memory_mb: u64) -> Self {
+        Self { bytes: memory_mb.saturating_mul(1 << 20) / 4, memory_mb: Some(memory_mb) }
+    }
+
+    /// Exactly `bytes` (tests, stages with their own bound).
+    pub fn bytes(bytes: u64) -> Self {
+        Self { bytes, memory_mb: None }
+    }
+
+    /// The limit in bytes.
+    pub fn get(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The limit of this function, from [`MEMORY_SIZE`]; [`ObjectLimit::default`] where it is not set.
+    pub fn from_env() -> Result<Self, EnvError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`ObjectLimit::from_env`] through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, EnvError> {
+        match lookup(MEMORY_SIZE) {
+            None => Ok(Self::default()),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(mb) if mb > 0 => Ok(Self::for_memory_mb(mb)),
+                _ => Err(EnvError {
+                    variable: MEMORY_SIZE,
+                    problem: format!("`{text}` is not a positive number of megabytes"),
+                }),
+            },
+        }
+    }
+
+    /// `Err` if an object of `size` bytes is above the limit.
+    pub fn check(&self, size: u64) -> Result<(), TooLarge> {
+        if size > self.bytes { Err(TooLarge { size: Some(size), limit: *self }) } else { Ok(()) }
+    }
+}
+
+impl fmt::Display for ObjectLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.memory_mb {
+            Some(mb) => write!(f, "{} bytes (a quarter of the function's {mb} MB of memory)", self.bytes),
+            None => write!(f, "{} bytes", self.bytes),
+        }
+    }
+}
+
+/// An object above the [`ObjectLimit`] of the stage: it is not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The object's size, if known (`None`: the read passed the limit while streaming).
+    pub size: Option<u64>,
+    pub limit: ObjectLimit,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.size {
+            Some(size) => write!(f, "the object is {size} bytes, above the limit of {}", self.limit)?,
+            None => write!(f, "the object is larger than the limit of {}", self.limit)?,
+        }
+        write!(f, "; give the function more memory (`function.memory` in the spec) or split the object")
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
 /// What marks the key of a canary object (`pipewright probe`): the probe fills each `*` of a trigger
 /// pattern with `pipewright-canary-<id>`, so the key matches the S3 filter and the whole pattern.
 /// Handlers skip such objects (see `event::check_trigger`) without failing the record.
@@ -457,6 +556,28 @@ pub fn key_field<'a>(key: &'a str, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_limit_is_a_quarter_of_the_memory() {
+        let of = |value: Option<&str>| ObjectLimit::from_lookup(|_| value.map(str::to_string));
+        assert_eq!(of(Some("1024")).map(|l| l.get()), Ok(256 << 20));
+        assert_eq!(of(Some("128")).map(|l| l.get()), Ok(32 << 20));
+        assert_eq!(of(None), Ok(ObjectLimit::default()));
+        assert_eq!(ObjectLimit::default().get(), 256 << 20);
+        for bad in ["", "0", "-1", "lots"] {
+            let error = of(Some(bad)).expect_err(bad);
+            assert_eq!(error.variable, MEMORY_SIZE);
+        }
+        let limit = ObjectLimit::for_memory_mb(128);
+        assert_eq!(limit.check(32 << 20), Ok(()));
+        let refused = limit.check((32 << 20) + 1).expect_err("one byte above");
+        assert_eq!(
+            refused.to_string(),
+            "the object is 33554433 bytes, above the limit of 33554432 bytes (a quarter of the function's 128 MB \
+             of memory); give the function more memory (`function.memory` in the spec) or split the object"
+        );
+        assert_eq!(ObjectLimit::for_memory_mb(u64::MAX).get(), u64::MAX / 4);
+    }
 
     #[test]
     fn canary_keys_match_their_pattern_and_are_recognised() {

@@ -3,12 +3,15 @@
 //!
 //! Errors name the S3 operation, the bucket and the key, with the SDK's error as the source. A
 //! missing object is not an error (`None`); a conditional PUT whose condition does not hold is not
-//! an error either ([`Written::PreconditionFailed`]).
+//! an error either ([`Written::PreconditionFailed`]). Reads stop at the store's [`ObjectLimit`]: an
+//! object above it is a [`StoreError`] whose source is [`TooLarge`], and its bytes are not read.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
+
+pub use crate::{ObjectLimit, TooLarge};
 
 /// An object storage call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +22,13 @@ pub struct StoreError {
     pub key: String,
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// The object was above the store's [`ObjectLimit`].
+    pub fn too_large(&self) -> Option<&TooLarge> {
+        self.source.downcast_ref::<TooLarge>()
+    }
 }
 
 /// An object read back: its bytes and its entity tag (S3's ETag, quotes included).
@@ -71,6 +81,10 @@ pub trait ObjectStore: Send + Sync {
         condition: Condition,
     ) -> impl Future<Output = Result<Written, StoreError>> + Send;
 
+    /// The most bytes a read returns of one object; a stage passes it to the batch helpers of
+    /// [`crate::event`], which refuse an oversized object from its event before reading it.
+    fn object_limit(&self) -> ObjectLimit;
+
     /// Every key under `prefix`, in key order.
     fn list(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<Listed>, StoreError>> + Send;
 
@@ -116,6 +130,7 @@ struct Memory {
     gets: Vec<String>,
     lists: Vec<String>,
     fail_puts_containing: Option<String>,
+    limit: ObjectLimit,
 }
 
 /// [`ObjectStore`] in memory, recording every PUT, GET and LIST (tests, benchmarks, dry runs). Entity tags
@@ -159,6 +174,12 @@ impl MemoryStore {
         self.with(|m| m.objects.keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect())
     }
 
+    /// From now on, reads of objects above `limit` fail with [`TooLarge`] (the default is
+    /// [`ObjectLimit::default`]).
+    pub fn set_limit(&self, limit: ObjectLimit) {
+        self.with(|m| m.limit = limit);
+    }
+
     /// From now on, PUTs to keys containing `part` fail (an injected S3 error); `None` ends it.
     pub fn fail_puts_containing(&self, part: Option<&str>) {
         self.with(|m| m.fail_puts_containing = part.map(str::to_string));
@@ -181,13 +202,22 @@ impl MemoryStore {
 }
 
 impl ObjectStore for MemoryStore {
+    fn object_limit(&self) -> ObjectLimit {
+        self.with(|m| m.limit)
+    }
+
     async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
-        Ok(self.with(|m| {
+        self.with(|m| {
             m.gets.push(key.to_string());
-            m.objects
-                .get(&(bucket.to_string(), key.to_string()))
-                .map(|body| Object { etag: Some(content_tag(body)), body: body.clone() })
-        }))
+            let Some(body) = m.objects.get(&(bucket.to_string(), key.to_string())) else { return Ok(None) };
+            m.limit.check(body.len() as u64).map_err(|e| StoreError {
+                operation: "GetObject",
+                bucket: bucket.into(),
+                key: key.into(),
+                source: Box::new(e),
+            })?;
+            Ok(Some(Object { etag: Some(content_tag(body)), body: body.clone() }))
+        })
     }
 
     async fn put_if(
@@ -241,18 +271,26 @@ pub use s3::S3Store;
 
 #[cfg(feature = "s3")]
 mod s3 {
-    use super::{Condition, Listed, Object, ObjectStore, StoreError, Written};
+    use super::{Condition, Listed, Object, ObjectLimit, ObjectStore, StoreError, TooLarge, Written};
+    use crate::EnvError;
     use aws_sdk_s3::error::ProvideErrorMetadata;
 
     /// [`ObjectStore`] on S3.
     #[derive(Debug, Clone)]
     pub struct S3Store {
         client: aws_sdk_s3::Client,
+        limit: ObjectLimit,
     }
 
     impl S3Store {
+        /// A store on `client` with [`ObjectLimit::default`].
         pub fn new(client: aws_sdk_s3::Client) -> Self {
-            Self { client }
+            Self { client, limit: ObjectLimit::default() }
+        }
+
+        /// The same store, reading at most `limit` of one object.
+        pub fn with_limit(self, limit: ObjectLimit) -> Self {
+            Self { limit, ..self }
         }
 
         /// A client for `config` (path-style addressing; `endpoint_url`, if given, replaces the
@@ -266,11 +304,13 @@ mod s3 {
         }
 
         /// A client from the default credential and region chain; `AWS_ENDPOINT_URL` (a local moto)
-        /// is honoured, with path-style addressing.
-        pub async fn from_environment() -> Self {
+        /// is honoured, with path-style addressing. Reads are limited by the function's memory
+        /// ([`ObjectLimit::from_env`]).
+        pub async fn from_environment() -> Result<Self, EnvError> {
+            let limit = ObjectLimit::from_env()?;
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty());
-            Self::from_config(&config, endpoint.as_deref())
+            Ok(Self::from_config(&config, endpoint.as_deref()).with_limit(limit))
         }
 
         pub fn client(&self) -> &aws_sdk_s3::Client {
@@ -288,12 +328,30 @@ mod s3 {
     }
 
     impl ObjectStore for S3Store {
+        fn object_limit(&self) -> ObjectLimit {
+            self.limit
+        }
+
         async fn get_object(&self, bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
             match self.client.get_object().bucket(bucket).key(key).send().await {
-                Ok(output) => {
+                Ok(mut output) => {
                     let etag = output.e_tag().map(str::to_string);
-                    let data = output.body.collect().await.map_err(|e| error("GetObject", bucket, key, e))?;
-                    Ok(Some(Object { body: data.into_bytes().to_vec(), etag }))
+                    let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+                    if let Some(size) = declared {
+                        self.limit.check(size).map_err(|e| error("GetObject", bucket, key, e))?;
+                    }
+                    // Streamed with the limit enforced on every chunk, whatever the declared length.
+                    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
+                    while let Some(chunk) =
+                        output.body.try_next().await.map_err(|e| error("GetObject", bucket, key, e))?
+                    {
+                        if (body.len() + chunk.len()) as u64 > self.limit.get() {
+                            let e = TooLarge { size: None, limit: self.limit };
+                            return Err(error("GetObject", bucket, key, e));
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                    Ok(Some(Object { body, etag }))
                 }
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
                 Err(e) => Err(error("GetObject", bucket, key, e.into_service_error())),
@@ -355,6 +413,19 @@ mod s3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn reads_stop_at_the_limit() {
+        let store = MemoryStore::default();
+        store.insert("b", "small", vec![0; 64]);
+        store.insert("b", "large", vec![0; 65]);
+        store.set_limit(ObjectLimit::bytes(64));
+        assert_eq!(store.object_limit(), ObjectLimit::bytes(64));
+        assert!(store.get("b", "small").await.expect("within the limit").is_some());
+        let error = store.get("b", "large").await.expect_err("above the limit");
+        assert_eq!(error.too_large(), Some(&TooLarge { size: Some(65), limit: ObjectLimit::bytes(64) }));
+        assert_eq!((error.operation, error.key.as_str()), ("GetObject", "large"));
+    }
 
     #[tokio::test]
     async fn memory_store_conditions_and_tags() {

@@ -95,7 +95,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 async fn stage(cli: &Cli, env: &StageEnv) -> Result<(Ingest<S3Store>, Logger), Error> {
     let log = Logger::stdout(&env.stage);
     let client = NbaClient::new(cli.client_config(), log.clone())?;
-    let ingest = Ingest::new(env, client, S3Store::from_environment().await, log.clone())?;
+    let ingest = Ingest::new(env, client, S3Store::from_environment().await?, log.clone())?;
     Ok((ingest, log))
 }
 

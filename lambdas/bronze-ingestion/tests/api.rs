@@ -49,6 +49,9 @@ impl ObjectStore for Store {
         self.puts.lock().expect("lock").push((key.to_string(), seen));
         self.memory.put_if(bucket, key, body, content_type, condition).await
     }
+    fn object_limit(&self) -> pipewright_stage::ObjectLimit {
+        self.memory.object_limit()
+    }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<objects::Listed>, StoreError> {
         self.memory.list(bucket, prefix).await
     }

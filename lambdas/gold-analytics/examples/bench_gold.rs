@@ -56,9 +56,12 @@ fn etag(meta: &std::fs::Metadata) -> Option<String> {
 impl ObjectStore for DirStore {
     async fn get_object(&self, _bucket: &str, key: &str) -> Result<Option<Object>, StoreError> {
         let path = self.root.join(key);
-        match std::fs::read(&path) {
-            Ok(body) => {
-                let meta = std::fs::metadata(&path).map_err(|e| io_error("GetObject", key, e))?;
+        match std::fs::metadata(&path) {
+            Ok(meta) => {
+                self.object_limit()
+                    .check(meta.len())
+                    .map_err(|e| io_error("GetObject", key, std::io::Error::other(e)))?;
+                let body = std::fs::read(&path).map_err(|e| io_error("GetObject", key, e))?;
                 Ok(Some(Object { body, etag: etag(&meta) }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -87,6 +90,10 @@ impl ObjectStore for DirStore {
         }
         let meta = std::fs::metadata(&path).map_err(|e| io_error("PutObject", key, e))?;
         Ok(Written::Written(etag(&meta)))
+    }
+
+    fn object_limit(&self) -> pipewright_stage::ObjectLimit {
+        pipewright_stage::ObjectLimit::default()
     }
 
     async fn list(&self, _bucket: &str, prefix: &str) -> Result<Vec<Listed>, StoreError> {

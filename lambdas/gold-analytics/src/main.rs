@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let inputs = StageInputs::from_env()?;
     let tables = env.tables.as_ref().ok_or_else(|| ConfigError::NoTables(env.stage.clone()))?;
     let sink = GoldTables::connect(TablesConfig::from_environment(tables)).await?;
-    let store = S3Store::from_environment().await;
+    let store = S3Store::from_environment().await?;
     let stage = Stage::new(&env, &inputs, store, sink, Logger::stdout(&env.stage))?;
     let stage = &stage;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

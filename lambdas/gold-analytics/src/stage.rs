@@ -274,6 +274,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         let response = process_s3_batch_coalesced(
             event,
             &self.input,
+            self.store.object_limit(),
             &self.log,
             |object| self.date_of(object),
             |date, objects| {

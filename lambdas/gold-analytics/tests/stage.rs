@@ -412,6 +412,10 @@ impl pipewright_stage::store::ObjectStore for Racing {
         self.inner.put_if(bucket, key, body, content_type, condition).await
     }
 
+    fn object_limit(&self) -> pipewright_stage::ObjectLimit {
+        self.inner.object_limit()
+    }
+
     async fn list(
         &self,
         bucket: &str,

@@ -15,7 +15,7 @@ static ALLOCATOR: silver_processing::Allocator = silver_processing::Allocator;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let env = StageEnv::from_env()?;
-    let stage = Stage::new(&env, S3Store::from_environment().await, Logger::stdout(&env.stage))?;
+    let stage = Stage::new(&env, S3Store::from_environment().await?, Logger::stdout(&env.stage))?;
     let stage = &stage;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         stage.handle(&event.payload).await.map_err(lambda_runtime::Error::from)

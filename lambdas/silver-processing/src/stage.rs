@@ -136,8 +136,10 @@ impl<S: ObjectStore> Stage<S> {
 
     /// Handles one SQS batch; failed messages are in `batch_item_failures`.
     pub async fn handle(&self, event: &SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        process_s3_batch(event, &self.input, &self.log, |object| async move { self.process(&object).await.map(|_| ()) })
-            .await
+        process_s3_batch(event, &self.input, self.store.object_limit(), &self.log, |object| async move {
+            self.process(&object).await.map(|_| ())
+        })
+        .await
     }
 
     /// GET one bronze object, transform it, write the silver objects (and the quarantine report).

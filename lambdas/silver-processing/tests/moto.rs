@@ -43,18 +43,22 @@ fn moto_message(id: &str, key: &str) -> SqsMessage {
     m
 }
 
-#[tokio::test]
-#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
-async fn stage_reads_and_writes_through_s3() {
-    let (_moto, url) = start_moto();
+fn client(url: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&url)
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .force_path_style(true)
         .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
+async fn stage_reads_and_writes_through_s3() {
+    let (_moto, url) = start_moto();
+    let client = client(&url);
     for bucket in [BRONZE, SILVER] {
         client.create_bucket().bucket(bucket).send().await.expect("create bucket");
     }
@@ -118,4 +122,41 @@ async fn stage_reads_and_writes_through_s3() {
     };
     assert!(processed[..2].iter().all(|l| outcome(l, "created")), "{processed:#?}");
     assert!(processed[2..].iter().all(|l| outcome(l, "unchanged")), "{processed:#?}");
+}
+
+/// The event of `moto_message` declares 2 bytes: the store still refuses the object by the length S3
+/// answers, before reading its body, and fails that message alone.
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
+async fn an_object_above_the_read_limit_fails_its_message_without_output() {
+    let (_moto, url) = start_moto();
+    let client = client(&url);
+    for bucket in [BRONZE, SILVER] {
+        client.create_bucket().bucket(bucket).send().await.expect("create bucket");
+    }
+    let g = Generator::new(78);
+    let small = g.day(NaiveDate::from_ymd_opt(2024, 1, 15).expect("date"), 1);
+    let large = g.day(NaiveDate::from_ymd_opt(2024, 1, 16).expect("date"), 12);
+    let (small_body, large_body) = (small.to_bronze(), large.to_bronze());
+    assert!(small_body.len() < large_body.len());
+    for (key, body) in [(small.key(), small_body.clone()), (large.key(), large_body.clone())] {
+        client.put_object().bucket(BRONZE).key(key).body(body.into()).send().await.expect("put bronze");
+    }
+    let limit = pipewright_stage::ObjectLimit::bytes(large_body.len() as u64 - 1);
+    let (log, captured) = Logger::capture("silver-processing");
+    let stage = Stage::new(&env(), S3Store::new(client.clone()).with_limit(limit), log).expect("config");
+    let mut event = SqsEvent::default();
+    event.records = vec![moto_message("large", &large.key()), moto_message("small", &small.key())];
+    let response = stage.handle(&event).await.expect("ids present");
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    assert_eq!(failed, vec!["large"]);
+    let error = captured.lines().into_iter().find(|l| l["level"] == "ERROR").expect("error line");
+    let text = error["error"].as_str().unwrap_or_default();
+    let expected =
+        format!("the object is {} bytes, above the limit of {} bytes", large_body.len(), large_body.len() - 1);
+    assert!(text.contains(&expected), "{text}");
+    let listed = client.list_objects_v2().bucket(SILVER).send().await.expect("list");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.iter().all(|k| k.contains("date=2024-01-15")), "only the small object's outputs: {keys:?}");
+    assert!(!keys.is_empty(), "the small object was processed");
 }
