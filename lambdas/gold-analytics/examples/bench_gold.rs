@@ -26,7 +26,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use gold_analytics::Analytics;
 use gold_analytics::stage::{AnalyticsSink, Batch, Stage};
-use gold_analytics::table::{CommitSummary, GoldRow, TableError};
+use gold_analytics::table::{CommitSummary, GoldRow, Replaced, TableError};
 use pipewright_stage::log::Logger;
 use pipewright_stage::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
 use serde_json::json;
@@ -125,23 +125,30 @@ impl ObjectStore for DirStore {
 struct NoSink;
 
 impl AnalyticsSink for NoSink {
-    async fn replace_date<R: GoldRow + Sync>(
+    type Version = ();
+
+    async fn version(&self, _table: &str, _date: NaiveDate) -> Result<(), TableError> {
+        Ok(())
+    }
+
+    async fn replace_dates<R: GoldRow + Send + Sync>(
         &self,
         table: &str,
-        date: NaiveDate,
-        rows: &[R],
-    ) -> Result<CommitSummary, TableError> {
-        Ok(CommitSummary {
+        _version: (),
+        rows: &std::collections::BTreeMap<NaiveDate, Vec<R>>,
+    ) -> Result<Replaced, TableError> {
+        Ok(Replaced::Committed(CommitSummary {
             table: table.into(),
-            date,
+            date: rows.keys().next().copied().unwrap_or_default(),
+            dates: rows.len(),
             snapshot_id: 0,
             added_files: 0,
-            added_records: rows.len() as u64,
+            added_records: rows.values().map(Vec::len).sum::<usize>() as u64,
             removed_files: 0,
             removed_records: 0,
-            total_records: rows.len() as u64,
-            attempts: 0,
-        })
+            total_records: 0,
+            attempts: 1,
+        }))
     }
 }
 

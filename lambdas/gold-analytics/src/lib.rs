@@ -30,10 +30,22 @@
 //! before the date plus the date's own totals, in date order: integer sums, and each game's
 //! possessions stored as the bits of the `f64` the fold adds, so the result is bit for bit the one
 //! computed from all silver rows ([`compute`] is that computation and goes through the same fold).
-//! The dates of one SQS batch share the listing and the state ([`stage::Batch`]): both are read at
-//! the batch's first date of a season, each date updates the state in memory (in date order, so a
-//! later date of the batch sees the earlier ones), and the state is written once after the batch's
-//! last date. A season replayed through the queue arrives in batches of several dates.
+//! The handler works per season: the earliest date of the batch in a season and every later date of
+//! that season in silver are computed together, each with the totals of every date before it, and
+//! replaced in one commit per table ([`stage::Stage::process_from`]). The state is read once per
+//! season and batch ([`stage::Batch`]) and written once after the batch.
+//!
+//! **Ordering guarantee.** Gold is a function of silver, never of the order in which dates arrive:
+//! a date that arrives after later dates of its season (silver finishing dates out of order, a replay
+//! of one date, a back-fill) recomputes those later dates in the same commit. Concurrent invocations
+//! converge: each loads the versions of both tables *before* it lists silver, and a commit succeeds
+//! only on the version it was built on, so a commit that succeeds was computed from a listing taken
+//! after every commit it replaces; a conflict (S3 Tables' optimistic concurrency) re-lists, re-reads
+//! and recomputes after exponential back-off with full jitter. The tests deliver a season in order,
+//! in reverse, in random permutations and batch sizes, replay and correct a middle date, run two
+//! invocations against each other and make one list silver before a date is written; every run ends
+//! with the tables computed from silver in order. The cost: a date that arrives before `n` later
+//! dates of its season reads and rewrites those `n` dates too (in order delivery: none).
 //!
 //! The state is a cache of silver, validated against silver on every use, never a source of truth:
 //! - at-least-once delivery and re-runs of a date replace the date's entry with the same totals (an
@@ -55,9 +67,9 @@
 //! stale is harmless, the conditional write then fails and re-reads). The state is ~4 kB per date
 //! (640 kB at the end of a generated season) and, in the versioned silver bucket, each write keeps
 //! a noncurrent version (~55 MB per season; a noncurrent-version expiration on `state/` bounds it).
-//! The role needs `s3:GetObject`/`s3:PutObject` on the state key. Unchanged from re-reading silver:
-//! re-processing an earlier date (or silver rewriting it) does not update the season columns of
-//! later dates until those are re-processed. Chosen over reading the table's earlier rows because
+//! The role needs `s3:GetObject`/`s3:PutObject` on the state key. The state's entries serve only the
+//! dates *before* the first computed one, each checked against the ETags of the listing; the computed
+//! dates' own entries come from the rows just read. Chosen over reading the table's earlier rows because
 //! the table holds only derived ratios (season TS% cannot be summed back exactly) and because silver
 //! is the source of truth.
 //!

@@ -19,8 +19,11 @@ use pipewright_stage::{
 
 use crate::season::{DateEntry, SeasonState, date_key};
 use crate::silver::{Projection, SilverReadError, read_players_with, read_teams_with};
-use crate::table::{CommitSummary, GoldRow, GoldTables, PLAYER_ANALYTICS, TEAM_ANALYTICS, TableError};
-use crate::{Analytics, AnalyticsError, DayTotals, SilverDay, compute_with_totals};
+use crate::table::{
+    COMMIT_BACKOFF, CommitSummary, GoldRow, GoldTables, MAX_ATTEMPTS, PLAYER_ANALYTICS, Replaced, TEAM_ANALYTICS,
+    TableError,
+};
+use crate::{Analytics, AnalyticsError, DayTotals, PlayerAnalytics, SilverDay, TeamAnalytics, compute_with_totals};
 
 /// Input names in `PIPEWRIGHT_INPUTS`: silver-processing's outputs.
 pub const PLAYER_STATS: &str = "player_stats";
@@ -30,25 +33,40 @@ const CONCURRENT_GETS: usize = 8;
 
 pub use pipewright_stage::store::{ObjectStore, S3Store, StoreError};
 
-/// Where the analytics go (the S3 Tables, or memory in tests).
+/// Where the analytics go (the S3 Tables, or memory in tests), with optimistic concurrency: a commit
+/// builds on a version of the table and fails with [`Replaced::Conflict`] if another writer committed
+/// since.
 pub trait AnalyticsSink: Send + Sync {
-    /// Replaces the rows of `date` in `table` with `rows` (an empty `rows` removes the date's rows).
-    fn replace_date<R: GoldRow + Sync>(
+    /// A version of a table, as loaded.
+    type Version: Send;
+
+    /// The current version of `table` (`date`: the first date to be replaced, for errors).
+    fn version(&self, table: &str, date: NaiveDate) -> impl Future<Output = Result<Self::Version, TableError>> + Send;
+
+    /// Replaces the rows of every date of `rows` in `table` (an empty list removes the date's rows) in one
+    /// commit on `version`.
+    fn replace_dates<R: GoldRow + Send + Sync>(
         &self,
         table: &str,
-        date: NaiveDate,
-        rows: &[R],
-    ) -> impl Future<Output = Result<CommitSummary, TableError>> + Send;
+        version: Self::Version,
+        rows: &BTreeMap<NaiveDate, Vec<R>>,
+    ) -> impl Future<Output = Result<Replaced, TableError>> + Send;
 }
 
 impl AnalyticsSink for GoldTables {
-    async fn replace_date<R: GoldRow + Sync>(
+    type Version = crate::table::Version;
+
+    async fn version(&self, table: &str, date: NaiveDate) -> Result<Self::Version, TableError> {
+        GoldTables::version(self, table, date).await
+    }
+
+    async fn replace_dates<R: GoldRow + Send + Sync>(
         &self,
         table: &str,
-        date: NaiveDate,
-        rows: &[R],
-    ) -> Result<CommitSummary, TableError> {
-        GoldTables::replace_date(self, table, date, rows).await
+        version: Self::Version,
+        rows: &BTreeMap<NaiveDate, Vec<R>>,
+    ) -> Result<Replaced, TableError> {
+        GoldTables::replace_dates(self, table, version, rows).await
     }
 }
 
@@ -97,10 +115,12 @@ pub enum StageError {
     Table(#[from] TableError),
 }
 
-/// What processing one date did.
+/// What processing one date did (with the later dates of its season it recomputed).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub date: NaiveDate,
+    /// The dates recomputed and replaced: the date and every later date of its season in silver.
+    pub dates: Vec<NaiveDate>,
     pub objects: usize,
     /// Earlier dates of the season in the aggregates.
     pub earlier_dates: usize,
@@ -264,11 +284,11 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             .and_then(|(_, value)| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
     }
 
-    /// Handles one SQS batch: records coalesced by date, one computation and commit per date;
-    /// messages of failed dates are in `batch_item_failures`.
+    /// Handles one SQS batch: records coalesced by season; per season, the earliest date of the batch
+    /// and every later date of the season in silver are recomputed and replaced in one commit per table
+    /// ([`Self::process_from`]); the messages of a season that fails are in `batch_item_failures`.
     ///
-    /// The dates share one season listing and one season state, written once after the last date
-    /// (see [`Batch`]).
+    /// The seasons share nothing; each season's state is written once after the batch (see [`Batch`]).
     pub async fn handle(&self, event: &SqsEvent) -> Result<SqsBatchResponse, BatchError> {
         let batch = Batch::default();
         let response = process_s3_batch_coalesced(
@@ -276,10 +296,17 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             &self.input,
             self.store.object_limit(),
             &self.log,
-            |object| self.date_of(object),
-            |date, objects| {
+            |object| self.date_of(object).map(silver_processing::season_of),
+            |_season, objects| {
                 let batch = &batch;
-                async move { self.process_date_in(batch, date, objects.len()).await.map(|_| ()) }
+                // Every object of the group has a date (that is how it joined the group).
+                let from = objects.iter().filter_map(|o| self.date_of(o)).min();
+                async move {
+                    match from {
+                        Some(from) => self.process_from(batch, from, objects.len()).await.map(|_| ()),
+                        None => Ok(()),
+                    }
+                }
             },
         )
         .await;
@@ -469,9 +496,26 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         Ok(computed)
     }
 
-    /// Computes the analytics of `date` within `batch`: the season listing and state of the batch
-    /// (read at its first date of the season), updated in memory; [`Self::finish_batch`] writes the
-    /// state. `state_written` is false here.
+    /// The season state of the batch for `season`, or the stored one (read once per batch).
+    async fn pending_state(&self, batch: &Batch, season: &str) -> PendingState {
+        if let Some(pending) = batch.take_state(season) {
+            return pending;
+        }
+        // The state is a cache: when it cannot be read (e.g. the role may not read it), the season is
+        // read from silver and the state is left alone; the analytics are the same.
+        let (state, etag, usable) = match self.load_state(season).await {
+            Ok((state, etag)) => (state, etag, true),
+            Err(e) => {
+                self.state_error("season state not read, reading the season from silver", season, &e);
+                (SeasonState::new(season), None, false)
+            }
+        };
+        PendingState { state, etag, usable, changes: BTreeMap::new(), changed: false, dates: 0 }
+    }
+
+    /// Computes the analytics of `date` alone within `batch`: the season listing and state of the
+    /// batch (read at its first date of the season), updated in memory; [`Self::finish_batch`] writes
+    /// the state. `state_written` is false here.
     pub async fn compute_in(&self, batch: &Batch, date: NaiveDate) -> Result<Computed, StageError> {
         let season = silver_processing::season_of(date);
         let listing = async {
@@ -486,58 +530,86 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
                 .insert(season.clone(), listing.clone());
             Ok::<_, StageError>(listing)
         };
-        let pending = async {
-            if let Some(pending) = batch.take_state(&season) {
-                return pending;
-            }
-            // The state is a cache: when it cannot be read (e.g. the role may not read it), the season is
-            // read from silver and the state is left alone; the analytics are the same.
-            let (state, etag, usable) = match self.load_state(&season).await {
-                Ok((state, etag)) => (state, etag, true),
-                Err(e) => {
-                    self.state_error("season state not read, reading the season from silver", &season, &e);
-                    (SeasonState::new(&season), None, false)
-                }
-            };
-            PendingState { state, etag, usable, changes: BTreeMap::new(), changed: false, dates: 0 }
-        };
         // The state goes back into the batch whatever happens to this date (the changes of the batch's
         // earlier dates stay in it).
-        let (day, listing, mut pending) = futures::join!(self.read_day(date), listing, pending);
+        let (day, listing, mut pending) =
+            futures::join!(self.read_day(date), listing, self.pending_state(batch, &season));
         let result = match (day, listing) {
-            (Ok((day, player_etag, team_etag)), Ok(listing)) => {
-                self.compute_on(&season, date, day, player_etag, team_etag, &listing, &mut pending).await
-            }
+            (Ok(day), Ok(listing)) => self.compute_on(&season, vec![day], &listing, &mut pending).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
+        batch.put_state(&season, pending);
+        let (mut analytics, earlier_dates, refreshed_dates) = result?;
+        let analytics = analytics.pop().ok_or(StageError::Missing {
+            date,
+            bucket: self.player_stats.bucket.clone(),
+            key: self.player_stats.key.clone(),
+        })?;
+        Ok(Computed { analytics, earlier_dates, refreshed_dates, state_written: false })
+    }
+
+    /// Computes `from` and every later date of its season that silver has, each with its season context,
+    /// within `batch`: a fresh listing of the season, every one of those dates read from silver, the
+    /// earlier dates from the season state (entries validated against the listing, stale ones read again).
+    /// Returns the analytics in date order, the earlier dates and how many of them were read again.
+    pub async fn compute_from(
+        &self,
+        batch: &Batch,
+        from: NaiveDate,
+    ) -> Result<(Vec<Analytics>, usize, usize), StageError> {
+        let season = silver_processing::season_of(from);
+        let (listing, mut pending) = futures::join!(self.season_listing(&season), self.pending_state(batch, &season));
+        let result = async {
+            let listing = listing?;
+            // A later date with one object only is being written by silver: its own event recomputes it
+            // (and every date after it) once the second object is there.
+            let complete = |l: &ListedDate| l.player_stats.is_some() && l.team_stats.is_some();
+            let mut dates: Vec<NaiveDate> =
+                listing.range(from..).filter(|(d, l)| **d == from || complete(l)).map(|(d, _)| *d).collect();
+            if dates.first() != Some(&from) {
+                // Not listed: read anyway, so a missing object is the date's error.
+                dates.insert(0, from);
+            }
+            let days: Vec<(SilverDay, String, String)> = futures::stream::iter(dates.iter().map(|d| self.read_day(*d)))
+                .buffered(CONCURRENT_GETS)
+                .try_collect()
+                .await?;
+            self.compute_on(&season, days, &listing, &mut pending).await
+        }
+        .await;
         batch.put_state(&season, pending);
         result
     }
 
-    /// [`Self::compute_in`] once the date's objects, the listing and the state are there.
-    #[allow(clippy::too_many_arguments)]
+    /// The analytics of `days` (in date order, with their silver ETags) once the listing and the state
+    /// are there: the state's entries are brought in line with the listing (earlier dates whose entry is
+    /// missing or was computed from other objects are read again; dates silver no longer has are
+    /// dropped), the entries of `days` come from the rows just read, and each day is computed with the
+    /// totals of every date before it. Returns the analytics, the dates before the first day and how many
+    /// of them were read again.
     async fn compute_on(
         &self,
         season: &str,
-        date: NaiveDate,
-        day: SilverDay,
-        player_etag: String,
-        team_etag: String,
+        days: Vec<(SilverDay, String, String)>,
         listing: &BTreeMap<NaiveDate, ListedDate>,
         pending: &mut PendingState,
-    ) -> Result<Computed, StageError> {
+    ) -> Result<(Vec<Analytics>, usize, usize), StageError> {
+        let Some(first) = days.first().map(|(day, _, _)| day.date) else {
+            return Ok((Vec::new(), 0, 0));
+        };
         let state = &pending.state;
         let mut changes: BTreeMap<String, Option<DateEntry>> = BTreeMap::new();
-        // Entries of dates that silver no longer has are dropped.
+        // Entries of dates that silver no longer has, or has only one object of (silver is writing the
+        // date), are dropped: no date is computed from an entry the listing does not vouch for.
         for key in state.dates.keys() {
             let listed = NaiveDate::parse_from_str(key, "%Y-%m-%d").ok().and_then(|d| listing.get(&d));
-            if listed.is_none() {
+            if !listed.is_some_and(|l| l.player_stats.is_some() && l.team_stats.is_some()) {
                 changes.insert(key.clone(), None);
             }
         }
         // Earlier dates whose entry is missing or was computed from other objects are read again.
         let stale: Vec<NaiveDate> = listing
-            .range(..date)
+            .range(..first)
             .filter(|(d, listed)| {
                 let valid = match (state.dates.get(&date_key(**d)), &listed.player_stats, &listed.team_stats) {
                     (Some(e), Some(p), Some(t)) => !p.is_empty() && *p == e.player_stats && *t == e.team_stats,
@@ -558,15 +630,23 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         for (d, entry) in refreshed {
             changes.insert(date_key(d), Some(entry));
         }
-        let own = DateEntry { player_stats: player_etag, team_stats: team_etag, totals: DayTotals::of(season, &day)? };
-        changes.insert(date_key(date), Some(own));
+        // The entries of the computed days come from the rows just read, never from the state.
+        let mut silver = Vec::with_capacity(days.len());
+        for (day, player_stats, team_stats) in days {
+            let own = DateEntry { player_stats, team_stats, totals: DayTotals::of(season, &day)? };
+            changes.insert(date_key(day.date), Some(own));
+            silver.push(day);
+        }
         pending.changed |= apply(&mut pending.state, &changes);
         pending.changes.extend(changes);
-        pending.dates += 1;
+        pending.dates += silver.len();
 
-        let analytics = compute_with_totals(&day, pending.state.before(date))?;
-        let earlier_dates = pending.state.before(date).count();
-        Ok(Computed { analytics, earlier_dates, refreshed_dates: stale.len(), state_written: false })
+        let analytics = silver
+            .iter()
+            .map(|day| compute_with_totals(day, pending.state.before(day.date)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let earlier_dates = pending.state.before(first).count();
+        Ok((analytics, earlier_dates, stale.len()))
     }
 
     /// Writes the season states of `batch` (one conditional PUT per season that changed; a failure is
@@ -597,58 +677,110 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         written
     }
 
-    /// Computes the analytics of `date` and replaces its rows in both tables.
+    /// Recomputes `date` and every later date of its season in silver, and replaces them in both tables
+    /// ([`Self::process_from`]).
     ///
     /// A batch of its own: the season state is written before it returns.
     pub async fn process_date(&self, date: NaiveDate, objects: usize) -> Result<Summary, StageError> {
         let batch = Batch::default();
-        let result = self.process_date_in(&batch, date, objects).await;
+        let result = self.process_from(&batch, date, objects).await;
         let written = self.finish_batch(batch).await > 0;
         result.map(|summary| Summary { state_written: written, ..summary })
     }
 
-    /// [`Self::process_date`] within `batch` (the state is written by [`Self::finish_batch`]).
-    async fn process_date_in(&self, batch: &Batch, date: NaiveDate, objects: usize) -> Result<Summary, StageError> {
+    /// Recomputes `from` and every later date of its season in silver ([`Self::compute_from`]) and
+    /// replaces all of them in `player_analytics`, then in `team_analytics`, one commit per table.
+    ///
+    /// The season-to-date columns of a date depend on every earlier date, so a date that arrives after
+    /// later ones (out of order, replayed, back-filled) must change them too: the result is a function
+    /// of silver, never of the order of arrival. Concurrent invocations converge because the versions
+    /// of both tables are loaded *before* silver is listed, and a commit only succeeds on the version
+    /// it was built on: a commit that succeeds was computed from a listing taken after every commit it
+    /// replaces, so it saw every silver date they saw. On a conflict the whole computation is redone
+    /// on a fresh listing, after a back-off with full jitter ([`COMMIT_BACKOFF`]), up to
+    /// [`MAX_ATTEMPTS`] times.
+    pub async fn process_from(&self, batch: &Batch, from: NaiveDate, objects: usize) -> Result<Summary, StageError> {
         let started = Instant::now();
-        let computed = self.compute_in(batch, date).await?;
-        let read_ms = started.elapsed();
-        let analytics = &computed.analytics;
-        let players = self.sink.replace_date(PLAYER_ANALYTICS, date, &analytics.players).await?;
-        let teams = self.sink.replace_date(TEAM_ANALYTICS, date, &analytics.teams).await?;
-        let summary = Summary {
-            date,
-            objects,
-            earlier_dates: computed.earlier_dates,
-            refreshed_dates: computed.refreshed_dates,
-            state_written: computed.state_written,
-            players: analytics.players.len(),
-            teams: analytics.teams.len(),
-            commits: vec![players, teams],
-        };
-        let mut line = self
-            .log
-            .info("date processed")
-            .date(&date.to_string())
-            .count("objects", objects as u64)
-            .count("earlier_dates", summary.earlier_dates as u64)
-            .count("refreshed_dates", summary.refreshed_dates as u64)
-            .count("players", summary.players as u64)
-            .count("teams", summary.teams as u64)
-            .field("read_ms", u64::try_from(read_ms.as_millis()).unwrap_or(u64::MAX))
-            .duration(started.elapsed());
-        for commit in &summary.commits {
-            line = line.field(
-                &commit.table,
-                serde_json::json!({
-                    "snapshot_id": commit.snapshot_id,
-                    "added_records": commit.added_records,
-                    "removed_records": commit.removed_records,
-                    "total_records": commit.total_records,
-                    "attempts": commit.attempts,
-                }),
-            );
+        let mut conflicted = PLAYER_ANALYTICS;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let (players_at, teams_at) =
+                futures::try_join!(self.sink.version(PLAYER_ANALYTICS, from), self.sink.version(TEAM_ANALYTICS, from))?;
+            let (analytics, earlier_dates, refreshed_dates) = self.compute_from(batch, from).await?;
+            let read_ms = started.elapsed();
+            let dates: Vec<NaiveDate> = analytics.iter().map(|a| a.date).collect();
+            let (mut player_rows, mut team_rows) = (0, 0);
+            let mut players: BTreeMap<NaiveDate, Vec<PlayerAnalytics>> = BTreeMap::new();
+            let mut teams: BTreeMap<NaiveDate, Vec<TeamAnalytics>> = BTreeMap::new();
+            for a in analytics {
+                player_rows += a.players.len();
+                team_rows += a.teams.len();
+                players.insert(a.date, a.players);
+                teams.insert(a.date, a.teams);
+            }
+            let committed = match self.sink.replace_dates(PLAYER_ANALYTICS, players_at, &players).await? {
+                Replaced::Committed(p) => match self.sink.replace_dates(TEAM_ANALYTICS, teams_at, &teams).await? {
+                    Replaced::Committed(t) => Some(vec![p, t]),
+                    Replaced::Conflict => {
+                        conflicted = TEAM_ANALYTICS;
+                        None
+                    }
+                },
+                Replaced::Conflict => {
+                    conflicted = PLAYER_ANALYTICS;
+                    None
+                }
+            };
+            let Some(commits) = committed else {
+                self.log
+                    .warn("commit conflict: recomputing on the new version")
+                    .date(&from.to_string())
+                    .field("table", conflicted)
+                    .count("attempt", u64::from(attempt))
+                    .emit();
+                if attempt < MAX_ATTEMPTS {
+                    tokio::time::sleep(COMMIT_BACKOFF.delay(attempt)).await;
+                }
+                continue;
+            };
+            let summary = Summary {
+                date: from,
+                dates,
+                objects,
+                earlier_dates,
+                refreshed_dates,
+                state_written: false,
+                players: player_rows,
+                teams: team_rows,
+                commits: commits.into_iter().map(|c| CommitSummary { attempts: attempt, ..c }).collect(),
+            };
+            let mut line = self
+                .log
+                .info("date processed")
+                .date(&from.to_string())
+                .count("objects", objects as u64)
+                .count("dates", summary.dates.len() as u64)
+                .count("earlier_dates", summary.earlier_dates as u64)
+                .count("refreshed_dates", summary.refreshed_dates as u64)
+                .count("players", summary.players as u64)
+                .count("teams", summary.teams as u64)
+                .field("read_ms", u64::try_from(read_ms.as_millis()).unwrap_or(u64::MAX))
+                .duration(started.elapsed());
+            for commit in &summary.commits {
+                line = line.field(
+                    &commit.table,
+                    serde_json::json!({
+                        "snapshot_id": commit.snapshot_id,
+                        "dates": commit.dates,
+                        "added_records": commit.added_records,
+                        "removed_records": commit.removed_records,
+                        "total_records": commit.total_records,
+                        "attempts": commit.attempts,
+                    }),
+                );
+            }
+            line.emit();
+            return Ok(summary);
         }
-        line.emit();
-        Ok(summary)
+        Err(TableError::Conflict { table: conflicted.into(), date: from, attempts: MAX_ATTEMPTS }.into())
     }
 }

@@ -1,25 +1,28 @@
-//! The gold tables: Iceberg tables in an S3 Tables table bucket, written one date at a time.
+//! The gold tables: Iceberg tables in an S3 Tables table bucket, written by whole dates.
 //!
-//! # Replacing a date's rows
+//! # Replacing dates
 //! iceberg 0.10 offers one public write action, `fast_append`, which keeps every existing data file:
 //! a re-run would duplicate the date. Its other snapshot operations (overwrite, delete) and the
-//! `TableCommit` builder are crate-private. So [`GoldTables::replace_date`] produces the snapshot
-//! itself from iceberg's public building blocks, as a copy-on-write overwrite:
-//! 1. `GetTable` (S3 Tables) gives the current metadata location and its version token; the metadata
-//!    is read from the warehouse.
-//! 2. The date's rows are written as new Parquet data files (iceberg's `DataFileWriter`, partition
-//!    value from the table's own partition spec, column statistics included).
-//! 3. A new snapshot: every live data file whose `game_date` bounds are exactly the date is marked
-//!    DELETED in a rewritten manifest, every other live file stays (EXISTING; manifests without such
-//!    files are reused as they are), the new files are ADDED in a new manifest; operation `overwrite`
-//!    (`append` when nothing was removed), summary with added/removed/total counts and
-//!    `pipewright.game-date`.
+//! `TableCommit` builder are crate-private. So [`GoldTables::replace_dates`] produces the snapshot
+//! itself from iceberg's public building blocks, as a copy-on-write overwrite of one or more dates:
+//! 1. [`GoldTables::version`]: `GetTable` (S3 Tables) gives the current metadata location and its
+//!    version token; the metadata is read from the warehouse.
+//! 2. Each date's rows are written as new Parquet data files of that date only (iceberg's
+//!    `DataFileWriter`, partition value from the table's own partition spec, column statistics
+//!    included).
+//! 3. A new snapshot: every live data file whose `game_date` bounds are exactly one of the dates is
+//!    marked DELETED in a rewritten manifest, every other live file stays (EXISTING; manifests without
+//!    such files are reused as they are), the new files are ADDED in a new manifest; operation
+//!    `overwrite` (`append` when nothing was removed), summary with added/removed/total counts,
+//!    `pipewright.game-date` (the first date) and `pipewright.last-game-date` (the last, when several).
 //! 4. The new metadata file is written next to the old one and `UpdateTableMetadataLocation` is called
 //!    with the version token: S3 Tables' optimistic concurrency (the same call the
-//!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict waits ([`COMMIT_BACKOFF`]:
-//!    exponential back-off with full jitter), reloads and retries, up to [`MAX_ATTEMPTS`] times.
+//!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict is [`Replaced::Conflict`]:
+//!    the stage recomputes on a new version; [`GoldTables::replace_date`], for rows that do not depend
+//!    on the table, waits ([`COMMIT_BACKOFF`]: exponential back-off with full jitter), reloads and
+//!    retries, up to [`MAX_ATTEMPTS`] times.
 //!
-//! A data file that holds the date and other dates (not written by this stage) is refused
+//! A data file that holds one of the dates and other dates (not written by this stage) is refused
 //! ([`TableError::MixedDates`]) rather than rewritten: deleting it would lose the other dates.
 
 use std::collections::HashMap;
@@ -58,8 +61,10 @@ pub const PLAYER_ANALYTICS: &str = "player_analytics";
 pub const TEAM_ANALYTICS: &str = "team_analytics";
 /// The column every gold table has, and by which rows are replaced.
 pub const GAME_DATE: &str = "game_date";
-/// Snapshot summary property naming the date a commit replaced.
+/// Snapshot summary property naming the (first) date a commit replaced.
 pub const SUMMARY_DATE: &str = "pipewright.game-date";
+/// Snapshot summary property naming the last date a commit replaced (when it replaced several).
+pub const SUMMARY_LAST_DATE: &str = "pipewright.last-game-date";
 /// Commit attempts before a conflict is reported.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// The wait between commit attempts: up to 100 ms after the first conflict, doubling to at most 5 s,
@@ -388,11 +393,29 @@ impl TablesConfig {
     }
 }
 
+/// A table as loaded for a commit: its metadata and the version token S3 Tables will check.
+#[derive(Debug, Clone)]
+pub struct Version {
+    table: Table,
+    token: String,
+}
+
+/// The outcome of a commit on a [`Version`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    Committed(CommitSummary),
+    /// Another writer committed since the version was loaded: nothing was committed.
+    Conflict,
+}
+
 /// What a [`GoldTables::replace_date`] commit did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitSummary {
     pub table: String,
+    /// The first date replaced.
     pub date: NaiveDate,
+    /// How many dates the commit replaced (the first and every later one recomputed with it).
+    pub dates: usize,
     pub snapshot_id: i64,
     pub added_files: u64,
     pub added_records: u64,
@@ -550,58 +573,83 @@ impl GoldTables {
         Ok((t, resp.version_token))
     }
 
-    /// Replaces the rows of `date` in `table` by `rows` in one Iceberg commit (see the module docs).
+    /// Replaces the rows of `date` in `table` by `rows` in one Iceberg commit (see the module docs),
+    /// reloading and retrying on a conflict: for writers whose rows do not depend on the other dates
+    /// of the table. The stage recomputes on a conflict instead ([`Self::replace_dates`]).
     pub async fn replace_date<R: GoldRow>(
         &self,
         table: &str,
         date: NaiveDate,
         rows: &[R],
     ) -> Result<CommitSummary, TableError> {
-        let mut written: Option<(i32, i32, Vec<DataFile>)> = None;
+        let by_date = std::collections::BTreeMap::from([(date, rows)]);
         for attempt in 1..=MAX_ATTEMPTS {
-            let (t, token) = self.load_with_token(table, date).await?;
-            let metadata = t.metadata();
-            if metadata.format_version() != FormatVersion::V2 {
-                return Err(TableError::FormatVersion {
-                    table: table.into(),
-                    version: metadata.format_version().to_string(),
-                });
-            }
-            let ids = (metadata.current_schema_id(), metadata.default_partition_spec_id());
-            let files = match written.take() {
-                Some((schema, spec, files)) if (schema, spec) == ids => files,
-                _ => self.write_files(&t, table, date, rows).await?,
-            };
-            let (location, summary) = self.stage_snapshot(&t, table, date, &files).await?;
-            let result = self
-                .client
-                .update_table_metadata_location()
-                .table_bucket_arn(&self.config.table_bucket_arn)
-                .namespace(&self.config.namespace)
-                .name(table)
-                .version_token(token)
-                .metadata_location(location)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(CommitSummary { attempts: attempt, ..summary }),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                    written = Some((ids.0, ids.1, files));
-                    if attempt < MAX_ATTEMPTS {
-                        tokio::time::sleep(COMMIT_BACKOFF.delay(attempt)).await;
-                    }
-                }
-                Err(e) => {
-                    return Err(TableError::S3Tables {
-                        table: table.into(),
-                        date: Some(date),
-                        operation: "UpdateTableMetadataLocation",
-                        source: Box::new(e.into_service_error()),
-                    });
-                }
+            let version = self.version(table, date).await?;
+            match self.replace_dates(table, version, &by_date).await? {
+                Replaced::Committed(summary) => return Ok(CommitSummary { attempts: attempt, ..summary }),
+                Replaced::Conflict if attempt < MAX_ATTEMPTS => tokio::time::sleep(COMMIT_BACKOFF.delay(attempt)).await,
+                Replaced::Conflict => {}
             }
         }
         Err(TableError::Conflict { table: table.into(), date, attempts: MAX_ATTEMPTS })
+    }
+
+    /// The current version of `table` (`date`: the date being replaced, for errors).
+    pub async fn version(&self, table: &str, date: NaiveDate) -> Result<Version, TableError> {
+        let (table, token) = self.load_with_token(table, date).await?;
+        Ok(Version { table, token })
+    }
+
+    /// Replaces the rows of every date of `rows` (an empty list removes the date's rows) in one Iceberg
+    /// commit on `version`: one data file per date, every live file of those dates marked deleted.
+    /// [`Replaced::Conflict`] if the table changed since `version` was loaded; nothing is retried.
+    pub async fn replace_dates<R: GoldRow, Rows: AsRef<[R]>>(
+        &self,
+        table: &str,
+        version: Version,
+        rows: &std::collections::BTreeMap<NaiveDate, Rows>,
+    ) -> Result<Replaced, TableError> {
+        let Some(first) = rows.keys().next().copied() else {
+            return Err(TableError::Column {
+                table: table.into(),
+                column: GAME_DATE.into(),
+                problem: "no date to replace".into(),
+            });
+        };
+        let Version { table: t, token } = version;
+        let metadata = t.metadata();
+        if metadata.format_version() != FormatVersion::V2 {
+            return Err(TableError::FormatVersion {
+                table: table.into(),
+                version: metadata.format_version().to_string(),
+            });
+        }
+        let mut files = Vec::new();
+        for (date, rows) in rows {
+            files.extend(self.write_files(&t, table, *date, rows.as_ref()).await?);
+        }
+        let dates: Vec<NaiveDate> = rows.keys().copied().collect();
+        let (location, summary) = self.stage_snapshot(&t, table, &dates, &files).await?;
+        let result = self
+            .client
+            .update_table_metadata_location()
+            .table_bucket_arn(&self.config.table_bucket_arn)
+            .namespace(&self.config.namespace)
+            .name(table)
+            .version_token(token)
+            .metadata_location(location)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Replaced::Committed(CommitSummary { attempts: 1, ..summary })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => Ok(Replaced::Conflict),
+            Err(e) => Err(TableError::S3Tables {
+                table: table.into(),
+                date: Some(first),
+                operation: "UpdateTableMetadataLocation",
+                source: Box::new(e.into_service_error()),
+            }),
+        }
     }
 
     /// Writes the rows as data files of the table's current schema and partition spec.
@@ -644,14 +692,17 @@ impl GoldTables {
     }
 
     /// Writes the manifests, manifest list and metadata of a snapshot in which the live files of
-    /// `date` are replaced by `files`; returns the new metadata location.
+    /// `dates` (in order, at least one) are replaced by `files`; returns the new metadata location.
     async fn stage_snapshot(
         &self,
         t: &Table,
         table: &str,
-        date: NaiveDate,
+        dates: &[NaiveDate],
         files: &[DataFile],
     ) -> Result<(String, CommitSummary), TableError> {
+        let date = dates.first().copied().unwrap_or_default();
+        let last = dates.last().copied().unwrap_or(date);
+        let replaced: std::collections::BTreeSet<i32> = dates.iter().map(|d| days(*d)).collect();
         let err = |operation, source| TableError::Iceberg {
             table: table.into(),
             date: Some(date),
@@ -666,7 +717,6 @@ impl GoldTables {
             column: GAME_DATE.into(),
             problem: "is missing".into(),
         })?;
-        let day = days(date);
         let snapshot_id = new_snapshot_id(metadata);
         let sequence_number = metadata.next_sequence_number();
         let commit = uuid::Uuid::new_v4();
@@ -683,6 +733,7 @@ impl GoldTables {
         let mut summary = CommitSummary {
             table: table.into(),
             date,
+            dates: dates.len(),
             snapshot_id,
             added_files: 0,
             added_records: 0,
@@ -705,8 +756,10 @@ impl GoldTables {
                 for entry in &alive {
                     let file = entry.data_file();
                     of_date.push(match date_range(file, date_field) {
-                        Some((lo, hi)) if lo == day && hi == day => true,
-                        Some((lo, hi)) if lo <= day && day <= hi => {
+                        Some((lo, hi)) if lo == hi && replaced.contains(&lo) => true,
+                        Some((lo, hi)) if lo <= hi && replaced.range(lo..=hi).next().is_some() => {
+                            let held = replaced.range(lo..=hi).next().copied().unwrap_or_default();
+                            let date = dates.iter().copied().find(|d| days(*d) == held).unwrap_or(date);
                             return Err(TableError::MixedDates {
                                 table: table.into(),
                                 date,
@@ -801,6 +854,9 @@ impl GoldTables {
         properties.insert("total-data-files".into(), total_files.to_string());
         properties.insert("total-records".into(), summary.total_records.to_string());
         properties.insert(SUMMARY_DATE.into(), date.to_string());
+        if last != date {
+            properties.insert(SUMMARY_LAST_DATE.into(), last.to_string());
+        }
         let operation = if summary.removed_files > 0 { Operation::Overwrite } else { Operation::Append };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
         let snapshot = Snapshot::builder()
