@@ -31,19 +31,73 @@ pub enum Classification {
     Schema,
     /// The same game twice in one date's document.
     Duplicate,
-    /// Contradicts itself: home = away, a tie, player sums differ from team totals.
+    /// Contradicts itself: home = away, a tie, player sums differ from team totals, team minutes that
+    /// are not a game's length or differ from the players' sum, points or shots without minutes.
     Consistency,
     /// Breaks an arithmetic rule: made > attempted, rebounds != offensive + defensive, negative counts.
     Invariant,
-    /// Implausible value: player points > 100, minutes > 70, team points outside 60..200.
+    /// Impossible value: player points > 100, a player's minutes above the game's length, team points
+    /// outside 60..200.
     Range,
 }
 
-/// One rule a record breaks.
+/// One rule a record breaks: the rule's code (stable, for queries over quarantine reports), its
+/// classification, and what exactly is wrong.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Issue {
+    pub code: &'static str,
     pub classification: Classification,
     pub reason: String,
+}
+
+/// The rules, by the code an [`Issue`] carries (each is a line of lambdas/README.md).
+pub mod code {
+    /// Not a box score (missing fields, wrong types).
+    pub const SCHEMA: &str = "schema";
+    /// `gameId` is empty.
+    pub const EMPTY_GAME_ID: &str = "empty_game_id";
+    /// Minutes that are neither `MM:SS` nor an ISO-8601 duration.
+    pub const MINUTES_FORMAT: &str = "minutes_format";
+    /// Two identical copies of a game: the first is kept, the others are quarantined.
+    pub const DUPLICATE_GAME: &str = "duplicate_game";
+    /// Two copies of a game that differ: every copy is quarantined (which one is right is unknown).
+    pub const CONFLICTING_COPIES: &str = "conflicting_copies";
+    /// A player twice in a team.
+    pub const DUPLICATE_PLAYER: &str = "duplicate_player";
+    /// Home team = away team.
+    pub const SAME_TEAMS: &str = "same_teams";
+    /// Equal points (a game has no ties).
+    pub const TIE: &str = "tie";
+    /// The players' points do not add up to the team's.
+    pub const POINTS_SUM: &str = "points_sum";
+    /// A team count (made/attempted field goals, threes, free throws, rebounds, assists, steals, blocks,
+    /// turnovers, fouls) differs from the players' sum (rebounds and turnovers may exceed it by the team
+    /// rebounds and turnovers a feed credits to no player).
+    pub const TEAM_TOTAL: &str = "team_total";
+    /// A team's minutes are not 5 x the length of a game (48 minutes plus 5 per overtime period).
+    pub const TEAM_MINUTES_LENGTH: &str = "team_minutes_length";
+    /// The two teams' minutes give different game lengths.
+    pub const TEAM_MINUTES_DIFFER: &str = "team_minutes_differ";
+    /// A team's minutes differ from its players' sum by more than a second per player.
+    pub const TEAM_MINUTES_SUM: &str = "team_minutes_sum";
+    /// A player above the game's length.
+    pub const PLAYER_MINUTES: &str = "player_minutes";
+    /// Points, field goal or free throw attempts with zero minutes.
+    pub const STATS_WITHOUT_MINUTES: &str = "stats_without_minutes";
+    /// A negative count.
+    pub const NEGATIVE: &str = "negative";
+    /// A count beyond 32-bit integers.
+    pub const TOO_LARGE: &str = "too_large";
+    /// Made above attempted, threes above field goals.
+    pub const MADE_ABOVE_ATTEMPTED: &str = "made_above_attempted";
+    /// Total rebounds != offensive + defensive.
+    pub const REBOUNDS_SUM: &str = "rebounds_sum";
+    /// Points != 2 x FGM + 3PM + FTM.
+    pub const POINTS_FORMULA: &str = "points_formula";
+    /// A player with more than 100 points.
+    pub const PLAYER_POINTS: &str = "player_points";
+    /// Team points outside 60..=200.
+    pub const TEAM_POINTS: &str = "team_points";
 }
 
 /// A game that failed validation, with the original record.
@@ -227,11 +281,25 @@ struct Statistics {
 }
 
 const PLAYER_MAX_POINTS: i64 = 100;
-const PLAYER_MAX_MINUTES: f64 = 70.0;
 const TEAM_POINTS: std::ops::RangeInclusive<i64> = 60..=200;
+/// A regulation game, and an overtime period, in minutes.
+const REGULATION_MINUTES: f64 = 48.0;
+const OVERTIME_MINUTES: f64 = 5.0;
+/// The feed gives each player's time to the second: a team's minutes may differ from its players' sum by
+/// this much per player before it is a mismatch.
+const MINUTES_ROUNDING_PER_PLAYER: f64 = 1.0 / 60.0;
 
-fn issue(classification: Classification, reason: String) -> Issue {
-    Issue { classification, reason }
+fn issue(code: &'static str, classification: Classification, reason: String) -> Issue {
+    Issue { code, classification, reason }
+}
+
+/// The length of a game in minutes (48 plus 5 per overtime period) whose team played `team_minutes`
+/// (5 players on the floor), or `None` when no game has that length.
+fn game_length(team_minutes: f64) -> Option<f64> {
+    let length = team_minutes / 5.0;
+    let overtimes = (length - REGULATION_MINUTES) / OVERTIME_MINUTES;
+    (overtimes >= -1e-9 && (overtimes - overtimes.round()).abs() < 1e-6)
+        .then(|| REGULATION_MINUTES + OVERTIME_MINUTES * overtimes.round())
 }
 
 /// How an issue names a team: formatted only when there is an issue.
@@ -274,9 +342,13 @@ fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> C
     ];
     for (name, value) in named {
         if value < 0 {
-            issues.push(issue(Classification::Invariant, format!("{who}: {name} is negative ({value})")));
+            issues.push(issue(
+                code::NEGATIVE,
+                Classification::Invariant,
+                format!("{who}: {name} is negative ({value})"),
+            ));
         } else if value > i64::from(i32::MAX) {
-            issues.push(issue(Classification::Range, format!("{who}: {name} is too large ({value})")));
+            issues.push(issue(code::TOO_LARGE, Classification::Range, format!("{who}: {name} is too large ({value})")));
         }
     }
     let pairs = [
@@ -288,13 +360,18 @@ fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> C
     ];
     for (a, x, b, y) in pairs {
         if x > y {
-            issues.push(issue(Classification::Invariant, format!("{who}: {a} {x} > {b} {y}")));
+            issues.push(issue(
+                code::MADE_ABOVE_ATTEMPTED,
+                Classification::Invariant,
+                format!("{who}: {a} {x} > {b} {y}"),
+            ));
         }
     }
     // The feed's numbers are any JSON integers: sums are checked (an overflow is a mismatch, never a
     // panic or a wrapped value).
     if s.rebounds_offensive.checked_add(s.rebounds_defensive) != Some(s.rebounds_total) {
         issues.push(issue(
+            code::REBOUNDS_SUM,
             Classification::Invariant,
             format!(
                 "{who}: reboundsTotal {} != reboundsOffensive {} + reboundsDefensive {}",
@@ -310,6 +387,7 @@ fn check_counts(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> C
     if expected != Some(s.points) {
         let expected = expected.map_or("out of range".to_string(), |v| v.to_string());
         issues.push(issue(
+            code::POINTS_FORMULA,
             Classification::Invariant,
             format!("{who}: points {} != 2 x FGM + 3PM + FTM = {expected}", s.points),
         ));
@@ -339,31 +417,90 @@ fn minutes_of(who: &dyn Display, s: &Statistics, issues: &mut Vec<Issue>) -> f64
     match parse_minutes(text) {
         Some(m) => m,
         None => {
-            issues.push(issue(Classification::Schema, format!("{who}: minutes `{text}` are neither MM:SS nor PT#M#S")));
+            issues.push(issue(
+                code::MINUTES_FORMAT,
+                Classification::Schema,
+                format!("{who}: minutes `{text}` are neither MM:SS nor PT#M#S"),
+            ));
             0.0
         }
     }
+}
+
+/// The counts a team total is checked against, with the field's name: `(name, value, may exceed the
+/// players' sum)`. Rebounds and turnovers may: a feed can credit team rebounds and team turnovers to
+/// no player.
+fn team_checked_counts(s: &Statistics) -> [(&'static str, i64, bool); 14] {
+    [
+        ("fieldGoalsMade", s.field_goals_made, false),
+        ("fieldGoalsAttempted", s.field_goals_attempted, false),
+        ("threePointersMade", s.three_pointers_made, false),
+        ("threePointersAttempted", s.three_pointers_attempted, false),
+        ("freeThrowsMade", s.free_throws_made, false),
+        ("freeThrowsAttempted", s.free_throws_attempted, false),
+        ("reboundsOffensive", s.rebounds_offensive, true),
+        ("reboundsDefensive", s.rebounds_defensive, true),
+        ("reboundsTotal", s.rebounds_total, true),
+        ("assists", s.assists, false),
+        ("steals", s.steals, false),
+        ("blocks", s.blocks, false),
+        ("turnovers", s.turnovers, true),
+        ("foulsPersonal", s.fouls_personal, false),
+    ]
 }
 
 /// Validates one game and flattens it into two team rows and its player rows.
 fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRow>, Vec<PlayerRow>), Vec<Issue>> {
     let mut issues = Vec::new();
     if bs.game_id.trim().is_empty() {
-        issues.push(issue(Classification::Schema, "gameId is empty".into()));
+        issues.push(issue(code::EMPTY_GAME_ID, Classification::Schema, "gameId is empty".into()));
     }
     let (home, away) = (&bs.home_team, &bs.away_team);
     if home.team_id == away.team_id {
-        issues.push(issue(Classification::Consistency, format!("home team = away team ({})", home.team_id)));
+        issues.push(issue(
+            code::SAME_TEAMS,
+            Classification::Consistency,
+            format!("home team = away team ({})", home.team_id),
+        ));
     }
     if home.statistics.points == away.statistics.points {
-        issues.push(issue(Classification::Consistency, format!("tie at {} points", home.statistics.points)));
+        issues.push(issue(code::TIE, Classification::Consistency, format!("tie at {} points", home.statistics.points)));
     }
+    // The game's length from its own data: each team's minutes are 5 x (48 + 5 x overtime periods).
+    let team_minutes = [home, away].map(|team| minutes_of(&TeamName(team), &team.statistics, &mut issues));
+    let lengths = [(home, team_minutes[0]), (away, team_minutes[1])].map(|(team, minutes)| {
+        let length = game_length(minutes);
+        if length.is_none() {
+            issues.push(issue(
+                code::TEAM_MINUTES_LENGTH,
+                Classification::Consistency,
+                format!(
+                    "{}: minutes {minutes:.2} are not 5 x a game's length (48 minutes plus 5 per overtime period)",
+                    TeamName(team)
+                ),
+            ));
+        }
+        length
+    });
+    let length = match lengths {
+        [Some(h), Some(a)] if h != a => {
+            issues.push(issue(
+                code::TEAM_MINUTES_DIFFER,
+                Classification::Consistency,
+                format!("the home team's minutes give a {h}-minute game, the away team's a {a}-minute game"),
+            ));
+            Some(h.max(a))
+        }
+        [h, a] => h.or(a),
+    };
     let mut teams = Vec::new();
     let mut players = Vec::new();
-    for (team, opponent, is_home) in [(home, away, true), (away, home, false)] {
+    for ((team, opponent, is_home), minutes) in [(home, away, true), (away, home, false)].into_iter().zip(team_minutes)
+    {
         let who = TeamName(team);
         if !TEAM_POINTS.contains(&team.statistics.points) {
             issues.push(issue(
+                code::TEAM_POINTS,
                 Classification::Range,
                 format!(
                     "{who}: points {} outside {}..={}",
@@ -374,27 +511,45 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
             ));
         }
         let counts = check_counts(&who, &team.statistics, &mut issues);
-        let minutes = minutes_of(&who, &team.statistics, &mut issues);
         let mut sum = 0i64;
+        let mut sums = [0i64; 14];
+        let mut minutes_sum = 0.0;
         let mut seen = BTreeSet::new();
         for p in &team.players {
             let pwho = PlayerName(p, team);
             if !seen.insert(p.person_id) {
-                issues.push(issue(Classification::Duplicate, format!("{pwho} appears twice")));
+                issues.push(issue(code::DUPLICATE_PLAYER, Classification::Duplicate, format!("{pwho} appears twice")));
             }
             sum = sum.saturating_add(p.statistics.points);
+            for (total, (_, value, _)) in sums.iter_mut().zip(team_checked_counts(&p.statistics)) {
+                *total = total.saturating_add(value);
+            }
             let pcounts = check_counts(&pwho, &p.statistics, &mut issues);
             if p.statistics.points > PLAYER_MAX_POINTS {
                 issues.push(issue(
+                    code::PLAYER_POINTS,
                     Classification::Range,
                     format!("{pwho}: points {} > {PLAYER_MAX_POINTS}", p.statistics.points),
                 ));
             }
             let pminutes = minutes_of(&pwho, &p.statistics, &mut issues);
-            if pminutes > PLAYER_MAX_MINUTES {
+            minutes_sum += pminutes;
+            if let Some(length) = length.filter(|l| pminutes > l + 1e-9) {
                 issues.push(issue(
+                    code::PLAYER_MINUTES,
                     Classification::Range,
-                    format!("{pwho}: minutes {pminutes:.1} > {PLAYER_MAX_MINUTES}"),
+                    format!("{pwho}: minutes {pminutes:.2} > the game's {length} minutes"),
+                ));
+            }
+            let s = &p.statistics;
+            if pminutes == 0.0 && (s.points != 0 || s.field_goals_attempted != 0 || s.free_throws_attempted != 0) {
+                issues.push(issue(
+                    code::STATS_WITHOUT_MINUTES,
+                    Classification::Consistency,
+                    format!(
+                        "{pwho}: points {}, field goal attempts {}, free throw attempts {} with zero minutes",
+                        s.points, s.field_goals_attempted, s.free_throws_attempted
+                    ),
                 ));
             }
             let position = p.position.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
@@ -420,8 +575,26 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
         }
         if sum != team.statistics.points {
             issues.push(issue(
+                code::POINTS_SUM,
                 Classification::Consistency,
                 format!("{who}: player points sum to {sum}, team points are {}", team.statistics.points),
+            ));
+        }
+        for ((name, total, may_exceed), players_sum) in team_checked_counts(&team.statistics).into_iter().zip(sums) {
+            if total < players_sum || (total > players_sum && !may_exceed) {
+                issues.push(issue(
+                    code::TEAM_TOTAL,
+                    Classification::Consistency,
+                    format!("{who}: {name} {total}, its players' sum to {players_sum}"),
+                ));
+            }
+        }
+        let tolerance = team.players.len() as f64 * MINUTES_ROUNDING_PER_PLAYER + 1e-9;
+        if (minutes - minutes_sum).abs() > tolerance {
+            issues.push(issue(
+                code::TEAM_MINUTES_SUM,
+                Classification::Consistency,
+                format!("{who}: minutes {minutes:.2}, its players' sum to {minutes_sum:.2}"),
             ));
         }
         teams.push(TeamRow {
@@ -520,16 +693,50 @@ fn transform_general(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, T
     }
     let season = season_of(date);
     let mut out = Transformed::empty(date, &season, doc.games.len());
+    // Copies of one game: identical copies are one game (the first is kept, the others quarantined as
+    // duplicates); copies that differ are all quarantined, since which one is right is unknown.
+    let id_of = |record: &Value| {
+        let inner = record.get("boxScoreTraditional").unwrap_or(record);
+        inner.get("gameId").and_then(Value::as_str).map(str::to_string)
+    };
+    let mut copies: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
+    for (index, record) in doc.games.iter().enumerate() {
+        if let Some(id) = id_of(record) {
+            copies.entry(id).or_default().push(index);
+        }
+    }
+    let conflicting: BTreeSet<&str> = copies
+        .iter()
+        .filter(|(_, at)| at.windows(2).any(|w| doc.games[w[0]] != doc.games[w[1]]))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut conflicts = Vec::new();
+    for (id, at) in copies.iter().filter(|(id, _)| conflicting.contains(id.as_str())) {
+        let positions: Vec<String> = at.iter().map(usize::to_string).collect();
+        conflicts.push((id.clone(), positions.join(", ")));
+    }
+    let conflict_reason = |id: &str| {
+        conflicts.iter().find(|(c, _)| c == id).map(|(_, positions)| {
+            format!("game {id} appears at positions {positions} of `games` with different contents")
+        })
+    };
     let mut game_ids = BTreeSet::new();
     for (index, record) in doc.games.into_iter().enumerate() {
         // The raw API response (`{"boxScoreTraditional": {...}}`) or the box score itself.
         let inner = record.get("boxScoreTraditional").unwrap_or(&record);
         let game_id = inner.get("gameId").and_then(Value::as_str).map(str::to_string);
         let result = match BoxScore::deserialize(inner) {
-            Err(e) => Err(vec![issue(Classification::Schema, e.to_string())]),
-            Ok(bs) if !game_ids.insert(bs.game_id.clone()) => {
-                Err(vec![issue(Classification::Duplicate, format!("game {} appears more than once", bs.game_id))])
-            }
+            Err(e) => Err(vec![issue(code::SCHEMA, Classification::Schema, e.to_string())]),
+            Ok(bs) if conflicting.contains(bs.game_id.as_str()) => Err(vec![issue(
+                code::CONFLICTING_COPIES,
+                Classification::Duplicate,
+                conflict_reason(&bs.game_id).unwrap_or_default(),
+            )]),
+            Ok(bs) if !game_ids.insert(bs.game_id.clone()) => Err(vec![issue(
+                code::DUPLICATE_GAME,
+                Classification::Duplicate,
+                format!("game {} appears more than once (an identical copy is kept)", bs.game_id),
+            )]),
             Ok(bs) => game_rows(date, &season, &bs),
         };
         match result {

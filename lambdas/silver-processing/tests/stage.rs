@@ -169,7 +169,12 @@ fn invalid_records_go_to_quarantine_with_reasons() {
     assert_eq!(q.len(), 2);
     assert_eq!(q[0]["classification"], "invariant");
     assert_eq!(q[1]["classification"], "consistency");
-    assert!(q[0]["issues"][0]["reason"].as_str().is_some_and(|r| r.contains("fieldGoalsMade")));
+    let issues = q[0]["issues"].as_array().expect("issues");
+    assert!(
+        issues.iter().any(|i| i["code"] == "made_above_attempted"
+            && i["reason"].as_str().is_some_and(|r| r.contains("fieldGoalsMade"))),
+        "{issues:?}"
+    );
     assert!(q[0]["record"]["boxScoreTraditional"].is_object(), "the original record is kept");
     let teams = store.object(SILVER, "silver/team_stats/season=2023-24/date=2024-01-15/data.parquet").expect("teams");
     assert_eq!(rows(teams), 4, "the two valid games go on");

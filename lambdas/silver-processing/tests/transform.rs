@@ -8,7 +8,7 @@ use hoopstat_fixtures::{Corruption, Day, Generator};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use silver_processing::parquet_out::{CREATED_BY, players_parquet, teams_parquet};
-use silver_processing::transform::{Classification, TransformError, parse_minutes};
+use silver_processing::transform::{Classification, TransformError, code, parse_minutes};
 use silver_processing::{season_of, transform};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -145,32 +145,47 @@ fn malformed_documents_are_errors() {
 }
 
 #[test]
-fn every_corruption_is_quarantined_with_its_classification_and_neighbours_go_on() {
+fn every_corruption_is_quarantined_with_its_code_and_neighbours_go_on() {
     let day = Generator::new(5).day(date(2024, 2, 2), 3);
-    for (c, expected, fragment) in [
-        (Corruption::MadeOverAttempted, Classification::Invariant, "fieldGoalsMade"),
-        (Corruption::ThreesOverFieldGoals, Classification::Invariant, "threePointersMade"),
-        (Corruption::ReboundSum, Classification::Invariant, "reboundsTotal"),
-        (Corruption::NegativeCount, Classification::Invariant, "steals is negative (-1)"),
-        (Corruption::ImplausiblePoints, Classification::Range, "points 130 > 100"),
-        (Corruption::ImplausibleMinutes, Classification::Range, "minutes 75.0 > 70"),
-        (Corruption::SameTeams, Classification::Consistency, "home team = away team"),
-        (Corruption::Tie, Classification::Consistency, "tie at"),
-        (Corruption::TeamPointsOutOfRange, Classification::Range, "points 45 outside 60..=200"),
-        (Corruption::TeamSumMismatch, Classification::Consistency, "player points sum to"),
-        (Corruption::MissingField, Classification::Schema, "gameId"),
-        (Corruption::WrongType, Classification::Schema, "invalid type"),
-    ] {
+    let cases = [
+        (Corruption::MadeOverAttempted, Classification::Invariant, code::MADE_ABOVE_ATTEMPTED, "fieldGoalsMade"),
+        (Corruption::ThreesOverFieldGoals, Classification::Invariant, code::MADE_ABOVE_ATTEMPTED, "threePointersMade"),
+        (Corruption::ReboundSum, Classification::Invariant, code::REBOUNDS_SUM, "reboundsTotal"),
+        (Corruption::NegativeCount, Classification::Invariant, code::NEGATIVE, "steals is negative (-1)"),
+        (Corruption::ImplausiblePoints, Classification::Range, code::PLAYER_POINTS, "points 130 > 100"),
+        (Corruption::ImplausibleMinutes, Classification::Range, code::PLAYER_MINUTES, "> the game's 48 minutes"),
+        (Corruption::SameTeams, Classification::Consistency, code::SAME_TEAMS, "home team = away team"),
+        (Corruption::Tie, Classification::Consistency, code::TIE, "tie at"),
+        (Corruption::TeamPointsOutOfRange, Classification::Range, code::TEAM_POINTS, "points 45 outside 60..=200"),
+        (Corruption::TeamSumMismatch, Classification::Consistency, code::POINTS_SUM, "player points sum to"),
+        (Corruption::MissingField, Classification::Schema, code::SCHEMA, "gameId"),
+        (Corruption::WrongType, Classification::Schema, code::SCHEMA, "invalid type"),
+        (
+            Corruption::TeamMinutesMismatch,
+            Classification::Consistency,
+            code::TEAM_MINUTES_SUM,
+            "its players' sum to 240.00",
+        ),
+        (Corruption::TeamTotalMismatch, Classification::Consistency, code::TEAM_TOTAL, "assists"),
+        (
+            Corruption::PointsWithoutMinutes,
+            Classification::Consistency,
+            code::STATS_WITHOUT_MINUTES,
+            "with zero minutes",
+        ),
+    ];
+    assert_eq!(cases.len(), Corruption::ALL.len(), "every corruption has a case");
+    for (c, expected, rule, fragment) in cases {
         let t = transform(&day.to_bronze_with(&[(1, c)]), day.date).expect("transforms");
         assert_eq!(t.quarantined.len(), 1, "{c:?}");
         let q = &t.quarantined[0];
         assert_eq!(q.index, 1);
         assert!(
-            q.issues.iter().any(|i| i.classification == expected && i.reason.contains(fragment)),
+            q.issues.iter().any(|i| i.classification == expected && i.code == rule && i.reason.contains(fragment)),
             "{c:?}: {:?}",
             q.issues
         );
-        assert!(!q.issues.is_empty() && q.issues.iter().all(|i| !i.reason.is_empty()));
+        assert!(!q.issues.is_empty() && q.issues.iter().all(|i| !i.reason.is_empty() && !i.code.is_empty()));
         assert!(q.record["boxScoreTraditional"]["homeTeam"]["teamId"].is_number());
         assert_eq!(t.teams.len(), 4, "{c:?}: the two other games go on");
         let bad_id = &day.games[1].box_score_traditional.game_id;
@@ -180,19 +195,86 @@ fn every_corruption_is_quarantined_with_its_classification_and_neighbours_go_on(
             assert_eq!(q.game_id.as_deref(), Some(bad_id.as_str()));
         }
     }
+    // The corruptions of one rule break that rule alone (and what follows from it), not the sums.
+    for c in [Corruption::MadeOverAttempted, Corruption::ReboundSum, Corruption::ImplausibleMinutes] {
+        let t = transform(&day.to_bronze_with(&[(1, c)]), day.date).expect("transforms");
+        let codes: Vec<&str> = t.quarantined[0].issues.iter().map(|i| i.code).collect();
+        assert!(!codes.contains(&code::TEAM_TOTAL) && !codes.contains(&code::TEAM_MINUTES_SUM), "{c:?}: {codes:?}");
+    }
 }
 
 #[test]
-fn duplicate_games_are_quarantined() {
+fn generated_games_pass_every_rule() {
+    for seed in [1, 2024, 77] {
+        let g = Generator::new(seed);
+        for day in g.season(2023) {
+            let t = transform(&day.to_bronze(), day.date).expect("transforms");
+            assert!(t.quarantined.is_empty(), "seed {seed}, {}: {:?}", day.date, t.quarantined[0].issues);
+        }
+    }
+}
+
+fn game_json(day: &Day, index: usize) -> serde_json::Value {
+    day.to_value()["games"][index].clone()
+}
+
+#[test]
+fn overtime_lengthens_the_game_and_team_rebounds_and_turnovers_are_allowed() {
+    let day = Generator::new(6).day(date(2024, 3, 1), 1);
+    let mut game = game_json(&day, 0);
+    // One overtime: both teams 265 minutes; the extra 25 to the home team's first player and others.
+    for side in ["homeTeam", "awayTeam"] {
+        let team = &mut game["boxScoreTraditional"][side];
+        team["statistics"]["minutes"] = serde_json::json!("265:00");
+        let mut left = 25 * 60;
+        for p in team["players"].as_array_mut().expect("players") {
+            let m = parse_minutes(p["statistics"]["minutes"].as_str().unwrap_or("")).expect("minutes");
+            let seconds = (m * 60.0).round() as i64;
+            if seconds == 0 {
+                continue;
+            }
+            let add = (53 * 60 - seconds).min(left);
+            left -= add;
+            p["statistics"]["minutes"] =
+                serde_json::json!(format!("{}:{:02}", (seconds + add) / 60, (seconds + add) % 60));
+        }
+        assert_eq!(left, 0);
+        // Team rebounds and turnovers a feed credits to no player.
+        let s = &mut team["statistics"];
+        for field in ["reboundsDefensive", "reboundsTotal", "turnovers"] {
+            s[field] = serde_json::json!(s[field].as_i64().unwrap_or(0) + 2);
+        }
+    }
+    let doc = serde_json::json!({"date": "2024-03-01", "games": [game.clone()]});
+    let t = transform(&serde_json::to_vec(&doc).expect("json"), day.date).expect("transforms");
+    assert!(t.quarantined.is_empty(), "{:?}", t.quarantined.first().map(|q| &q.issues));
+    assert!(t.players.iter().any(|p| p.minutes > 48.0), "a player above regulation in an overtime game");
+    // Fewer team rebounds than the players': a mismatch.
+    game["boxScoreTraditional"]["homeTeam"]["statistics"]["reboundsOffensive"] = serde_json::json!(0);
+    let doc = serde_json::json!({"date": "2024-03-01", "games": [game]});
+    let t = transform(&serde_json::to_vec(&doc).expect("json"), day.date).expect("transforms");
+    assert!(
+        t.quarantined[0].issues.iter().any(|i| i.code == code::TEAM_TOTAL && i.reason.contains("reboundsOffensive"))
+    );
+}
+
+#[test]
+fn copies_of_a_game_that_differ_are_all_quarantined() {
     let day = Generator::new(6).day(date(2024, 3, 1), 2);
     let mut doc = day.to_value();
-    let first = doc["games"][0].clone();
-    doc["games"].as_array_mut().expect("games").push(first);
+    let mut copy = doc["games"][0].clone();
+    copy["boxScoreTraditional"]["homeTeam"]["players"][0]["statistics"]["assists"] = serde_json::json!(99);
+    doc["games"].as_array_mut().expect("games").push(copy);
     let t = transform(&serde_json::to_vec(&doc).expect("json"), day.date).expect("transforms");
-    assert_eq!(t.teams.len(), 4);
-    assert_eq!(t.quarantined.len(), 1);
-    assert_eq!(t.quarantined[0].classification, Classification::Duplicate);
-    assert_eq!(t.quarantined[0].index, 2);
+    assert_eq!(t.teams.len(), 2, "only the other game is kept");
+    let conflicting: Vec<usize> = t
+        .quarantined
+        .iter()
+        .filter(|q| q.issues.iter().any(|i| i.code == code::CONFLICTING_COPIES))
+        .map(|q| q.index)
+        .collect();
+    assert_eq!(conflicting, [0, 2]);
+    assert!(t.quarantined[0].issues[0].reason.contains("positions 0, 2"), "{:?}", t.quarantined[0].issues);
 }
 
 #[test]
