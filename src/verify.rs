@@ -162,7 +162,6 @@ pub async fn verify(
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(bucket) = artifact_bucket.filter(|b| !b.is_empty()) {
         tasks.push(Box::pin(artifact_bucket_aspects(
-            aws,
             readers.clone(),
             bucket,
             place.account.clone(),
@@ -360,7 +359,6 @@ pub async fn verify(
 /// The bucket the functions load their code from (the stack's `ArtifactBucket`): owned by this account
 /// (asked with `ExpectedBucketOwner`), encrypted, versioned, not public, TLS only.
 async fn artifact_bucket_aspects(
-    aws: &Aws,
     readers: Readers,
     bucket: String,
     account: String,
@@ -368,21 +366,16 @@ async fn artifact_bucket_aspects(
 ) -> Vec<Aspect> {
     let ty = "AWS::S3::Bucket";
     let mut owner = Aspect::new(bucket.clone(), ty, "artifact-owner", span);
-    match aws.bucket_exists(&bucket, &account).await {
-        Ok(true) => {}
-        Ok(false) => return vec![missing(owner)],
+    let live = match readers.owned_bucket(&bucket, &account).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return vec![missing(owner)],
         Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {
             drift::artifact_owner(&mut owner, &account);
             return vec![owner];
         }
         Err(e) => return vec![unverifiable(owner, &e)],
-    }
-    let mk = |aspect| Aspect::new(bucket.clone(), ty, aspect, span);
-    let live = match readers.bucket(&bucket).await {
-        Ok(Some(live)) => live,
-        Ok(None) => return vec![owner, missing(mk("artifact-settings"))],
-        Err(e) => return vec![owner, unverifiable(mk("artifact-settings"), &e)],
     };
+    let mk = |aspect| Aspect::new(bucket.clone(), ty, aspect, span);
     let mut settings = mk("artifact-settings");
     let mut policy = mk("artifact-policy");
     match (&live.encryption, &live.versioning, &live.public_access_block) {

@@ -87,7 +87,17 @@ impl Readers {
 
     /// Everything pipewright verifies about a bucket; `None` when it does not exist.
     pub async fn bucket(&self, name: &str) -> Result<Option<BucketState>, AwsError> {
-        let head = self.s3.head_bucket().bucket(name).send().await;
+        self.bucket_of(name, None).await
+    }
+
+    /// [`Self::bucket`] of a bucket that account `owner` must own: a bucket of another account is an
+    /// `AccessDenied` error (S3 checks `ExpectedBucketOwner` on the first call, before anything is read).
+    pub async fn owned_bucket(&self, name: &str, owner: &str) -> Result<Option<BucketState>, AwsError> {
+        self.bucket_of(name, Some(owner)).await
+    }
+
+    async fn bucket_of(&self, name: &str, owner: Option<&str>) -> Result<Option<BucketState>, AwsError> {
+        let head = self.s3.head_bucket().bucket(name).set_expected_bucket_owner(owner.map(str::to_string)).send().await;
         if let Err(e) = head {
             let err = AwsError::new("s3:HeadBucket", name, e);
             return if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
@@ -270,12 +280,14 @@ impl Readers {
 
     /// A function's configuration; `None` when it does not exist.
     pub async fn function(&self, name: &str) -> Result<Option<LiveFunction>, AwsError> {
-        let out = self.lambda.get_function_configuration().function_name(name).send().await;
+        let (out, concurrency) = futures::join!(
+            self.lambda.get_function_configuration().function_name(name).send(),
+            self.lambda.get_function_concurrency().function_name(name).send()
+        );
         let c = match out {
             Ok(c) => c,
             Err(e) => return none_if_missing(Err(AwsError::new("lambda:GetFunctionConfiguration", name, e))),
         };
-        let concurrency = self.lambda.get_function_concurrency().function_name(name).send().await;
         let reserved = match concurrency {
             Ok(c) => c.reserved_concurrent_executions,
             Err(e) => {
