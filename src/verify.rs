@@ -161,12 +161,7 @@ pub async fn verify(
 
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(bucket) = artifact_bucket.filter(|b| !b.is_empty()) {
-        tasks.push(Box::pin(artifact_bucket_aspects(
-            readers.clone(),
-            bucket,
-            place.account.clone(),
-            p.project.span,
-        )));
+        tasks.push(Box::pin(artifact_bucket_aspects(readers.clone(), bucket, place.account.clone(), p.project.span)));
     }
 
     // Buckets.

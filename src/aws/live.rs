@@ -100,11 +100,7 @@ impl Readers {
         let head = self.s3.head_bucket().bucket(name).set_expected_bucket_owner(owner.map(str::to_string)).send().await;
         if let Err(e) = head {
             let err = AwsError::new("s3:HeadBucket", name, e);
-            return if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
-                Ok(None)
-            } else {
-                Err(err)
-            };
+            return if err.head_not_found() { Ok(None) } else { Err(err) };
         }
         let (notifications, encryption, versioning, public_access_block, policy, lifecycle) = futures::join!(
             self.notifications(name),

@@ -191,6 +191,12 @@ pub fn iam_action(operation: &str) -> &str {
 impl std::error::Error for AwsError {}
 
 impl AwsError {
+    /// Whether a HEAD request (`s3:HeadBucket`, `s3:HeadObject`) found nothing: a HEAD answer has no
+    /// body, so a 404 comes back without an error code.
+    pub fn head_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound || self.code == "NotFound" || self.code == "Unknown"
+    }
+
     /// What a refused call needs: the IAM action to grant, or working credentials.
     pub fn needs(&self) -> Option<String> {
         if self.kind != ErrorKind::AccessDenied {

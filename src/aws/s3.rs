@@ -18,12 +18,7 @@ impl Aws {
             Ok(_) => Ok(true),
             Err(e) => {
                 let err = AwsError::new("s3:HeadBucket", bucket, e);
-                // HeadBucket has no body: a 404 comes back without a code.
-                if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
+                if err.head_not_found() { Ok(false) } else { Err(err) }
             }
         }
     }
@@ -106,11 +101,7 @@ impl Aws {
             Ok(_) => Ok(true),
             Err(e) => {
                 let err = AwsError::new("s3:HeadObject", format!("s3://{bucket}/{key}"), e);
-                if err.kind == ErrorKind::NotFound || err.code == "NotFound" || err.code == "Unknown" {
-                    Ok(false)
-                } else {
-                    Err(err)
-                }
+                if err.head_not_found() { Ok(false) } else { Err(err) }
             }
         }
     }
