@@ -682,6 +682,17 @@ pub fn transform(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, Trans
     }
 }
 
+/// The box score of a game record: the raw API response (`{"boxScoreTraditional": {...}}`) or the box
+/// score itself.
+fn box_score_of(record: &Value) -> &Value {
+    record.get("boxScoreTraditional").unwrap_or(record)
+}
+
+/// The `gameId` of a game record, if it has one.
+fn game_id_of(record: &Value) -> Option<String> {
+    box_score_of(record).get("gameId").and_then(Value::as_str).map(str::to_string)
+}
+
 /// Every document: each game parsed on its own, invalid games quarantined with their record.
 fn transform_general(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, TransformError> {
     let value: Value = serde_json::from_slice(bytes).map_err(TransformError::NotJson)?;
@@ -695,42 +706,31 @@ fn transform_general(bytes: &[u8], key_date: NaiveDate) -> Result<Transformed, T
     let mut out = Transformed::empty(date, &season, doc.games.len());
     // Copies of one game: identical copies are one game (the first is kept, the others quarantined as
     // duplicates); copies that differ are all quarantined, since which one is right is unknown.
-    let id_of = |record: &Value| {
-        let inner = record.get("boxScoreTraditional").unwrap_or(record);
-        inner.get("gameId").and_then(Value::as_str).map(str::to_string)
-    };
     let mut copies: std::collections::BTreeMap<String, Vec<usize>> = std::collections::BTreeMap::new();
     for (index, record) in doc.games.iter().enumerate() {
-        if let Some(id) = id_of(record) {
+        if let Some(id) = game_id_of(record) {
             copies.entry(id).or_default().push(index);
         }
     }
-    let conflicting: BTreeSet<&str> = copies
+    let conflicts: std::collections::BTreeMap<&str, String> = copies
         .iter()
         .filter(|(_, at)| at.windows(2).any(|w| doc.games[w[0]] != doc.games[w[1]]))
-        .map(|(id, _)| id.as_str())
-        .collect();
-    let mut conflicts = Vec::new();
-    for (id, at) in copies.iter().filter(|(id, _)| conflicting.contains(id.as_str())) {
-        let positions: Vec<String> = at.iter().map(usize::to_string).collect();
-        conflicts.push((id.clone(), positions.join(", ")));
-    }
-    let conflict_reason = |id: &str| {
-        conflicts.iter().find(|(c, _)| c == id).map(|(_, positions)| {
-            format!("game {id} appears at positions {positions} of `games` with different contents")
+        .map(|(id, at)| {
+            let positions: Vec<String> = at.iter().map(usize::to_string).collect();
+            let reason =
+                format!("game {id} appears at positions {} of `games` with different contents", positions.join(", "));
+            (id.as_str(), reason)
         })
-    };
+        .collect();
     let mut game_ids = BTreeSet::new();
     for (index, record) in doc.games.into_iter().enumerate() {
-        // The raw API response (`{"boxScoreTraditional": {...}}`) or the box score itself.
-        let inner = record.get("boxScoreTraditional").unwrap_or(&record);
-        let game_id = inner.get("gameId").and_then(Value::as_str).map(str::to_string);
-        let result = match BoxScore::deserialize(inner) {
+        let game_id = game_id_of(&record);
+        let result = match BoxScore::deserialize(box_score_of(&record)) {
             Err(e) => Err(vec![issue(code::SCHEMA, Classification::Schema, e.to_string())]),
-            Ok(bs) if conflicting.contains(bs.game_id.as_str()) => Err(vec![issue(
+            Ok(bs) if conflicts.contains_key(bs.game_id.as_str()) => Err(vec![issue(
                 code::CONFLICTING_COPIES,
                 Classification::Duplicate,
-                conflict_reason(&bs.game_id).unwrap_or_default(),
+                conflicts[bs.game_id.as_str()].clone(),
             )]),
             Ok(bs) if !game_ids.insert(bs.game_id.clone()) => Err(vec![issue(
                 code::DUPLICATE_GAME,
