@@ -332,6 +332,16 @@ pub async fn verify(
     if let (Some(t), Some(arn)) = (&p.tables, p.table_bucket_arn_sub()) {
         let arn = place.sub(&arn);
         let names: Vec<String> = t.tables.iter().map(|t| t.name.value.clone()).collect();
+        // Each table's declared partitioning, judged where the table exists.
+        let partitionings: Vec<(String, crate::spec::Span, Vec<(String, String)>)> = t
+            .tables
+            .iter()
+            .map(|t| {
+                let fields =
+                    t.partition_fields().iter().map(|(_, c, tr)| (c.name.value.clone(), tr.to_string())).collect();
+                (t.name.value.clone(), t.name.span, fields)
+            })
+            .collect();
         let (ns, bucket, span, readers) =
             (t.namespace.value.clone(), t.bucket_name.value.clone(), t.bucket_key.span, readers.clone());
         tasks.push(Box::pin(async move {
@@ -340,7 +350,15 @@ pub async fn verify(
                 Err(e) => vec![unverifiable(a, &e)],
                 Ok(live) => {
                     drift::tables(&mut a, &names, &live);
-                    vec![a]
+                    let mut aspects = vec![a];
+                    for (name, span, want) in partitionings {
+                        let Some(fields) = live.partitioning.get(&name) else { continue };
+                        let mut p =
+                            Aspect::new(format!("{ns}.{name}"), "AWS::S3Tables::Table", "table-partitioning", span);
+                        drift::table_partitioning(&mut p, &want, fields.as_deref());
+                        aspects.push(p);
+                    }
+                    aspects
                 }
             }
         }));

@@ -452,3 +452,73 @@ fn checkov_skips_carry_their_reasons_and_follow_the_spec() {
         (Some("ES1001"), true)
     );
 }
+
+/// Tables partitioned by the spec's `partition:` columns: the generated `AWS::S3Tables::Table` gives its
+/// columns their field ids and names each partition field's source, transform and Iceberg name; a table
+/// without one has neither. Checked on a pipeline of another shape than the flagship.
+#[test]
+fn partitioned_tables_declare_their_partition_spec() {
+    let text = std::fs::read_to_string("tests/fixtures/sensor-tables.yaml").expect("fixture");
+    let loaded = pipewright::cli::diagnose(Source::text("tests/fixtures/sensor-tables.yaml", text.clone()));
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let p = loaded.pipeline.expect("parses");
+    let t = pipewright::cfn::template(&p, "tests/fixtures/sensor-tables.yaml").to_value();
+    let readings = &t["Resources"]["ReadingsTable"]["Properties"]["IcebergMetadata"];
+    let ids: Vec<(&str, u64)> = readings["IcebergSchema"]["SchemaFieldList"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| (f["Name"].as_str().unwrap_or_default(), f["Id"].as_u64().unwrap_or_default()))
+        .collect();
+    assert_eq!(ids, [("read_at", 1), ("sensor_id", 2), ("celsius", 3)]);
+    assert_eq!(
+        readings["IcebergPartitionSpec"],
+        serde_json::json!({"SpecId": 0, "Fields": [
+            {"SourceId": 1, "Transform": "hour", "Name": "read_at_hour", "FieldId": 1000},
+            {"SourceId": 2, "Transform": "bucket[8]", "Name": "sensor_id_bucket", "FieldId": 1001},
+        ]})
+    );
+    let devices = &t["Resources"]["DevicesTable"]["Properties"]["IcebergMetadata"]["IcebergPartitionSpec"];
+    assert_eq!(devices["Fields"][0]["Name"], "site_trunc");
+
+    // The flagship's gold tables: by day of game_date.
+    let flagship = flagship_template();
+    for id in ["PlayerAnalyticsTable", "TeamAnalyticsTable"] {
+        let spec = &flagship["Resources"][id]["Properties"]["IcebergMetadata"]["IcebergPartitionSpec"];
+        assert_eq!(
+            spec["Fields"],
+            serde_json::json!([{"SourceId": 1, "Transform": "day", "Name": "game_date_day", "FieldId": 1000}]),
+            "{id}"
+        );
+    }
+
+    // Without `partition:`, no ids and no partition spec.
+    let plain = text.replace(", partition: hour", "").replace(", partition: \"bucket[8]\"", "");
+    let p = pipewright::cli::diagnose(Source::text("plain.yaml", plain)).pipeline.expect("parses");
+    let t = pipewright::cfn::template(&p, "plain.yaml").to_value();
+    let readings = &t["Resources"]["ReadingsTable"]["Properties"]["IcebergMetadata"];
+    assert!(readings.get("IcebergPartitionSpec").is_none());
+    assert!(readings["IcebergSchema"]["SchemaFieldList"][0].get("Id").is_none());
+}
+
+/// A transform that does not exist, one with a bad width, and one that does not apply to its column's
+/// type: each an error at the value, saying what is wrong.
+#[test]
+fn a_bad_partition_transform_is_an_error_at_its_value() {
+    let text = std::fs::read_to_string("tests/fixtures/sensor-tables.yaml").expect("fixture");
+    for (from, to, says) in [
+        ("partition: hour", "partition: hourly", "`hourly` is not an Iceberg partition transform"),
+        ("partition: \"bucket[8]\"", "partition: \"bucket[0]\"", "`bucket[0]` needs a width from 1 to 2147483647"),
+        ("partition: \"truncate[3]\"", "partition: month", "`month` does not apply to a `string` column"),
+    ] {
+        let mutated = text.replace(from, to);
+        let line = mutated.lines().position(|l| l.contains(to)).expect("mutated line") + 1;
+        let loaded = pipewright::cli::diagnose(Source::text("t.yaml", mutated));
+        let errors: Vec<_> =
+            loaded.diagnostics.iter().filter(|d| d.severity == pipewright::report::Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{to}: {errors:?}");
+        assert_eq!(errors[0].code, "PW004", "{to}");
+        assert_eq!(errors[0].message, says);
+        assert_eq!(errors[0].span.line as usize, line, "{to}");
+    }
+}

@@ -179,6 +179,22 @@ sqs.set_queue_attributes(QueueUrl=url, Attributes={'Policy': json.dumps({'Versio
     'Resource': qarn('audit-queue'), 'Condition': {'ArnLike': {'aws:SourceArn': 'arn:aws:s3:::hoopstat-haus-*'}}}]})})
 "#;
 
+/// The flagship's gold tables through boto3: `table(name)`, `s3_read(location)`, and `point(got, meta,
+/// location)`, which writes a metadata document and makes it the table's current one.
+const TABLE: &str = r#"
+t = aws('s3tables')
+arn = t.list_table_buckets()['tableBuckets'][0]['arn']
+def table(name): return t.get_table(tableBucketARN=arn, namespace='basketball_analytics', name=name)
+def s3_read(location):
+    b, k = location.removeprefix('s3://').split('/', 1)
+    return aws('s3').get_object(Bucket=b, Key=k)['Body'].read()
+def point(got, meta, location):
+    b, k = location.removeprefix('s3://').split('/', 1)
+    aws('s3').put_object(Bucket=b, Key=k, Body=json.dumps(meta).encode())
+    t.update_table_metadata_location(tableBucketARN=arn, namespace='basketball_analytics', name=got['name'],
+                                     versionToken=got['versionToken'], metadataLocation=location)
+"#;
+
 #[test]
 fn verify_finds_out_of_band_changes_of_every_aspect() {
     let env = setup();
@@ -573,22 +589,53 @@ aws('logs').put_retention_policy(logGroupName='/aws/lambda/' + P + 'silver-proce
 "#,
     );
 
-    // S3 Tables: a table dropped.
+    // S3 Tables: a table dropped (recreated with its metadata), a table's partitioning changed.
     case(
         &env,
         HOOPSTAT,
         "tables",
-        r#"
-t = aws('s3tables')
-arn = t.list_table_buckets()['tableBuckets'][0]['arn']
+        &format!(
+            r#"{TABLE}
+save('team_metadata', json.loads(s3_read(table('team_analytics')['metadataLocation'])))
 t.delete_table(tableBucketARN=arn, namespace='basketball_analytics', name='team_analytics')
-"#,
+"#
+        ),
         &[("hoopstat-haus-gold-tables", "tables", "D701", "table `team_analytics` does not exist")],
-        r#"
-t = aws('s3tables')
-arn = t.list_table_buckets()['tableBuckets'][0]['arn']
+        &format!(
+            r#"{TABLE}
 t.create_table(tableBucketARN=arn, namespace='basketball_analytics', name='team_analytics', format='ICEBERG')
-"#,
+got = table('team_analytics')
+meta = dict(load('team_metadata'), location=got['warehouseLocation'])
+point(got, meta, got['warehouseLocation'] + '/metadata/00000-restored.metadata.json')
+"#
+        ),
+    );
+    case(
+        &env,
+        HOOPSTAT,
+        "table-partitioning",
+        &format!(
+            r#"{TABLE}
+got = table('player_analytics')
+save('player_location', got['metadataLocation'])
+meta = json.loads(s3_read(got['metadataLocation']))
+meta['partition-specs'] = [dict(s, fields=[]) for s in meta['partition-specs']]
+point(got, meta, got['metadataLocation'].replace('.metadata.json', '-unpartitioned.metadata.json'))
+"#
+        ),
+        &[(
+            "basketball_analytics.player_analytics",
+            "table-partitioning",
+            "D702",
+            "the partition spec is unpartitioned, the spec says day(game_date)",
+        )],
+        &format!(
+            r#"{TABLE}
+got = table('player_analytics')
+t.update_table_metadata_location(tableBucketARN=arn, namespace='basketball_analytics', name='player_analytics',
+                                 versionToken=got['versionToken'], metadataLocation=load('player_location'))
+"#
+        ),
     );
 
     // The schedule (hoopstat's scheduled stage runs locally: the minimal spec's runs on EventBridge

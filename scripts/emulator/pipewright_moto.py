@@ -247,14 +247,24 @@ def _apply_bucket_properties(bucket: Any, properties: dict[str, Any], backend: A
 
 def _initial_iceberg_metadata(table: Any, iceberg: dict[str, Any], account_id: str) -> None:
     """AWS creates a table declared with `IcebergMetadata` with its first metadata file (format v2,
-    the schema, unpartitioned, no snapshot) in the table's warehouse; moto creates it empty, without
-    a metadata location, so no Iceberg client can load it. Written here through moto's S3 backend."""
+    the schema and the partition spec, no snapshot) in the table's warehouse; moto creates it empty,
+    without a metadata location, so no Iceberg client can load it. Written here through moto's S3
+    backend. Field ids: a field's `Id`, else its position (1..); partition field ids: `FieldId`, else
+    1000.. in order, as AWS assigns them."""
     from moto.s3.models import s3_backends
     from moto.utilities.utils import get_partition
 
     fields = []
     for i, f in enumerate(iceberg.get("IcebergSchema", {}).get("SchemaFieldList", []), start=1):
-        fields.append({"id": i, "name": f["Name"], "required": bool(f.get("Required", False)), "type": f["Type"]})
+        fields.append({"id": int(f.get("Id", i)), "name": f["Name"], "required": bool(f.get("Required", False)),
+                       "type": f["Type"]})
+    declared = iceberg.get("IcebergPartitionSpec") or {}
+    spec_id = int(declared.get("SpecId", 0))
+    partition_fields = [
+        {"name": f["Name"], "transform": f["Transform"], "source-id": int(f["SourceId"]),
+         "field-id": int(f.get("FieldId", 1000 + i))}
+        for i, f in enumerate(declared.get("Fields", []))
+    ]
     location = table.warehouse_location
     key = f"metadata/00000-{uuid.uuid4()}.metadata.json"
     now = int(time.time() * 1000)
@@ -264,12 +274,12 @@ def _initial_iceberg_metadata(table: Any, iceberg: dict[str, Any], account_id: s
         "location": location,
         "last-sequence-number": 0,
         "last-updated-ms": now,
-        "last-column-id": len(fields),
+        "last-column-id": max((f["id"] for f in fields), default=0),
         "current-schema-id": 0,
         "schemas": [{"type": "struct", "schema-id": 0, "fields": fields}],
-        "default-spec-id": 0,
-        "partition-specs": [{"spec-id": 0, "fields": []}],
-        "last-partition-id": 999,
+        "default-spec-id": spec_id,
+        "partition-specs": [{"spec-id": spec_id, "fields": partition_fields}],
+        "last-partition-id": max((f["field-id"] for f in partition_fields), default=999),
         "default-sort-order-id": 0,
         "sort-orders": [{"order-id": 0, "fields": []}],
         "properties": {"write.format.default": "parquet"},

@@ -247,6 +247,13 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         assert [(f["id"], f["name"], f["type"], f["required"]) for f in meta["schemas"][0]["fields"]] == [
             (i, f["Name"], f["Type"], f["Required"]) for i, f in enumerate(declared, start=1)
         ]
+        # the declared partition spec (day of game_date), field ids as declared
+        partition = template["Resources"]["PlayerAnalyticsTable"]["Properties"]["IcebergMetadata"]["IcebergPartitionSpec"]
+        assert meta["default-spec-id"] == partition["SpecId"] == 0
+        assert meta["partition-specs"] == [{"spec-id": 0, "fields": [
+            {"name": f["Name"], "transform": f["Transform"], "source-id": f["SourceId"], "field-id": f["FieldId"]}
+            for f in partition["Fields"]]}]
+        assert meta["partition-specs"][0]["fields"][0]["transform"] == "day" and meta["last-partition-id"] == 1000
 
         # update: visibility timeout, alarm threshold, notification filter
         changed = copy.deepcopy(template)

@@ -519,6 +519,7 @@ impl Readers {
         )?
         .is_some();
         let mut present = Vec::new();
+        let mut partitionings = BTreeMap::new();
         if ns {
             for t in tables {
                 let found = none_if_missing(
@@ -531,12 +532,42 @@ impl Readers {
                         .await
                         .map_err(|e| AwsError::new("s3tables:GetTable", t.as_str(), e)),
                 )?;
-                if found.is_some() {
+                if let Some(found) = found {
+                    let partitioning = match found.metadata_location() {
+                        Some(location) => Some(self.partitioning(t, location).await?),
+                        None => None,
+                    };
+                    partitionings.insert(t.clone(), partitioning);
                     present.push(t.clone());
                 }
             }
         }
-        Ok(TablesState { bucket, namespace: ns, tables: present })
+        Ok(TablesState { bucket, namespace: ns, tables: present, partitioning: partitionings })
+    }
+
+    /// The partition fields of the default partition spec in a table's current Iceberg metadata
+    /// (`s3://<warehouse bucket>/<key>`), each as (source column, transform).
+    async fn partitioning(&self, table: &str, location: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let (bucket, key) = location.strip_prefix("s3://").and_then(|r| r.split_once('/')).ok_or_else(|| {
+            AwsError::local("s3:GetObject", table, format!("metadata location `{location}` is not an s3:// URL"))
+        })?;
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("s3:GetObject", location, e))?;
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::local("s3:GetObject", location, format!("reading the metadata: {e}")))?;
+        let metadata: Value = serde_json::from_slice(&body.into_bytes())
+            .map_err(|e| AwsError::local("s3:GetObject", location, format!("the metadata is not JSON: {e}")))?;
+        partition_fields(&metadata)
+            .ok_or_else(|| AwsError::local("s3:GetObject", location, "the metadata has no readable partition spec"))
     }
 }
 
@@ -607,4 +638,26 @@ pub struct TablesState {
     pub bucket: bool,
     pub namespace: bool,
     pub tables: Vec<String>,
+    /// Each present table's partition fields (source column, transform) from its current Iceberg
+    /// metadata; `None` for a table without metadata.
+    pub partitioning: BTreeMap<String, Option<Vec<(String, String)>>>,
+}
+
+/// The partition fields of an Iceberg table metadata document's default spec, each as (source column,
+/// transform), the source named through the current schema; `None` when the document does not say.
+pub fn partition_fields(metadata: &Value) -> Option<Vec<(String, String)>> {
+    let default = metadata.get("default-spec-id")?.as_i64()?;
+    let spec = metadata.get("partition-specs")?.as_array()?.iter().find(|s| s["spec-id"].as_i64() == Some(default))?;
+    let current = metadata.get("current-schema-id")?.as_i64()?;
+    let schema = metadata.get("schemas")?.as_array()?.iter().find(|s| s["schema-id"].as_i64() == Some(current))?;
+    let columns = schema.get("fields")?.as_array()?;
+    spec.get("fields")?
+        .as_array()?
+        .iter()
+        .map(|f| {
+            let source = f.get("source-id")?.as_i64()?;
+            let column = columns.iter().find(|c| c["id"].as_i64() == Some(source))?.get("name")?.as_str()?;
+            Some((column.to_string(), f.get("transform")?.as_str()?.to_string()))
+        })
+        .collect()
 }

@@ -400,11 +400,37 @@ fn tables(p: &Pipeline, t: &mut Template) {
     t.output("TableNamespace", "Namespace of the tables", json!(tb.namespace.value));
     for table in &tb.tables {
         let id = logical_id(&[&table.name, "Table"]);
+        // A partitioned table gives its columns their field ids (1.. in order), which the partition fields
+        // name as their sources; Iceberg numbers partition fields from 1000.
+        let partition = table.partition_fields();
         let fields: Vec<Value> = table
             .columns
             .iter()
-            .map(|c| json!({ "Name": c.name.value, "Type": c.ty.value, "Required": c.required }))
+            .zip(1..)
+            .map(|(c, id)| {
+                let mut field = json!({ "Name": c.name.value, "Type": c.ty.value, "Required": c.required });
+                if !partition.is_empty() {
+                    field["Id"] = json!(id);
+                }
+                field
+            })
             .collect();
+        let mut iceberg = json!({ "IcebergSchema": { "SchemaFieldList": fields } });
+        if !partition.is_empty() {
+            let fields: Vec<Value> = partition
+                .iter()
+                .zip(1000..)
+                .map(|((source, column, transform), field_id)| {
+                    json!({
+                        "SourceId": source,
+                        "Transform": transform.to_string(),
+                        "Name": transform.field_name(&column.name.value),
+                        "FieldId": field_id,
+                    })
+                })
+                .collect();
+            iceberg["IcebergPartitionSpec"] = json!({ "SpecId": 0, "Fields": fields });
+        }
         t.add(
             id.clone(),
             Resource::new(
@@ -415,7 +441,7 @@ fn tables(p: &Pipeline, t: &mut Template) {
                     "Namespace": tb.namespace.value,
                     "TableName": table.name.value,
                     "OpenTableFormat": "ICEBERG",
-                    "IcebergMetadata": { "IcebergSchema": { "SchemaFieldList": fields } },
+                    "IcebergMetadata": iceberg,
                     "Compaction": { "Status": "enabled", "TargetFileSizeMB": 512 },
                     "SnapshotManagement": { "Status": "enabled", "MinSnapshotsToKeep": 1, "MaxSnapshotAgeHours": 120 },
                 }),

@@ -148,6 +148,13 @@ pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Haza
                     });
                 }
             }
+            ("AWS::S3Tables::Table", _) if replaced(c) => out.push(Hazard {
+                code: "table-replaced",
+                logical_id: id.to_string(),
+                message: format!(
+                    "table `{id}` is replaced (its Iceberg metadata, the schema or the partitioning, changed): CloudFormation creates the new table before it lets go of the old one, whose name it keeps and whose data it retains, so the update fails; change a deployed table's schema or partitioning with an Iceberg client, or drop the table first"
+                ),
+            }),
             ("AWS::Lambda::EventSourceMapping", ChangeAction::Remove) => out.push(Hazard {
                 code: "mapping-removed",
                 logical_id: id.to_string(),
@@ -265,6 +272,15 @@ mod tests {
                 "mapping-removed"
             ]
         );
+    }
+
+    #[test]
+    fn a_table_replaced_is_a_hazard() {
+        let t = template(1805, true);
+        let h = hazards(&[change("GoldTable", "AWS::S3Tables::Table", ChangeAction::Replace)], Some(&t), &t);
+        assert_eq!(h.iter().map(|h| h.code).collect::<Vec<_>>(), ["table-replaced"]);
+        assert!(h[0].message.contains("with an Iceberg client"), "{}", h[0].message);
+        assert!(hazards(&[change("GoldTable", "AWS::S3Tables::Table", ChangeAction::Modify)], Some(&t), &t).is_empty());
     }
 
     #[test]

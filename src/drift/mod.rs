@@ -201,6 +201,11 @@ pub const CODES: &[(&str, &str, &str)] = &[
     ),
     ("D601", "schedule", "runbook \"Bronze Ingestion Not Running\": the schedule is missing, disabled or changed"),
     ("D701", "tables", "the S3 Tables bucket, namespace or a table is missing: gold analytics cannot commit"),
+    (
+        "D702",
+        "table-partitioning",
+        "a table's partition spec differs from the spec's `partition:` columns: a commit of one date rewrites more than that date's files and readers cannot prune; the spec's partitioning applies to a new table (changing it replaces the table: `pipewright deploy` shows the hazard)",
+    ),
 ];
 
 fn hint(code: &str) -> &'static str {
@@ -735,10 +740,55 @@ pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
     }
 }
 
+/// A table's live partition fields (source column, transform) against the spec's; `None`: the table has
+/// no Iceberg metadata.
+pub fn table_partitioning(aspect: &mut Aspect, want: &[(String, String)], live: Option<&[(String, String)]>) {
+    let show = |fields: &[(String, String)]| {
+        if fields.is_empty() {
+            "unpartitioned".to_string()
+        } else {
+            fields.iter().map(|(c, t)| format!("{t}({c})")).collect::<Vec<_>>().join(", ")
+        }
+    };
+    match live {
+        None => aspect.drift(
+            "D702",
+            "the table has no Iceberg metadata (no schema, no partition spec)",
+            show(want),
+            "no metadata",
+        ),
+        Some(live) => aspect.setting("D702", "the partition spec", show(want), show(live)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_table_partitioned_otherwise_than_the_spec_says_is_drift() {
+        let fields = |f: &[(&str, &str)]| f.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect::<Vec<_>>();
+        let judge = |want: &[(String, String)], live: Option<&[(String, String)]>| {
+            let mut a = Aspect::new("ns.t", "AWS::S3Tables::Table", "table-partitioning", Span::UNKNOWN);
+            table_partitioning(&mut a, want, live);
+            a.findings.into_iter().map(|f| (f.code, f.message)).collect::<Vec<_>>()
+        };
+        let day = fields(&[("game_date", "day")]);
+        assert!(judge(&day, Some(&day)).is_empty());
+        let found = judge(&day, Some(&[]));
+        assert_eq!(
+            found,
+            vec![("D702", "the partition spec is unpartitioned, the spec says day(game_date)".to_string())]
+        );
+        let two = fields(&[("read_at", "hour"), ("sensor_id", "bucket[8]")]);
+        let swapped = fields(&[("sensor_id", "bucket[8]"), ("read_at", "hour")]);
+        assert_eq!(
+            judge(&two, Some(&swapped))[0].1,
+            "the partition spec is bucket[8](sensor_id), hour(read_at), the spec says hour(read_at), bucket[8](sensor_id)"
+        );
+        assert!(judge(&day, None)[0].1.contains("no Iceberg metadata"));
+    }
 
     #[test]
     fn an_alert_topic_reaches_someone_only_through_a_confirmed_subscription() {

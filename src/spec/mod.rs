@@ -2,6 +2,7 @@
 
 pub mod duration;
 pub mod model;
+pub mod partition;
 pub mod pattern;
 pub mod resolve;
 pub mod schedule;

@@ -183,6 +183,9 @@ pub struct Column {
     pub ty: Sp<String>,
     #[serde(default)]
     pub required: bool,
+    /// Partitions the table by this column through an Iceberg transform: identity, year, month, day,
+    /// hour, bucket[N] or truncate[W]. Several partitioned columns partition the table in column order.
+    pub partition: Option<Sp<String>>,
 }
 
 /// Defaults for every stage.

@@ -88,6 +88,23 @@ pub struct Column {
     pub name: Sp<String>,
     pub ty: Sp<String>,
     pub required: bool,
+    /// The partition transform as written (`check` parses it and reports a bad one).
+    pub partition: Option<Sp<String>>,
+}
+
+impl Column {
+    /// The column's partition transform, when it declares a valid one for its type.
+    pub fn transform(&self) -> Option<super::partition::Transform> {
+        let t = super::partition::Transform::parse(&self.partition.as_ref()?.value).ok()?;
+        t.check_type(&self.ty.value).ok().map(|()| t)
+    }
+}
+
+impl Table {
+    /// The partition fields: (field id of the source column, 1-based in column order; column; transform).
+    pub fn partition_fields(&self) -> Vec<(usize, &Column, super::partition::Transform)> {
+        self.columns.iter().zip(1..).filter_map(|(c, id)| Some((id, c, c.transform()?))).collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -542,7 +559,12 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                 name: name.clone(),
                 columns: cols
                     .iter()
-                    .map(|c| Column { name: c.name.clone(), ty: c.ty.clone(), required: c.required })
+                    .map(|c| Column {
+                        name: c.name.clone(),
+                        ty: c.ty.clone(),
+                        required: c.required,
+                        partition: c.partition.clone(),
+                    })
                     .collect(),
             })
             .collect(),

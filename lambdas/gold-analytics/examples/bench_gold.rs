@@ -14,6 +14,13 @@
 //!   gets them in a replay of the season: batches of DATES dates (each batch one [`Batch`]: one season
 //!   listing, the state written once at its end; 1 = every date a batch of its own).
 //!
+//! - `bench_gold commit DIR PARTITION ORDER DATES [DUMP]`: the handler itself ([`Stage::handle`], silver from
+//!   DIR) with its Iceberg commits, on a local S3 Tables (a moto server of the emulator, started for the run):
+//!   both tables created partitioned by `game_date` (PARTITION `day`, `month`, or `none`), every date of every
+//!   season in DIR delivered in batches of DATES dates (two silver events per date) in ORDER (`in-order`, or
+//!   `random:SEED`: a permutation of the dates). Prints the time of every batch and of its commits; with
+//!   `DUMP`, the tables' rows as JSON lines after the run (read back through an Iceberg scan, sorted).
+//!
 //! Prints one JSON line: rows read, rows computed, times. With `DUMP`, the analytics are also written there as
 //! JSON lines (after the timed part) for the comparison with the Python port.
 //!
@@ -26,7 +33,10 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use gold_analytics::Analytics;
 use gold_analytics::stage::{AnalyticsSink, Batch, Stage};
-use gold_analytics::table::{CommitSummary, GoldRow, Replaced, TableError};
+use gold_analytics::table::{
+    CommitSummary, GoldRow, GoldTables, PLAYER_ANALYTICS, PLAYER_COLUMNS, Replaced, TEAM_ANALYTICS, TEAM_COLUMNS,
+    TableError, TablesConfig,
+};
 use pipewright_stage::log::Logger;
 use pipewright_stage::store::{Condition, Listed, Object, ObjectStore, StoreError, Written};
 use serde_json::json;
@@ -152,6 +162,196 @@ impl AnalyticsSink for NoSink {
     }
 }
 
+/// The gold tables, with the time spent committing.
+struct Timed {
+    tables: GoldTables,
+    commits: std::sync::Mutex<Vec<(usize, f64)>>,
+}
+
+impl AnalyticsSink for Timed {
+    type Version = gold_analytics::table::Version;
+
+    async fn version(&self, table: &str, date: NaiveDate) -> Result<Self::Version, TableError> {
+        let started = Instant::now();
+        let version = self.tables.version(table, date).await;
+        self.commits.lock().map_err(|_| poisoned(table))?.push((0, started.elapsed().as_secs_f64()));
+        version
+    }
+
+    async fn replace_dates<R: GoldRow + Send + Sync>(
+        &self,
+        table: &str,
+        version: Self::Version,
+        rows: &std::collections::BTreeMap<NaiveDate, Vec<R>>,
+    ) -> Result<Replaced, TableError> {
+        let started = Instant::now();
+        let replaced = self.tables.replace_dates(table, version, rows).await;
+        self.commits.lock().map_err(|_| poisoned(table))?.push((rows.len(), started.elapsed().as_secs_f64()));
+        replaced
+    }
+}
+
+fn poisoned(table: &str) -> TableError {
+    TableError::Column { table: table.into(), column: "*".into(), problem: "timing lock poisoned".into() }
+}
+
+/// Every date of every season under DIR (`silver/player_stats/season=*/date=*`), sorted.
+fn all_dates(dir: &Path) -> Result<Vec<NaiveDate>, Error> {
+    let mut dates = Vec::new();
+    for entry in std::fs::read_dir(dir.join("silver/player_stats"))? {
+        let name = entry?.file_name();
+        if let Some(season) = name.to_str().and_then(|n| n.strip_prefix("season=")) {
+            dates.extend(season_dates(dir, season)?);
+        }
+    }
+    dates.sort();
+    Ok(dates)
+}
+
+fn sqs_message(id: String, key: &str) -> aws_lambda_events::event::sqs::SqsMessage {
+    let encoded = key.replace('/', "%2F").replace('=', "%3D");
+    let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+    m.message_id = Some(id);
+    m.body = Some(
+        json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+            "eventTime": "2026-12-03T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "configurationId": "bench",
+                "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                "object": {"key": encoded, "size": 1, "eTag": "x"}}}]})
+        .to_string(),
+    );
+    m
+}
+
+/// `bench_gold commit`: see the module docs.
+async fn commit(args: &[String]) -> Result<(), Error> {
+    use aws_sdk_s3::config::Credentials;
+    let usage = "usage: bench_gold commit DIR PARTITION ORDER DATES [DUMP]";
+    let dir = Path::new(args.first().ok_or(usage)?);
+    let transform = match args.get(1).map(String::as_str) {
+        Some("day") => Some(iceberg::spec::Transform::Day),
+        Some("month") => Some(iceberg::spec::Transform::Month),
+        Some("none") => None,
+        _ => return Err(usage.into()),
+    };
+    let mut dates = all_dates(dir)?;
+    match args.get(2).map(String::as_str) {
+        Some("in-order") => {}
+        Some(order) => {
+            let seed: u64 = order.strip_prefix("random:").ok_or(usage)?.parse()?;
+            fastrand::Rng::with_seed(seed).shuffle(&mut dates);
+        }
+        None => return Err(usage.into()),
+    }
+    let per_batch: usize = args.get(3).ok_or(usage)?.parse()?;
+    if per_batch == 0 {
+        return Err("DATES must be at least 1".into());
+    }
+
+    // From no season state, as a new pipeline.
+    let state = dir.join("state");
+    if state.exists() {
+        std::fs::remove_dir_all(&state)?;
+    }
+    let local = pipewright_stage::local_aws::LocalAws::start()?;
+    let credentials = Credentials::new("testing", "testing", None, None, "bench");
+    let s3tables = aws_sdk_s3tables::Client::from_conf(
+        aws_sdk_s3tables::Config::builder()
+            .behavior_version(aws_sdk_s3tables::config::BehaviorVersion::latest())
+            .endpoint_url(&local.endpoint)
+            .region(aws_sdk_s3tables::config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .build(),
+    );
+    let bucket = s3tables.create_table_bucket().name(hoopstat_fixtures::contract::TABLE_BUCKET).send().await?;
+    let namespace = hoopstat_fixtures::contract::NAMESPACE;
+    s3tables.create_namespace().table_bucket_arn(bucket.arn()).namespace(namespace).send().await?;
+    let config = TablesConfig {
+        table_bucket_arn: bucket.arn().to_string(),
+        namespace: namespace.into(),
+        endpoint_url: Some(local.endpoint.clone()),
+        s3_endpoint_url: Some(local.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        file_io_props: vec![
+            ("s3.access-key-id".into(), "testing".into()),
+            ("s3.secret-access-key".into(), "testing".into()),
+        ],
+    };
+    let tables = GoldTables::with_client(config.clone(), s3tables.clone()).await?;
+    for (name, columns) in [(PLAYER_ANALYTICS, &PLAYER_COLUMNS[..]), (TEAM_ANALYTICS, &TEAM_COLUMNS[..])] {
+        tables.create_partitioned(name, columns, transform).await?;
+    }
+    let (env, inputs) = hoopstat_fixtures::contract::gold_env(bucket.arn());
+    let (log, _) = Logger::capture("gold-analytics");
+    let sink = Timed { tables, commits: std::sync::Mutex::new(Vec::new()) };
+    let stage = Stage::new(&env, &inputs, DirStore { root: dir.to_path_buf(), keep_input: false }, sink, log)?;
+
+    let started = Instant::now();
+    let mut batches = Vec::new();
+    for (n, chunk) in dates.chunks(per_batch).enumerate() {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        for (i, d) in chunk.iter().enumerate() {
+            for table in ["player_stats", "team_stats"] {
+                let key = hoopstat_fixtures::contract::silver_key(table, *d);
+                event.records.push(sqs_message(format!("b{n}-{i}-{table}"), &key));
+            }
+        }
+        let batch_started = Instant::now();
+        let response = stage.handle(&event).await?;
+        let handle_s = batch_started.elapsed().as_secs_f64();
+        if let Some(failed) = response.batch_item_failures.first() {
+            return Err(format!("batch {n}: message {} failed", failed.item_identifier).into());
+        }
+        let commits = std::mem::take(&mut *stage.sink().commits.lock().map_err(|_| "lock")?);
+        let commit_s: f64 = commits.iter().map(|(_, s)| s).sum();
+        let committed = commits.iter().map(|(d, _)| d).max().copied().unwrap_or(0);
+        batches.push(json!({"first": chunk[0].to_string(), "dates": chunk.len(), "handle_s": handle_s,
+            "commit_s": commit_s, "committed_dates": committed}));
+    }
+    let total_s = started.elapsed().as_secs_f64();
+
+    let tables = &stage.sink().tables;
+    let mut shape = serde_json::Map::new();
+    for name in [PLAYER_ANALYTICS, TEAM_ANALYTICS] {
+        let t = tables.load(name).await?;
+        let snapshot = t.metadata().current_snapshot().ok_or("no snapshot")?;
+        let manifests = t.manifest_list_reader(snapshot).load().await?.entries().len();
+        shape.insert(
+            name.into(),
+            json!({"manifests": manifests, "snapshots": t.metadata().snapshots().count(),
+            "records": snapshot.summary().additional_properties.get("total-records")}),
+        );
+    }
+    if let Some(path) = args.get(4) {
+        let mut lines = Vec::new();
+        for name in [PLAYER_ANALYTICS, TEAM_ANALYTICS] {
+            for batch in tables.scan_all(name).await? {
+                lines.extend(scanned_rows(name, &batch)?);
+            }
+        }
+        lines.sort();
+        std::fs::write(path, lines.join("\n") + "\n")?;
+    }
+    println!("{}", json!({"dates": dates.len(), "batches": batches, "total_s": total_s, "tables": shape}));
+    Ok(())
+}
+
+/// The rows of a scanned batch as text lines: the table's name, then `column=value` for every column
+/// (floats in their shortest exact form).
+fn scanned_rows(table: &str, batch: &arrow::array::RecordBatch) -> Result<Vec<String>, Error> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default().with_null("null");
+    let schema = batch.schema();
+    let formatters =
+        batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<Vec<_>, _>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let cells = schema.fields().iter().zip(&formatters).map(|(f, v)| format!("{}={}", f.name(), v.value(row)));
+            format!("{table} {}", cells.collect::<Vec<_>>().join(" "))
+        })
+        .collect())
+}
+
 fn stage(dir: &Path, keep_input: bool) -> Result<Stage<DirStore, NoSink>, Error> {
     let (env, inputs) = hoopstat_fixtures::contract::gold_env(hoopstat_fixtures::contract::TABLE_BUCKET_ARN);
     let store = DirStore { root: dir.to_path_buf(), keep_input };
@@ -204,8 +404,10 @@ fn dump(out: &mut impl Write, a: &Analytics) -> Result<(), Error> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR DATES [DUMP]";
+    let usage = "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR DATES [DUMP] | bench_gold commit DIR PARTITION ORDER DATES [DUMP]";
+    if args.first().map(String::as_str) == Some("commit") {
+        return commit(&args[1..]).await;
+    }
     let (mode, dir) = match (args.first(), args.get(1)) {
         (Some(mode), Some(dir)) => (mode.as_str(), Path::new(dir)),
         _ => return Err(usage.into()),

@@ -284,6 +284,11 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             .and_then(|(_, value)| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
     }
 
+    /// Where the stage commits.
+    pub fn sink(&self) -> &T {
+        &self.sink
+    }
+
     /// Handles one SQS batch: records coalesced by season; per season, the earliest date of the batch
     /// and every later date of the season in silver are recomputed and replaced in one commit per table
     /// ([`Self::process_from`]); the messages of a season that fails are in `batch_item_failures`.

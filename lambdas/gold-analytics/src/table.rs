@@ -32,12 +32,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, SchemaRef as ArrowSchemaRef};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use futures::TryStreamExt;
 use iceberg::io::{FileIO, FileIOBuilder};
 use iceberg::spec::{
     DataFile, DataFileFormat, Datum, FormatVersion, Literal, MAIN_BRANCH, ManifestContentType, ManifestFile,
-    ManifestListWriter, ManifestWriterBuilder, NestedField, Operation, PartitionKey, PartitionSpecRef,
+    ManifestListWriter, ManifestWriterBuilder, NestedField, Operation, PartitionKey, PartitionSpec, PartitionSpecRef,
     PrimitiveLiteral, PrimitiveType, Schema, SchemaRef, Snapshot, SnapshotSummaryCollector, Struct, Summary,
     TableMetadata, Transform, Type, UnboundPartitionSpec,
 };
@@ -252,12 +252,21 @@ pub fn iceberg_schema(columns: &[Column]) -> iceberg::Result<Schema> {
     Schema::builder().with_schema_id(0).with_fields(fields).build()
 }
 
-/// The partitioning the stage creates tables with: identity of `game_date` (one partition per date).
-pub fn date_partitioning(schema: &Schema) -> iceberg::Result<UnboundPartitionSpec> {
+/// The spec's partitioning of both gold tables: `partition: day` on `game_date`, one partition per date.
+pub const DATE_PARTITION: Transform = Transform::Day;
+
+/// A partitioning of a gold table by `game_date` alone (`None`: unpartitioned), named as Iceberg names
+/// partition fields (`game_date_day`, `game_date_month`; `game_date` for identity).
+pub fn date_partitioning(schema: &Schema, transform: Option<Transform>) -> iceberg::Result<UnboundPartitionSpec> {
+    let Some(transform) = transform else { return Ok(UnboundPartitionSpec::builder().build()) };
     let source = schema
         .field_id_by_name(GAME_DATE)
         .ok_or_else(|| iceberg::Error::new(iceberg::ErrorKind::DataInvalid, "schema has no game_date"))?;
-    UnboundPartitionSpec::builder().add_partition_field(source, GAME_DATE, Transform::Identity).map(|b| b.build())
+    let name = match transform {
+        Transform::Identity => GAME_DATE.to_string(),
+        other => format!("{GAME_DATE}_{other}"),
+    };
+    UnboundPartitionSpec::builder().add_partition_field(source, name, transform).map(|b| b.build())
 }
 
 /// The rows as an Arrow batch of the table's current schema: columns by name, types checked; an
@@ -483,9 +492,20 @@ impl GoldTables {
         TableIdent::new(self.namespace.clone(), table.to_string())
     }
 
-    /// Creates the table with the stage's schema and date partitioning unless it exists (setup and
-    /// tests; the handler itself only writes to existing tables).
+    /// Creates the table with the stage's schema and the spec's partitioning ([`DATE_PARTITION`])
+    /// unless it exists (setup and tests; the handler itself only writes to existing tables).
     pub async fn create_if_missing(&self, table: &str, columns: &[Column]) -> Result<bool, TableError> {
+        self.create_partitioned(table, columns, Some(DATE_PARTITION)).await
+    }
+
+    /// Creates the table partitioned by `game_date` through `transform` (`None`: unpartitioned) unless
+    /// it exists (benchmarks of other partitionings).
+    pub async fn create_partitioned(
+        &self,
+        table: &str,
+        columns: &[Column],
+        transform: Option<Transform>,
+    ) -> Result<bool, TableError> {
         let iceberg_err = |operation, source| TableError::Iceberg {
             table: table.into(),
             date: None,
@@ -496,7 +516,8 @@ impl GoldTables {
             return Ok(false);
         }
         let schema = iceberg_schema(columns).map_err(|e| iceberg_err("building the schema", e))?;
-        let partitioning = date_partitioning(&schema).map_err(|e| iceberg_err("building the partition spec", e))?;
+        let partitioning =
+            date_partitioning(&schema, transform).map_err(|e| iceberg_err("building the partition spec", e))?;
         let creation =
             TableCreation::builder().name(table.to_string()).schema(schema).partition_spec(partitioning).build();
         self.catalog.create_table(&self.namespace, creation).await.map_err(|e| iceberg_err("creating", e))?;
@@ -720,14 +741,6 @@ impl GoldTables {
         let snapshot_id = new_snapshot_id(metadata);
         let sequence_number = metadata.next_sequence_number();
         let commit = uuid::Uuid::new_v4();
-        let mut manifest_counter = 0u32;
-        let mut new_manifest = |spec: PartitionSpecRef| -> Result<_, TableError> {
-            manifest_counter += 1;
-            let path = format!("{}/metadata/{commit}-m{manifest_counter}.avro", metadata.location());
-            let output = file_io.new_output(&path).map_err(|e| err("creating a manifest", e))?;
-            Ok(ManifestWriterBuilder::new(output, Some(snapshot_id), schema.clone(), spec.as_ref().clone())
-                .build_v2_data())
-        };
         let mut collector = SnapshotSummaryCollector::default();
         let mut manifests: Vec<ManifestFile> = Vec::new();
         let mut summary = CommitSummary {
@@ -743,102 +756,138 @@ impl GoldTables {
             attempts: 0,
         };
         let mut total_files = 0u64;
+        let spec_of = |id: i32| {
+            metadata
+                .partition_spec_by_id(id)
+                .cloned()
+                .ok_or_else(|| TableError::Partition { table: table.into(), field: format!("spec {id}") })
+        };
+        // The months the commit touches; every manifest that may hold a file of one of them is read and
+        // merged into one manifest per month, the others are kept unread.
+        let months: std::collections::BTreeSet<i32> = replaced.iter().map(|d| month_of(*d)).collect();
+        let mut groups: std::collections::BTreeMap<(i32, i32), Vec<Entry>> = std::collections::BTreeMap::new();
+        let mut to_read = Vec::new();
         if let Some(current) = metadata.current_snapshot() {
             let list = t.manifest_list_reader(current).load().await.map_err(|e| err("reading the manifest list", e))?;
             for manifest_file in list.entries() {
-                if manifest_file.content != ManifestContentType::Data {
-                    manifests.push(manifest_file.clone());
-                    continue;
-                }
-                let manifest = manifest_file.load_manifest(file_io).await.map_err(|e| err("reading a manifest", e))?;
-                let alive: Vec<_> = manifest.entries().iter().filter(|e| e.is_alive()).collect();
-                let mut of_date = Vec::with_capacity(alive.len());
-                for entry in &alive {
-                    let file = entry.data_file();
-                    of_date.push(match date_range(file, date_field) {
-                        Some((lo, hi)) if lo == hi && replaced.contains(&lo) => true,
-                        Some((lo, hi)) if lo <= hi && replaced.range(lo..=hi).next().is_some() => {
-                            let held = replaced.range(lo..=hi).next().copied().unwrap_or_default();
-                            let date = dates.iter().copied().find(|d| days(*d) == held).unwrap_or(date);
-                            return Err(TableError::MixedDates {
-                                table: table.into(),
-                                date,
-                                file: file.file_path().into(),
-                            });
+                let spec = spec_of(manifest_file.partition_spec_id)?;
+                if manifest_file.content != ManifestContentType::Data
+                    || !may_hold(manifest_file, &spec, date_field, &months)
+                {
+                    let live = manifest_file.added_files_count.zip(manifest_file.existing_files_count);
+                    if live.is_none_or(|(added, existing)| added + existing > 0) {
+                        if manifest_file.content == ManifestContentType::Data {
+                            total_files += live.map_or(0, |(a, e)| u64::from(a + e));
+                            summary.total_records += manifest_file.added_rows_count.unwrap_or(0)
+                                + manifest_file.existing_rows_count.unwrap_or(0);
                         }
-                        Some(_) => false,
-                        None if file.record_count() == 0 => false,
-                        None => {
-                            return Err(TableError::UnknownDates {
-                                table: table.into(),
-                                date,
-                                file: file.file_path().into(),
-                            });
-                        }
-                    });
-                }
-                let kept = of_date.iter().filter(|d| !**d).count() as u64;
-                if !of_date.contains(&true) {
-                    // Untouched: reuse as is (dropped once nothing in it is alive).
-                    if !alive.is_empty() {
                         manifests.push(manifest_file.clone());
                     }
-                    total_files += kept;
-                    summary.total_records += alive.iter().map(|e| e.record_count()).sum::<u64>();
                     continue;
                 }
-                let spec =
-                    metadata.partition_spec_by_id(manifest_file.partition_spec_id).cloned().ok_or_else(|| {
-                        TableError::Partition {
+                to_read.push(manifest_file.clone());
+            }
+        }
+        let loaded = futures::future::try_join_all(to_read.iter().map(|m| m.load_manifest(file_io)))
+            .await
+            .map_err(|e| err("reading a manifest", e))?;
+        for (manifest_file, manifest) in to_read.iter().zip(&loaded) {
+            // A manifest read only because nothing told its months (an unpartitioned table): kept as it is
+            // when all its live files are of one month the commit does not touch.
+            let alive = || manifest.entries().iter().filter(|e| e.is_alive());
+            let mut held =
+                alive().map(|e| date_range(e.data_file(), date_field).map(|(lo, hi)| (month_of(lo), month_of(hi))));
+            if let Some(Some((month, last))) = held.next()
+                && month == last
+                && !months.contains(&month)
+                && held.all(|h| h == Some((month, month)))
+            {
+                total_files += alive().count() as u64;
+                summary.total_records += alive().map(|e| e.record_count()).sum::<u64>();
+                manifests.push(manifest_file.clone());
+                continue;
+            }
+            for entry in alive() {
+                let file = entry.data_file();
+                let range = date_range(file, date_field);
+                let drop = match range {
+                    Some((lo, hi)) if lo == hi && replaced.contains(&lo) => true,
+                    Some((lo, hi)) if lo <= hi && replaced.range(lo..=hi).next().is_some() => {
+                        let held = replaced.range(lo..=hi).next().copied().unwrap_or_default();
+                        let date = dates.iter().copied().find(|d| days(*d) == held).unwrap_or(date);
+                        return Err(TableError::MixedDates {
                             table: table.into(),
-                            field: format!("spec {}", manifest_file.partition_spec_id),
-                        }
-                    })?;
-                let mut writer = new_manifest(spec.clone())?;
-                for (entry, drop) in alive.iter().zip(&of_date) {
-                    let file = entry.data_file().clone();
-                    let unassigned = |what: &str| {
-                        let message = format!("manifest entry of {} has no {what}", entry.data_file().file_path());
-                        err("reading a manifest", iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message))
-                    };
-                    let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
-                    if *drop {
-                        collector.remove_file(&file, schema.clone(), spec.clone());
-                        summary.removed_files += 1;
-                        summary.removed_records += file.record_count();
-                        writer
-                            .add_delete_file(file, seq, entry.file_sequence_number)
-                            .map_err(|e| err("marking a data file deleted", e))?;
-                    } else {
-                        total_files += 1;
-                        summary.total_records += file.record_count();
-                        writer
-                            .add_existing_file(
-                                file,
-                                entry.snapshot_id().ok_or_else(|| unassigned("snapshot id"))?,
-                                seq,
-                                entry.file_sequence_number,
-                            )
-                            .map_err(|e| err("keeping a data file", e))?;
+                            date,
+                            file: file.file_path().into(),
+                        });
                     }
+                    Some(_) => false,
+                    None if file.record_count() == 0 => false,
+                    None => {
+                        return Err(TableError::UnknownDates {
+                            table: table.into(),
+                            date,
+                            file: file.file_path().into(),
+                        });
+                    }
+                };
+                let unassigned = |what: &str| {
+                    let message = format!("manifest entry of {} has no {what}", file.file_path());
+                    err("reading a manifest", iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message))
+                };
+                let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
+                let group = (manifest_file.partition_spec_id, range.map_or(i32::MIN, |(lo, _)| month_of(lo)));
+                let spec = spec_of(manifest_file.partition_spec_id)?;
+                let kept = if drop {
+                    collector.remove_file(file, schema.clone(), spec);
+                    summary.removed_files += 1;
+                    summary.removed_records += file.record_count();
+                    Entry::Deleted { file: file.clone(), seq, file_seq: entry.file_sequence_number }
+                } else {
+                    total_files += 1;
+                    summary.total_records += file.record_count();
+                    Entry::Existing {
+                        file: file.clone(),
+                        snapshot: entry.snapshot_id().ok_or_else(|| unassigned("snapshot id"))?,
+                        seq,
+                        file_seq: entry.file_sequence_number,
+                    }
+                };
+                groups.entry(group).or_default().push(kept);
+            }
+        }
+        let default_spec = metadata.default_partition_spec().clone();
+        for file in files {
+            collector.add_file(file, schema.clone(), default_spec.clone());
+            summary.added_files += 1;
+            summary.added_records += file.record_count();
+            total_files += 1;
+            summary.total_records += file.record_count();
+            let month = date_range(file, date_field).map_or(month_of(days(date)), |(lo, _)| month_of(lo));
+            groups.entry((default_spec.spec_id(), month)).or_default().push(Entry::Added(file.clone()));
+        }
+        let writes = groups.into_iter().enumerate().map(|(n, ((spec_id, _), entries))| {
+            let path = format!("{}/metadata/{commit}-m{n}.avro", metadata.location());
+            let (schema, err) = (schema.clone(), &err);
+            async move {
+                let spec = spec_of(spec_id)?;
+                let output = file_io.new_output(&path).map_err(|e| err("creating a manifest", e))?;
+                let mut writer = ManifestWriterBuilder::new(output, Some(snapshot_id), schema, spec.as_ref().clone())
+                    .build_v2_data();
+                for entry in entries {
+                    match entry {
+                        Entry::Added(file) => writer.add_file(file, sequence_number),
+                        Entry::Existing { file, snapshot, seq, file_seq } => {
+                            writer.add_existing_file(file, snapshot, seq, file_seq)
+                        }
+                        Entry::Deleted { file, seq, file_seq } => writer.add_delete_file(file, seq, file_seq),
+                    }
+                    .map_err(|e| err("adding a manifest entry", e))?;
                 }
-                manifests.push(writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))?);
+                writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))
             }
-        }
-        if !files.is_empty() {
-            let spec = metadata.default_partition_spec().clone();
-            let mut writer = new_manifest(spec.clone())?;
-            for file in files {
-                collector.add_file(file, schema.clone(), spec.clone());
-                summary.added_files += 1;
-                summary.added_records += file.record_count();
-                total_files += 1;
-                summary.total_records += file.record_count();
-                writer.add_file(file.clone(), sequence_number).map_err(|e| err("adding a data file", e))?;
-            }
-            manifests.push(writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))?);
-        }
-
+        });
+        manifests.extend(futures::future::try_join_all(writes).await?);
         let list_path = format!("{}/metadata/snap-{snapshot_id}-1-{commit}.avro", metadata.location());
         let output = file_io.new_output(&list_path).map_err(|e| err("creating the manifest list", e))?;
         let mut list = ManifestListWriter::v2(
@@ -883,6 +932,71 @@ impl GoldTables {
         new_metadata.write_to(file_io, &location).await.map_err(|e| err("writing the new metadata", e))?;
         Ok((location.to_string(), summary))
     }
+}
+
+/// An entry of a manifest a commit writes.
+enum Entry {
+    Added(DataFile),
+    Existing { file: DataFile, snapshot: i64, seq: i64, file_seq: Option<i64> },
+    Deleted { file: DataFile, seq: i64, file_seq: Option<i64> },
+}
+
+/// The month of a date given in days since 1970-01-01, as months since 1970-01.
+fn month_of(days: i32) -> i32 {
+    let date = date_of(days);
+    (date.year() - 1970) * 12 + date.month0() as i32
+}
+
+fn date_of(days: i32) -> NaiveDate {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    epoch.checked_add_signed(chrono::Duration::days(i64::from(days))).unwrap_or(epoch)
+}
+
+/// The first and last day (days since 1970-01-01) of a month given as months since 1970-01.
+fn month_days(month: i32) -> (i32, i32) {
+    let first = NaiveDate::from_ymd_opt(1970 + month.div_euclid(12), month.rem_euclid(12) as u32 + 1, 1);
+    let first = first.unwrap_or(NaiveDate::MIN);
+    let next = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+    (days(first), days(next) - 1)
+}
+
+/// Whether a data manifest may hold a file of one of `months`, judged by the partition summaries in the
+/// manifest list: for each partition field derived from `game_date` by an order-keeping transform
+/// (identity, day, month, year), the manifest's range of partition values must meet one of the months.
+/// True when nothing tells (an unpartitioned table, a field without bounds).
+fn may_hold(
+    manifest: &ManifestFile,
+    spec: &PartitionSpec,
+    date_field: i32,
+    months: &std::collections::BTreeSet<i32>,
+) -> bool {
+    let Some(summaries) = &manifest.partitions else { return true };
+    for (field, summary) in spec.fields().iter().zip(summaries) {
+        let ordered =
+            matches!(field.transform, Transform::Identity | Transform::Day | Transform::Month | Transform::Year);
+        if field.source_id != date_field || !ordered {
+            continue;
+        }
+        let (Some(lo), Some(hi)) = (&summary.lower_bound, &summary.upper_bound) else { continue };
+        let Ok(Type::Primitive(result)) = field.transform.result_type(&Type::Primitive(PrimitiveType::Date)) else {
+            continue;
+        };
+        let bounds = (Datum::try_from_bytes(lo, result.clone()), Datum::try_from_bytes(hi, result));
+        let ((Ok(lo), Ok(hi)), Ok(transform)) = (bounds, create_transform_function(&field.transform)) else {
+            continue;
+        };
+        let meets = months.iter().any(|month| {
+            let (first, last) = month_days(*month);
+            match (transform.transform_literal(&Datum::date(first)), transform.transform_literal(&Datum::date(last))) {
+                (Ok(Some(a)), Ok(Some(b))) => a <= hi && b >= lo,
+                _ => true,
+            }
+        });
+        if !meets {
+            return false;
+        }
+    }
+    true
 }
 
 /// The `game_date` range `(lowest, highest)` of a data file from its column bounds, in days.
@@ -941,8 +1055,9 @@ fn new_snapshot_id(metadata: &TableMetadata) -> i64 {
 mod tests {
     use super::*;
 
-    /// The columns of the spec's `tables.tables.<name>`, read from the spec file as text.
-    fn spec_columns(name: &str) -> Vec<(String, String, bool)> {
+    /// The columns of the spec's `tables.tables.<name>`, read from the spec file as text, with the
+    /// partition transform of each.
+    fn spec_columns(name: &str) -> Vec<(String, String, bool, Option<String>)> {
         let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/hoopstat-haus.yaml"))
             .expect("spec file");
         let header = format!("    {name}:");
@@ -956,6 +1071,7 @@ mod tests {
                 field("name").expect("name"),
                 field("type").expect("type"),
                 field("required").is_some_and(|r| r == "true"),
+                field("partition"),
             ));
         }
         columns
@@ -974,8 +1090,9 @@ mod tests {
     #[test]
     fn columns_are_the_specs() {
         for (name, columns) in [(PLAYER_ANALYTICS, &PLAYER_COLUMNS[..]), (TEAM_ANALYTICS, &TEAM_COLUMNS[..])] {
-            let ours: Vec<(String, String, bool)> =
-                columns.iter().map(|c| (c.name.to_string(), kind(c).to_string(), c.required)).collect();
+            let partition = |c: &Column| (c.name == GAME_DATE).then(|| DATE_PARTITION.to_string());
+            let ours: Vec<_> =
+                columns.iter().map(|c| (c.name.to_string(), kind(c).to_string(), c.required, partition(c))).collect();
             assert_eq!(ours, spec_columns(name), "{name}");
         }
     }
@@ -987,10 +1104,12 @@ mod tests {
         assert_eq!(schema.field_id_by_name("season_net_rating"), Some(15));
         assert!(schema.field_by_name("game_id").expect("game_id").required);
         assert!(!schema.field_by_name("pace").expect("pace").required);
-        let spec = date_partitioning(&schema).expect("spec");
+        let spec = date_partitioning(&schema, Some(DATE_PARTITION)).expect("spec");
         assert_eq!(spec.fields().len(), 1);
         assert_eq!(spec.fields()[0].source_id, 1);
-        assert_eq!(spec.fields()[0].transform, Transform::Identity);
+        assert_eq!(spec.fields()[0].transform, Transform::Day);
+        assert_eq!(spec.fields()[0].name, "game_date_day");
+        assert!(date_partitioning(&schema, None).expect("none").fields().is_empty());
     }
 
     fn row() -> TeamAnalytics {

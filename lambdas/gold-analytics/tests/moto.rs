@@ -631,3 +631,64 @@ async fn silver_then_gold_on_the_s3_events_of_a_generated_day() {
     assert_eq!((player_rows.len(), team_rows.len()), (analytics.players.len(), analytics.teams.len()));
     assert_matches(&player_rows, &team_rows, &analytics);
 }
+
+/// The manifests of a table: one per month of game dates, whatever the partitioning; a commit rewrites the
+/// manifest of its month and keeps the others as they are (not read on a partitioned table: their
+/// partition summaries exclude the month). Every row stays readable.
+#[tokio::test]
+#[ignore = "needs python3 with moto[server] 5.2.1 (requirements-dev.txt)"]
+async fn a_commit_rewrites_only_the_manifest_of_its_month() {
+    use iceberg::spec::Transform;
+    let local = Local::start().await;
+    let tables = local.tables().await;
+    let g = Generator::new(5);
+    let dates = [date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2), date(2024, 3, 1)];
+    let rows = |d: NaiveDate, games: usize| {
+        let t = silver_processing::transform(&g.day(d, games).to_bronze(), d).expect("transform");
+        compute(&SilverDay { date: d, players: t.players, teams: t.teams }, &[]).expect("compute").teams
+    };
+    for (name, transform) in
+        [("by_day", Some(Transform::Day)), ("by_month", Some(Transform::Month)), ("unpartitioned", None)]
+    {
+        tables.create_partitioned(name, &TEAM_COLUMNS, transform).await.expect("create");
+        for d in dates {
+            tables.replace_date(name, d, &rows(d, 3)).await.expect("commit");
+        }
+        // (manifest path, the months of its live files)
+        let manifests = || async {
+            let t = tables.load(name).await.expect("load");
+            let list =
+                t.manifest_list_reader(t.metadata().current_snapshot().expect("snapshot")).load().await.expect("list");
+            let mut out = Vec::new();
+            for m in list.entries() {
+                let manifest = m.load_manifest(t.file_io()).await.expect("manifest");
+                let mut months: Vec<String> = manifest
+                    .entries()
+                    .iter()
+                    .filter(|e| e.is_alive())
+                    .map(|e| match e.data_file().lower_bounds()[&1].literal() {
+                        iceberg::spec::PrimitiveLiteral::Int(d) => {
+                            (date(1970, 1, 1) + chrono::Duration::days(i64::from(*d))).format("%Y-%m").to_string()
+                        }
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                months.dedup();
+                out.push((m.manifest_path.clone(), months));
+            }
+            out.sort_by(|a, b| a.1.cmp(&b.1));
+            out
+        };
+        let before = manifests().await;
+        let months: Vec<Vec<String>> = before.iter().map(|m| m.1.clone()).collect();
+        assert_eq!(months, [["2024-01"], ["2024-02"], ["2024-03"]], "{name}: one manifest per month");
+        tables.replace_date(name, dates[2], &rows(dates[2], 4)).await.expect("replace a February date");
+        let after = manifests().await;
+        assert_eq!(after.iter().map(|m| m.1.clone()).collect::<Vec<_>>(), months, "{name}");
+        assert_eq!(after[0].0, before[0].0, "{name}: January's manifest kept");
+        assert_ne!(after[1].0, before[1].0, "{name}: February's manifest rewritten");
+        assert_eq!(after[2].0, before[2].0, "{name}: March's manifest kept");
+        let scanned: usize = tables.scan_all(name).await.expect("scan").iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(scanned, 4 * 6 + 8, "{name}: 4 dates of 3 games and one of 4, two rows a game");
+    }
+}

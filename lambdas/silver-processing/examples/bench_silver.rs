@@ -1,7 +1,8 @@
 //! The Rust side of `scripts/bench-lambdas.py` (a benchmark driver, not part of the stage).
 //!
-//! - `bench_silver generate DIR [SEED]`: writes a generated season's bronze documents (the fixture
-//!   generator's) to `DIR/raw/box_scores/date=YYYY-MM-DD/data.json`, and one corrupted day (one game per
+//! - `bench_silver generate DIR [SEED] [SEASONS]`: writes the bronze documents of SEASONS generated seasons
+//!   (1 by default: 2024-25; more: the seasons before it) (the fixture generator's) to
+//!   `DIR/raw/box_scores/date=YYYY-MM-DD/data.json`, and one corrupted day (one game per
 //!   `Corruption`, three valid games) to `DIR/corrupt/raw/box_scores/date=2025-01-15/data.json`; prints
 //!   one JSON line per date (`date`, `games`, `bytes`, `path`).
 //! - `bench_silver transform OUT PASSES FILE...`: for each pass, for each bronze file: read it, transform
@@ -33,9 +34,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-fn generate(dir: &Path, seed: u64) -> Result<(), Error> {
+fn generate(dir: &Path, seed: u64, seasons: i32) -> Result<(), Error> {
     let generator = Generator::new(seed);
-    for day in generator.season(2024) {
+    for day in (2025 - seasons..2025).flat_map(|start| generator.season(start)) {
         let bytes = day.to_bronze();
         let path = dir.join(day.key());
         write(&path, &bytes)?;
@@ -101,12 +102,18 @@ fn main() -> Result<(), Error> {
     match args.first().map(String::as_str) {
         Some("generate") if args.len() >= 2 => {
             let seed = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(2024);
-            generate(Path::new(&args[1]), seed)
+            let seasons: i32 = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(1);
+            if !(1..=50).contains(&seasons) {
+                return Err(format!("SEASONS must be 1 to 50, not {seasons}").into());
+            }
+            generate(Path::new(&args[1]), seed, seasons)
         }
         Some("transform") if args.len() >= 4 => {
             let files: Vec<PathBuf> = args[3..].iter().map(PathBuf::from).collect();
             transform_files(Path::new(&args[1]), args[2].parse()?, &files)
         }
-        _ => Err("usage: bench_silver generate DIR [SEED] | bench_silver transform OUT PASSES FILE...".into()),
+        _ => {
+            Err("usage: bench_silver generate DIR [SEED] [SEASONS] | bench_silver transform OUT PASSES FILE...".into())
+        }
     }
 }
