@@ -18,13 +18,114 @@ fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("date")
 }
 
-/// The gold rows (players, teams) the generated games of `day` must give.
-fn expected_rows(seed: u64, day: NaiveDate, games: usize) -> (usize, usize) {
+/// The gold analytics the generated games of `day` must give (the first date of its season).
+fn expected(seed: u64, day: NaiveDate, games: usize) -> gold_analytics::Analytics {
     let bronze = hoopstat_fixtures::Generator::new(seed).day(day, games).to_bronze();
     let t = silver_processing::transform(&bronze, day).expect("the generated day is valid");
     let silver = gold_analytics::SilverDay { date: day, players: t.players, teams: t.teams };
-    let analytics = gold_analytics::compute(&silver, &[]).expect("analytics");
+    gold_analytics::compute(&silver, &[]).expect("analytics")
+}
+
+/// The gold rows (players, teams) the generated games of `day` must give.
+fn expected_rows(seed: u64, day: NaiveDate, games: usize) -> (usize, usize) {
+    let analytics = expected(seed, day, games);
     (analytics.players.len(), analytics.teams.len())
+}
+
+/// A gold table of the flagship read by pyiceberg (`scripts/iceberg-read.py`), an Iceberg client
+/// independent of the stage's.
+fn pyiceberg(emulator: &Emulator, table: &str) -> Value {
+    let out = std::process::Command::new("python3")
+        .args(["scripts/iceberg-read.py", "--endpoint-url", &emulator.endpoint])
+        .args(["hoopstat-haus-gold-tables", "basketball_analytics", table])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("python3 with requirements-dev.txt");
+    assert!(out.status.success(), "iceberg-read.py {table}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("iceberg-read.py prints JSON")
+}
+
+/// The tables as pyiceberg reads them: partitioned by the day of `game_date` as the spec declares, a
+/// snapshot that replaced `day`, and the rows `expected` gives, value for value.
+fn tables_read_by_pyiceberg(emulator: &Emulator, day: NaiveDate, expected: &gold_analytics::Analytics) {
+    let f = |v: Option<f64>| v.map_or(Value::Null, Value::from);
+    let players: Vec<Value> = expected
+        .players
+        .iter()
+        .map(|p| {
+            serde_json::json!([
+                p.player_id,
+                p.team_id,
+                p.points,
+                f(p.true_shooting_pct),
+                f(p.usage_rate),
+                p.season_games,
+                f(p.season_points_per_game)
+            ])
+        })
+        .collect();
+    let teams: Vec<Value> = expected
+        .teams
+        .iter()
+        .map(|t| {
+            serde_json::json!([
+                t.team_id,
+                t.game_id,
+                t.points,
+                f(t.pace),
+                f(t.net_rating),
+                t.season_games,
+                f(t.season_net_rating)
+            ])
+        })
+        .collect();
+    for (table, want, columns) in [
+        (
+            "player_analytics",
+            players,
+            [
+                "player_id",
+                "team_id",
+                "points",
+                "true_shooting_pct",
+                "usage_rate",
+                "season_games",
+                "season_points_per_game",
+            ],
+        ),
+        (
+            "team_analytics",
+            teams,
+            ["team_id", "game_id", "points", "pace", "net_rating", "season_games", "season_net_rating"],
+        ),
+    ] {
+        let read = pyiceberg(emulator, table);
+        assert_eq!(
+            read["partition_spec"],
+            serde_json::json!([{"name": "game_date_day", "transform": "day", "source": "game_date"}]),
+            "{table}"
+        );
+        let snapshots = read["snapshots"].as_array().expect("snapshots");
+        assert!(
+            snapshots.iter().any(|s| s["summary"]["pipewright.game-date"] == day.to_string().as_str()),
+            "{table}: a snapshot of {day}: {snapshots:?}"
+        );
+        let rows = read["rows"].as_array().expect("rows");
+        assert!(rows.iter().all(|r| r["game_date"] == day.to_string().as_str()), "{table}");
+        let mut got: Vec<String> =
+            rows.iter().map(|r| Value::from(columns.map(|c| r[c].clone()).to_vec()).to_string()).collect();
+        let mut want: Vec<String> = want.iter().map(Value::to_string).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got.len(), want.len(), "{table}: rows");
+        assert!(
+            got == want,
+            "{table}: pyiceberg reads other rows than the stage computed: {:?} vs {:?}",
+            got.first(),
+            want.first()
+        );
+    }
 }
 
 fn report(out: &str) -> Value {
@@ -80,6 +181,7 @@ fn a_generated_day_flows_to_gold_and_verifies_clean_and_a_rerun_duplicates_nothi
     assert_eq!(r["verify"]["clean"], true, "{out}");
     assert!(err.contains("silver-processing  batch"), "progress per batch: {err}");
     assert_eq!(silver["processes"], 1, "one execution environment, reused: {out}");
+    tables_read_by_pyiceberg(&emulator, date("2024-01-15"), &expected(7, date("2024-01-15"), 4));
 
     // Again: the stack is up to date, silver rewrites nothing, gold keeps one copy of the date.
     let (exit, out, err) = cli(&args);

@@ -10,11 +10,15 @@
 //! 2. Each date's rows are written as new Parquet data files of that date only (iceberg's
 //!    `DataFileWriter`, partition value from the table's own partition spec, column statistics
 //!    included).
-//! 3. A new snapshot: every live data file whose `game_date` bounds are exactly one of the dates is
-//!    marked DELETED in a rewritten manifest, every other live file stays (EXISTING; manifests without
-//!    such files are reused as they are), the new files are ADDED in a new manifest; operation
-//!    `overwrite` (`append` when nothing was removed), summary with added/removed/total counts,
-//!    `pipewright.game-date` (the first date) and `pipewright.last-game-date` (the last, when several).
+//! 3. A new snapshot, with one manifest per month of game dates: the manifests whose partition
+//!    summaries meet a month of the dates (every manifest of an unpartitioned table) are read
+//!    concurrently; there, every live data file whose `game_date` bounds are exactly one of the dates
+//!    is marked DELETED, every other live file stays (EXISTING), the new files are ADDED, all merged
+//!    into one new manifest per month; a manifest read whose files are all of one untouched month,
+//!    and every manifest not read, is kept as it is. So a commit reads and writes the metadata of its
+//!    own months only. Operation `overwrite` (`append` when nothing was removed), summary with
+//!    added/removed/total counts, `pipewright.game-date` (the first date) and
+//!    `pipewright.last-game-date` (the last, when several).
 //! 4. The new metadata file is written next to the old one and `UpdateTableMetadataLocation` is called
 //!    with the version token: S3 Tables' optimistic concurrency (the same call the
 //!    iceberg-catalog-s3tables catalog makes in `update_table`). A conflict is [`Replaced::Conflict`]:
