@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, SchemaRef as ArrowSchemaRef};
 use chrono::{Datelike, NaiveDate};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use iceberg::io::{FileIO, FileIOBuilder};
 use iceberg::spec::{
     DataFile, DataFileFormat, Datum, FormatVersion, Literal, MAIN_BRANCH, ManifestContentType, ManifestFile,
@@ -69,6 +69,8 @@ pub const GAME_DATE: &str = "game_date";
 pub const SUMMARY_DATE: &str = "pipewright.game-date";
 /// Snapshot summary property naming the last date a commit replaced (when it replaced several).
 pub const SUMMARY_LAST_DATE: &str = "pipewright.last-game-date";
+/// Data files written at once by a commit of several dates.
+const CONCURRENT_WRITES: usize = 8;
 /// Commit attempts before a conflict is reported.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// The wait between commit attempts: up to 100 ms after the first conflict, doubling to at most 5 s,
@@ -649,10 +651,13 @@ impl GoldTables {
                 version: metadata.format_version().to_string(),
             });
         }
-        let mut files = Vec::new();
-        for (date, rows) in rows {
-            files.extend(self.write_files(&t, table, *date, rows.as_ref()).await?);
-        }
+        // The dates' data files are written concurrently (a recompute of a season's later dates writes one
+        // per date), in date order.
+        let writes: Vec<_> =
+            rows.iter().map(|(date, rows)| self.write_files(&t, table, *date, rows.as_ref())).collect();
+        let written: Vec<Vec<DataFile>> =
+            futures::stream::iter(writes).buffered(CONCURRENT_WRITES).try_collect().await?;
+        let files: Vec<DataFile> = written.into_iter().flatten().collect();
         let dates: Vec<NaiveDate> = rows.keys().copied().collect();
         let (location, summary) = self.stage_snapshot(&t, table, &dates, &files).await?;
         let result = self

@@ -428,14 +428,28 @@ async fn a_batch_of_dates_lists_the_season_once_and_writes_the_state_once() {
     assert_eq!(silver_gets(&store).len() - before, 2);
 }
 
-/// A store on which another invocation writes the season state between this one's read and write.
+/// A memory store whose PUTs and listings go through hooks: the races of the tests below.
 #[derive(Clone)]
-struct Racing {
+struct Hooked<H> {
     inner: MemoryStore,
-    other: Arc<Mutex<Option<Vec<u8>>>>,
+    hooks: H,
 }
 
-impl pipewright_stage::store::ObjectStore for Racing {
+trait Hooks: Send + Sync {
+    /// Before a PUT of `key` reaches the store.
+    fn before_put(&self, _inner: &MemoryStore, _bucket: &str, _key: &str) {}
+
+    /// What a listing of `prefix` returns, given what the store holds.
+    fn listed(
+        &self,
+        _prefix: &str,
+        listed: Vec<pipewright_stage::store::Listed>,
+    ) -> impl std::future::Future<Output = Vec<pipewright_stage::store::Listed>> + Send {
+        async { listed }
+    }
+}
+
+impl<H: Hooks> pipewright_stage::store::ObjectStore for Hooked<H> {
     async fn get_object(
         &self,
         bucket: &str,
@@ -452,10 +466,7 @@ impl pipewright_stage::store::ObjectStore for Racing {
         content_type: &str,
         condition: pipewright_stage::store::Condition,
     ) -> Result<pipewright_stage::store::Written, pipewright_stage::store::StoreError> {
-        let other = self.other.lock().expect("lock").take();
-        if let Some(other) = other {
-            self.inner.insert(bucket, key, other);
-        }
+        self.hooks.before_put(&self.inner, bucket, key);
         self.inner.put_if(bucket, key, body, content_type, condition).await
     }
 
@@ -468,7 +479,23 @@ impl pipewright_stage::store::ObjectStore for Racing {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<pipewright_stage::store::Listed>, pipewright_stage::store::StoreError> {
-        self.inner.list(bucket, prefix).await
+        let listed = self.inner.list(bucket, prefix).await?;
+        Ok(self.hooks.listed(prefix, listed).await)
+    }
+}
+
+/// Another invocation writes the season state between this one's read and write.
+#[derive(Clone)]
+struct Racing {
+    other: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl Hooks for Racing {
+    fn before_put(&self, inner: &MemoryStore, bucket: &str, key: &str) {
+        let other = self.other.lock().expect("lock").take();
+        if let Some(other) = other {
+            inner.insert(bucket, key, other);
+        }
     }
 }
 
@@ -489,7 +516,7 @@ async fn a_concurrent_state_write_is_merged_not_lost() {
     other.dates.retain(|k, _| k == "2024-01-12");
     store.remove(SILVER, STATE_KEY);
 
-    let racing = Racing { inner: store.clone(), other: Arc::new(Mutex::new(Some(other.to_bytes()))) };
+    let racing = Hooked { inner: store.clone(), hooks: Racing { other: Arc::new(Mutex::new(Some(other.to_bytes()))) } };
     let (env, inputs) = env();
     let (log, _) = Logger::capture("gold-analytics");
     let stage = Stage::new(&env, &inputs, racing, MemorySink::default(), log).expect("config");
@@ -686,58 +713,33 @@ async fn concurrent_batches_of_one_season_converge_to_the_same_tables() {
     assert!(conflicts > 0, "the invocations raced for a commit at least once");
 }
 
-/// The store of an invocation whose first listing of silver was taken before silver wrote `hidden`
-/// (its keys are left out), and which goes on only once `gate` opens.
+/// An invocation whose first listing of silver was taken before silver wrote `hidden` (its keys are
+/// left out), and which goes on only once `gate` opens.
 #[derive(Clone)]
 struct ListedEarly {
-    inner: MemoryStore,
     hidden: String,
     gate: Arc<Mutex<Option<futures::channel::oneshot::Receiver<()>>>>,
     /// The prefixes listed so far.
     early: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
-impl pipewright_stage::store::ObjectStore for ListedEarly {
-    async fn get_object(
+impl Hooks for ListedEarly {
+    async fn listed(
         &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<pipewright_stage::store::Object>, pipewright_stage::store::StoreError> {
-        self.inner.get_object(bucket, key).await
-    }
-
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-        condition: pipewright_stage::store::Condition,
-    ) -> Result<pipewright_stage::store::Written, pipewright_stage::store::StoreError> {
-        self.inner.put_if(bucket, key, body, content_type, condition).await
-    }
-
-    fn object_limit(&self) -> pipewright_stage::ObjectLimit {
-        self.inner.object_limit()
-    }
-
-    async fn list(
-        &self,
-        bucket: &str,
         prefix: &str,
-    ) -> Result<Vec<pipewright_stage::store::Listed>, pipewright_stage::store::StoreError> {
+        mut listed: Vec<pipewright_stage::store::Listed>,
+    ) -> Vec<pipewright_stage::store::Listed> {
         // The first listing of each silver table is the early one.
         let early = self.early.lock().expect("lock").insert(prefix.to_string());
-        let mut listed = self.inner.list(bucket, prefix).await?;
         if !early {
-            return Ok(listed);
+            return listed;
         }
         listed.retain(|l| !l.key.contains(&self.hidden));
         let gate = self.gate.lock().expect("lock").take();
         if let Some(gate) = gate {
             let _ = gate.await;
         }
-        Ok(listed)
+        listed
     }
 }
 
@@ -756,11 +758,13 @@ async fn a_commit_computed_from_an_older_listing_loses_and_is_recomputed() {
     }
     put_day(&store, &g, middle, SEASON_GAMES);
     let (open, gate) = futures::channel::oneshot::channel();
-    let early = ListedEarly {
+    let early = Hooked {
         inner: store.clone(),
-        hidden: format!("date={middle}"),
-        gate: Arc::new(Mutex::new(Some(gate))),
-        early: Arc::default(),
+        hooks: ListedEarly {
+            hidden: format!("date={middle}"),
+            gate: Arc::new(Mutex::new(Some(gate))),
+            early: Arc::default(),
+        },
     };
     let (env, inputs) = env();
     let (log, captured) = Logger::capture("gold-analytics");
