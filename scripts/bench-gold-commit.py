@@ -17,7 +17,7 @@ Before the numbers, the tables a random order leaves are checked equal, row by r
 Silver comes from the Rust fixture generator and silver stage (`bench_silver generate` + `transform`), read
 from a directory; the emulator's S3 Tables and S3 (in one local Python process) hold the tables, so the
 times include its HTTP round trips (on AWS each call is a network round trip instead). Peak memory is the
-bench process's max RSS (the emulator is another process).
+bench process's own peak RSS (`VmHWM`; the emulator is another process, which wait4's figure would include).
 
     python3 scripts/bench-gold-commit.py                  # builds the examples (release) first
     python3 scripts/bench-gold-commit.py --no-build --seed 7
@@ -85,8 +85,9 @@ def main():
         for seasons, partition, order in runs:
             dump = tmp / f"gold-{seasons}-{partition}-{order.replace(':', '-')}.txt"
             cmd = [EXAMPLES / "bench_gold", "commit", dirs[seasons][0], partition, order, "1", dump]
-            (wall, peak, out), = measure(cmd, 1)
-            results[(seasons, partition, order)] = (wall, peak, json.loads(out.strip().splitlines()[-1]), dump)
+            (wall, _, out), = measure(cmd, 1)
+            summary = json.loads(out.strip().splitlines()[-1])
+            results[(seasons, partition, order)] = (wall, summary["peak_mib"], summary, dump)
 
         checks = []
         for seasons in dirs:

@@ -14,6 +14,9 @@
 //!   gets them in a replay of the season: batches of DATES dates (each batch one [`Batch`]: one season
 //!   listing, the state written once at its end; 1 = every date a batch of its own).
 //!
+//! - `bench_gold backfill DIR [DUMP]`: the whole season at once, as the handler computes it when the season's
+//!   first date arrives after every other (a back-fill, a replay of the first date): [`Stage::compute_from`]
+//!   from no state, every date read from silver.
 //! - `bench_gold commit DIR PARTITION ORDER DATES [DUMP]`: the handler itself ([`Stage::handle`], silver from
 //!   DIR) with its Iceberg commits, on a local S3 Tables (a moto server of the emulator, started for the run):
 //!   both tables created partitioned by `game_date` (PARTITION `day`, `month`, or `none`), every date of every
@@ -52,6 +55,9 @@ const BUCKET: &str = hoopstat_fixtures::contract::SILVER;
 struct DirStore {
     root: PathBuf,
     keep_input: bool,
+    /// When set, the dates silver has written so far: listings leave the others out (`commit`, where
+    /// silver writes the dates in the delivery order).
+    written: Option<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 fn io_error(operation: &'static str, key: &str, e: std::io::Error) -> StoreError {
@@ -120,6 +126,16 @@ impl ObjectStore for DirStore {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with(start) {
                 continue;
+            }
+            if let Some(written) = &self.written {
+                let date = name.strip_prefix("date=").unwrap_or_default();
+                if !written
+                    .lock()
+                    .map_err(|_| io_error("ListObjectsV2", prefix, std::io::Error::other("lock")))?
+                    .contains(date)
+                {
+                    continue;
+                }
             }
             let key = format!("{dir}/{name}/data.parquet");
             if let Ok(meta) = std::fs::metadata(self.root.join(&key)) {
@@ -193,6 +209,17 @@ impl AnalyticsSink for Timed {
 
 fn poisoned(table: &str) -> TableError {
     TableError::Column { table: table.into(), column: "*".into(), problem: "timing lock poisoned".into() }
+}
+
+/// The process's resident memory now (`VmRSS`) or at its peak (`VmHWM`), in MiB, from /proc/self/status
+/// (Linux; 0 elsewhere). The process's own: the emulator it started is another process.
+fn memory_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+    kib.unwrap_or_default() / 1024.0
 }
 
 /// Every date of every season under DIR (`silver/player_stats/season=*/date=*`), sorted.
@@ -284,7 +311,8 @@ async fn commit(args: &[String]) -> Result<(), Error> {
     let (env, inputs) = hoopstat_fixtures::contract::gold_env(bucket.arn());
     let (log, _) = Logger::capture("gold-analytics");
     let sink = Timed { tables, commits: std::sync::Mutex::new(Vec::new()) };
-    let stage = Stage::new(&env, &inputs, DirStore { root: dir.to_path_buf(), keep_input: false }, sink, log)?;
+    let store = DirStore { root: dir.to_path_buf(), keep_input: false, written: Some(Default::default()) };
+    let stage = Stage::new(&env, &inputs, store, sink, log)?;
 
     let started = Instant::now();
     let mut batches = Vec::new();
@@ -296,6 +324,15 @@ async fn commit(args: &[String]) -> Result<(), Error> {
                 event.records.push(sqs_message(format!("b{n}-{i}-{table}"), &key));
             }
         }
+        // Silver writes the batch's dates, then their events reach gold.
+        stage
+            .store()
+            .written
+            .as_ref()
+            .ok_or("no written set")?
+            .lock()
+            .map_err(|_| "lock")?
+            .extend(chunk.iter().map(|d| d.to_string()));
         let batch_started = Instant::now();
         let response = stage.handle(&event).await?;
         let handle_s = batch_started.elapsed().as_secs_f64();
@@ -306,7 +343,7 @@ async fn commit(args: &[String]) -> Result<(), Error> {
         let commit_s: f64 = commits.iter().map(|(_, s)| s).sum();
         let committed = commits.iter().map(|(d, _)| d).max().copied().unwrap_or(0);
         batches.push(json!({"first": chunk[0].to_string(), "dates": chunk.len(), "handle_s": handle_s,
-            "commit_s": commit_s, "committed_dates": committed}));
+            "commit_s": commit_s, "committed_dates": committed, "rss_mib": memory_mib("VmRSS:")}));
     }
     let total_s = started.elapsed().as_secs_f64();
 
@@ -332,7 +369,11 @@ async fn commit(args: &[String]) -> Result<(), Error> {
         lines.sort();
         std::fs::write(path, lines.join("\n") + "\n")?;
     }
-    println!("{}", json!({"dates": dates.len(), "batches": batches, "total_s": total_s, "tables": shape}));
+    println!(
+        "{}",
+        json!({"dates": dates.len(), "batches": batches, "total_s": total_s, "tables": shape,
+            "peak_mib": memory_mib("VmHWM:")})
+    );
     Ok(())
 }
 
@@ -354,7 +395,7 @@ fn scanned_rows(table: &str, batch: &arrow::array::RecordBatch) -> Result<Vec<St
 
 fn stage(dir: &Path, keep_input: bool) -> Result<Stage<DirStore, NoSink>, Error> {
     let (env, inputs) = hoopstat_fixtures::contract::gold_env(hoopstat_fixtures::contract::TABLE_BUCKET_ARN);
-    let store = DirStore { root: dir.to_path_buf(), keep_input };
+    let store = DirStore { root: dir.to_path_buf(), keep_input, written: None };
     // Logs go nowhere in particular: the benchmark's stdout is its JSON summary.
     let (log, _) = Logger::capture("gold-analytics");
     Ok(Stage::new(&env, &inputs, store, NoSink, log)?)
@@ -404,7 +445,7 @@ fn dump(out: &mut impl Write, a: &Analytics) -> Result<(), Error> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR DATES [DUMP] | bench_gold commit DIR PARTITION ORDER DATES [DUMP]";
+    let usage = "usage: bench_gold prepare DIR DATE | bench_gold day DIR DATE [DUMP] | bench_gold season DIR DATES [DUMP] | bench_gold backfill DIR [DUMP] | bench_gold commit DIR PARTITION ORDER DATES [DUMP]";
     if args.first().map(String::as_str) == Some("commit") {
         return commit(&args[1..]).await;
     }
@@ -433,6 +474,23 @@ async fn main() -> Result<(), Error> {
             (dates, earlier_dates, refreshed) = (1, c.earlier_dates, c.refreshed_dates);
             outputs.push(c.analytics);
             args.get(3)
+        }
+        "backfill" => {
+            // From no state: the season's first date arrives after every other (a back-fill): it and every
+            // later date are computed at once (`Stage::compute_from`, the handler's path).
+            let state = dir.join("state");
+            if state.exists() {
+                std::fs::remove_dir_all(&state)?;
+            }
+            let first = *season_dates(dir, "2024-25")?.first().ok_or("no silver dates")?;
+            started = Instant::now();
+            let stage = stage(dir, false)?;
+            let batch = Batch::default();
+            let (analytics, earlier, read_again) = stage.compute_from(&batch, first).await?;
+            stage.finish_batch(batch).await;
+            (dates, earlier_dates, refreshed) = (analytics.len(), earlier, read_again);
+            outputs = analytics;
+            args.get(2)
         }
         "season" => {
             // From no state: every date of the season in order, in batches of `per_batch` dates.

@@ -113,6 +113,8 @@ pub enum StageError {
     Analytics(#[from] AnalyticsError),
     #[error(transparent)]
     Table(#[from] TableError),
+    #[error("{date}: reading silver was cancelled (the runtime is shutting down)")]
+    Cancelled { date: NaiveDate },
 }
 
 /// What processing one date did (with the later dates of its season it recomputed).
@@ -289,6 +291,11 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
         &self.sink
     }
 
+    /// Where the stage reads silver.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// Handles one SQS batch: records coalesced by season; per season, the earliest date of the batch
     /// and every later date of the season in silver are recomputed and replaced in one commit per table
     /// ([`Self::process_from`]); the messages of a season that fails are in `batch_item_failures`.
@@ -333,7 +340,7 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
     }
 
     /// Reads one silver object of `date`.
-    async fn read<R>(
+    async fn read<R: Send + 'static>(
         &self,
         at: &S3Location,
         date: NaiveDate,
@@ -345,12 +352,16 @@ impl<S: ObjectStore, T: AnalyticsSink> Stage<S, T> {
             .get_object(&location.bucket, &location.key)
             .await?
             .ok_or_else(|| StageError::Missing { date, bucket: location.bucket.clone(), key: location.key.clone() })?;
-        // Only the columns the analytics use (see `silver::Projection`).
-        let rows = parse(object.body.into(), Projection::Analytics).map_err(|source| StageError::Read {
-            bucket: location.bucket,
-            key: location.key,
-            source,
-        })?;
+        // Only the columns the analytics use (see `silver::Projection`). Decoded on the blocking pool: the
+        // objects of a season (a back-fill) decode in parallel where the function has several vCPUs.
+        let body: bytes::Bytes = object.body.into();
+        let parsed = match tokio::task::spawn_blocking(move || parse(body, Projection::Analytics)).await {
+            Ok(parsed) => parsed,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only when the runtime shuts down.
+            Err(_) => return Err(StageError::Cancelled { date }),
+        };
+        let rows = parsed.map_err(|source| StageError::Read { bucket: location.bucket, key: location.key, source })?;
         Ok(Read { rows, etag: object.etag.unwrap_or_default() })
     }
 
