@@ -346,6 +346,8 @@ async fn commit(args: &[String]) -> Result<(), Error> {
             "commit_s": commit_s, "committed_dates": committed, "rss_mib": memory_mib("VmRSS:")}));
     }
     let total_s = started.elapsed().as_secs_f64();
+    // The handler's peak, before the tables are read back for the summary and the dump.
+    let peak_mib = memory_mib("VmHWM:");
 
     let tables = &stage.sink().tables;
     let mut shape = serde_json::Map::new();
@@ -372,7 +374,7 @@ async fn commit(args: &[String]) -> Result<(), Error> {
     println!(
         "{}",
         json!({"dates": dates.len(), "batches": batches, "total_s": total_s, "tables": shape,
-            "peak_mib": memory_mib("VmHWM:")})
+            "peak_mib": peak_mib})
     );
     Ok(())
 }
