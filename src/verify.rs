@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
+/// A table's partition fields: (source column, transform) in order.
+type PartitionFields = Vec<(String, String)>;
+
 /// Resolves the intrinsics of a generated template against the live account.
 struct Resolver<'a> {
     place: &'a Place,
@@ -333,7 +336,7 @@ pub async fn verify(
         let arn = place.sub(&arn);
         let names: Vec<String> = t.tables.iter().map(|t| t.name.value.clone()).collect();
         // Each table's declared partitioning, judged where the table exists.
-        let partitionings: Vec<(String, crate::spec::Span, Vec<(String, String)>)> = t
+        let partitionings: Vec<(String, crate::spec::Span, PartitionFields)> = t
             .tables
             .iter()
             .map(|t| {

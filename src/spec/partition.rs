@@ -141,7 +141,7 @@ mod tests {
         assert!(Transform::Hour.check_type("date").is_err());
         assert!(Transform::Month.check_type("string").is_err());
         assert!(Transform::Bucket(8).check_type("double").is_err());
-        let err = Transform::Truncate(2).check_type("boolean").unwrap_err();
+        let err = Transform::Truncate(2).check_type("boolean").expect_err("boolean");
         assert_eq!(err.to_string(), "`truncate[2]` does not apply to a `boolean` column");
     }
 
