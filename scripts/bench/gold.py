@@ -15,7 +15,6 @@ Prints one JSON line like `bench_gold`.
 import datetime as dt
 import json
 import math
-import os
 import sys
 import time
 
@@ -24,18 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 
-def season_of(date):
-    start = date.year if date.month >= 7 else date.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
-def path(root, table, date):
-    return f"{root}/silver/{table}/season={season_of(date)}/date={date}/data.parquet"
-
-
-def season_dates(root, season):
-    names = os.listdir(f"{root}/silver/player_stats/season={season}")
-    return sorted(dt.date.fromisoformat(n[5:]) for n in names if n.startswith("date="))
+from layout import path, season_dates, season_of  # noqa: E402
 
 
 PLAYER_TYPES = {"game_date": "date32[day]", "season": "string", "game_id": "string", "team_id": "int64",

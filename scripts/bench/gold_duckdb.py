@@ -19,26 +19,13 @@ timing). Season-to-date aggregates are window aggregates over the rows of the sa
 
 import datetime as dt
 import json
-import os
 import sys
 import time
 
 import duckdb
 
 
-# As in gold.py.
-def season_of(date):
-    start = date.year if date.month >= 7 else date.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
-def path(root, table, date):
-    return f"{root}/silver/{table}/season={season_of(date)}/date={date}/data.parquet"
-
-
-def season_dates(root, season):
-    names = os.listdir(f"{root}/silver/player_stats/season={season}")
-    return sorted(dt.date.fromisoformat(n[5:]) for n in names if n.startswith("date="))
+from layout import path, season_dates, season_of  # noqa: E402
 
 
 # The columns used, with silver's types (gold.py's PLAYER_TYPES / TEAM_TYPES in DuckDB's names).

@@ -34,24 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# The counting statistics, in the order of the Rust `Counts` and `Statistics` (JSON names, silver column names).
-STATS = [
-    ("points", "points"),
-    ("fieldGoalsMade", "field_goals_made"),
-    ("fieldGoalsAttempted", "field_goals_attempted"),
-    ("threePointersMade", "three_pointers_made"),
-    ("threePointersAttempted", "three_pointers_attempted"),
-    ("freeThrowsMade", "free_throws_made"),
-    ("freeThrowsAttempted", "free_throws_attempted"),
-    ("reboundsOffensive", "rebounds_offensive"),
-    ("reboundsDefensive", "rebounds_defensive"),
-    ("reboundsTotal", "rebounds_total"),
-    ("assists", "assists"),
-    ("steals", "steals"),
-    ("blocks", "blocks"),
-    ("turnovers", "turnovers"),
-    ("foulsPersonal", "fouls_personal"),
-]
+from layout import STATS  # noqa: E402
 STAT_KEYS = [k for k, _ in STATS]
 COUNT_COLS = [c for _, c in STATS]
 NSTATS = len(STATS)

@@ -34,23 +34,7 @@ import time
 
 import duckdb
 
-COUNTS = [
-    ("points", "points"),
-    ("fieldGoalsMade", "field_goals_made"),
-    ("fieldGoalsAttempted", "field_goals_attempted"),
-    ("threePointersMade", "three_pointers_made"),
-    ("threePointersAttempted", "three_pointers_attempted"),
-    ("freeThrowsMade", "free_throws_made"),
-    ("freeThrowsAttempted", "free_throws_attempted"),
-    ("reboundsOffensive", "rebounds_offensive"),
-    ("reboundsDefensive", "rebounds_defensive"),
-    ("reboundsTotal", "rebounds_total"),
-    ("assists", "assists"),
-    ("steals", "steals"),
-    ("blocks", "blocks"),
-    ("turnovers", "turnovers"),
-    ("foulsPersonal", "fouls_personal"),
-]
+from layout import STATS as COUNTS  # noqa: E402
 
 # The bronze document's fields that silver uses (others in the JSON are skipped by the reader).
 STATISTICS = "STRUCT(minutes VARCHAR, {}, plusMinusPoints DOUBLE)".format(

@@ -1,0 +1,44 @@
+"""What the benchmark ports share (FOR BENCHMARKING ONLY, `scripts/bench-lambdas.py`): the silver bucket's layout
+as a directory (`DIR/silver/{table}/season={season}/date={date}/data.parquet`, the stages' key templates) and the
+box score's counting statistics. Imports nothing heavy, so that each port's wall time counts only its own library.
+"""
+
+import datetime as dt
+import os
+
+
+def season_of(date):
+    """The NBA season of a date (`2024-25` from July 2024 to June 2025), as `silver_processing::season_of`."""
+    start = date.year if date.month >= 7 else date.year - 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def path(root, table, date):
+    """The silver object of `table` (`player_stats`, `team_stats`) for `date` under `root`."""
+    return f"{root}/silver/{table}/season={season_of(date)}/date={date}/data.parquet"
+
+
+def season_dates(root, season):
+    """The dates of `season` that have a `player_stats` object under `root`, sorted."""
+    names = os.listdir(f"{root}/silver/player_stats/season={season}")
+    return sorted(dt.date.fromisoformat(n[5:]) for n in names if n.startswith("date="))
+
+
+# The counting statistics, in the order of the Rust `Counts` and `Statistics` (JSON names, silver column names).
+STATS = [
+    ("points", "points"),
+    ("fieldGoalsMade", "field_goals_made"),
+    ("fieldGoalsAttempted", "field_goals_attempted"),
+    ("threePointersMade", "three_pointers_made"),
+    ("threePointersAttempted", "three_pointers_attempted"),
+    ("freeThrowsMade", "free_throws_made"),
+    ("freeThrowsAttempted", "free_throws_attempted"),
+    ("reboundsOffensive", "rebounds_offensive"),
+    ("reboundsDefensive", "rebounds_defensive"),
+    ("reboundsTotal", "rebounds_total"),
+    ("assists", "assists"),
+    ("steals", "steals"),
+    ("blocks", "blocks"),
+    ("turnovers", "turnovers"),
+    ("foulsPersonal", "fouls_personal"),
+]
