@@ -17,7 +17,6 @@ timing). Season-to-date aggregates are window aggregates over the rows of the sa
 `day` over every row read (all of them count). Rows keep the input order: (date, position in the object).
 """
 
-import datetime as dt
 import json
 import sys
 import time
@@ -25,7 +24,7 @@ import time
 import duckdb
 
 
-from layout import path, season_dates, season_of  # noqa: E402
+from layout import path, workload, write_records  # noqa: E402
 
 
 # The columns used, with silver's types (gold.py's PLAYER_TYPES / TEAM_TYPES in DuckDB's names).
@@ -223,30 +222,18 @@ def dump(con, out):
             record = {"table": table, **dict(zip(columns, row[1:]))}
             record["game_date"] = str(record["game_date"])
             rows.setdefault(row[0], {"player": [], "team": []})[table].append(record)
-    for day in sorted(rows):
-        for table in ("player", "team"):
-            for record in rows[day][table]:
-                out.write(json.dumps(record) + "\n")
+    write_records(out, rows)
 
 
 def main():
-    mode, root = sys.argv[1], sys.argv[2]
     started = time.perf_counter()
+    mode, root, season, dates, date, dump_to = workload(sys.argv, __doc__)
     con = duckdb.connect()  # an in-memory database (~20 ms: counted, as the Rust stage's setup is)
     con.execute(MACROS)
     if mode == "day":
-        date = dt.date.fromisoformat(sys.argv[3])
-        dump_to = sys.argv[4] if len(sys.argv) > 4 else None
-        season = season_of(date)
-        dates = [d for d in season_dates(root, season) if d < date] + [date]
         targets, cumulative = f"{{day}} = DATE '{date}'", False
-    elif mode == "season":
-        dump_to = sys.argv[3] if len(sys.argv) > 3 else None
-        season = "2024-25"
-        dates = season_dates(root, season)
-        targets, cumulative = "true", True
     else:
-        sys.exit(__doc__)
+        targets, cumulative = "true", True
     player_rows = read(con, "players", "player_stats", PLAYER_TYPES, root, dates)
     team_rows = read(con, "teams", "team_stats", TEAM_TYPES, root, dates)
     read_s = time.perf_counter() - started

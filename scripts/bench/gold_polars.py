@@ -17,7 +17,6 @@ and date and takes cumulative sums over the dates per id, joined back on (id, da
 totals of the dates up to and including it.
 """
 
-import datetime as dt
 import json
 import sys
 import time
@@ -25,7 +24,7 @@ import time
 import polars as pl
 
 
-from layout import path, season_dates, season_of  # noqa: E402
+from layout import path, workload, write_records  # noqa: E402
 
 
 # The columns used, with silver's types (gold.py's PLAYER_TYPES / TEAM_TYPES as Polars types).
@@ -208,28 +207,16 @@ def dump(out, player_out, team_out):
             record = {"table": table, **record}
             record["game_date"] = str(record["game_date"])
             rows.setdefault(record["game_date"], {"player": [], "team": []})[table].append(record)
-    for day in sorted(rows):
-        for table in ("player", "team"):
-            for record in rows[day][table]:
-                out.write(json.dumps(record) + "\n")
+    write_records(out, rows)
 
 
 def main():
-    mode, root = sys.argv[1], sys.argv[2]
     started = time.perf_counter()
+    mode, root, season, dates, date, dump_to = workload(sys.argv, __doc__)
     if mode == "day":
-        date = dt.date.fromisoformat(sys.argv[3])
-        dump_to = sys.argv[4] if len(sys.argv) > 4 else None
-        season = season_of(date)
-        dates = [d for d in season_dates(root, season) if d < date] + [date]
         targets, cumulative = pl.col("_day") == date, False
-    elif mode == "season":
-        dump_to = sys.argv[3] if len(sys.argv) > 3 else None
-        season = "2024-25"
-        dates = season_dates(root, season)
-        targets, cumulative = pl.lit(True), True
     else:
-        sys.exit(__doc__)
+        targets, cumulative = pl.lit(True), True
     players = read("player_stats", PLAYER_TYPES, root, dates)
     teams = read("team_stats", TEAM_TYPES, root, dates)
     read_s = time.perf_counter() - started

@@ -4,7 +4,9 @@ box score's counting statistics. Imports nothing heavy, so that each port's wall
 """
 
 import datetime as dt
+import json
 import os
+import sys
 
 
 def season_of(date):
@@ -42,3 +44,28 @@ STATS = [
     ("turnovers", "turnovers"),
     ("foulsPersonal", "fouls_personal"),
 ]
+
+
+def workload(argv, usage):
+    """The command line of a gold port: `day DIR DATE [DUMP]` (the date with every earlier date of its season) or
+    `season DIR [DUMP]` (every date of the 2024-25 season). Returns (mode, root, season, dates, the date or None, the
+    dump's path or None); exits with `usage` otherwise."""
+    if len(argv) < 3 or argv[1] not in ("day", "season") or (argv[1] == "day" and len(argv) < 4):
+        sys.exit(usage)
+    mode, root = argv[1], argv[2]
+    if mode == "day":
+        date = dt.date.fromisoformat(argv[3])
+        season = season_of(date)
+        dates = [d for d in season_dates(root, season) if d < date] + [date]
+        return mode, root, season, dates, date, argv[4] if len(argv) > 4 else None
+    season = "2024-25"
+    return mode, root, season, season_dates(root, season), None, argv[3] if len(argv) > 3 else None
+
+
+def write_records(out, records):
+    """JSON lines as gold.py writes them from `{day: {"player": [record, ...], "team": [...]}}`: per date, its players
+    then its teams, each in input order."""
+    for day in sorted(records):
+        for table in ("player", "team"):
+            for record in records[day][table]:
+                out.write(json.dumps(record) + "\n")
