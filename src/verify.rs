@@ -355,7 +355,7 @@ pub async fn verify(
                     drift::tables(&mut a, &names, &live);
                     let mut aspects = vec![a];
                     for (name, span, want) in partitionings {
-                        let Some(fields) = live.partitioning.get(&name) else { continue };
+                        let Some(fields) = live.tables.get(&name) else { continue };
                         let mut p =
                             Aspect::new(format!("{ns}.{name}"), "AWS::S3Tables::Table", "table-partitioning", span);
                         drift::table_partitioning(&mut p, &want, fields.as_deref());

@@ -518,31 +518,30 @@ impl Readers {
                 .map_err(|e| AwsError::new("s3tables:GetNamespace", namespace, e)),
         )?
         .is_some();
-        let mut present = Vec::new();
-        let mut partitionings = BTreeMap::new();
-        if ns {
-            for t in tables {
-                let found = none_if_missing(
-                    self.s3tables
-                        .get_table()
-                        .table_bucket_arn(bucket_arn)
-                        .namespace(namespace)
-                        .name(t)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::new("s3tables:GetTable", t.as_str(), e)),
-                )?;
-                if let Some(found) = found {
-                    let partitioning = match found.metadata_location() {
-                        Some(location) => Some(self.partitioning(t, location).await?),
-                        None => None,
-                    };
-                    partitionings.insert(t.clone(), partitioning);
-                    present.push(t.clone());
-                }
-            }
+        if !ns {
+            return Ok(TablesState { bucket, namespace: ns, tables: BTreeMap::new() });
         }
-        Ok(TablesState { bucket, namespace: ns, tables: present, partitioning: partitionings })
+        // The tables at once, each read with its partitioning.
+        let read = tables.iter().map(|t| async move {
+            let found = none_if_missing(
+                self.s3tables
+                    .get_table()
+                    .table_bucket_arn(bucket_arn)
+                    .namespace(namespace)
+                    .name(t)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new("s3tables:GetTable", t.as_str(), e)),
+            )?;
+            let Some(found) = found else { return Ok(None) };
+            let partitioning = match found.metadata_location() {
+                Some(location) => Some(self.partitioning(t, location).await?),
+                None => None,
+            };
+            Ok::<_, AwsError>(Some((t.clone(), partitioning)))
+        });
+        let present = futures::future::try_join_all(read).await?.into_iter().flatten().collect();
+        Ok(TablesState { bucket, namespace: ns, tables: present })
     }
 
     /// The partition fields of the default partition spec in a table's current Iceberg metadata
@@ -637,10 +636,9 @@ pub struct LiveSubscription {
 pub struct TablesState {
     pub bucket: bool,
     pub namespace: bool,
-    pub tables: Vec<String>,
-    /// Each present table's partition fields (source column, transform) from its current Iceberg
-    /// metadata; `None` for a table without metadata.
-    pub partitioning: BTreeMap<String, Option<Vec<(String, String)>>>,
+    /// The tables that exist, each with its partition fields (source column, transform) from its
+    /// current Iceberg metadata; `None` for a table without metadata.
+    pub tables: BTreeMap<String, Option<Vec<(String, String)>>>,
 }
 
 /// The partition fields of an Iceberg table metadata document's default spec, each as (source column,

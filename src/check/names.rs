@@ -144,18 +144,14 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                             .with_hint("use boolean, int, long, float, double, decimal(P,S), date, time, timestamp, timestamptz, string, uuid or binary"),
                     );
                 }
-                if let Some(text) = &col.partition {
-                    let checked =
-                        crate::spec::partition::Transform::parse(&text.value).and_then(|t| t.check_type(&col.ty.value));
-                    if let Err(e) = checked {
-                        let hint = match e {
-                            crate::spec::partition::TransformError::Type { .. } => {
-                                "year, month and day apply to date and timestamp columns, hour to timestamps; bucket[N] not to boolean, float or double; truncate[W] to int, long, decimal, string and binary".to_string()
-                            }
-                            _ => format!("use {}", crate::spec::partition::Transform::ALL),
-                        };
-                        out.push(Diagnostic::error(codes::INVALID_VALUE, text.span, e.to_string()).with_hint(hint));
-                    }
+                if let (Some(text), Some(Err(e))) = (&col.partition, col.declared_transform()) {
+                    let hint = match e {
+                        crate::spec::partition::TransformError::Type { .. } => {
+                            "year, month and day apply to date and timestamp columns, hour to timestamps; bucket[N] not to boolean, float or double; truncate[W] to int, long, decimal, string and binary".to_string()
+                        }
+                        _ => format!("use {}", crate::spec::partition::Transform::ALL),
+                    };
+                    out.push(Diagnostic::error(codes::INVALID_VALUE, text.span, e.to_string()).with_hint(hint));
                 }
             }
         }

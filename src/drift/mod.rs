@@ -734,7 +734,7 @@ pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
     } else if !live.namespace {
         aspect.drift("D701", "the namespace does not exist", "present", "missing");
     } else {
-        for t in want.iter().filter(|t| !live.tables.contains(t)) {
+        for t in want.iter().filter(|t| !live.tables.contains_key(*t)) {
             aspect.drift("D701", format!("table `{t}` does not exist"), "present", "missing");
         }
     }

@@ -93,10 +93,16 @@ pub struct Column {
 }
 
 impl Column {
+    /// The column's partition transform as declared (`None`: no `partition:`), checked against its type.
+    pub fn declared_transform(&self) -> Option<Result<super::partition::Transform, super::partition::TransformError>> {
+        let text = self.partition.as_ref()?;
+        let checked = super::partition::Transform::parse(&text.value);
+        Some(checked.and_then(|t| t.check_type(&self.ty.value).map(|()| t)))
+    }
+
     /// The column's partition transform, when it declares a valid one for its type.
     pub fn transform(&self) -> Option<super::partition::Transform> {
-        let t = super::partition::Transform::parse(&self.partition.as_ref()?.value).ok()?;
-        t.check_type(&self.ty.value).ok().map(|()| t)
+        self.declared_transform()?.ok()
     }
 }
 

@@ -801,6 +801,7 @@ impl GoldTables {
             .await
             .map_err(|e| err("reading a manifest", e))?;
         for (manifest_file, manifest) in to_read.iter().zip(&loaded) {
+            let spec = spec_of(manifest_file.partition_spec_id)?;
             // A manifest read only because nothing told its months (an unpartitioned table): kept as it is
             // when all its live files are of one month the commit does not touch.
             let alive = || manifest.entries().iter().filter(|e| e.is_alive());
@@ -846,9 +847,8 @@ impl GoldTables {
                 };
                 let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
                 let group = (manifest_file.partition_spec_id, range.map_or(i32::MIN, |(lo, _)| month_of(lo)));
-                let spec = spec_of(manifest_file.partition_spec_id)?;
                 let kept = if drop {
-                    collector.remove_file(file, schema.clone(), spec);
+                    collector.remove_file(file, schema.clone(), spec.clone());
                     summary.removed_files += 1;
                     summary.removed_records += file.record_count();
                     Entry::Deleted { file: file.clone(), seq, file_seq: entry.file_sequence_number }
