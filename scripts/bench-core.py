@@ -5,8 +5,12 @@ For synthetic specs of 1, 10, 100 and 1,000 stages (`pipewright synth`) and the 
 spec, prints the wall time (best of N runs) and peak memory (max RSS of the process) of
 `pipewright check`, `pipewright generate`, and `cfn-lint` on the template pipewright generated.
 
-    python3 scripts/bench-core.py            # builds the release binary first
+    python3 scripts/bench-core.py            # builds the offline gate (release) first
     python3 scripts/bench-core.py --runs 10 --sizes 1,10,100,1000
+    python3 scripts/bench-core.py --bin /tmp/pipewright-of-another-commit --lint-runs 0
+
+The release binary of the offline gate (`--no-default-features`, the build a CI job installs) goes to
+target/gate/release/pipewright; its check and generate are the same code as the full tool's.
 """
 
 import argparse
@@ -18,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / "target" / "release" / "pipewright"
+GATE = ROOT / "target" / "gate" / "release" / "pipewright"
 
 
 # Spawns one command and reports its wall time, peak RSS and exit code. It runs in a fresh, small
@@ -73,10 +77,14 @@ def main():
     ap.add_argument("--lint-runs", type=int, default=1, help="runs of cfn-lint per size")
     ap.add_argument("--lint-limit", type=int, default=120, help="seconds after which cfn-lint is stopped")
     ap.add_argument("--no-build", action="store_true", help="use the existing release binary")
+    ap.add_argument("--bin", type=Path, help="measure this pipewright binary instead (no build)")
     args = ap.parse_args()
 
-    if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
+    global BIN
+    BIN = args.bin or GATE
+    if not args.no_build and not args.bin:
+        subprocess.run(["cargo", "build", "--release", "--locked", "--quiet", "--no-default-features", "--bin",
+                        "pipewright", "--target-dir", str(ROOT / "target" / "gate")], cwd=ROOT, check=True)
     # `--append-rules=` with `=`: the option takes several values and would swallow the template.
     lint = ["cfn-lint", "--append-rules=cfn_lint_serverless.rules", "--"]
     version = subprocess.run(["cfn-lint", "--version"], capture_output=True, text=True).stdout.strip()
@@ -103,10 +111,12 @@ def main():
                             if line.startswith("    Type: "))
             # cfn-lint exits 2/4/8 (bit mask) on findings: a 1,000-stage stack exceeds CloudFormation's
             # 500-resource limit, which cfn-lint reports. Only the time matters here.
-            lint_t, lint_m = measure(lint + [str(template)], args.lint_runs, ok=range(0, 32), limit=args.lint_limit)
+            lint_t, lint_m = (measure(lint + [str(template)], args.lint_runs, ok=range(0, 32), limit=args.lint_limit)
+                              if args.lint_runs else (None, None))
             total = check_t + gen_t
             lint_col = (f"{fmt_time(lint_t)}{lint_m:>6.1f} MiB | {lint_t / total:>7.0f}x" if lint_t is not None
-                        else f"  > {args.lint_limit:>4} s   (killed)  |        -")
+                        else f"  > {args.lint_limit:>4} s   (killed)  |        -" if args.lint_runs
+                        else f"{'not run':>28} |        -")
             print(f"{label:<16}{resources:>10} | {fmt_time(check_t)}{check_m:>6.1f} MiB | {fmt_time(gen_t)}"
                   f"{gen_m:>6.1f} MiB | {fmt_time(total)} | {lint_col}")
     print("\ntargets: hoopstat-haus check+generate < 50 ms; 1,000 stages < 1 s, growing linearly")

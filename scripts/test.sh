@@ -49,3 +49,22 @@ python3 -m venv "$checkov_env"
 "$checkov_env/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 "$checkov_env/bin/checkov" --version
 CHECKOV="$checkov_env/bin/checkov" python3 scripts/checkov.py generated "$shapes"
+
+echo "== the offline gate (--no-default-features: check, generate, docs, graph, schema, explain; no tokio, no AWS SDK)"
+# Last: its binary replaces the full one in target/debug.
+if cargo tree --locked --no-default-features -p pipewright -e normal,build --prefix none | grep -E '^(tokio|aws-[a-z-]+) '; then
+  echo "the offline gate depends on tokio or the AWS SDK (above)"; exit 1
+fi
+cargo clippy --locked --no-default-features --lib --bin pipewright -- -D warnings
+cargo build --locked --no-default-features --bin pipewright
+for spec in specs/*.yaml; do
+  "$pipewright" check "$spec" >/dev/null
+  "$pipewright" generate "$spec" --check
+done
+set +e
+"$pipewright" --color never verify specs/minimal.yaml 2>"$shapes/offline.err"; code=$?
+set -e
+if [ "$code" != 2 ] || ! grep -q "offline gate" "$shapes/offline.err"; then
+  echo "the offline gate's answer to an AWS command (exit $code):"; cat "$shapes/offline.err"; exit 1
+fi
+echo "offline gate: builds without tokio and the AWS SDK, checks and generates every spec"

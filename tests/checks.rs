@@ -28,7 +28,7 @@ fn code_of(path: &Path) -> String {
 }
 
 fn diagnose(path: &Path) -> (Source, Vec<pipewright::report::Diagnostic>) {
-    let loaded = pipewright::cli::diagnose(Source::read(path).expect("readable"));
+    let loaded = pipewright::check::diagnose(Source::read(path).expect("readable"));
     (loaded.source, loaded.diagnostics)
 }
 
@@ -141,7 +141,7 @@ fn every_spec_in_specs_checks_clean() {
 fn synthetic_specs_check_clean() {
     for n in [1, 10, 100] {
         let source = Source::text(format!("synth-{n}.yaml"), pipewright::spec::synthetic::spec(n));
-        let loaded = pipewright::cli::diagnose(source);
+        let loaded = pipewright::check::diagnose(source);
         assert!(loaded.diagnostics.is_empty(), "{n} stages: {:?}", loaded.diagnostics);
         assert_eq!(loaded.pipeline.expect("parsed").stages.len(), n + 1);
     }
@@ -183,7 +183,7 @@ fn alerts_none_is_deliberate_and_warned_at_its_line() {
     let base = std::fs::read_to_string("tests/fixtures/checks/pw402-alarm-without-actions.yaml").expect("fixture");
     let with = |alerts: &str| {
         let text = base.replacen("project: demo\n", &format!("project: demo\n{alerts}"), 1);
-        pipewright::cli::diagnose(Source::text("specs/demo.yaml", text))
+        pipewright::check::diagnose(Source::text("specs/demo.yaml", text))
     };
 
     let loaded = with("alerts: none\n");

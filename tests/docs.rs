@@ -118,7 +118,7 @@ fn runbook_commands_of_implemented_commands_parse() {
 #[test]
 fn runbook_of_the_minimal_spec() {
     let loaded =
-        pipewright::cli::diagnose(pipewright::spec::Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
+        pipewright::check::diagnose(pipewright::spec::Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
     let text =
         pipewright::docs::runbook(&loaded.pipeline.expect("parsed"), "minimal", "specs/minimal.yaml").expect("renders");
     insta::assert_snapshot!("runbook_minimal", text);

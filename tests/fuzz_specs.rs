@@ -200,7 +200,7 @@ fn mutate_once(rng: &mut fastrand::Rng, text: &str) -> String {
 /// Everything the offline commands do with a spec: check, and for a spec without errors, generate
 /// the templates, the parameters and the runbook, and draw the graph.
 fn exercise(path: &str, text: &str) {
-    let loaded = pipewright::cli::diagnose(Source::text(path, text));
+    let loaded = pipewright::check::diagnose(Source::text(path, text));
     let Some(p) = loaded.pipeline else { return };
     let _ = pipewright::report::render::render(
         pipewright::report::render::Format::Sarif,

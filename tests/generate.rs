@@ -11,7 +11,7 @@ use std::path::Path;
 use support::cli;
 
 fn flagship_template() -> Value {
-    let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/hoopstat-haus.yaml")).expect("spec"));
+    let loaded = pipewright::check::diagnose(Source::read(Path::new("specs/hoopstat-haus.yaml")).expect("spec"));
     let template = pipewright::cfn::template(&loaded.pipeline.expect("parsed"), "specs/hoopstat-haus.yaml");
     template.to_value()
 }
@@ -90,7 +90,7 @@ fn output_is_deterministic() {
     let a = flagship_template();
     let b = flagship_template();
     assert_eq!(a, b);
-    let loaded = pipewright::cli::diagnose(
+    let loaded = pipewright::check::diagnose(
         Source::read(std::path::Path::new("specs/hoopstat-haus.yaml")).expect("the flagship spec"),
     );
     let p = loaded.pipeline.expect("parsed");
@@ -217,7 +217,7 @@ fn alarms_match_the_runbook_and_have_actions() {
 fn failed_records_alarm_on_the_stage_library_metric_with_the_errors_threshold() {
     let text = std::fs::read_to_string("tests/fixtures/sensor-chain.yaml").expect("fixture");
     let text = format!("{text}\nalarms:\n  errors: 3\n");
-    let loaded = pipewright::cli::diagnose(Source::text("tests/fixtures/sensor-chain.yaml", text));
+    let loaded = pipewright::check::diagnose(Source::text("tests/fixtures/sensor-chain.yaml", text));
     assert!(
         loaded.diagnostics.iter().all(|d| d.severity != pipewright::report::Severity::Error),
         "{:?}",
@@ -282,7 +282,7 @@ fn local_stages_get_a_crontab_and_lambda_schedules_a_scheduler() {
             .contains("PIPEWRIGHT_OUTPUTS=box_scores=s3://hoopstat-haus-bronze/raw/box_scores/date={date}/data.json\n"),
         "the local run gets the same env contract: {crontab}"
     );
-    let loaded = pipewright::cli::diagnose(Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
+    let loaded = pipewright::check::diagnose(Source::read(Path::new("specs/minimal.yaml")).expect("spec"));
     let t = pipewright::cfn::template(&loaded.pipeline.expect("parsed"), "specs/minimal.yaml").to_value();
     let s = &t["Resources"]["ExportSchedule"]["Properties"];
     assert_eq!(s["ScheduleExpression"], "cron(0 6 * * ? *)");
@@ -411,7 +411,7 @@ fn checkov_skips_carry_their_reasons_and_follow_the_spec() {
         "  curate:\n    trigger:",
         "  curate:\n    function:\n      reserved_concurrency: 10\n    queue:\n      max_concurrency: 4\n    trigger:",
     );
-    let loaded = pipewright::cli::diagnose(Source::text("specs/minimal.yaml", text));
+    let loaded = pipewright::check::diagnose(Source::text("specs/minimal.yaml", text));
     let t = pipewright::cfn::template(&loaded.pipeline.expect("parses"), "specs/minimal.yaml").to_value();
     let skips = |id: &str| -> Vec<(String, String)> {
         t["Resources"][id]["Metadata"]["checkov"]["skip"]
@@ -459,7 +459,7 @@ fn checkov_skips_carry_their_reasons_and_follow_the_spec() {
 #[test]
 fn partitioned_tables_declare_their_partition_spec() {
     let text = std::fs::read_to_string("tests/fixtures/sensor-tables.yaml").expect("fixture");
-    let loaded = pipewright::cli::diagnose(Source::text("tests/fixtures/sensor-tables.yaml", text.clone()));
+    let loaded = pipewright::check::diagnose(Source::text("tests/fixtures/sensor-tables.yaml", text.clone()));
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let p = loaded.pipeline.expect("parses");
     let t = pipewright::cfn::template(&p, "tests/fixtures/sensor-tables.yaml").to_value();
@@ -494,7 +494,7 @@ fn partitioned_tables_declare_their_partition_spec() {
 
     // Without `partition:`, no ids and no partition spec.
     let plain = text.replace(", partition: hour", "").replace(", partition: \"bucket[8]\"", "");
-    let p = pipewright::cli::diagnose(Source::text("plain.yaml", plain)).pipeline.expect("parses");
+    let p = pipewright::check::diagnose(Source::text("plain.yaml", plain)).pipeline.expect("parses");
     let t = pipewright::cfn::template(&p, "plain.yaml").to_value();
     let readings = &t["Resources"]["ReadingsTable"]["Properties"]["IcebergMetadata"];
     assert!(readings.get("IcebergPartitionSpec").is_none());
@@ -513,7 +513,7 @@ fn a_bad_partition_transform_is_an_error_at_its_value() {
     ] {
         let mutated = text.replace(from, to);
         let line = mutated.lines().position(|l| l.contains(to)).expect("mutated line") + 1;
-        let loaded = pipewright::cli::diagnose(Source::text("t.yaml", mutated));
+        let loaded = pipewright::check::diagnose(Source::text("t.yaml", mutated));
         let errors: Vec<_> =
             loaded.diagnostics.iter().filter(|d| d.severity == pipewright::report::Severity::Error).collect();
         assert_eq!(errors.len(), 1, "{to}: {errors:?}");

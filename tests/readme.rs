@@ -55,7 +55,7 @@ fn readme_commands_parse() {
 #[test]
 fn readme_spec_checks_clean() {
     let spec = blocks(&readme(), "yaml").into_iter().find(|b| b.starts_with("project:")).expect("a spec example");
-    let loaded = pipewright::cli::diagnose(Source::text("README.md", spec));
+    let loaded = pipewright::check::diagnose(Source::text("README.md", spec));
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
 }
 
@@ -81,6 +81,9 @@ fn readme_ci_workflow_runs_the_gates() {
     let doc: serde_json::Value = serde_saphyr::from_str(&workflow).expect("valid YAML");
     let steps = doc["jobs"]["pipewright"]["steps"].as_array().expect("steps");
     let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    // pipewright installs from a clone of its source (no registry or URL of ours is assumed).
+    assert!(runs.iter().any(|r| r.contains("cargo install --locked --path")), "{runs:?}");
+    assert!(!workflow.contains("https://github.com/pipewright"), "a repository that does not exist");
     assert!(runs.iter().any(|r| r.contains("pipewright check")));
     assert!(runs.iter().any(|r| r.contains("pipewright generate") && r.contains("--check")));
     for r in runs.iter().filter(|r| r.starts_with("pipewright ")) {

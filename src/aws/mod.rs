@@ -1,5 +1,6 @@
-//! The only module that imports `aws-sdk-*`: one place builds the SDK config (credential chain,
-//! profile, region, endpoint, retries), and readers/writers return our own types and errors.
+//! AWS through the SDK: one place builds the SDK config (credential chain or the emulator's static key,
+//! profile, region, endpoint, retries), and readers/writers return our own types and errors. run-local's
+//! event source mapping emulation (`local`) uses the SQS and CloudWatch Logs clients built here.
 
 pub mod cfn;
 pub mod emulator;
@@ -25,6 +26,8 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Print every AWS call (service and operation) on stderr (`--trace-aws`).
     pub trace: bool,
+    /// Static credentials instead of the credential chain (the local emulator accepts any).
+    pub static_key: Option<String>,
 }
 
 /// Prints each AWS operation on stderr before it is sent.
@@ -74,6 +77,15 @@ impl Aws {
         }
         if let Some(e) = &settings.endpoint_url {
             loader = loader.endpoint_url(e);
+        }
+        if let Some(key) = &settings.static_key {
+            loader = loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
+                key.clone(),
+                key.clone(),
+                None,
+                None,
+                "pipewright-static",
+            ));
         }
         let config = loader.load().await;
         Self::from_config(config, settings.trace)

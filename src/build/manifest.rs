@@ -36,10 +36,10 @@ impl Manifest {
         PathBuf::from("target").join("pipewright").join(spec_name).join("manifest.json")
     }
 
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read build manifest `{}`: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("build manifest `{}` is malformed: {e}", path.display()))
+    pub fn read(path: &Path) -> Result<Self, ManifestError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text).map_err(|source| ManifestError::Malformed { path: path.to_path_buf(), source })
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
@@ -54,4 +54,21 @@ impl Manifest {
     pub fn artifact(&self, stage: &str) -> Option<&Artifact> {
         self.artifacts.iter().find(|a| a.stage == stage)
     }
+}
+
+/// A build manifest that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read build manifest `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build manifest `{}` is malformed: {source}", path.display())]
+    Malformed {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
 }

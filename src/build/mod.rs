@@ -2,7 +2,6 @@
 //! a zip, its `bootstrap` is inspected (machine, glibc) before anything is deployed, and the manifest
 //! that `pipewright deploy` reads records each zip's SHA-256 (its content-addressed key).
 
-pub mod handler;
 pub mod inspect;
 pub mod manifest;
 
@@ -41,8 +40,8 @@ impl Target<'_> {
 /// Why a build could not run or its result cannot be deployed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("the spec has no stage `{stage}` (stages: {known})")]
-    UnknownStage { stage: String, known: String },
+    #[error("{message}")]
+    UnknownStage { stage: String, message: String },
     #[error("stage `{stage}` runs locally (`runs: local`): it is not deployed as a Lambda, so it has no zip to build")]
     LocalStage { stage: String },
     #[error("the spec has no Lambda stage to build")]
@@ -115,8 +114,7 @@ pub fn plan<'p>(
     for name in only {
         match p.stages.iter().find(|s| s.name.value == *name) {
             None => {
-                let known = p.stages.iter().map(|s| s.name.value.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(BuildError::UnknownStage { stage: name.clone(), known });
+                return Err(BuildError::UnknownStage { stage: name.clone(), message: p.no_stage(name) });
             }
             Some(s) if s.function.is_none() => return Err(BuildError::LocalStage { stage: name.clone() }),
             Some(_) => {}

@@ -3,6 +3,7 @@
 
 mod build;
 pub mod files;
+pub mod fresh;
 
 pub use build::{ALERT_EMAIL, ARTIFACT_BUCKET, RUNTIME, artifact_key_param, template};
 

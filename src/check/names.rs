@@ -30,9 +30,65 @@ pub fn is_reserved_env(name: &str) -> bool {
 
 fn bad(out: &mut Vec<Diagnostic>, span: Span, kind: &str, name: &str, rule: &str) {
     out.push(
-        Diagnostic::error(codes::INVALID_NAME, span, format!("{kind} name `{name}` is invalid: {rule}"))
-            .with_hint("rename it, or change the naming convention or `project`"),
+        Diagnostic::error(
+            codes::INVALID_NAME,
+            span,
+            format!("{kind} name `{}` is invalid: {rule}", crate::report::shown(name)),
+        )
+        .with_hint("rename it, or change the naming convention or `project`"),
     );
+}
+
+/// Judges generated names against AWS's rules. A name that breaks a rule only because of the project's
+/// name in it (the same name with a short project would pass) is the project's problem: those are
+/// reported once, at `project:`, instead of once per resource.
+struct Judge<'p> {
+    project: &'p Sp<String>,
+    /// (kind, name, rule) of the names the project's name makes invalid.
+    caused: Vec<(String, String, String)>,
+}
+
+impl<'p> Judge<'p> {
+    fn new(project: &'p Sp<String>) -> Self {
+        Judge { project, caused: Vec::new() }
+    }
+
+    fn name(
+        &mut self,
+        out: &mut Vec<Diagnostic>,
+        span: Span,
+        kind: &str,
+        name: &str,
+        rule: impl Fn(&str) -> Option<String>,
+    ) {
+        let Some(broken) = rule(name) else { return };
+        let project = self.project.value.as_str();
+        if !project.is_empty() && name.contains(project) && rule(&name.replace(project, "p")).is_none() {
+            self.caused.push((kind.to_string(), name.to_string(), broken));
+        } else {
+            bad(out, span, kind, name, &broken);
+        }
+    }
+
+    fn finish(self, out: &mut Vec<Diagnostic>) {
+        let Some((kind, name, rule)) = self.caused.first() else { return };
+        let others = match self.caused.len() - 1 {
+            0 => String::new(),
+            n => format!(" (and {n} more name(s) built from it)"),
+        };
+        out.push(
+            Diagnostic::error(
+                codes::INVALID_NAME,
+                self.project.span,
+                format!(
+                    "project `{}` makes the {kind} name `{}` invalid: {rule}{others}",
+                    crate::report::shown(&self.project.value),
+                    crate::report::shown(name)
+                ),
+            )
+            .with_hint("rename the project: lowercase letters, digits and hyphens, short enough for every name built from it; or set the naming convention"),
+        );
+    }
 }
 
 /// S3 general purpose bucket naming rules.
@@ -67,23 +123,26 @@ fn bucket_rule(name: &str) -> Option<&'static str> {
     None
 }
 
-fn check_name(
-    out: &mut Vec<Diagnostic>,
-    span: Span,
+/// The rule a name of `kind` breaks: 1 to `max` characters of `charset`.
+fn length_and_charset(
     kind: &str,
-    name: &str,
     max: usize,
     allowed: impl Fn(char) -> bool,
     charset: &str,
-) {
-    if name.is_empty() || name.len() > max {
-        bad(out, span, kind, name, &format!("{kind} names have 1 to {max} characters (this has {})", name.len()));
-    } else if !name.chars().all(allowed) {
-        bad(out, span, kind, name, &format!("{kind} names may contain only {charset}"));
+) -> impl Fn(&str) -> Option<String> {
+    move |name: &str| {
+        if name.is_empty() || name.len() > max {
+            Some(format!("{kind} names have 1 to {max} characters (this has {})", name.len()))
+        } else if !name.chars().all(&allowed) {
+            Some(format!("{kind} names may contain only {charset}"))
+        } else {
+            None
+        }
     }
 }
 
 pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
+    let mut judge = Judge::new(&p.project);
     let mut seen: HashMap<(&str, String), Span> = HashMap::new();
     let mut unique = |out: &mut Vec<Diagnostic>, kind: &'static str, name: &Sp<String>| {
         if let Some(first) = seen.get(&(kind, name.value.clone())) {
@@ -101,150 +160,114 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     };
 
     for b in &p.buckets {
-        if let Some(rule) = bucket_rule(&b.name) {
-            bad(out, b.name.span.or(b.key.span), "bucket", &b.name, rule);
-        }
+        judge.name(out, b.name.span.or(b.key.span), "bucket", &b.name, |n| bucket_rule(n).map(str::to_string));
         unique(out, "bucket", &b.name);
     }
-    if let Some(t) = &p.tables {
-        let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        check_name(
-            out,
-            t.bucket_name.span,
-            "table bucket",
-            &t.bucket_name,
-            63,
-            lower,
-            "lowercase letters, digits and hyphens",
-        );
-        let ident = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
-        check_name(
-            out,
-            t.namespace.span,
-            "namespace",
-            &t.namespace,
-            255,
-            ident,
-            "lowercase letters, digits and underscores",
-        );
-        for table in &t.tables {
-            check_name(
-                out,
-                table.name.span,
-                "table",
-                &table.name,
-                255,
-                ident,
-                "lowercase letters, digits and underscores",
-            );
-            for col in &table.columns {
-                if !valid_iceberg_type(&col.ty) {
-                    out.push(
-                        Diagnostic::error(codes::INVALID_VALUE, col.ty.span, format!("`{}` is not an Iceberg primitive type", col.ty.value))
-                            .with_hint("use boolean, int, long, float, double, decimal(P,S), date, time, timestamp, timestamptz, string, uuid or binary"),
-                    );
-                }
-                if let (Some(text), Some(Err(e))) = (&col.partition, col.declared_transform()) {
-                    let hint = match e {
-                        crate::spec::partition::TransformError::Type { .. } => {
-                            "year, month and day apply to date and timestamp columns, hour to timestamps; bucket[N] not to boolean, float or double; truncate[W] to int, long, decimal, string and binary".to_string()
-                        }
-                        _ => format!("use {}", crate::spec::partition::Transform::ALL),
-                    };
-                    out.push(Diagnostic::error(codes::INVALID_VALUE, text.span, e.to_string()).with_hint(hint));
-                }
-            }
-        }
-    }
+    tables(p, &mut judge, out);
     if let Some(a) = &p.alerts {
         let topic = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-        check_name(
-            out,
-            a.topic.span.or(p.project.span),
-            "SNS topic",
-            &a.topic,
-            256,
-            topic,
-            "letters, digits, hyphens and underscores",
-        );
+        let rule = length_and_charset("SNS topic", 256, topic, "letters, digits, hyphens and underscores");
+        judge.name(out, a.topic.span.or(p.project.span), "SNS topic", &a.topic, rule);
     }
 
     let sqs = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    let lambda = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     let iam = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
     let logs = |c: char| c.is_ascii_alphanumeric() || "_-/.#".contains(c);
+    let sched = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let queue_rule = length_and_charset("SQS queue", 80, sqs, "letters, digits, hyphens and underscores");
+    let function_rule = length_and_charset("Lambda function", 64, sqs, "letters, digits, hyphens and underscores");
+    let role_rule = length_and_charset("IAM role", 64, iam, "letters, digits and `+=,.@_-`");
+    let log_rule = length_and_charset("log group", 512, logs, "letters, digits and `_-/.#`");
+    let schedule_rule = length_and_charset("schedule", 64, sched, "letters, digits and `-_.`");
+    let alarm_rule = |n: &str| (n.len() > 255).then(|| "alarm names have at most 255 characters".to_string());
     for stage in &p.stages {
         if let Some(q) = &stage.queue {
-            check_name(out, q.name.span, "SQS queue", &q.name, 80, sqs, "letters, digits, hyphens and underscores");
-            check_name(
-                out,
-                q.dlq_name.span,
-                "SQS queue",
-                &q.dlq_name,
-                80,
-                sqs,
-                "letters, digits, hyphens and underscores",
-            );
+            judge.name(out, q.name.span, "SQS queue", &q.name, &queue_rule);
+            judge.name(out, q.dlq_name.span, "SQS queue", &q.dlq_name, &queue_rule);
             unique(out, "queue", &q.name);
             unique(out, "queue", &q.dlq_name);
         }
         if let Some(f) = &stage.function {
-            check_name(
-                out,
-                f.name.span,
-                "Lambda function",
-                &f.name,
-                64,
-                lambda,
-                "letters, digits, hyphens and underscores",
-            );
-            check_name(out, f.role_name.span, "IAM role", &f.role_name, 64, iam, "letters, digits and `+=,.@_-`");
-            check_name(out, f.log_group.span, "log group", &f.log_group, 512, logs, "letters, digits and `_-/.#`");
+            judge.name(out, f.name.span, "Lambda function", &f.name, &function_rule);
+            judge.name(out, f.role_name.span, "IAM role", &f.role_name, &role_rule);
+            judge.name(out, f.log_group.span, "log group", &f.log_group, &log_rule);
             unique(out, "function", &f.name);
             unique(out, "role", &f.role_name);
-            for (k, _) in &f.env {
-                if is_reserved_env(k) {
-                    out.push(
-                        Diagnostic::error(
-                            codes::RESERVED_ENV_VAR,
-                            k.span,
-                            format!("`{}` is reserved by Lambda: the deploy fails", k.value),
-                        )
-                        .with_hint("remove it; Lambda sets it itself"),
-                    );
-                } else if k.starts_with("PIPEWRIGHT_") {
-                    out.push(
-                        Diagnostic::error(
-                            codes::RESERVED_ENV_VAR,
-                            k.span,
-                            format!(
-                                "`{}` belongs to pipewright's environment contract, which the generator sets",
-                                k.value
-                            ),
-                        )
-                        .with_hint("rename it; the contract is derived from the spec"),
-                    );
-                } else if !k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
-                    bad(
-                        out,
-                        k.span,
-                        "environment variable",
-                        k,
-                        "names start with a letter and contain letters, digits and underscores",
-                    );
-                }
-            }
+            environment(f, out);
             for alarm in &stage.alarms {
-                if alarm.name.len() > 255 {
-                    bad(out, stage.name.span, "alarm", &alarm.name, "alarm names have at most 255 characters");
-                }
+                judge.name(out, stage.name.span, "alarm", &alarm.name, alarm_rule);
             }
         }
         if let Some(s) = &stage.schedule {
-            let sched = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
-            check_name(out, s.expression.span, "schedule", &s.name, 64, sched, "letters, digits and `-_.`");
+            judge.name(out, s.expression.span, "schedule", &s.name, &schedule_rule);
+        }
+    }
+    judge.finish(out);
+}
+
+/// The table bucket, namespace and tables: names, column types and partition transforms.
+fn tables(p: &Pipeline, judge: &mut Judge, out: &mut Vec<Diagnostic>) {
+    let Some(t) = &p.tables else { return };
+    let lower = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    let rule = length_and_charset("table bucket", 63, lower, "lowercase letters, digits and hyphens");
+    judge.name(out, t.bucket_name.span, "table bucket", &t.bucket_name, rule);
+    let ident = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    let rule = length_and_charset("namespace", 255, ident, "lowercase letters, digits and underscores");
+    judge.name(out, t.namespace.span, "namespace", &t.namespace, rule);
+    let rule = length_and_charset("table", 255, ident, "lowercase letters, digits and underscores");
+    for table in &t.tables {
+        judge.name(out, table.name.span, "table", &table.name, &rule);
+        for col in &table.columns {
+            if !valid_iceberg_type(&col.ty) {
+                out.push(
+                    Diagnostic::error(codes::INVALID_VALUE, col.ty.span, format!("`{}` is not an Iceberg primitive type", col.ty.value))
+                        .with_hint("use boolean, int, long, float, double, decimal(P,S), date, time, timestamp, timestamptz, string, uuid or binary"),
+                );
+            }
+            if let (Some(text), Some(Err(e))) = (&col.partition, col.declared_transform()) {
+                let hint = match e {
+                    crate::spec::partition::TransformError::Type { .. } => {
+                        "year, month and day apply to date and timestamp columns, hour to timestamps; bucket[N] not to boolean, float or double; truncate[W] to int, long, decimal, string and binary".to_string()
+                    }
+                    _ => format!("use {}", crate::spec::partition::Transform::ALL),
+                };
+                out.push(Diagnostic::error(codes::INVALID_VALUE, text.span, e.to_string()).with_hint(hint));
+            }
+        }
+    }
+}
+
+/// A function's environment variables: none that Lambda reserves or pipewright's contract sets.
+fn environment(f: &crate::spec::resolve::Function, out: &mut Vec<Diagnostic>) {
+    for (k, _) in &f.env {
+        if is_reserved_env(k) {
+            out.push(
+                Diagnostic::error(
+                    codes::RESERVED_ENV_VAR,
+                    k.span,
+                    format!("`{}` is reserved by Lambda: the deploy fails", k.value),
+                )
+                .with_hint("remove it; Lambda sets it itself"),
+            );
+        } else if k.starts_with("PIPEWRIGHT_") {
+            out.push(
+                Diagnostic::error(
+                    codes::RESERVED_ENV_VAR,
+                    k.span,
+                    format!("`{}` belongs to pipewright's environment contract, which the generator sets", k.value),
+                )
+                .with_hint("rename it; the contract is derived from the spec"),
+            );
+        } else if !k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            bad(
+                out,
+                k.span,
+                "environment variable",
+                k,
+                "names start with a letter and contain letters, digits and underscores",
+            );
         }
     }
 }

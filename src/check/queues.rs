@@ -4,6 +4,7 @@
 use super::codes;
 use crate::report::Diagnostic;
 use crate::spec::Pipeline;
+use crate::spec::duration::Duration;
 use crate::spec::resolve::recommended_visibility;
 use crate::spec::span::Sp;
 
@@ -21,6 +22,18 @@ fn range<T: Into<u64> + Copy>(v: &Sp<T>, lo: u64, hi: u64, what: &str, unit: &st
                 format!("{what} is {n}{unit}; AWS accepts {lo}{unit} to {hi}{unit}"),
             )
             .with_hint(format!("use a value between {lo}{unit} and {hi}{unit}")),
+        );
+    }
+}
+
+/// A duration outside AWS's range, in the units the spec writes durations in (`15d`, not `1296000s`).
+fn range_duration(v: &Sp<Duration>, lo: u64, hi: u64, what: &str, out: &mut Vec<Diagnostic>) {
+    let n = v.value.secs();
+    if n < lo || n > hi {
+        let (lo, hi) = (Duration(lo), Duration(hi));
+        out.push(
+            Diagnostic::error(codes::INVALID_VALUE, v.span, format!("{what} is {}; AWS accepts {lo} to {hi}", v.value))
+                .with_hint(format!("use a value between {lo} and {hi}")),
         );
     }
 }
@@ -54,7 +67,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     for stage in &p.stages {
         let name = &stage.name.value;
         let Some(f) = &stage.function else { continue };
-        range(&f.timeout.clone().map(|d| d.secs()), 1, 900, "the function timeout", "s", out);
+        range_duration(&f.timeout, 1, 900, "the function timeout", out);
         range(&f.memory, 128, 10_240, "the function memory", " MB", out);
         if let Some(rc) = &f.reserved_concurrency {
             range(rc, 0, 1000, "the reserved concurrency", "", out);
@@ -72,13 +85,12 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
         }
 
         let Some(q) = &stage.queue else { continue };
-        let secs = |d: &Sp<crate::spec::duration::Duration>| d.clone().map(|d| d.secs());
-        range(&secs(&q.visibility_timeout), 0, 43_200, "the visibility timeout", "s", out);
-        range(&secs(&q.retention), 60, 1_209_600, "the queue retention", "s", out);
-        range(&secs(&q.dlq_retention), 60, 1_209_600, "the DLQ retention", "s", out);
+        range_duration(&q.visibility_timeout, 0, 43_200, "the visibility timeout", out);
+        range_duration(&q.retention, 60, 1_209_600, "the queue retention", out);
+        range_duration(&q.dlq_retention, 60, 1_209_600, "the DLQ retention", out);
         range(&q.max_receive_count, 1, 1000, "maxReceiveCount", "", out);
-        range(&secs(&q.batching_window), 0, 300, "the batching window", "s", out);
-        range(&secs(&q.receive_wait), 0, 20, "the long-polling wait", "s", out);
+        range_duration(&q.batching_window, 0, 300, "the batching window", out);
+        range_duration(&q.receive_wait, 0, 20, "the long-polling wait", out);
         range(&q.batch_size, 1, 10_000, "the batch size", "", out);
         if q.batch_size.value > 10 && q.batching_window.secs() == 0 {
             out.push(

@@ -25,7 +25,10 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                     s.timezone.span,
                     format!("`{}` is not an IANA time zone", s.timezone.value),
                 )
-                .with_hint("use a name such as `America/New_York` or `UTC`"),
+                .with_hint(
+                    crate::report::suggest::did_you_mean(&s.timezone, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()))
+                        .unwrap_or_else(|| "use a name such as `America/New_York` or `UTC`".to_string()),
+                ),
             );
         }
     }

@@ -4,7 +4,8 @@ use super::{env, read_spec};
 use crate::Exit;
 use crate::build::inspect::Runtime;
 use crate::build::manifest::Manifest;
-use crate::build::{self, BuildError, Built, handler};
+use crate::build::{self, BuildError, Built};
+use crate::check::handler;
 use crate::report::Severity;
 use crate::report::render::{Subject, human};
 use crate::spec::model::Architecture;
@@ -61,7 +62,7 @@ pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
         Ok(s) => s,
         Err(exit) => return Ok(exit),
     };
-    let loaded = super::check::diagnose(source);
+    let loaded = crate::check::diagnose(source);
     let path = loaded.source.path.display().to_string();
     let subject = Subject { path: &path, text: &loaded.source.text };
     let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
@@ -73,7 +74,8 @@ pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
             return Ok(Exit::Findings);
         }
     };
-    let lambdas = args.lambdas.clone().unwrap_or_else(|| loaded.source.root.join(super::check::LAMBDAS));
+    let lambdas =
+        args.lambdas.clone().or_else(|| loaded.source.stage_crates()).unwrap_or_else(|| crate::spec::LAMBDAS.into());
     let targets = match build::plan(pipeline, &lambdas, &args.stage, args.architecture()) {
         Ok(t) => t,
         Err(e) => return fail(err, &e),

@@ -30,6 +30,7 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
         artifact_bucket: args.artifact_bucket.clone(),
         parameters,
         timeout: std::time::Duration::from_secs(args.timeout.secs()),
+        all_events: true,
     };
     let settings = args.aws.settings(&pipeline.region.value);
     let mut confirm = |question: &str| -> bool {
@@ -78,6 +79,7 @@ impl AwsArgs {
             region: self.region.clone().or(env_region).or_else(|| Some(spec_region.to_string())),
             endpoint_url: self.endpoint_url.clone(),
             trace: self.trace_aws,
+            static_key: None,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `pipewright docs [--check]`: the runbook of a spec, `generated/<spec>/RUNBOOK.md`.
 
-use super::generate::{changed_files, write_files};
+use super::generate::{DEFAULT_OUT, out_flag};
 use super::{env, load_valid};
 use crate::Exit;
+use crate::cfn::fresh;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ pub struct DocsArgs {
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output directory; the runbook goes to `<out>/<spec-name>/RUNBOOK.md`.
-    #[arg(long, default_value = "generated", env = env::OUT)]
+    #[arg(long, default_value = DEFAULT_OUT, env = env::OUT)]
     pub out: PathBuf,
     /// Do not write: exit 1 with a unified diff when the runbook on disk is stale.
     #[arg(long)]
@@ -34,7 +35,7 @@ pub fn run(args: &DocsArgs, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         }
     };
     if args.check {
-        let changed = changed_files(&args.out, &files);
+        let changed = fresh::changed_files(&args.out, &files);
         if changed.is_empty() {
             for f in &files {
                 writeln!(err, "{}: fresh", args.out.join(&f.path).display())?;
@@ -44,10 +45,14 @@ pub fn run(args: &DocsArgs, color: bool, out: &mut dyn Write, err: &mut dyn Writ
         for (_, diff) in &changed {
             write!(out, "{diff}")?;
         }
-        writeln!(err, "error: the runbook is stale\nhint: run `pipewright docs {path}` and commit the result")?;
+        writeln!(
+            err,
+            "error: the runbook is stale\nhint: run `pipewright docs {path}{}` and commit the result",
+            out_flag(&args.out)
+        )?;
         return Ok(Exit::Findings);
     }
-    match write_files(&args.out, &files, err)? {
+    match fresh::write_files(&args.out, &files) {
         Ok(written) => {
             for f in &files {
                 let what = if written > 0 { "wrote" } else { "unchanged" };
@@ -55,6 +60,9 @@ pub fn run(args: &DocsArgs, color: bool, out: &mut dyn Write, err: &mut dyn Writ
             }
             Ok(Exit::Clean)
         }
-        Err(exit) => Ok(exit),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Exit::Failure)
+        }
     }
 }

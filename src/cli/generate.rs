@@ -2,83 +2,13 @@
 
 use super::{GenerateArgs, load_valid};
 use crate::Exit;
-use crate::cfn::files::{GeneratedFile, global_files, spec_files};
-use similar::TextDiff;
+use crate::cfn::files::{global_files, spec_files};
+use crate::cfn::fresh;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// What `generate --check` found.
-#[derive(Debug, Default)]
-pub struct Staleness {
-    /// (path, unified diff) of files whose content differs or that are missing.
-    pub changed: Vec<(PathBuf, String)>,
-    /// Files in the spec's directory that generate no longer writes.
-    pub extra: Vec<PathBuf>,
-}
-
-impl Staleness {
-    pub fn is_fresh(&self) -> bool {
-        self.changed.is_empty() && self.extra.is_empty()
-    }
-}
-
-/// Compares the files with what is on disk under `out`.
-pub fn compare(out: &Path, spec_dir: &Path, files: &[GeneratedFile]) -> Staleness {
-    Staleness { changed: changed_files(out, files), extra: extra_files(&out.join(spec_dir), out, files) }
-}
-
-/// (path, unified diff) of the files whose content on disk under `out` differs or that are missing.
-pub fn changed_files(out: &Path, files: &[GeneratedFile]) -> Vec<(PathBuf, String)> {
-    let mut changed = Vec::new();
-    for f in files {
-        let path = out.join(&f.path);
-        let old = std::fs::read_to_string(&path).unwrap_or_default();
-        if old != f.contents {
-            let shown = path.display().to_string();
-            let diff = TextDiff::from_lines(&old, &f.contents)
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{shown}"), &format!("b/{shown}"))
-                .to_string();
-            changed.push((path, diff));
-        }
-    }
-    changed
-}
-
-/// Writes the files that differ from what is on disk; the number written, or the exit of a failure
-/// (reported on `err`).
-pub fn write_files(out: &Path, files: &[GeneratedFile], err: &mut dyn Write) -> std::io::Result<Result<usize, Exit>> {
-    let mut written = 0;
-    for f in files {
-        let target = out.join(&f.path);
-        if std::fs::read_to_string(&target).is_ok_and(|old| old == f.contents) {
-            continue;
-        }
-        let result =
-            target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&target, &f.contents));
-        if let Err(e) = result {
-            writeln!(err, "error: cannot write `{}`: {e}", target.display())?;
-            return Ok(Err(Exit::Failure));
-        }
-        written += 1;
-    }
-    Ok(Ok(written))
-}
-
-/// Files in `dir` that are not among `files`.
-fn extra_files(dir: &Path, out: &Path, files: &[GeneratedFile]) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut extra: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && !files.iter().any(|f| out.join(&f.path) == *p))
-        .collect();
-    extra.sort();
-    extra
-}
+/// Where generated files go unless `--out` says otherwise.
+pub const DEFAULT_OUT: &str = "generated";
 
 pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
     let (source, pipeline) = match load_valid(args.spec.as_ref(), "generating", color, err)? {
@@ -99,7 +29,7 @@ pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
     let spec_dir = PathBuf::from(&name);
 
     if args.check {
-        let stale = compare(&args.out, &spec_dir, &files);
+        let stale = fresh::compare(&args.out, &spec_dir, &files);
         if stale.is_fresh() {
             writeln!(err, "{}: {} generated files are fresh", args.out.join(&spec_dir).display(), files.len())?;
             return Ok(Exit::Clean);
@@ -112,22 +42,30 @@ pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
         }
         writeln!(
             err,
-            "error: {} generated file(s) are stale\nhint: run `pipewright generate {path}` and commit the result",
-            stale.changed.len() + stale.extra.len()
+            "error: {} generated file(s) are stale\nhint: run `pipewright generate {path}{}` and commit the result",
+            stale.changed.len() + stale.extra.len(),
+            out_flag(&args.out)
         )?;
         return Ok(Exit::Findings);
     }
 
-    let written = match write_files(&args.out, &files, err)? {
+    let written = match fresh::write_files(&args.out, &files) {
         Ok(n) => n,
-        Err(exit) => return Ok(exit),
-    };
-    for extra in extra_files(&args.out.join(&spec_dir), &args.out, &files) {
-        if let Err(e) = std::fs::remove_file(&extra) {
-            writeln!(err, "error: cannot remove stale `{}`: {e}", extra.display())?;
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
             return Ok(Exit::Failure);
         }
-        writeln!(err, "removed stale {}", extra.display())?;
+    };
+    match fresh::remove_extra(&args.out, &spec_dir, &files) {
+        Ok(removed) => {
+            for path in removed {
+                writeln!(err, "removed stale {}", path.display())?;
+            }
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Exit::Failure);
+        }
     }
     writeln!(
         err,
@@ -136,4 +74,9 @@ pub fn run(args: &GenerateArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
         files.len() - written
     )?;
     Ok(Exit::Clean)
+}
+
+/// ` --out DIR` when `out` is not the default, so a hint reproduces the command the user ran.
+pub fn out_flag(out: &Path) -> String {
+    if out == Path::new(DEFAULT_OUT) { String::new() } else { format!(" --out {}", out.display()) }
 }

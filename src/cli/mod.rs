@@ -1,19 +1,25 @@
 //! The command line: the only place that knows clap, environment variables, terminals and
 //! printing. Commands take settings and writers, so tests call them without spawning a process.
 
+#[cfg(feature = "aws")]
 mod build;
+#[cfg(feature = "aws")]
 pub use build::BuildArgs;
 mod check;
-pub use check::diagnose;
+#[cfg(feature = "aws")]
 mod deploy;
 mod docs;
+#[cfg(feature = "aws")]
 mod emulator;
 pub mod env;
 mod generate;
 mod graph;
 mod new;
+#[cfg(feature = "aws")]
 mod ops;
+#[cfg(feature = "aws")]
 mod run_local;
+#[cfg(feature = "aws")]
 mod verify;
 
 use crate::Exit;
@@ -73,6 +79,7 @@ reference) into the output directory. Local stages get a `<stage>.crontab` next 
 
 Exit codes: 0 written or fresh, 1 spec errors or stale files (--check), 2 usage error, 3 write failure.")]
     Generate(GenerateArgs),
+    #[cfg(feature = "aws")]
     /// Deploy through a CloudFormation change set: upload artifacts, show the plan and its hazards, execute.
     #[command(after_help = "Examples:
   pipewright deploy specs/hoopstat-haus.yaml --dry-run            # plan and hazards only
@@ -85,6 +92,7 @@ content-addressed keys. A deploy that changes nothing makes no mutating call.
 Exit codes: 0 deployed, planned or up to date, 1 spec errors, 2 missing build/parameter or not
 confirmed, 3 AWS or stack failure (with the first failure's reason).")]
     Deploy(DeployArgs),
+    #[cfg(feature = "aws")]
     /// Verify live AWS against the spec, aspect by aspect (drift, unmanaged wiring, live relations).
     #[command(after_help = "Examples:
   pipewright verify specs/hoopstat-haus.yaml
@@ -97,6 +105,7 @@ source mappings, functions, roles, alarms, log groups, the schedule and S3 Table
 Exit codes: 0 verified clean, 1 drift found, 2 something could not be verified (access denied,
 throttled, unreachable: never reported as clean; --strict makes it a failure, exit 1), 3 tool error.")]
     Verify(VerifyArgs),
+    #[cfg(feature = "aws")]
     /// The live health of each stage: queue, DLQ, mapping, errors, alarms, newest objects; a verdict.
     #[command(after_help = "Examples:
   pipewright status specs/hoopstat-haus.yaml
@@ -114,6 +123,7 @@ queue-depth alarm's threshold, errors, throttles, an alarm in ALARM.
 Exit codes: 0 healthy, 1 degraded or broken, 2 something could not be read (access denied,
 throttled, unreachable: never reported as healthy) or a usage error, 3 tool error.")]
     Status(ops::StatusArgs),
+    #[cfg(feature = "aws")]
     /// Re-send S3 events for the existing objects of some dates into a stage's queue.
     #[command(after_help = "Examples:
   pipewright replay specs/hoopstat-haus.yaml --stage silver-processing --date 2024-01-15
@@ -129,6 +139,7 @@ outputs.
 Exit codes: 0 sent (or listed with --dry-run), 1 no object of those dates, 2 usage error (unknown
 or untriggered stage, bad date) or could not read, 3 AWS failure or messages SQS refused.")]
     Replay(ops::ReplayArgs),
+    #[cfg(feature = "aws")]
     /// A stage's dead letters: peek (decode, not consume), redrive to the queue, purge.
     #[command(after_help = "Examples:
   pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing peek
@@ -145,6 +156,7 @@ first (or --yes).
 Exit codes: 0 done, 2 usage error, not confirmed, or could not read, 3 AWS failure or messages
 that could not be moved (the error says where they are).")]
     Dlq(ops::DlqArgs),
+    #[cfg(feature = "aws")]
     /// Prove each S3 trigger delivers: a canary object in, its message out of the stage's queue.
     #[command(after_help = "Examples:
   pipewright probe specs/hoopstat-haus.yaml
@@ -183,6 +195,7 @@ the resources' real names (S3 tables as namespace.table), as `verify` and `statu
 
 Exit codes: 0 drawn, 1 spec errors, 2 usage error (an unreadable status file).")]
     Graph(graph::GraphArgs),
+    #[cfg(feature = "aws")]
     /// Build each Lambda stage with cargo-lambda into a zip, inspect its bootstrap, write the manifest.
     #[command(after_help = "Examples:
   pipewright build specs/hoopstat-haus.yaml
@@ -198,6 +211,7 @@ source mapping expects (PW701/PW702). Then `target/pipewright/<spec>/manifest.js
 Exit codes: 0 built, 1 spec errors, handler mismatches or bootstraps Lambda cannot run, 2 unknown
 stage, missing crate or cargo-lambda, 3 the build failed.")]
     Build(BuildArgs),
+    #[cfg(feature = "aws")]
     /// Run the whole pipeline on this machine: each stage a process behind the Lambda Runtime API.
     #[command(after_help = "Examples:
   pipewright run-local specs/hoopstat-haus.yaml --date 2024-01-15
@@ -230,6 +244,7 @@ the stage library by path to the pipewright source this binary was built from.
 
 Exit codes: 0 created, 1 spec errors, 2 DIR exists and is not empty, 3 a file could not be written.")]
     New(new::NewArgs),
+    #[cfg(feature = "aws")]
     /// Run the local AWS (moto 5.2.1, patched to behave like AWS where pipelines need it).
     #[command(after_help = "Examples:
   eval \"$(pipewright emulator start)\"     # start it and point the AWS SDKs and CLI at it
@@ -276,6 +291,7 @@ Needs python3 with `moto[server]==5.2.1` (pip install -r requirements-dev.txt). 
     },
 }
 
+#[cfg(feature = "aws")]
 #[derive(Debug, Subcommand)]
 pub enum EmulatorAction {
     /// Start it in the background (prints `export` lines for the shell).
@@ -292,7 +308,8 @@ pub enum EmulatorAction {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
+    /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory); `-` reads
+    /// standard input.
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output format.
@@ -303,6 +320,7 @@ pub struct CheckArgs {
     pub deny_warnings: bool,
 }
 
+#[cfg(feature = "aws")]
 /// Where and as whom to call AWS.
 #[derive(Debug, Args)]
 pub struct AwsArgs {
@@ -320,6 +338,7 @@ pub struct AwsArgs {
     pub trace_aws: bool,
 }
 
+#[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
@@ -353,10 +372,12 @@ pub struct DeployArgs {
     pub timeout: crate::spec::duration::Duration,
 }
 
-fn parse_duration(text: &str) -> Result<crate::spec::duration::Duration, String> {
+#[cfg(feature = "aws")]
+fn parse_duration(text: &str) -> Result<crate::spec::duration::Duration, crate::spec::duration::DurationError> {
     crate::spec::duration::Duration::parse(text)
 }
 
+#[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The spec (default: `PIPEWRIGHT_SPEC`, else `pipewright.yaml` in the working directory).
@@ -381,7 +402,7 @@ pub struct GenerateArgs {
     #[arg(env = env::SPEC)]
     pub spec: Option<PathBuf>,
     /// Output directory; files go to `<out>/<spec-name>/`.
-    #[arg(long, default_value = "generated", env = env::OUT)]
+    #[arg(long, default_value = generate::DEFAULT_OUT, env = env::OUT)]
     pub out: PathBuf,
     /// Do not write: exit 1 with a unified diff when the files on disk are stale.
     #[arg(long)]
@@ -397,9 +418,28 @@ pub fn use_color(when: ColorWhen) -> bool {
     }
 }
 
+/// The commands of the `aws` feature (the rest is the offline gate).
+const AWS_COMMANDS: [&str; 9] =
+    ["deploy", "verify", "status", "replay", "dlq", "probe", "build", "run-local", "emulator"];
+
 /// Parses the process's arguments and runs the command.
 pub fn main() -> Exit {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::{ContextKind, ContextValue};
+            return match e.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(c)) if !cfg!(feature = "aws") && AWS_COMMANDS.contains(&c.as_str()) => {
+                    eprintln!(
+                        "error: this pipewright is the offline gate (built without the `aws` feature): it has no \
+                         `{c}` command\nhint: install the full tool with `cargo install --locked --path .` from a clone"
+                    );
+                    Exit::Usage
+                }
+                _ => e.exit(),
+            };
+        }
+    };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     run(cli, &mut stdout.lock(), &mut stderr.lock())
@@ -411,17 +451,26 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match cli.command {
         Command::Check(args) => check::run(&args, color, out, err),
         Command::Generate(args) => generate::run(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Deploy(args) => deploy::run(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Verify(args) => verify::run(&args, color, out, err),
         Command::Docs(args) => docs::run(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Status(args) => ops::status(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Replay(args) => ops::replay(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Dlq(args) => ops::dlq(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Probe(args) => ops::probe(&args, color, out, err),
         Command::Graph(args) => graph::run(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::Build(args) => build::run(&args, color, out, err),
+        #[cfg(feature = "aws")]
         Command::RunLocal(args) => run_local::run(&args, color, out, err),
         Command::New(args) => new::run(&args, color, err),
+        #[cfg(feature = "aws")]
         Command::Emulator { action, state_dir } => emulator::run(&action, &state_dir, out, err),
         Command::Schema => write!(out, "{}", crate::cfn::files::schema_json()).map(|_| Exit::Clean),
         Command::Explain { code, all } => explain(code.as_deref(), all, out, err),
@@ -472,6 +521,7 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
+#[cfg(feature = "aws")]
 /// A runtime for the commands that call AWS.
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -517,7 +567,15 @@ fn load_valid(
         Ok(s) => s,
         Err(exit) => return Ok(Err(exit)),
     };
-    let loaded = check::diagnose(source);
+    if source.is_stdin() {
+        writeln!(
+            err,
+            "error: not {verb} a spec from standard input: give its file (its name and project root name the \
+             generated files, the stack and the stage crates)\nhint: `pipewright check -` reads standard input"
+        )?;
+        return Ok(Err(Exit::Usage));
+    }
+    let loaded = crate::check::diagnose(source);
     let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.severity == Severity::Error).cloned().collect();
     match loaded.pipeline {
         Some(p) if errors.is_empty() => Ok(Ok((loaded.source, p))),

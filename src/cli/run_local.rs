@@ -60,6 +60,9 @@ pub struct RunLocalArgs {
     /// Print every AWS call (service:operation) on stderr.
     #[arg(long)]
     pub trace_aws: bool,
+    /// Print every stack event of the deploy (default: one line per resource).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,7 +136,7 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
     let opts = Options {
         dates,
         from_dir: args.from_dir.clone(),
-        lambdas: args.lambdas.clone().unwrap_or_else(|| source.root.join(super::check::LAMBDAS)),
+        lambdas: args.lambdas.clone().or_else(|| source.stage_crates()).unwrap_or_else(|| crate::spec::LAMBDAS.into()),
         release: args.release,
         env: args.env.clone(),
         retry_after: Duration::from_secs(args.retry_after.secs()),
@@ -141,6 +144,7 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
         verify: !args.no_verify,
         work_dir: args.state_dir.join("run-local").join(source.name()),
         manifest: args.manifest.clone(),
+        verbose: args.verbose,
     };
     let path = source.recorded.clone();
     let name = source.name();
@@ -173,21 +177,14 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
 
 /// Clients of the emulator: static credentials (it accepts any), the spec's region, 5 attempts.
 async fn connect(endpoint: &str, region: &str, trace: bool) -> crate::aws::Aws {
-    let credentials = aws_sdk_sts::config::Credentials::new(
-        local::EMULATOR_KEY,
-        local::EMULATOR_KEY,
-        None,
-        None,
-        "pipewright-run-local",
-    );
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(credentials)
-        .region(aws_types::region::Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-        .load()
-        .await;
-    crate::aws::Aws::from_config(config, trace)
+    crate::aws::Aws::connect(&crate::aws::AwsSettings {
+        profile: None,
+        region: Some(region.to_string()),
+        endpoint_url: Some(endpoint.to_string()),
+        trace,
+        static_key: Some(local::EMULATOR_KEY.to_string()),
+    })
+    .await
 }
 
 /// The report for people; hints name the spec as `spec` (as the user gave it).

@@ -43,6 +43,8 @@ pub struct Options {
     pub parameters: Vec<(String, String)>,
     /// How long to wait for the stack to settle.
     pub timeout: Duration,
+    /// Print every stack event (else one line per resource: where it settled, and every failure).
+    pub all_events: bool,
 }
 
 /// Why a deploy did not succeed.
@@ -334,9 +336,15 @@ pub async fn deploy(
     let seen: Vec<String> = aws.stack_events(&stack).await.unwrap_or_default().into_iter().map(|e| e.id).collect();
     aws.execute_change_set(&stack, &id).await?;
     writeln!(err, "executing change set on `{stack}`...")?;
-    let status = wait(aws, &stack, seen, started, opts.timeout, err).await?;
+    let status = wait(aws, &stack, seen, started, opts.timeout, opts.all_events, err).await?;
     writeln!(err, "stack `{stack}`: {status} in {:.1}s", started.elapsed().as_secs_f64())?;
     Ok(Outcome::Deployed { status })
+}
+
+/// Whether a stack event is where its resource settled (`CREATE_COMPLETE`, `UPDATE_FAILED`, ...), the
+/// one line per resource of a quiet progress.
+fn settled(status: &str) -> bool {
+    status.ends_with("_COMPLETE") || status.ends_with("_FAILED")
 }
 
 /// Polls the stack until it settles, printing new events; fails with the first failure's reason.
@@ -346,6 +354,7 @@ async fn wait(
     mut seen: Vec<String>,
     started: Instant,
     timeout: Duration,
+    all_events: bool,
     err: &mut dyn Write,
 ) -> Result<String, DeployError> {
     let mut delay = Duration::from_millis(250);
@@ -354,6 +363,9 @@ async fn wait(
         for e in events.iter().rev() {
             if !seen.contains(&e.id) {
                 seen.push(e.id.clone());
+                if !all_events && !settled(&e.status) {
+                    continue;
+                }
                 let reason = if e.reason.is_empty() { String::new() } else { format!("  ({})", e.reason) };
                 writeln!(
                     err,

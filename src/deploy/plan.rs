@@ -1,54 +1,8 @@
 //! A change set as a readable plan, and the pipeline hazards in it: pure, no I/O.
 
+pub use crate::aws::cfn::{Change, ChangeAction, StackEvent};
 use serde::Serialize;
 use serde_json::Value;
-
-/// What CloudFormation will do to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChangeAction {
-    Add,
-    Modify,
-    /// Modify with replacement: the resource is deleted and created anew.
-    Replace,
-    /// Modify that may replace, depending on values only known at deploy time.
-    MaybeReplace,
-    Remove,
-    Other,
-}
-
-impl ChangeAction {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            ChangeAction::Add => "+",
-            ChangeAction::Modify => "~",
-            ChangeAction::Replace => "-/+",
-            ChangeAction::MaybeReplace => "~?",
-            ChangeAction::Remove => "-",
-            ChangeAction::Other => "?",
-        }
-    }
-}
-
-/// One resource change of a change set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    pub logical_id: String,
-    pub resource_type: String,
-    pub action: ChangeAction,
-    /// Properties that change (for modifications).
-    pub properties: Vec<String>,
-}
-
-/// An event of the stack while it deploys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackEvent {
-    pub id: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    pub status: String,
-    pub reason: String,
-}
 
 /// A change that breaks or weakens the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -39,8 +39,7 @@ pub fn runbook(p: &Pipeline, spec_name: &str, spec_path: &str) -> Result<String,
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
     // One template per section: handlebars computes each token's line and column from the start of
-    // its template (quadratic in a template's length), so the runbook as one template took 15 ms to
-    // compile.
+    // its template (quadratic in a template's length), so the runbook as one template compiles slowly.
     let sections = sections(RUNBOOK_TEMPLATE);
     for (i, section) in sections.iter().enumerate() {
         hb.register_template_string(&format!("runbook-{i}"), section).map_err(Box::new)?;

@@ -82,6 +82,8 @@ pub struct Options {
     pub work_dir: PathBuf,
     /// A real build manifest to deploy instead of placeholders.
     pub manifest: Option<PathBuf>,
+    /// Print every stack event of the deploy (else one line per resource).
+    pub verbose: bool,
 }
 
 /// Why run-local stopped.
@@ -263,6 +265,7 @@ pub async fn run(
         artifact_bucket: None,
         parameters: alert_parameter(p),
         timeout: Duration::from_secs(600),
+        all_events: opts.verbose,
     };
     let mut sink = Vec::new();
     let deploy_started = Instant::now();

@@ -62,10 +62,7 @@ pub fn could_not_read(e: &AwsError) -> bool {
 
 /// The stage named `name`, or a usage error listing the stages.
 pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage, OpsError> {
-    pipeline.stage(name).ok_or_else(|| {
-        let names: Vec<&str> = pipeline.stages.iter().map(|s| s.name.value.as_str()).collect();
-        OpsError::Usage(format!("the spec has no stage `{name}` (stages: {})", names.join(", ")))
-    })
+    pipeline.stage(name).ok_or_else(|| OpsError::Usage(pipeline.no_stage(name)))
 }
 
 /// The queue of a triggered stage, or a usage error saying why it has none.

@@ -66,3 +66,43 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
     diags.dedup();
 }
+
+/// Merges the findings one value causes: a value in `defaults:` that breaks a rule for every stage taking
+/// it is one finding at that value, which names what else it applies to. Findings are the same but for
+/// their subject when they share code and position and their messages differ only inside backticks.
+/// Expects sorted input.
+pub fn merge_same_cause(diags: &mut Vec<Diagnostic>) {
+    let mut merged: Vec<(Diagnostic, Vec<String>)> = Vec::with_capacity(diags.len());
+    for d in diags.drain(..) {
+        match merged.last_mut() {
+            Some((first, also))
+                if d.span.is_known()
+                    && first.span == d.span
+                    && first.code == d.code
+                    && masked(&first.message) == masked(&d.message) =>
+            {
+                let (a, b) = (quoted(&first.message), quoted(&d.message));
+                if let Some((_, subject)) = a.iter().zip(&b).find(|(x, y)| x != y) {
+                    also.push(format!("`{subject}`"));
+                }
+            }
+            _ => merged.push((d, Vec::new())),
+        }
+    }
+    diags.extend(merged.into_iter().map(|(mut d, also)| {
+        if !also.is_empty() {
+            d.message.push_str(&format!(" (the same value: also {})", also.join(", ")));
+        }
+        d
+    }));
+}
+
+/// A message without what its backticks quote.
+fn masked(message: &str) -> String {
+    message.split('`').step_by(2).collect::<Vec<_>>().join("``")
+}
+
+/// What a message's backticks quote.
+fn quoted(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}

@@ -96,6 +96,43 @@ fn byte_range(text: &str, starts: &[usize], d: &Diagnostic) -> std::ops::Range<u
     start..start + len
 }
 
+/// The most characters of a spec's line a snippet shows: a longer line is cut around what it underlines.
+const EXCERPT_CHARS: usize = 160;
+
+/// The line a snippet shows.
+struct Excerpt {
+    number: usize,
+    text: String,
+}
+
+/// The line holding `range` (a range within one line of `text`) and the range within it. A line longer
+/// than [`EXCERPT_CHARS`] is cut to a window around the range, marked with `...`, so a report stays small
+/// whatever the spec holds.
+fn excerpt(text: &str, starts: &[usize], range: std::ops::Range<usize>) -> (Excerpt, std::ops::Range<usize>) {
+    let index = starts.partition_point(|s| *s <= range.start).saturating_sub(1);
+    let start = starts[index];
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line = &text[start..end];
+    let (from, to) = (range.start - start, (range.end - start).min(line.len()));
+    let number = index + 1;
+    if line.chars().count() <= EXCERPT_CHARS {
+        return (Excerpt { number, text: line.to_string() }, from..to);
+    }
+    let boundary = |mut i: usize| {
+        while !line.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let cut_from = boundary(from.saturating_sub(EXCERPT_CHARS / 4));
+    let cut_to = boundary((cut_from + EXCERPT_CHARS).min(line.len()));
+    let prefix = if cut_from > 0 { "..." } else { "" };
+    let suffix = if cut_to < line.len() { "..." } else { "" };
+    let shown = format!("{prefix}{}{suffix}", &line[cut_from..cut_to]);
+    let at = |i: usize| prefix.len() + i.clamp(cut_from, cut_to) - cut_from;
+    (Excerpt { number, text: shown }, at(from)..at(to))
+}
+
 /// Human-readable report: one snippet per diagnostic, then a summary line.
 pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
@@ -110,10 +147,11 @@ pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
         let title = level.primary_title(d.message.as_str()).id(d.code);
         let group = if d.span.is_known() {
             let range = byte_range(subject.text, &starts, d);
+            let (line, range) = excerpt(subject.text, &starts, range);
             title.element(
-                Snippet::source(subject.text)
+                Snippet::source(line.text)
+                    .line_start(line.number)
                     .path(subject.path)
-                    .fold(true)
                     .annotation(AnnotationKind::Primary.span(range)),
             )
         } else {

@@ -19,25 +19,36 @@ impl Duration {
         self.0.div_ceil(86_400)
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
         let text = text.trim();
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
         if digits.is_empty() {
-            return Err(format!("`{text}` is not a duration (write e.g. `300s`, `5m`, `12h`, `14d`)"));
+            return Err(DurationError::NotADuration(text.to_string()));
         }
-        let n: u64 = digits.parse().map_err(|_| format!("`{text}` is too large"))?;
+        let n: u64 = digits.parse().map_err(|_| DurationError::TooLarge(text.to_string()))?;
         let factor = match unit.trim() {
             "" | "s" => 1,
             "m" => 60,
             "h" => 3_600,
             "d" => 86_400,
             other => {
-                return Err(format!("unknown duration unit `{other}` in `{text}` (use s, m, h or d)"));
+                return Err(DurationError::UnknownUnit { unit: other.to_string(), text: text.to_string() });
             }
         };
-        n.checked_mul(factor).map(Duration).ok_or_else(|| format!("`{text}` is too large"))
+        n.checked_mul(factor).map(Duration).ok_or_else(|| DurationError::TooLarge(text.to_string()))
     }
+}
+
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` is not a duration (write e.g. `300s`, `5m`, `12h`, `14d`)")]
+    NotADuration(String),
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    #[error("unknown duration unit `{unit}` in `{text}` (use s, m, h or d)")]
+    UnknownUnit { unit: String, text: String },
 }
 
 impl fmt::Display for Duration {

@@ -2,6 +2,7 @@
 
 pub mod duration;
 pub mod model;
+pub mod parse_error;
 pub mod partition;
 pub mod pattern;
 pub mod resolve;
@@ -12,7 +13,6 @@ pub mod synthetic;
 pub use resolve::{Pipeline, resolve};
 pub use span::{Sp, Span};
 
-use crate::check::codes;
 use crate::report::Diagnostic;
 use std::path::{Path, PathBuf};
 
@@ -27,8 +27,9 @@ pub struct Source {
     pub text: String,
     /// The spec's project root: the nearest directory above the spec that holds a `Cargo.toml` or
     /// `.git`, else the spec's own directory; relative to the working directory when under it (empty
-    /// when it is the working directory). The stage crates (`lambdas/<stage>`) are found there.
-    pub root: PathBuf,
+    /// when it is the working directory). The stage crates (`lambdas/<stage>`) are found there. `None`
+    /// for a spec that is not a file (standard input, text in tests): no stage crates belong to it.
+    pub root: Option<PathBuf>,
     /// The spec's path relative to `root`, with `/`: what generated files and the deployed template
     /// record, so they do not depend on how the path was spelled or where the command ran.
     pub recorded: String,
@@ -40,20 +41,62 @@ impl Source {
         self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "spec".to_string())
     }
 
-    /// Reads a spec file.
+    /// Reads a spec file; `-` reads standard input.
     pub fn read(path: &Path) -> std::io::Result<Self> {
-        let text = std::fs::read_to_string(path)?;
+        if path == Path::new(STDIN) {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+            return Ok(Source::text(STDIN_NAME, utf8(bytes)?));
+        }
+        let text = utf8(std::fs::read(path)?)?;
         let (root, recorded) = project_path(path)?;
-        Ok(Source { path: path.to_path_buf(), text, root, recorded })
+        Ok(Source { path: path.to_path_buf(), text, root: Some(root), recorded })
     }
 
-    /// A spec that is not a file (tests, README snippets): its root is the working directory (empty) and
-    /// `path` is recorded as given.
+    /// Where the spec's stage crates are: `lambdas/` under its project root.
+    pub fn stage_crates(&self) -> Option<PathBuf> {
+        self.root.as_ref().map(|r| r.join(LAMBDAS))
+    }
+
+    /// Whether the spec came from standard input (`-`).
+    pub fn is_stdin(&self) -> bool {
+        self.path == Path::new(STDIN_NAME) && self.root.is_none()
+    }
+
+    /// A spec that is not a file (tests, README snippets): it has no project root and `path` is
+    /// recorded as given.
     pub fn text(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let path = path.into();
         let recorded = path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        Source { path, text: text.into(), root: PathBuf::new(), recorded }
+        Source { path, text: text.into(), root: None, recorded }
     }
+}
+
+/// Where the stage crates are (`lambdas/<stage>`), relative to the spec's project root.
+pub const LAMBDAS: &str = "lambdas";
+
+/// The spec argument that means standard input.
+pub const STDIN: &str = "-";
+
+/// How diagnostics name a spec read from standard input.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// The spec's text, or an error that says where it stops being UTF-8 (line, column and byte offset).
+fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line_start = bytes[..at].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text: byte 0x{:02X} at line {line}, column {column} (byte offset {at}); save the spec as UTF-8",
+                bytes[at]
+            ),
+        )
+    })
 }
 
 /// The project root of the spec at `path` and the spec's path relative to it (see [`Source`]).
@@ -77,30 +120,10 @@ fn project_path(path: &Path) -> std::io::Result<(PathBuf, String)> {
 }
 
 /// Parses the YAML strictly: syntax errors, unknown keys, wrong types and bad values are one
-/// diagnostic with the location of the offending node.
+/// diagnostic with the location of the offending node, in plain words ([`parse_error`]).
 pub fn parse(source: &Source) -> Result<model::SpecFile, Diagnostic> {
-    serde_saphyr::from_str::<model::SpecFile>(&source.text).map_err(|e| {
-        let span = e.location().map(|l| Span::at(l.line(), l.column())).unwrap_or(Span { line: 1, column: 1 });
-        let text = e.without_snippet().to_string();
-        Diagnostic::error(codes::SPEC_SYNTAX, span, clean_parse_message(&text))
-            .with_hint("see `pipewright schema` for the spec format")
-    })
-}
-
-/// Strips the `error: line L column C: ` prefix of the parser's message (we print our own).
-fn clean_parse_message(text: &str) -> String {
-    let first = text.lines().next().unwrap_or(text);
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let msg = match first.find(": ") {
-        Some(i) if first.starts_with("line ") => &first[i + 2..],
-        _ => first,
-    };
-    // The position is shown by the diagnostic itself.
-    let msg = match msg.rfind(" at line ") {
-        Some(i) if msg[i + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => &msg[..i],
-        _ => msg,
-    };
-    msg.trim().to_string()
+    serde_saphyr::from_str_with_options::<model::SpecFile>(&source.text, parse_error::options())
+        .map_err(|e| parse_error::diagnostic(&e, &source.text))
 }
 
 /// A loaded spec: the pipeline when it parsed, and the diagnostics of parsing and resolution.

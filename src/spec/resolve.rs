@@ -328,6 +328,15 @@ impl Pipeline {
         self.stage_index.get(name).and_then(|&i| self.stages.get(i))
     }
 
+    /// What to say when a command names a stage the spec does not have: the closest name, and all.
+    pub fn no_stage(&self, name: &str) -> String {
+        let names: Vec<&str> = self.stages.iter().map(|s| s.name.value.as_str()).collect();
+        let guess = crate::report::suggest::did_you_mean(name, names.iter().copied())
+            .map(|g| format!(": {g}"))
+            .unwrap_or_default();
+        format!("the spec has no stage `{name}`{guess} (stages: {})", names.join(", "))
+    }
+
     /// Example value of a key-template variable.
     pub fn example(&self, variable: &str) -> String {
         self.examples.get(variable).cloned().unwrap_or_else(|| format!("sample-{variable}"))
@@ -491,6 +500,28 @@ impl Namer<'_> {
     }
 }
 
+/// An error for each variable of a key template that is neither built in nor declared in `examples:`.
+fn unknown_variables(key: &Sp<KeyTemplate>, used: &[String], known: &[&str]) -> Vec<Diagnostic> {
+    used.iter()
+        .filter(|v| !known.contains(&v.as_str()))
+        .map(|v| {
+            let hint = match crate::report::suggest::closest(v, known.iter().copied()) {
+                Some(guess) => format!("did you mean `{{{guess}}}`?"),
+                None => format!(
+                    "the variables are {}; declare another under `examples:` with an example value",
+                    known.iter().map(|k| format!("`{{{k}}}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            Diagnostic::error(
+                codes::INVALID_TEMPLATE,
+                key.span,
+                format!("key template `{}` uses `{{{v}}}`, which is no variable", key.template),
+            )
+            .with_hint(hint)
+        })
+        .collect()
+}
+
 /// Picks the stage's value, else the default's, else the built-in one (spanned at `fallback`).
 fn pick<T: Clone>(stage: &Option<Sp<T>>, default: &Option<Sp<T>>, builtin: T, fallback: Span) -> Sp<T> {
     stage.clone().or_else(|| default.clone()).unwrap_or(Sp::new(builtin, fallback))
@@ -598,15 +629,20 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                     b.span,
                     format!("{what} names bucket `{}`, which `buckets` does not declare", b.value),
                 )
-                .with_hint(if known.is_empty() {
-                    "declare it under `buckets:`".to_string()
-                } else {
-                    format!("declared buckets: {}", known.join(", "))
-                }),
+                .with_hint(
+                    match crate::report::suggest::did_you_mean(&b.value, known.iter().copied()) {
+                        Some(guess) => guess,
+                        None if known.is_empty() => "declare it under `buckets:`".to_string(),
+                        None => format!("declared buckets: {}; or declare it under `buckets:`", known.join(", ")),
+                    },
+                ),
             );
         }
     };
 
+    // The variables a key template may use: the built-in ones and those `examples:` declares.
+    let variables: Vec<&str> =
+        BUILTIN_EXAMPLES.iter().map(|(k, _)| *k).chain(spec.examples.keys().map(|k| k.value.as_str())).collect();
     let dq = &spec.defaults.queue;
     let df = &spec.defaults.function;
     let mut stages = Vec::new();
@@ -731,15 +767,16 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
         for (i, w) in s.writes.iter().enumerate() {
             known_bucket(&w.bucket, "a write", &mut diags);
             let key = w.key.clone().map(|template| KeyTemplate { template });
-            if let Err(e) = key.variables() {
-                diags.push(
+            match key.variables() {
+                Err(e) => diags.push(
                     Diagnostic::error(
                         codes::INVALID_TEMPLATE,
                         key.span,
                         format!("key template `{}` is malformed: {e:?}", key.template),
                     )
                     .with_hint("write variables as `{name}`, e.g. `raw/date={date}/data.json`"),
-                );
+                ),
+                Ok(vars) => diags.extend(unknown_variables(&key, &vars, &variables)),
             }
             let name = w
                 .name
@@ -756,15 +793,21 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
 
         let mut writes_tables = Vec::new();
         for t in &s.writes_tables {
-            let declared = spec.tables.as_ref().is_some_and(|ts| ts.tables.keys().any(|k| k.value == t.value));
-            if !declared {
+            let known: Vec<&str> =
+                spec.tables.iter().flat_map(|ts| ts.tables.keys()).map(|k| k.value.as_str()).collect();
+            if !known.contains(&t.value.as_str()) {
+                let hint = match crate::report::suggest::did_you_mean(&t.value, known.iter().copied()) {
+                    Some(guess) => guess,
+                    None if known.is_empty() => "declare it under `tables.tables:`".to_string(),
+                    None => format!("declared tables: {}; or declare it under `tables.tables:`", known.join(", ")),
+                };
                 diags.push(
                     Diagnostic::error(
                         codes::UNKNOWN_REFERENCE,
                         t.span,
                         format!("stage `{}` writes table `{}`, which `tables` does not declare", name.value, t.value),
                     )
-                    .with_hint("declare it under `tables.tables:`"),
+                    .with_hint(hint),
                 );
             }
             writes_tables.push(t.clone());

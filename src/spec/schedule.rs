@@ -41,9 +41,9 @@ const FIELDS: [Field; 6] = [
     Field { name: "year", lo: 1970, hi: 2199, names: &[], extra: "" },
 ];
 
-fn check_value(f: &Field, v: &str) -> Result<(), String> {
+fn check_value(f: &Field, v: &str) -> Result<(), ScheduleError> {
     if v.is_empty() {
-        return Err(format!("the {} field has an empty value", f.name));
+        return Err(ScheduleError::EmptyValue { field: f.name });
     }
     if let Some(i) = f.names.iter().position(|n| n.eq_ignore_ascii_case(v)) {
         let _ = i;
@@ -64,25 +64,21 @@ fn check_value(f: &Field, v: &str) -> Result<(), String> {
         if day_ok && nth.parse::<u32>().is_ok_and(|n| (1..=5).contains(&n)) {
             return Ok(());
         }
-        return Err(format!("`{v}` in the {} field is not `day#n` (n from 1 to 5)", f.name));
+        return Err(ScheduleError::NotNth { value: v.to_string(), field: f.name });
     }
     match v.parse::<u32>() {
         Ok(n) if n >= f.lo && n <= f.hi => Ok(()),
-        Ok(n) => Err(format!("{n} is out of range for the {} field ({}-{})", f.name, f.lo, f.hi)),
-        Err(_) => Err(format!("`{v}` is not a valid value of the {} field", f.name)),
+        Ok(n) => Err(ScheduleError::OutOfRange { value: n, field: f.name, lo: f.lo, hi: f.hi }),
+        Err(_) => Err(ScheduleError::NotAValue { value: v.to_string(), field: f.name }),
     }
 }
 
-fn check_field(f: &Field, text: &str) -> Result<(), String> {
+fn check_field(f: &Field, text: &str) -> Result<(), ScheduleError> {
     if text == "*" {
         return Ok(());
     }
     if text == "?" {
-        return if f.extra.contains('?') {
-            Ok(())
-        } else {
-            Err(format!("`?` is only allowed in the day-of-month and day-of-week fields, not {}", f.name))
-        };
+        return if f.extra.contains('?') { Ok(()) } else { Err(ScheduleError::QuestionMark { field: f.name }) };
     }
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -92,7 +88,7 @@ fn check_field(f: &Field, text: &str) -> Result<(), String> {
         if let Some(s) = step
             && !s.parse::<u32>().is_ok_and(|s| s > 0)
         {
-            return Err(format!("`{part}`: the step of the {} field must be a positive number", f.name));
+            return Err(ScheduleError::Step { part: part.to_string(), field: f.name });
         }
         if range == "*" {
             continue;
@@ -108,26 +104,60 @@ fn check_field(f: &Field, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What is wrong with a schedule expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("a cron expression has six fields (minutes hours day-of-month month day-of-week year); this one has {0}")]
+    FieldCount(usize),
+    #[error("the {field} field has an empty value")]
+    EmptyValue { field: &'static str },
+    #[error("`{value}` in the {field} field is not `day#n` (n from 1 to 5)")]
+    NotNth { value: String, field: &'static str },
+    #[error("{value} is out of range for the {field} field ({lo}-{hi})")]
+    OutOfRange { value: u32, field: &'static str, lo: u32, hi: u32 },
+    #[error("`{value}` is not a valid value of the {field} field")]
+    NotAValue { value: String, field: &'static str },
+    #[error("`?` is only allowed in the day-of-month and day-of-week fields, not {field}")]
+    QuestionMark { field: &'static str },
+    #[error("`{part}`: the step of the {field} field must be a positive number")]
+    Step { part: String, field: &'static str },
+    #[error("only one of day-of-month and day-of-week may be `?`")]
+    BothQuestionMarks,
+    #[error("one of day-of-month and day-of-week must be `?` (e.g. `cron(30 4 * * ? *)`)")]
+    NoQuestionMark,
+    #[error("a rate expression is `rate(value unit)`, e.g. `rate(5 minutes)`")]
+    RateSyntax,
+    #[error("`{0}` is not a positive whole number")]
+    RateValue(String),
+    #[error("use the {} unit with {value} (`rate(1 minute)`, `rate(5 minutes)`)", if *value == 1 { "singular" } else { "plural" })]
+    RateNumber { value: u32 },
+    #[error("`{0}` is not a rate unit (minutes, hours or days)")]
+    RateUnit(String),
+    #[error("an at expression is `at(yyyy-mm-ddThh:mm:ss)`")]
+    AtSyntax,
+    #[error("a schedule expression is `cron(...)`, `rate(...)` or `at(...)`")]
+    Kind,
+    #[error("{0} has no crontab form")]
+    NoCrontab(&'static str),
+}
+
 /// Parses and validates an expression; the error says what is wrong.
-pub fn parse(expr: &str) -> Result<ScheduleExpr, String> {
+pub fn parse(expr: &str) -> Result<ScheduleExpr, ScheduleError> {
     let expr = expr.trim();
     if let Some(body) = expr.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) {
         let fields: Vec<&str> = body.split_whitespace().collect();
         if fields.len() != 6 {
-            return Err(format!(
-                "a cron expression has six fields (minutes hours day-of-month month day-of-week year); this one has {}",
-                fields.len()
-            ));
+            return Err(ScheduleError::FieldCount(fields.len()));
         }
         for (f, text) in FIELDS.iter().zip(&fields) {
             check_field(f, text)?;
         }
         match (fields[2] == "?", fields[4] == "?") {
             (true, true) => {
-                return Err("only one of day-of-month and day-of-week may be `?`".into());
+                return Err(ScheduleError::BothQuestionMarks);
             }
             (false, false) => {
-                return Err("one of day-of-month and day-of-week must be `?` (e.g. `cron(30 4 * * ? *)`)".into());
+                return Err(ScheduleError::NoQuestionMark);
             }
             _ => {}
         }
@@ -136,21 +166,18 @@ pub fn parse(expr: &str) -> Result<ScheduleExpr, String> {
     if let Some(body) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
         let parts: Vec<&str> = body.split_whitespace().collect();
         let [value, unit] = parts.as_slice() else {
-            return Err("a rate expression is `rate(value unit)`, e.g. `rate(5 minutes)`".into());
+            return Err(ScheduleError::RateSyntax);
         };
         let value: u32 =
-            value.parse().ok().filter(|v| *v > 0).ok_or_else(|| format!("`{value}` is not a positive whole number"))?;
+            value.parse().ok().filter(|v| *v > 0).ok_or_else(|| ScheduleError::RateValue(value.to_string()))?;
         let unit = match (*unit, value == 1) {
             ("minute", true) | ("minutes", false) => RateUnit::Minute,
             ("hour", true) | ("hours", false) => RateUnit::Hour,
             ("day", true) | ("days", false) => RateUnit::Day,
             (u, _) if ["minute", "minutes", "hour", "hours", "day", "days"].contains(&u) => {
-                return Err(format!(
-                    "use the {} unit with {value} (`rate(1 minute)`, `rate(5 minutes)`)",
-                    if value == 1 { "singular" } else { "plural" }
-                ));
+                return Err(ScheduleError::RateNumber { value });
             }
-            (u, _) => return Err(format!("`{u}` is not a rate unit (minutes, hours or days)")),
+            (u, _) => return Err(ScheduleError::RateUnit(u.to_string())),
         };
         return Ok(ScheduleExpr::Rate { value, unit });
     }
@@ -162,13 +189,9 @@ pub fn parse(expr: &str) -> Result<ScheduleExpr, String> {
                 13 | 16 => c == ':',
                 _ => c.is_ascii_digit(),
             });
-        return if ok {
-            Ok(ScheduleExpr::At(body.to_string()))
-        } else {
-            Err("an at expression is `at(yyyy-mm-ddThh:mm:ss)`".into())
-        };
+        return if ok { Ok(ScheduleExpr::At(body.to_string())) } else { Err(ScheduleError::AtSyntax) };
     }
-    Err("a schedule expression is `cron(...)`, `rate(...)` or `at(...)`".into())
+    Err(ScheduleError::Kind)
 }
 
 /// Whether `tz` is an IANA time zone name.
@@ -178,14 +201,14 @@ pub fn valid_timezone(tz: &str) -> bool {
 
 /// The crontab line (with `CRON_TZ`) that runs `command` on the schedule, for local stages.
 /// Cron expressions with a fixed year, `L`, `W` or `#` have no crontab form.
-pub fn crontab_line(expr: &ScheduleExpr, timezone: &str, command: &str) -> Result<String, String> {
+pub fn crontab_line(expr: &ScheduleExpr, timezone: &str, command: &str) -> Result<String, ScheduleError> {
     let when = match expr {
         ScheduleExpr::Cron(f) => {
             if f[5] != "*" {
-                return Err("a cron expression with a fixed year has no crontab form".into());
+                return Err(ScheduleError::NoCrontab("a cron expression with a fixed year"));
             }
             if f.iter().any(|x| x.contains(['L', 'W', '#'])) {
-                return Err("`L`, `W` and `#` have no crontab form".into());
+                return Err(ScheduleError::NoCrontab("`L`, `W` and `#`"));
             }
             let dom = if f[2] == "?" { "*".to_string() } else { f[2].clone() };
             // EventBridge numbers days 1 (SUN) to 7 (SAT); crontab 0 (SUN) to 6 (SAT).
@@ -210,7 +233,7 @@ pub fn crontab_line(expr: &ScheduleExpr, timezone: &str, command: &str) -> Resul
             RateUnit::Day => format!("0 0 */{value} * *"),
         },
         ScheduleExpr::At(_) => {
-            return Err("a one-time `at(...)` schedule has no crontab form".into());
+            return Err(ScheduleError::NoCrontab("a one-time `at(...)` schedule"));
         }
     };
     Ok(format!("CRON_TZ={timezone}\n{when} {command}\n"))

@@ -214,7 +214,7 @@ struct PendingState {
 
 /// What the dates of one SQS batch share: per season, the silver listing (one LIST per season and
 /// batch) and the season state (read once, written once by [`Stage::finish_batch`]). A replay of a
-/// season arrives as batches of several dates; each date no longer pays for a LIST and a state write.
+/// season arrives as batches of several dates, which then share a LIST and a state write.
 #[derive(Default)]
 pub struct Batch {
     listings: std::sync::Mutex<BTreeMap<String, std::sync::Arc<BTreeMap<NaiveDate, ListedDate>>>>,

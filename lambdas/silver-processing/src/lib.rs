@@ -16,6 +16,6 @@ pub use stage::{S3Store, Stage, StageError};
 /// Parquet's readers create a zstd compression and a decompression context (~100-200 kB each) per column
 /// chunk; with glibc's malloc every small file paid for fresh pages again (mmap, page faults, trim). mimalloc
 /// keeps freed memory for reuse; built without transparent huge pages (`no_thp`: with them, the first touch
-/// of each 2 MiB region zeroed all of it, a third of a game day's process time).
+/// of each 2 MiB region zeroes all of it, which dominates a short-lived process).
 pub use mimalloc::MiMalloc as Allocator;
 pub use transform::{Transformed, season_of, transform};
