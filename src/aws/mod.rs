@@ -164,8 +164,16 @@ pub struct AwsError {
     pub resource: String,
     pub code: String,
     pub message: String,
-    pub request_id: Option<String>,
     pub kind: ErrorKind,
+    /// Where an SDK error came from: its request id and the error itself.
+    pub origin: Option<Box<Origin>>,
+}
+
+/// The request id of a failed call and the SDK's error, kept for `source()` (its chain is in the message).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub error: std::sync::Arc<dyn std::error::Error + Send + Sync>,
 }
 
 impl fmt::Display for AwsError {
@@ -174,7 +182,7 @@ impl fmt::Display for AwsError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
-        if let Some(id) = &self.request_id {
+        if let Some(id) = self.origin.as_ref().and_then(|o| o.request_id.as_ref()) {
             write!(f, " (request id {id})")?;
         }
         if let Some(needs) = self.needs() {
@@ -200,7 +208,11 @@ pub fn iam_action(operation: &str) -> &str {
     }
 }
 
-impl std::error::Error for AwsError {}
+impl std::error::Error for AwsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.origin.as_ref().map(|o| o.error.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl AwsError {
     /// Whether a HEAD request (`s3:HeadBucket`, `s3:HeadObject`) found nothing: a HEAD answer has no
@@ -229,8 +241,8 @@ impl AwsError {
         err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
     ) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug + HttpStatus,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: fmt::Debug + HttpStatus + Send + Sync + 'static,
         aws_smithy_runtime_api::client::result::SdkError<E, R>: RequestId,
     {
         use aws_smithy_runtime_api::client::result::SdkError;
@@ -261,7 +273,8 @@ impl AwsError {
             other => ("ConstructionFailure".to_string(), source_chain(other)),
         };
         let kind = classify(&code, &message);
-        AwsError { operation, resource: resource.into(), code, message, request_id, kind }
+        let origin = Some(Box::new(Origin { request_id, error: std::sync::Arc::new(err) }));
+        AwsError { operation, resource: resource.into(), code, message, kind, origin }
     }
 }
 
@@ -273,8 +286,8 @@ impl AwsError {
             resource: resource.into(),
             code: "Client".to_string(),
             message: message.into(),
-            request_id: None,
             kind: ErrorKind::Other,
+            origin: None,
         }
     }
 }
@@ -342,8 +355,8 @@ mod tests {
             resource: "hoopstat-haus-bronze".into(),
             code: code.into(),
             message: String::new(),
-            request_id: None,
             kind: classify(code, ""),
+            origin: None,
         };
         let e = refused("s3:GetBucketNotificationConfiguration", "AccessDenied");
         assert_eq!(

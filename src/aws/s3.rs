@@ -150,8 +150,8 @@ impl AwsError {
             resource: resource.to_string(),
             code: "ConstructionFailure".to_string(),
             message: e.to_string(),
-            request_id: None,
             kind: ErrorKind::Other,
+            origin: None,
         }
     }
 }

@@ -48,8 +48,8 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     });
     match result {
         Ok(Outcome::NoChanges | Outcome::Planned | Outcome::Deployed { .. }) => Ok(Exit::Clean),
-        Err(DeployError::Precondition(msg)) => {
-            writeln!(err, "error: {msg}")?;
+        Err(DeployError::Precondition(p)) => {
+            writeln!(err, "error: {p}")?;
             Ok(Exit::Usage)
         }
         Err(DeployError::Declined(msg)) => {

@@ -7,7 +7,7 @@ pub mod plan;
 
 pub use plan::{Change, ChangeAction, Hazard, StackEvent, hazards};
 
-use crate::aws::cfn::{ChangeSetOutcome, TemplateSource};
+use crate::aws::cfn::{ChangeSetOutcome, StackInfo, TemplateSource};
 use crate::aws::{Aws, AwsError};
 use crate::build::manifest::Manifest;
 use crate::cfn::files::template_header;
@@ -53,8 +53,8 @@ pub enum DeployError {
     #[error(transparent)]
     Aws(#[from] AwsError),
     /// Something the user must provide first (a build, a parameter).
-    #[error("{0}")]
-    Precondition(String),
+    #[error(transparent)]
+    Precondition(#[from] Precondition),
     #[error("change set for stack `{stack}` failed: {reason}")]
     ChangeSet { stack: String, reason: String },
     #[error("stack `{stack}` ended in {status}: {reason}")]
@@ -63,6 +63,63 @@ pub enum DeployError {
     Declined(String),
     #[error("writing output: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// What a deploy needs before it starts, and how to provide it. Each message ends with a hint that names
+/// the spec as the user gave it.
+#[derive(Debug, thiserror::Error)]
+pub enum Precondition {
+    #[error(
+        "the alarms would notify nobody: stack parameter `{param}` (the address that receives them) has no value\n{}",
+        alert_hint(param, spec)
+    )]
+    NoAlertAddress { param: String, spec: String },
+    #[error(
+        "stack parameter `{param}` is `{email}`, which is not an e-mail address: the alarms would notify nobody\n{}",
+        alert_hint(param, spec)
+    )]
+    BadAlertAddress { param: String, email: String, spec: String },
+    #[error("{source}\nhint: run `pipewright build {spec}` first")]
+    Manifest {
+        #[source]
+        source: crate::build::manifest::ManifestError,
+        spec: String,
+    },
+    #[error("the build manifest `{}` has no artifact for stage `{stage}`\nhint: run `pipewright build {spec}`", manifest.display())]
+    NoArtifact { manifest: PathBuf, stage: String, spec: String },
+    #[error(
+        "the artifact of stage `{stage}` in `{}` is built for {built}, but the function runs on {runs}\nhint: run \
+         `pipewright build {spec}` (without --arm64/--x86-64)",
+        manifest.display()
+    )]
+    WrongArchitecture { stage: String, manifest: PathBuf, built: String, runs: String, spec: String },
+    #[error("the template has no parameter `{0}`")]
+    UnknownParameter(String),
+    #[error("stack parameter `{0}` has no value\nhint: pass `--parameter {0}=...`")]
+    NoParameterValue(String),
+    #[error(
+        "the artifact bucket `{bucket}` exists but S3 does not confirm that account {account} owns it: it belongs to \
+         another account, or this one may not read it ({code}); the Lambda code is uploaded only into a bucket of the \
+         deploying account\nhint: pass `--artifact-bucket NAME` with a bucket of account {account}, or grant \
+         `s3:ListBucket` on `{bucket}`"
+    )]
+    ForeignArtifactBucket { bucket: String, account: String, code: String },
+    #[error("cannot read artifact `{}`: {source}\nhint: run `pipewright build {spec}`", zip.display())]
+    UnreadableArtifact {
+        zip: PathBuf,
+        #[source]
+        source: std::io::Error,
+        spec: String,
+    },
+    #[error("the template is over 51,200 bytes and needs an artifact bucket")]
+    TemplateTooLarge,
+}
+
+fn alert_hint(param: &str, spec: &str) -> String {
+    format!(
+        "hint: pass `--parameter {param}=you@example.com`, or write `alerts: none` in `{spec}` for a pipeline without \
+         alerting"
+    )
 }
 
 /// The result of a deploy.
@@ -100,20 +157,158 @@ fn alert_address(email: &str, spec_path: &str) -> Result<(), DeployError> {
         let dotted = domain.char_indices().any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len());
         !bad(local) && !bad(domain) && dotted
     });
-    let problem = if email.is_empty() {
-        format!(
-            "the alarms would notify nobody: stack parameter `{param}` (the address that receives them) has no value"
-        )
+    let (param, spec) = (param.to_string(), spec_path.to_string());
+    if email.is_empty() {
+        Err(Precondition::NoAlertAddress { param, spec }.into())
     } else if !well_formed {
-        format!(
-            "stack parameter `{param}` is `{email}`, which is not an e-mail address: the alarms would notify nobody"
-        )
+        Err(Precondition::BadAlertAddress { param, email: email.to_string(), spec }.into())
     } else {
-        return Ok(());
+        Ok(())
+    }
+}
+
+/// The artifacts a deploy uploads, from the build manifest, and the bucket they go to.
+struct Artifacts {
+    bucket: String,
+    account: String,
+    uploads: Vec<crate::build::manifest::Artifact>,
+    /// The artifact parameters of the template: bucket and key of each stage's zip.
+    params: BTreeMap<String, String>,
+}
+
+/// The artifacts of the Lambda stages, from the build manifest (none without a Lambda stage).
+async fn artifacts(aws: &Aws, spec: &Spec<'_>, opts: &Options) -> Result<Option<Artifacts>, DeployError> {
+    let Spec { pipeline: p, name: spec_name, path: spec_path } = *spec;
+    let lambdas: Vec<_> = p.stages.iter().filter_map(|s| s.function.as_ref().map(|f| (s, f))).collect();
+    if lambdas.is_empty() {
+        return Ok(None);
+    }
+    let manifest_path = opts.manifest.clone().unwrap_or_else(|| Manifest::default_path(spec_name));
+    let manifest = Manifest::read(&manifest_path)
+        .map_err(|source| Precondition::Manifest { source, spec: spec_path.to_string() })?;
+    let account = aws.account().await?;
+    let bucket = match &opts.artifact_bucket {
+        Some(b) => b.clone(),
+        None => format!("{}-artifacts-{account}-{}", p.project.value, aws.region()),
     };
-    Err(DeployError::Precondition(format!(
-        "{problem}\nhint: pass `--parameter {param}=you@example.com`, or write `alerts: none` in `{spec_path}` for a pipeline without alerting"
-    )))
+    let mut params = BTreeMap::new();
+    let mut uploads = Vec::new();
+    for (stage, function) in lambdas {
+        let name = &stage.name.value;
+        let artifact = manifest.artifact(name).ok_or_else(|| Precondition::NoArtifact {
+            manifest: manifest_path.clone(),
+            stage: name.clone(),
+            spec: spec_path.to_string(),
+        })?;
+        let runs = function.architecture.value.as_str();
+        if runs != artifact.architecture {
+            return Err(Precondition::WrongArchitecture {
+                stage: name.clone(),
+                manifest: manifest_path,
+                built: artifact.architecture.clone(),
+                runs: runs.to_string(),
+                spec: spec_path.to_string(),
+            }
+            .into());
+        }
+        params.insert(crate::cfn::artifact_key_param(name), artifact.key());
+        uploads.push(artifact.clone());
+    }
+    params.insert(crate::cfn::ARTIFACT_BUCKET.to_string(), bucket.clone());
+    Ok(Some(Artifacts { bucket, account, uploads, params }))
+}
+
+/// The stack's parameters: the artifacts', the command line's, else the stack's previous values, else the
+/// template's defaults; a parameter without any value is refused, the alert address checked.
+fn parameters(
+    template: &crate::cfn::Template,
+    opts: &Options,
+    existing: Option<&StackInfo>,
+    artifacts: Option<&Artifacts>,
+    spec_path: &str,
+) -> Result<Vec<(String, String)>, DeployError> {
+    let mut params: BTreeMap<String, String> = artifacts.map(|a| a.params.clone()).unwrap_or_default();
+    for (k, v) in &opts.parameters {
+        if !template.parameters.contains_key(k) {
+            return Err(Precondition::UnknownParameter(k.clone()).into());
+        }
+        params.insert(k.clone(), v.clone());
+    }
+    for (k, def) in &template.parameters {
+        if params.contains_key(k) {
+            continue;
+        }
+        let previous = existing.and_then(|s| s.parameters.iter().find(|(pk, _)| pk == k)).map(|(_, v)| v.clone());
+        let value = match (previous, def.get("Default").and_then(Value::as_str)) {
+            (Some(v), _) => v,
+            (None, Some(d)) => d.to_string(),
+            // Refused below with what the address is for.
+            (None, None) if k == crate::cfn::ALERT_EMAIL => String::new(),
+            (None, None) => return Err(Precondition::NoParameterValue(k.clone()).into()),
+        };
+        params.insert(k.clone(), value);
+    }
+    if let Some(email) = params.get(crate::cfn::ALERT_EMAIL) {
+        alert_address(email, spec_path)?;
+    }
+    Ok(params.into_iter().collect())
+}
+
+/// Creates the artifact bucket when missing and uploads the zips it does not hold yet (nothing with
+/// `dry_run`).
+async fn upload(
+    aws: &Aws,
+    a: &Artifacts,
+    dry_run: bool,
+    spec_path: &str,
+    err: &mut dyn Write,
+) -> Result<(), DeployError> {
+    let (bucket, account) = (&a.bucket, &a.account);
+    let exists = match aws.bucket_exists(bucket, account).await {
+        Ok(exists) => exists,
+        Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {
+            return Err(Precondition::ForeignArtifactBucket {
+                bucket: bucket.clone(),
+                account: account.clone(),
+                code: e.code,
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut missing = Vec::new();
+    for artifact in &a.uploads {
+        if !exists || !aws.object_exists(bucket, &artifact.key(), account).await? {
+            missing.push(artifact);
+        }
+    }
+    if missing.is_empty() {
+        writeln!(err, "artifacts: all {} already in s3://{bucket}", a.uploads.len())?;
+        return Ok(());
+    }
+    if dry_run {
+        return Ok(());
+    }
+    if !exists {
+        writeln!(err, "creating artifact bucket `{bucket}`")?;
+        aws.create_artifact_bucket(bucket, account).await?;
+    }
+    for artifact in missing {
+        let bytes = std::fs::read(&artifact.zip).map_err(|source| Precondition::UnreadableArtifact {
+            zip: artifact.zip.clone(),
+            source,
+            spec: spec_path.to_string(),
+        })?;
+        writeln!(
+            err,
+            "uploading {} ({} bytes) to s3://{bucket}/{}",
+            artifact.zip.display(),
+            bytes.len(),
+            artifact.key()
+        )?;
+        aws.put_object(bucket, &artifact.key(), bytes, account).await?;
+    }
+    Ok(())
 }
 
 /// Deploys the pipeline. `confirm` is asked before executing unless `opts.yes`.
@@ -125,126 +320,17 @@ pub async fn deploy(
     err: &mut dyn Write,
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Outcome, DeployError> {
-    let Spec { pipeline: p, name: spec_name, path: spec_path } = *spec;
+    let Spec { pipeline: p, path: spec_path, .. } = *spec;
     let stack = stack_name(p, opts);
     let template = crate::cfn::template(p, spec_path);
     let body = template.to_yaml(&template_header(spec_path));
-    let new_value = template.to_value();
 
-    // Parameters: artifacts from the build manifest, the rest from the command line or the stack.
     let existing = aws.describe_stack(&stack).await?;
     let existing = existing.filter(|s| s.status != "REVIEW_IN_PROGRESS" && s.status != "DELETE_COMPLETE");
-    let lambda_stages: Vec<&str> =
-        p.stages.iter().filter(|s| s.function.is_some()).map(|s| s.name.value.as_str()).collect();
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
-    let mut uploads = Vec::new();
-    let mut bucket = None;
-    if !lambda_stages.is_empty() {
-        let manifest_path = opts.manifest.clone().unwrap_or_else(|| Manifest::default_path(spec_name));
-        let manifest = Manifest::read(&manifest_path)
-            .map_err(|e| DeployError::Precondition(format!("{e}\nhint: run `pipewright build {spec_path}` first")))?;
-        let account = aws.account().await?;
-        let name = match &opts.artifact_bucket {
-            Some(b) => b.clone(),
-            None => format!("{}-artifacts-{account}-{}", p.project.value, aws.region()),
-        };
-        for stage in &lambda_stages {
-            let artifact = manifest.artifact(stage).ok_or_else(|| {
-                DeployError::Precondition(format!(
-                    "the build manifest `{}` has no artifact for stage `{stage}`\nhint: run `pipewright build {spec_path}`",
-                    manifest_path.display()
-                ))
-            })?;
-            let expected = p
-                .stages
-                .iter()
-                .find(|s| s.name.value == *stage)
-                .and_then(|s| s.function.as_ref())
-                .map(|f| f.architecture.value.as_str());
-            if let Some(expected) = expected.filter(|a| *a != artifact.architecture) {
-                return Err(DeployError::Precondition(format!(
-                    "the artifact of stage `{stage}` in `{}` is built for {}, but the function runs on {expected}\nhint: run `pipewright build {spec_path}` (without --arm64/--x86-64)",
-                    manifest_path.display(),
-                    artifact.architecture
-                )));
-            }
-            params.insert(crate::cfn::artifact_key_param(stage), artifact.key());
-            uploads.push(artifact.clone());
-        }
-        params.insert(crate::cfn::ARTIFACT_BUCKET.to_string(), name.clone());
-        bucket = Some((name, account));
-    }
-    for (k, v) in &opts.parameters {
-        if !template.parameters.contains_key(k) {
-            return Err(DeployError::Precondition(format!("the template has no parameter `{k}`")));
-        }
-        params.insert(k.clone(), v.clone());
-    }
-    for (k, def) in &template.parameters {
-        if params.contains_key(k) {
-            continue;
-        }
-        let previous =
-            existing.as_ref().and_then(|s| s.parameters.iter().find(|(pk, _)| pk == k)).map(|(_, v)| v.clone());
-        match (previous, def.get("Default").and_then(Value::as_str)) {
-            (Some(v), _) => {
-                params.insert(k.clone(), v);
-            }
-            (None, Some(d)) => {
-                params.insert(k.clone(), d.to_string());
-            }
-            // Refused below with what the address is for.
-            (None, None) if k == crate::cfn::ALERT_EMAIL => {
-                params.insert(k.clone(), String::new());
-            }
-            (None, None) => {
-                return Err(DeployError::Precondition(format!(
-                    "stack parameter `{k}` has no value\nhint: pass `--parameter {k}=...`"
-                )));
-            }
-        }
-    }
-    if let Some(email) = params.get(crate::cfn::ALERT_EMAIL) {
-        alert_address(email, spec_path)?;
-    }
-    let params: Vec<(String, String)> = params.into_iter().collect();
-
-    // Artifacts: create the bucket and upload only what is missing.
-    if let Some((bucket, account)) = &bucket {
-        let mut missing = Vec::new();
-        let exists = match aws.bucket_exists(bucket, account).await {
-            Ok(exists) => exists,
-            Err(e) if e.kind == crate::aws::ErrorKind::AccessDenied => {
-                return Err(DeployError::Precondition(format!(
-                    "the artifact bucket `{bucket}` exists but S3 does not confirm that account {account} owns it: it belongs to another account, or this one may not read it ({}); the Lambda code is uploaded only into a bucket of the deploying account\nhint: pass `--artifact-bucket NAME` with a bucket of account {account}, or grant `s3:ListBucket` on `{bucket}`",
-                    e.code
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        for a in &uploads {
-            if !exists || !aws.object_exists(bucket, &a.key(), account).await? {
-                missing.push(a);
-            }
-        }
-        if !missing.is_empty() && !opts.dry_run {
-            if !exists {
-                writeln!(err, "creating artifact bucket `{bucket}`")?;
-                aws.create_artifact_bucket(bucket, account).await?;
-            }
-            for a in missing {
-                let bytes = std::fs::read(&a.zip).map_err(|e| {
-                    DeployError::Precondition(format!(
-                        "cannot read artifact `{}`: {e}\nhint: run `pipewright build {spec_path}`",
-                        a.zip.display()
-                    ))
-                })?;
-                writeln!(err, "uploading {} ({} bytes) to s3://{bucket}/{}", a.zip.display(), bytes.len(), a.key())?;
-                aws.put_object(bucket, &a.key(), bytes, account).await?;
-            }
-        } else if missing.is_empty() {
-            writeln!(err, "artifacts: all {} already in s3://{bucket}", uploads.len())?;
-        }
+    let artifacts = artifacts(aws, spec, opts).await?;
+    let params = parameters(&template, opts, existing.as_ref(), artifacts.as_ref(), spec_path)?;
+    if let Some(a) = &artifacts {
+        upload(aws, a, opts.dry_run, spec_path, err).await?;
     }
 
     // Nothing changed: same template, same parameters. No change set is created.
@@ -265,33 +351,8 @@ pub async fn deploy(
     }
 
     let create = existing.is_none();
-    let old_template = deployed.as_deref().and_then(|t| serde_saphyr::from_str::<Value>(t).ok());
-    let source_url;
-    let source = if body.len() > MAX_TEMPLATE_BODY {
-        let (bucket, account) = bucket.as_ref().ok_or_else(|| {
-            DeployError::Precondition("the template is over 51,200 bytes and needs an artifact bucket".to_string())
-        })?;
-        let key = format!("templates/{stack}-{:016x}.yaml", fnv(&body));
-        aws.put_object(bucket, &key, body.clone().into_bytes(), account).await?;
-        source_url = aws.object_url(bucket, &key);
-        TemplateSource::Url(&source_url)
-    } else {
-        TemplateSource::Body(&body)
-    };
-    let change_set_name = format!("pipewright-{}", unix_now());
-    let tags: Vec<(String, String)> = p.tags.clone();
-    let outcome = aws
-        .create_change_set(
-            &stack,
-            &change_set_name,
-            source,
-            &params,
-            &tags,
-            create,
-            &format!("pipewright deploy of {spec_path}"),
-        )
-        .await?;
-    let (id, changes) = match outcome {
+    let bucket = artifacts.as_ref().map(|a| (a.bucket.as_str(), a.account.as_str()));
+    let (id, changes) = match change_set(aws, &stack, &body, bucket, &params, &p.tags, create, spec_path).await? {
         ChangeSetOutcome::NoChanges { id } => {
             aws.delete_change_set(&stack, &id).await?;
             writeln!(err, "stack `{stack}` is up to date: no changes")?;
@@ -304,23 +365,10 @@ pub async fn deploy(
         ChangeSetOutcome::Ready { id, changes } => (id, changes),
     };
 
-    let found = hazards(&changes, old_template.as_ref(), &new_value);
-    if opts.json {
-        let doc = json!({
-            "stack": stack,
-            "action": if create { "create" } else { "update" },
-            "change_set": id,
-            "changes": changes.iter().map(|c| {
-                let origin = template.resources.get(&c.logical_id).map(|r| r.origin.line).filter(|l| *l > 0);
-                json!({ "logical_id": c.logical_id, "type": c.resource_type, "action": c.action,
-                        "properties": c.properties, "spec_line": origin })
-            }).collect::<Vec<_>>(),
-            "hazards": found,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
-    } else {
-        write!(out, "{}", render_plan(&stack, create, &changes, &found, &template, spec_path))?;
-    }
+    let old_template = deployed.as_deref().and_then(|t| serde_saphyr::from_str::<Value>(t).ok());
+    let found = hazards(&changes, old_template.as_ref(), &template.to_value());
+    let plan = Plan { stack: &stack, create, id: &id, changes: &changes, hazards: &found, template: &template };
+    show_plan(&plan, opts.json, spec_path, out)?;
 
     if opts.dry_run {
         aws.delete_change_set(&stack, &id).await?;
@@ -339,6 +387,65 @@ pub async fn deploy(
     let status = wait(aws, &stack, seen, started, opts.timeout, opts.all_events, err).await?;
     writeln!(err, "stack `{stack}`: {status} in {:.1}s", started.elapsed().as_secs_f64())?;
     Ok(Outcome::Deployed { status })
+}
+
+/// Creates the change set; a template over CloudFormation's body limit goes through the artifact bucket.
+#[allow(clippy::too_many_arguments)]
+async fn change_set(
+    aws: &Aws,
+    stack: &str,
+    body: &str,
+    bucket: Option<(&str, &str)>,
+    params: &[(String, String)],
+    tags: &[(String, String)],
+    create: bool,
+    spec_path: &str,
+) -> Result<ChangeSetOutcome, DeployError> {
+    let source_url;
+    let source = if body.len() > MAX_TEMPLATE_BODY {
+        let (bucket, account) = bucket.ok_or(Precondition::TemplateTooLarge)?;
+        let key = format!("templates/{stack}-{:016x}.yaml", fnv(body));
+        aws.put_object(bucket, &key, body.as_bytes().to_vec(), account).await?;
+        source_url = aws.object_url(bucket, &key);
+        TemplateSource::Url(&source_url)
+    } else {
+        TemplateSource::Body(body)
+    };
+    let name = format!("pipewright-{}", unix_now());
+    let description = format!("pipewright deploy of {spec_path}");
+    Ok(aws.create_change_set(stack, &name, source, params, tags, create, &description).await?)
+}
+
+/// A change set ready to execute, and what it means for the pipeline.
+struct Plan<'a> {
+    stack: &'a str,
+    create: bool,
+    id: &'a str,
+    changes: &'a [Change],
+    hazards: &'a [Hazard],
+    template: &'a crate::cfn::Template,
+}
+
+/// Prints the plan: for people, or as one JSON document.
+fn show_plan(plan: &Plan, json: bool, spec_path: &str, out: &mut dyn Write) -> Result<(), DeployError> {
+    let Plan { stack, create, id, changes, hazards: found, template } = *plan;
+    if json {
+        let doc = json!({
+            "stack": stack,
+            "action": if create { "create" } else { "update" },
+            "change_set": id,
+            "changes": changes.iter().map(|c| {
+                let origin = template.resources.get(&c.logical_id).map(|r| r.origin.line).filter(|l| *l > 0);
+                json!({ "logical_id": c.logical_id, "type": c.resource_type, "action": c.action,
+                        "properties": c.properties, "spec_line": origin })
+            }).collect::<Vec<_>>(),
+            "hazards": found,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
+    } else {
+        write!(out, "{}", render_plan(stack, create, changes, found, template, spec_path))?;
+    }
+    Ok(())
 }
 
 /// Whether a stack event is where its resource settled (`CREATE_COMPLETE`, `UPDATE_FAILED`, ...), the
@@ -492,9 +599,10 @@ mod tests {
             "o ps@example.com",
             "a@b@c.d",
         ] {
-            let Err(DeployError::Precondition(msg)) = alert_address(bad, "specs/p.yaml") else {
+            let Err(DeployError::Precondition(p)) = alert_address(bad, "specs/p.yaml") else {
                 panic!("`{bad}` accepted");
             };
+            let msg = p.to_string();
             assert!(
                 msg.contains("notify nobody") && msg.contains("alerts: none") && msg.contains("specs/p.yaml"),
                 "{msg}"

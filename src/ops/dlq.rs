@@ -144,28 +144,32 @@ async fn move_task(
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(task) = readers.latest_move_task(dlq).await? else {
-            return Err(OpsError::Missing(format!("the move task of `{}` is not listed", dlq.name)));
+            return Err(OpsError::MoveTask { dlq: dlq.name.clone(), how: "is not listed".to_string() });
         };
         match task.status.as_str() {
             "COMPLETED" => return Ok(task.moved.max(0) as u64),
             "FAILED" | "CANCELLED" => {
-                return Err(OpsError::Missing(format!(
-                    "the move task of `{}` ended {} after {} message(s): {}",
-                    dlq.name,
-                    task.status,
-                    task.moved,
-                    task.failure.unwrap_or_default()
-                )));
+                return Err(OpsError::MoveTask {
+                    dlq: dlq.name.clone(),
+                    how: format!(
+                        "ended {} after {} message(s): {}",
+                        task.status,
+                        task.moved,
+                        task.failure.unwrap_or_default()
+                    ),
+                });
             }
             _ if started.elapsed() > timeout => {
-                return Err(OpsError::Missing(format!(
-                    "the move task of `{}` is still {} after {} s ({} of {} moved); it goes on in SQS",
-                    dlq.name,
-                    task.status,
-                    timeout.as_secs(),
-                    task.moved,
-                    task.to_move.map_or("?".to_string(), |n| n.to_string())
-                )));
+                return Err(OpsError::MoveTask {
+                    dlq: dlq.name.clone(),
+                    how: format!(
+                        "is still {} after {} s ({} of {} moved); it goes on in SQS",
+                        task.status,
+                        timeout.as_secs(),
+                        task.moved,
+                        task.to_move.map_or("?".to_string(), |n| n.to_string())
+                    ),
+                });
             }
             _ => {}
         }

@@ -15,32 +15,44 @@ use crate::spec::Pipeline;
 use crate::spec::resolve::{Queue, Stage};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
-use std::fmt;
 
 /// Why an operating command stopped.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum OpsError {
-    /// Bad arguments: an unknown stage, a stage without a queue, a bad date.
-    Usage(String),
+    /// A stage the spec does not have (the message names the closest and all).
+    #[error("{0}")]
+    UnknownStage(String),
+    #[error("`{command}` needs a triggered stage with a queue: stage `{stage}` {}", if *scheduled {
+        "is started by its schedule, not by S3 events through a queue"
+    } else {
+        "has no queue"
+    })]
+    NoQueue { command: &'static str, stage: String, scheduled: bool },
+    #[error("`{text}` is not a date (YYYY-MM-DD): {source}")]
+    BadDate {
+        text: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+    #[error("--to {to} is before --date {from}")]
+    ToBeforeFrom { from: NaiveDate, to: NaiveDate },
+    #[error("{days} days from {from} to {to}: at most 3,660 at a time")]
+    TooManyDays { days: i64, from: NaiveDate, to: NaiveDate },
+    #[error("the inputs of stage `{stage}` are not keyed by date ({}): nothing to select with --date", templates.join(", "))]
+    NotDated { stage: String, templates: Vec<String> },
+    #[error("more than {keys} keys under s3://{bucket}/{prefix}: replay fewer dates at a time")]
+    TooManyKeys { keys: usize, bucket: String, prefix: String },
+    #[error("the trigger of stage `{stage}` is the exact key `{key}`: a canary cannot match it")]
+    ExactKey { stage: String, key: String },
     /// An AWS call failed.
-    Aws(AwsError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
     /// A resource the spec declares does not exist (not deployed?).
-    Missing(String),
-}
-
-impl fmt::Display for OpsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OpsError::Usage(m) | OpsError::Missing(m) => f.write_str(m),
-            OpsError::Aws(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl From<AwsError> for OpsError {
-    fn from(e: AwsError) -> Self {
-        OpsError::Aws(e)
-    }
+    #[error("{what} `{name}` does not exist (is the stack deployed? `pipewright verify`)")]
+    NotDeployed { what: &'static str, name: String },
+    /// SQS's message move task did not finish.
+    #[error("the move task of `{dlq}` {how}")]
+    MoveTask { dlq: String, how: String },
 }
 
 impl OpsError {
@@ -48,7 +60,14 @@ impl OpsError {
     /// anything else 3.
     pub fn exit(&self) -> crate::Exit {
         match self {
-            OpsError::Usage(_) => crate::Exit::Usage,
+            OpsError::UnknownStage(_)
+            | OpsError::NoQueue { .. }
+            | OpsError::BadDate { .. }
+            | OpsError::ToBeforeFrom { .. }
+            | OpsError::TooManyDays { .. }
+            | OpsError::NotDated { .. }
+            | OpsError::TooManyKeys { .. }
+            | OpsError::ExactKey { .. } => crate::Exit::Usage,
             OpsError::Aws(e) if could_not_read(e) => crate::Exit::Usage,
             _ => crate::Exit::Failure,
         }
@@ -62,18 +81,15 @@ pub fn could_not_read(e: &AwsError) -> bool {
 
 /// The stage named `name`, or a usage error listing the stages.
 pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage, OpsError> {
-    pipeline.stage(name).ok_or_else(|| OpsError::Usage(pipeline.no_stage(name)))
+    pipeline.stage(name).ok_or_else(|| OpsError::UnknownStage(pipeline.no_stage(name)))
 }
 
 /// The queue of a triggered stage, or a usage error saying why it has none.
-pub fn stage_queue<'s>(stage: &'s Stage, command: &str) -> Result<&'s Queue, OpsError> {
-    stage.queue.as_ref().ok_or_else(|| {
-        let why = if stage.schedule.is_some() {
-            "is started by its schedule, not by S3 events through a queue"
-        } else {
-            "has no queue"
-        };
-        OpsError::Usage(format!("`{command}` needs a triggered stage with a queue: stage `{}` {why}", stage.name.value))
+pub fn stage_queue<'s>(stage: &'s Stage, command: &'static str) -> Result<&'s Queue, OpsError> {
+    stage.queue.as_ref().ok_or_else(|| OpsError::NoQueue {
+        command,
+        stage: stage.name.value.clone(),
+        scheduled: stage.schedule.is_some(),
     })
 }
 
@@ -81,7 +97,7 @@ pub fn stage_queue<'s>(stage: &'s Stage, command: &str) -> Result<&'s Queue, Ops
 pub fn queued_stages<'p>(
     pipeline: &'p Pipeline,
     name: Option<&str>,
-    command: &str,
+    command: &'static str,
 ) -> Result<Vec<&'p Stage>, OpsError> {
     match name {
         Some(n) => {
@@ -94,27 +110,24 @@ pub fn queued_stages<'p>(
 }
 
 /// A queue that must exist.
-pub async fn existing_queue(readers: &Readers, name: &str, what: &str) -> Result<QueueRef, OpsError> {
-    readers.queue_ref(name).await?.ok_or_else(|| {
-        OpsError::Missing(format!("{what} `{name}` does not exist (is the stack deployed? `pipewright verify`)"))
-    })
+pub async fn existing_queue(readers: &Readers, name: &str, what: &'static str) -> Result<QueueRef, OpsError> {
+    readers.queue_ref(name).await?.ok_or_else(|| OpsError::NotDeployed { what, name: name.to_string() })
 }
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, OpsError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|e| OpsError::Usage(format!("`{text}` is not a date (YYYY-MM-DD): {e}")))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|source| OpsError::BadDate { text: text.to_string(), source })
 }
 
 /// The dates from `from` to `to` (inclusive), at most ten years of them.
 pub fn date_range(from: NaiveDate, to: Option<NaiveDate>) -> Result<Vec<NaiveDate>, OpsError> {
     let to = to.unwrap_or(from);
     if to < from {
-        return Err(OpsError::Usage(format!("--to {to} is before --date {from}")));
+        return Err(OpsError::ToBeforeFrom { from, to });
     }
     let days = (to - from).num_days() + 1;
     if days > 3660 {
-        return Err(OpsError::Usage(format!("{days} days from {from} to {to}: at most 3,660 at a time")));
+        return Err(OpsError::TooManyDays { days, from, to });
     }
     Ok(from.iter_days().take(days as usize).collect())
 }

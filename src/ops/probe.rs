@@ -50,14 +50,12 @@ pub async fn probe(
     timeout: Duration,
 ) -> Result<Probe, OpsError> {
     let queue_spec = super::stage_queue(stage, "probe")?;
-    let Some(trigger) = &stage.trigger else { return Err(OpsError::Usage("no trigger".into())) };
+    let Some(trigger) = &stage.trigger else {
+        return Err(OpsError::NoQueue { command: "probe", stage: stage.name.value.clone(), scheduled: true });
+    };
     let bucket = pipeline.bucket_name(&trigger.bucket);
-    let key = pipewright_stage::canary_key(&trigger.pattern.pattern, id).ok_or_else(|| {
-        OpsError::Usage(format!(
-            "the trigger of stage `{}` is the exact key `{}`: a canary cannot match it",
-            stage.name.value, trigger.pattern.pattern
-        ))
-    })?;
+    let key = pipewright_stage::canary_key(&trigger.pattern.pattern, id)
+        .ok_or_else(|| OpsError::ExactKey { stage: stage.name.value.clone(), key: trigger.pattern.pattern.clone() })?;
     let queue = super::existing_queue(readers, &queue_spec.name.value, "queue").await?;
     let body = serde_json::json!({"pipewright": "canary", "stage": stage.name.value, "id": id}).to_string();
     let tagging = format!("pipewright=canary&pipewright-probe={id}");

@@ -59,7 +59,9 @@ pub async fn plan(
     dates: Vec<NaiveDate>,
 ) -> Result<Plan, OpsError> {
     let queue = super::stage_queue(stage, "replay")?;
-    let Some(trigger) = &stage.trigger else { return Err(OpsError::Usage("no trigger".into())) };
+    let Some(trigger) = &stage.trigger else {
+        return Err(OpsError::NoQueue { command: "replay", stage: stage.name.value.clone(), scheduled: true });
+    };
     let bucket = pipeline.bucket_name(&trigger.bucket);
     let templates: Vec<String> = pipeline
         .stage_inputs(stage)
@@ -78,11 +80,7 @@ pub async fn plan(
     } else {
         let dated: Vec<&String> = templates.iter().filter(|t| t.contains("{date}")).collect();
         if dated.is_empty() {
-            return Err(OpsError::Usage(format!(
-                "the inputs of stage `{}` are not keyed by date ({}): nothing to select with --date",
-                stage.name.value,
-                templates.join(", ")
-            )));
+            return Err(OpsError::NotDated { stage: stage.name.value.clone(), templates: templates.clone() });
         }
         for t in dated {
             for d in &dates {
@@ -101,13 +99,10 @@ pub async fn plan(
     let mut objects: BTreeMap<String, ObjectInfo> = BTreeMap::new();
     for (listing, prefix) in listings {
         let Some((found, truncated)) = listing? else {
-            return Err(OpsError::Missing(format!("bucket `{bucket}` does not exist (is the stack deployed?)")));
+            return Err(OpsError::NotDeployed { what: "bucket", name: bucket.clone() });
         };
         if truncated {
-            return Err(OpsError::Usage(format!(
-                "more than {} keys under s3://{bucket}/{prefix}: replay fewer dates at a time",
-                MAX_PAGES * 1000
-            )));
+            return Err(OpsError::TooManyKeys { keys: MAX_PAGES * 1000, bucket: bucket.clone(), prefix });
         }
         let globs = wanted.get(&prefix).map(Vec::as_slice).unwrap_or_default();
         for o in found {

@@ -714,8 +714,8 @@ mod tests {
             resource: "q".into(),
             code: code.into(),
             message: String::new(),
-            request_id: None,
             kind,
+            origin: None,
         };
         b.failed("q", "queue", &err("AccessDenied", ErrorKind::AccessDenied));
         b.failed("d", "dlq", &err("AWS.SimpleQueueService.NonExistentQueue", ErrorKind::NotFound));
