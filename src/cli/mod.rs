@@ -409,6 +409,48 @@ pub struct GenerateArgs {
     pub check: bool,
 }
 
+/// The values of `--format` for diagnostics (the library's formats know nothing of clap).
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Human, Format::Json, Format::Sarif, Format::Github]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            Format::Human => {
+                PossibleValue::new("human").help("Snippets of the spec with the offending node underlined")
+            }
+            Format::Json => PossibleValue::new("json").help("One JSON document"),
+            Format::Sarif => {
+                PossibleValue::new("sarif").help("SARIF 2.1.0 (code-scanning upload); locations are the spec's lines")
+            }
+            Format::Github => {
+                PossibleValue::new("github").help("GitHub Actions workflow commands (annotations on the pull request)")
+            }
+        })
+    }
+}
+
+/// The values of `verify --format`.
+#[cfg(feature = "aws")]
+impl ValueEnum for crate::drift::report::VerifyFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        use crate::drift::report::VerifyFormat as F;
+        &[F::Human, F::Json, F::Sarif, F::Junit]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use crate::drift::report::VerifyFormat as F;
+        Some(clap::builder::PossibleValue::new(match self {
+            F::Human => "human",
+            F::Json => "json",
+            F::Sarif => "sarif",
+            F::Junit => "junit",
+        }))
+    }
+}
+
 /// Whether to colour output written to stdout.
 pub fn use_color(when: ColorWhen) -> bool {
     match when {

@@ -4,8 +4,8 @@ use super::{Aspect, CODES};
 use crate::Exit;
 use serde_json::json;
 
-/// Output formats of `verify`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output formats of `verify` (the command line's values: `crate::cli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyFormat {
     Human,
     Json,

@@ -5,8 +5,8 @@ use crate::check::codes;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde_json::json;
 
-/// Output formats of diagnostics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Output formats of diagnostics (the command line's values: `crate::cli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Snippets of the spec with the offending node underlined.
     Human,

@@ -548,24 +548,78 @@ fn days(d: &Option<Sp<Duration>>) -> Option<Sp<u64>> {
 pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let namer = Namer::new(&spec.naming, &mut diags);
+    // The variables a key template may use: the built-in ones and those `examples:` declares.
+    let variables =
+        BUILTIN_EXAMPLES.iter().map(|(k, _)| *k).chain(spec.examples.keys().map(|k| k.value.as_str())).collect();
+    let mut r = Resolver { spec, namer, diags, variables };
     let project = spec.project.clone();
-    let root = json!({ "project": project.value });
+    let buckets = r.buckets();
+    let tables = r.tables();
+    let (alerts, alerts_off) = r.alerts();
+    let stages: Vec<Stage> = spec.stages.iter().map(|(name, st)| r.stage(name, &st.value)).collect();
 
-    let buckets: Vec<Bucket> = spec
-        .buckets
-        .iter()
-        .map(|(key, b)| {
+    if let Some(t) = &tables
+        && spec.stages.values().all(|s| s.value.writes_tables.is_empty())
+    {
+        r.diags.push(Diagnostic::warning(
+            codes::UNKNOWN_REFERENCE,
+            t.bucket_key.span,
+            "no stage writes the declared tables",
+        ));
+    }
+
+    let mut examples: BTreeMap<String, String> =
+        BUILTIN_EXAMPLES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    for (k, v) in &spec.examples {
+        examples.insert(k.value.clone(), v.value.clone());
+    }
+
+    let root = json!({ "project": project.value });
+    let stack_name = r.namer.name("stack", &root, project.span, &mut r.diags).value;
+    let pipeline = Pipeline {
+        region: spec.region.clone().unwrap_or(Sp::new("us-east-1".to_string(), project.span)),
+        stack_name,
+        project,
+        tags: spec.tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect(),
+        alerts,
+        alerts_off,
+        bucket_index: first_positions(buckets.iter().map(|b| &b.key.value)),
+        stage_index: first_positions(stages.iter().map(|s| &s.name.value)),
+        buckets,
+        tables,
+        stages,
+        examples,
+    };
+    (pipeline, r.diags)
+}
+
+/// The state of one resolution: the spec, its naming conventions and the diagnostics found so far.
+struct Resolver<'a> {
+    spec: &'a SpecFile,
+    namer: Namer<'a>,
+    diags: Vec<Diagnostic>,
+    /// The variables a key template may use.
+    variables: Vec<&'a str>,
+}
+
+impl<'a> Resolver<'a> {
+    fn project(&self) -> &'a str {
+        &self.spec.project.value
+    }
+
+    fn buckets(&mut self) -> Vec<Bucket> {
+        let project = self.project();
+        let mut out = Vec::new();
+        for (key, b) in &self.spec.buckets {
             let name = match &b.name {
                 Some(n) => n.clone(),
-                None => namer.name(
-                    "bucket",
-                    &json!({ "project": project.value, "bucket": key.value }),
-                    key.span,
-                    &mut diags,
-                ),
+                None => {
+                    let ctx = json!({ "project": project, "bucket": key.value });
+                    self.namer.name("bucket", &ctx, key.span, &mut self.diags)
+                }
             };
             let l = &b.lifecycle;
-            Bucket {
+            out.push(Bucket {
                 key: key.clone(),
                 name,
                 versioning: b.versioning.as_ref().is_none_or(|v| v.value),
@@ -578,172 +632,225 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                     abort_incomplete_upload_days: days(&l.abort_incomplete_uploads_after)
                         .unwrap_or(Sp::new(7, key.span)),
                 },
-            }
+            });
+        }
+        out
+    }
+
+    fn tables(&self) -> Option<Tables> {
+        let project = self.project();
+        self.spec.tables.as_ref().map(|t| Tables {
+            bucket_key: t.bucket.clone(),
+            bucket_name: t
+                .bucket_name
+                .clone()
+                .unwrap_or_else(|| Sp::new(format!("{project}-{}", t.bucket.value), t.bucket.span)),
+            namespace: t.namespace.clone(),
+            tables: t
+                .tables
+                .iter()
+                .map(|(name, cols)| Table {
+                    name: name.clone(),
+                    columns: cols
+                        .iter()
+                        .map(|c| Column {
+                            name: c.name.clone(),
+                            ty: c.ty.clone(),
+                            required: c.required,
+                            partition: c.partition.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
         })
-        .collect();
+    }
 
-    let tables = spec.tables.as_ref().map(|t| Tables {
-        bucket_key: t.bucket.clone(),
-        bucket_name: t
-            .bucket_name
-            .clone()
-            .unwrap_or_else(|| Sp::new(format!("{}-{}", project.value, t.bucket.value), t.bucket.span)),
-        namespace: t.namespace.clone(),
-        tables: t
-            .tables
-            .iter()
-            .map(|(name, cols)| Table {
-                name: name.clone(),
-                columns: cols
-                    .iter()
-                    .map(|c| Column {
-                        name: c.name.clone(),
-                        ty: c.ty.clone(),
-                        required: c.required,
-                        partition: c.partition.clone(),
-                    })
-                    .collect(),
-            })
-            .collect(),
-    });
-
-    let alerts_off = spec.alerts.as_ref().filter(|a| matches!(a.value, model::AlertsSetting::None)).map(|a| a.span);
-    let alerts = spec.alerts.as_ref().and_then(|a| match &a.value {
-        model::AlertsSetting::Topic(a) => Some(a),
-        model::AlertsSetting::None => None,
-    });
-    let alerts = alerts.map(|a| Alerts {
-        topic: a.topic.clone().unwrap_or_else(|| namer.name("topic", &root, Span::UNKNOWN, &mut diags)),
-        email: a
+    /// The alert topic, and where `alerts: none` says there is none.
+    fn alerts(&mut self) -> (Option<Alerts>, Option<Span>) {
+        let alerts = self.spec.alerts.as_ref();
+        let off = alerts.filter(|a| matches!(a.value, model::AlertsSetting::None)).map(|a| a.span);
+        let Some(model::AlertsSetting::Topic(a)) = alerts.map(|a| &a.value) else { return (None, off) };
+        let root = json!({ "project": self.project() });
+        let topic = match &a.topic {
+            Some(t) => t.clone(),
+            None => self.namer.name("topic", &root, Span::UNKNOWN, &mut self.diags),
+        };
+        let email = a
             .email
             .as_ref()
-            .map(|e| e.clone().map(|text| if text == "parameter" { Email::Parameter } else { Email::Address(text) })),
-    });
+            .map(|e| e.clone().map(|text| if text == "parameter" { Email::Parameter } else { Email::Address(text) }));
+        (Some(Alerts { topic, email }), off)
+    }
 
-    let known_bucket = |b: &Sp<String>, what: &str, diags: &mut Vec<Diagnostic>| {
-        if !spec.buckets.keys().any(|k| k.value == b.value) {
-            let known: Vec<&str> = spec.buckets.keys().map(|k| k.value.as_str()).collect();
-            diags.push(
-                Diagnostic::error(
-                    codes::UNKNOWN_REFERENCE,
-                    b.span,
-                    format!("{what} names bucket `{}`, which `buckets` does not declare", b.value),
-                )
-                .with_hint(
-                    match crate::report::suggest::did_you_mean(&b.value, known.iter().copied()) {
-                        Some(guess) => guess,
-                        None if known.is_empty() => "declare it under `buckets:`".to_string(),
-                        None => format!("declared buckets: {}; or declare it under `buckets:`", known.join(", ")),
-                    },
-                ),
-            );
+    /// An error when `b` is not a bucket of `buckets:`.
+    fn known_bucket(&mut self, b: &Sp<String>, what: &str) {
+        if self.spec.buckets.keys().any(|k| k.value == b.value) {
+            return;
         }
-    };
+        let known: Vec<&str> = self.spec.buckets.keys().map(|k| k.value.as_str()).collect();
+        let hint = match crate::report::suggest::did_you_mean(&b.value, known.iter().copied()) {
+            Some(guess) => guess,
+            None if known.is_empty() => "declare it under `buckets:`".to_string(),
+            None => format!("declared buckets: {}; or declare it under `buckets:`", known.join(", ")),
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::UNKNOWN_REFERENCE,
+                b.span,
+                format!("{what} names bucket `{}`, which `buckets` does not declare", b.value),
+            )
+            .with_hint(hint),
+        );
+    }
 
-    // The variables a key template may use: the built-in ones and those `examples:` declares.
-    let variables: Vec<&str> =
-        BUILTIN_EXAMPLES.iter().map(|(k, _)| *k).chain(spec.examples.keys().map(|k| k.value.as_str())).collect();
-    let dq = &spec.defaults.queue;
-    let df = &spec.defaults.function;
-    let mut stages = Vec::new();
-    for (name, st) in &spec.stages {
-        let s = &st.value;
-        let at = name.span;
+    fn stage(&mut self, name: &Sp<String>, s: &model::StageSpec) -> Stage {
         let runs = s.runs.as_ref().map(|r| r.value).unwrap_or_default();
-        let ctx = json!({ "project": project.value, "stage": name.value });
-
-        let trigger = s.trigger.as_ref().map(|t| {
-            known_bucket(&t.bucket, "the trigger", &mut diags);
-            let (pattern, span) = match (&t.pattern, &t.prefix, &t.suffix) {
-                (Some(p), None, None) => (KeyPattern::parse(&p.value), p.span),
-                (None, prefix, suffix) => {
-                    let empty = String::new();
-                    let span = prefix.as_ref().or(suffix.as_ref()).map(|p| p.span).unwrap_or(t.bucket.span);
-                    (
-                        KeyPattern::from_filter(
-                            prefix.as_ref().map(|p| &p.value).unwrap_or(&empty),
-                            suffix.as_ref().map(|s| &s.value).unwrap_or(&empty),
-                        ),
-                        span,
-                    )
-                }
-                (Some(p), _, _) => {
-                    diags.push(
-                        Diagnostic::error(
-                            codes::INVALID_VALUE,
-                            p.span,
-                            "a trigger has either `pattern` or `prefix`/`suffix`, not both",
-                        )
-                        .with_hint("keep `pattern`: pipewright derives the S3 filter from it"),
-                    );
-                    (KeyPattern::parse(&p.value), p.span)
-                }
-            };
-            Trigger {
-                bucket: t.bucket.clone(),
-                pattern,
-                span,
-                raw_prefix: t.prefix.clone(),
-                raw_suffix: t.suffix.clone(),
-                events: t
-                    .events
-                    .clone()
-                    .unwrap_or_else(|| vec![Sp::new("s3:ObjectCreated:*".to_string(), t.bucket.span)]),
-                coalesce: t.coalesce.clone(),
-                external: t.external,
-            }
-        });
-
-        let function = (runs == Runs::Lambda).then(|| {
-            let f = &s.function;
-            let fname = f.name.clone().unwrap_or_else(|| namer.name("function", &ctx, at, &mut diags));
-            let fctx = json!({ "project": project.value, "stage": name.value, "function": fname.value });
-            let mut env: Vec<(Sp<String>, Sp<String>)> = df.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            for (k, v) in &f.env {
-                env.retain(|(dk, _)| dk.value != k.value);
-                env.push((k.clone(), v.clone()));
-            }
-            Function {
-                role_name: namer.name("role", &fctx, fname.span, &mut diags),
-                log_group: namer.name("log_group", &fctx, fname.span, &mut diags),
-                name: fname,
-                timeout: pick(&f.timeout, &df.timeout, Duration(60), at),
-                memory: pick(&f.memory, &df.memory, 512, at),
-                architecture: pick(&f.architecture, &df.architecture, Architecture::Arm64, at),
-                log_retention_days: days(&f.log_retention)
-                    .or_else(|| days(&df.log_retention))
-                    .unwrap_or(Sp::new(30, at)),
-                reserved_concurrency: f.reserved_concurrency.clone().or(df.reserved_concurrency.clone()),
-                env,
-            }
-        });
-
+        let trigger = s.trigger.as_ref().map(|t| self.trigger(t));
+        let function = (runs == Runs::Lambda).then(|| self.function(name, &s.function));
         let queue = match (&function, &trigger) {
-            (Some(func), Some(_)) => {
-                let q = &s.queue;
-                let window = pick(&q.batching_window, &dq.batching_window, Duration(0), at);
-                let recommended = recommended_visibility(func.timeout.value, window.value);
-                Some(Queue {
-                    name: q.name.clone().unwrap_or_else(|| namer.name("queue", &ctx, at, &mut diags)),
-                    dlq_name: q.dlq_name.clone().unwrap_or_else(|| namer.name("dlq", &ctx, at, &mut diags)),
-                    visibility_timeout: pick(&q.visibility_timeout, &dq.visibility_timeout, recommended, at),
-                    retention: pick(&q.retention, &dq.retention, Duration(4 * 86_400), at),
-                    dlq_retention: pick(&q.dlq_retention, &dq.dlq_retention, Duration(14 * 86_400), at),
-                    max_receive_count: pick(&q.max_receive_count, &dq.max_receive_count, 5, at),
-                    batch_size: pick(&q.batch_size, &dq.batch_size, 10, at),
-                    batching_window: window,
-                    max_concurrency: pick(&q.max_concurrency, &dq.max_concurrency, DEFAULT_MAX_CONCURRENCY, at),
-                    receive_wait: pick(&q.receive_wait, &dq.receive_wait, Duration(20), at),
-                    fifo: pick(&q.fifo, &dq.fifo, false, at),
-                })
-            }
+            (Some(func), Some(_)) => Some(self.queue(name, &s.queue, func)),
             _ => None,
         };
+        self.how_it_starts(name, s, runs);
+        let writes = self.writes(s);
+        self.writes_tables(name, s);
+        let quarantine = match &s.quarantine {
+            Some(q) => {
+                self.known_bucket(&q.bucket, "the quarantine");
+                Some(Quarantine { bucket: q.bucket.clone(), prefix: q.prefix.clone() })
+            }
+            None => {
+                writes.first().map(|w| w.bucket.clone()).or_else(|| trigger.as_ref().map(|t| t.bucket.clone())).map(
+                    |bucket| Quarantine {
+                        bucket: Sp::new(bucket.value, name.span),
+                        prefix: Sp::new(format!("quarantine/{}/", name.value), name.span),
+                    },
+                )
+            }
+        };
+        let ctx = json!({ "project": self.project(), "stage": name.value });
+        let schedule = s.schedule.as_ref().map(|sch| Schedule {
+            name: self.namer.name("schedule", &ctx, name.span, &mut self.diags).value,
+            expression: sch.expression.clone(),
+            timezone: sch.timezone.clone().unwrap_or(Sp::new("UTC".to_string(), sch.expression.span)),
+        });
+        let alarms = match &function {
+            Some(func) => self.alarms(name, s, func, queue.is_some()),
+            None => Vec::new(),
+        };
+        Stage {
+            name: name.clone(),
+            runs,
+            trigger,
+            schedule,
+            function,
+            queue,
+            writes,
+            writes_tables: s.writes_tables.clone(),
+            quarantine,
+            alarms,
+        }
+    }
 
+    fn trigger(&mut self, t: &model::TriggerSpec) -> Trigger {
+        self.known_bucket(&t.bucket, "the trigger");
+        let (pattern, span) = match (&t.pattern, &t.prefix, &t.suffix) {
+            (Some(p), None, None) => (KeyPattern::parse(&p.value), p.span),
+            (None, prefix, suffix) => {
+                let empty = String::new();
+                let span = prefix.as_ref().or(suffix.as_ref()).map(|p| p.span).unwrap_or(t.bucket.span);
+                (
+                    KeyPattern::from_filter(
+                        prefix.as_ref().map(|p| &p.value).unwrap_or(&empty),
+                        suffix.as_ref().map(|s| &s.value).unwrap_or(&empty),
+                    ),
+                    span,
+                )
+            }
+            (Some(p), _, _) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_VALUE,
+                        p.span,
+                        "a trigger has either `pattern` or `prefix`/`suffix`, not both",
+                    )
+                    .with_hint("keep `pattern`: pipewright derives the S3 filter from it"),
+                );
+                (KeyPattern::parse(&p.value), p.span)
+            }
+        };
+        Trigger {
+            bucket: t.bucket.clone(),
+            pattern,
+            span,
+            raw_prefix: t.prefix.clone(),
+            raw_suffix: t.suffix.clone(),
+            events: t.events.clone().unwrap_or_else(|| vec![Sp::new("s3:ObjectCreated:*".to_string(), t.bucket.span)]),
+            coalesce: t.coalesce.clone(),
+            external: t.external,
+        }
+    }
+
+    fn function(&mut self, name: &Sp<String>, f: &model::FunctionSpec) -> Function {
+        let (df, at) = (&self.spec.defaults.function, name.span);
+        let ctx = json!({ "project": self.project(), "stage": name.value });
+        let fname = match &f.name {
+            Some(n) => n.clone(),
+            None => self.namer.name("function", &ctx, at, &mut self.diags),
+        };
+        let fctx = json!({ "project": self.project(), "stage": name.value, "function": fname.value });
+        let mut env: Vec<(Sp<String>, Sp<String>)> = df.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for (k, v) in &f.env {
+            env.retain(|(dk, _)| dk.value != k.value);
+            env.push((k.clone(), v.clone()));
+        }
+        Function {
+            role_name: self.namer.name("role", &fctx, fname.span, &mut self.diags),
+            log_group: self.namer.name("log_group", &fctx, fname.span, &mut self.diags),
+            name: fname,
+            timeout: pick(&f.timeout, &df.timeout, Duration(60), at),
+            memory: pick(&f.memory, &df.memory, 512, at),
+            architecture: pick(&f.architecture, &df.architecture, Architecture::Arm64, at),
+            log_retention_days: days(&f.log_retention).or_else(|| days(&df.log_retention)).unwrap_or(Sp::new(30, at)),
+            reserved_concurrency: f.reserved_concurrency.clone().or(df.reserved_concurrency.clone()),
+            env,
+        }
+    }
+
+    fn queue(&mut self, name: &Sp<String>, q: &model::QueueSpec, func: &Function) -> Queue {
+        let (dq, at) = (&self.spec.defaults.queue, name.span);
+        let ctx = json!({ "project": self.project(), "stage": name.value });
+        let window = pick(&q.batching_window, &dq.batching_window, Duration(0), at);
+        let recommended = recommended_visibility(func.timeout.value, window.value);
+        let queue_name = match &q.name {
+            Some(n) => n.clone(),
+            None => self.namer.name("queue", &ctx, at, &mut self.diags),
+        };
+        let dlq_name = match &q.dlq_name {
+            Some(n) => n.clone(),
+            None => self.namer.name("dlq", &ctx, at, &mut self.diags),
+        };
+        Queue {
+            name: queue_name,
+            dlq_name,
+            visibility_timeout: pick(&q.visibility_timeout, &dq.visibility_timeout, recommended, at),
+            retention: pick(&q.retention, &dq.retention, Duration(4 * 86_400), at),
+            dlq_retention: pick(&q.dlq_retention, &dq.dlq_retention, Duration(14 * 86_400), at),
+            max_receive_count: pick(&q.max_receive_count, &dq.max_receive_count, 5, at),
+            batch_size: pick(&q.batch_size, &dq.batch_size, 10, at),
+            batching_window: window,
+            max_concurrency: pick(&q.max_concurrency, &dq.max_concurrency, DEFAULT_MAX_CONCURRENCY, at),
+            receive_wait: pick(&q.receive_wait, &dq.receive_wait, Duration(20), at),
+            fifo: pick(&q.fifo, &dq.fifo, false, at),
+        }
+    }
+
+    /// Errors for a stage nothing starts, or a local stage with an S3 trigger.
+    fn how_it_starts(&mut self, name: &Sp<String>, s: &model::StageSpec, runs: Runs) {
         if runs == Runs::Local
             && let Some(t) = &s.trigger
         {
-            diags.push(
+            self.diags.push(
                 Diagnostic::error(
                     codes::INVALID_VALUE,
                     t.bucket.span,
@@ -753,22 +860,24 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
             );
         }
         if s.trigger.is_none() && s.schedule.is_none() {
-            diags.push(
+            self.diags.push(
                 Diagnostic::error(
                     codes::INVALID_VALUE,
-                    at,
+                    name.span,
                     format!("stage `{}` has neither a `trigger` nor a `schedule`: nothing starts it", name.value),
                 )
                 .with_hint("add `trigger: {bucket: ..., pattern: ...}` or a `schedule`"),
             );
         }
+    }
 
+    fn writes(&mut self, s: &model::StageSpec) -> Vec<Write> {
         let mut writes = Vec::new();
         for (i, w) in s.writes.iter().enumerate() {
-            known_bucket(&w.bucket, "a write", &mut diags);
+            self.known_bucket(&w.bucket, "a write");
             let key = w.key.clone().map(|template| KeyTemplate { template });
             match key.variables() {
-                Err(e) => diags.push(
+                Err(e) => self.diags.push(
                     Diagnostic::error(
                         codes::INVALID_TEMPLATE,
                         key.span,
@@ -776,7 +885,7 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                     )
                     .with_hint("write variables as `{name}`, e.g. `raw/date={date}/data.json`"),
                 ),
-                Ok(vars) => diags.extend(unknown_variables(&key, &vars, &variables)),
+                Ok(vars) => self.diags.extend(unknown_variables(&key, &vars, &self.variables)),
             }
             let name = w
                 .name
@@ -790,110 +899,46 @@ pub fn resolve(spec: &SpecFile) -> (Pipeline, Vec<Diagnostic>) {
                 per_run: w.per_run.as_ref().map(|p| p.value).unwrap_or_default(),
             });
         }
+        writes
+    }
 
-        let mut writes_tables = Vec::new();
-        for t in &s.writes_tables {
-            let known: Vec<&str> =
-                spec.tables.iter().flat_map(|ts| ts.tables.keys()).map(|k| k.value.as_str()).collect();
-            if !known.contains(&t.value.as_str()) {
-                let hint = match crate::report::suggest::did_you_mean(&t.value, known.iter().copied()) {
-                    Some(guess) => guess,
-                    None if known.is_empty() => "declare it under `tables.tables:`".to_string(),
-                    None => format!("declared tables: {}; or declare it under `tables.tables:`", known.join(", ")),
-                };
-                diags.push(
-                    Diagnostic::error(
-                        codes::UNKNOWN_REFERENCE,
-                        t.span,
-                        format!("stage `{}` writes table `{}`, which `tables` does not declare", name.value, t.value),
-                    )
-                    .with_hint(hint),
-                );
-            }
-            writes_tables.push(t.clone());
-        }
-
-        let quarantine = match &s.quarantine {
-            Some(q) => {
-                known_bucket(&q.bucket, "the quarantine", &mut diags);
-                Some(Quarantine { bucket: q.bucket.clone(), prefix: q.prefix.clone() })
-            }
-            None => {
-                writes.first().map(|w| w.bucket.clone()).or_else(|| trigger.as_ref().map(|t| t.bucket.clone())).map(
-                    |bucket| Quarantine {
-                        bucket: Sp::new(bucket.value, at),
-                        prefix: Sp::new(format!("quarantine/{}/", name.value), at),
-                    },
+    /// Errors for the tables a stage writes that `tables:` does not declare.
+    fn writes_tables(&mut self, name: &Sp<String>, s: &model::StageSpec) {
+        let known: Vec<&str> =
+            self.spec.tables.iter().flat_map(|ts| ts.tables.keys()).map(|k| k.value.as_str()).collect();
+        for t in s.writes_tables.iter().filter(|t| !known.contains(&t.value.as_str())) {
+            let hint = match crate::report::suggest::did_you_mean(&t.value, known.iter().copied()) {
+                Some(guess) => guess,
+                None if known.is_empty() => "declare it under `tables.tables:`".to_string(),
+                None => format!("declared tables: {}; or declare it under `tables.tables:`", known.join(", ")),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_REFERENCE,
+                    t.span,
+                    format!("stage `{}` writes table `{}`, which `tables` does not declare", name.value, t.value),
                 )
-            }
-        };
-
-        let schedule = s.schedule.as_ref().map(|sch| Schedule {
-            name: namer.name("schedule", &ctx, at, &mut diags).value,
-            expression: sch.expression.clone(),
-            timezone: sch.timezone.clone().unwrap_or(Sp::new("UTC".to_string(), sch.expression.span)),
-        });
-
-        let mut alarms = Vec::new();
-        if let Some(func) = &function {
-            for kind in AlarmKind::ALL {
-                if !kind.applies(queue.is_some()) {
-                    continue;
-                }
-                let threshold = kind
-                    .pick(&s.alarms)
-                    .or_else(|| kind.pick(&spec.alarms))
-                    .cloned()
-                    .unwrap_or(Sp::new(kind.builtin(), at));
-                let actx = json!({ "project": project.value, "stage": name.value,
-                                   "function": func.name.value, "alarm": kind.slug() });
-                alarms.push(Alarm { kind, name: namer.name("alarm", &actx, at, &mut diags).value, threshold });
-            }
+                .with_hint(hint),
+            );
         }
-
-        stages.push(Stage {
-            name: name.clone(),
-            runs,
-            trigger,
-            schedule,
-            function,
-            queue,
-            writes,
-            writes_tables,
-            quarantine,
-            alarms,
-        });
     }
 
-    if let Some(t) = &tables
-        && spec.stages.values().all(|s| s.value.writes_tables.is_empty())
-    {
-        diags.push(Diagnostic::warning(
-            codes::UNKNOWN_REFERENCE,
-            t.bucket_key.span,
-            "no stage writes the declared tables",
-        ));
+    fn alarms(&mut self, name: &Sp<String>, s: &model::StageSpec, func: &Function, has_queue: bool) -> Vec<Alarm> {
+        let mut alarms = Vec::new();
+        for kind in AlarmKind::ALL.into_iter().filter(|k| k.applies(has_queue)) {
+            let threshold = kind
+                .pick(&s.alarms)
+                .or_else(|| kind.pick(&self.spec.alarms))
+                .cloned()
+                .unwrap_or(Sp::new(kind.builtin(), name.span));
+            let ctx = json!({ "project": self.project(), "stage": name.value,
+                              "function": func.name.value, "alarm": kind.slug() });
+            alarms.push(Alarm {
+                kind,
+                name: self.namer.name("alarm", &ctx, name.span, &mut self.diags).value,
+                threshold,
+            });
+        }
+        alarms
     }
-
-    let mut examples: BTreeMap<String, String> =
-        BUILTIN_EXAMPLES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    for (k, v) in &spec.examples {
-        examples.insert(k.value.clone(), v.value.clone());
-    }
-
-    let pipeline = Pipeline {
-        region: spec.region.clone().unwrap_or(Sp::new("us-east-1".to_string(), project.span)),
-        stack_name: namer.name("stack", &root, project.span, &mut diags).value,
-        project,
-        tags: spec.tags.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect(),
-        alerts,
-        alerts_off,
-        bucket_index: first_positions(buckets.iter().map(|b| &b.key.value)),
-        stage_index: first_positions(stages.iter().map(|s| &s.name.value)),
-        buckets,
-        tables,
-        stages,
-        examples,
-    };
-    (pipeline, diags)
 }
