@@ -560,89 +560,104 @@ fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
 fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
     let Some(f) = &s.function else { return };
     let sid = ids(&s.name);
-    let origin = s.name.span;
-
     if let Some(q) = &s.queue {
-        t.add(
-            sid.dlq.clone(),
-            Resource::new(
-                "AWS::SQS::Queue",
-                q.dlq_name.span,
-                with_tags(
-                    p,
-                    json!({
-                        "QueueName": q.dlq_name.value,
-                        "MessageRetentionPeriod": q.dlq_retention.secs(),
-                        "VisibilityTimeout": q.visibility_timeout.secs(),
-                        "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
-                        "DelaySeconds": 0,
-                        "MaximumMessageSize": 262_144,
-                        "SqsManagedSseEnabled": true,
-                        "RedriveAllowPolicy": {
-                            "redrivePermission": "byQueue",
-                            "sourceQueueArns": [queue_arn(&q.name)],
-                        },
-                    }),
-                ),
-            )
-            .suppress("ES6000", DLQ_HAS_NO_DLQ)
-            .skip_checkov("CKV_AWS_27", SSE_SQS),
-        );
-        t.add(
-            sid.queue.clone(),
-            Resource::new(
-                "AWS::SQS::Queue",
-                q.name.span,
-                with_tags(
-                    p,
-                    json!({
-                        "QueueName": q.name.value,
-                        "VisibilityTimeout": q.visibility_timeout.secs(),
-                        "MessageRetentionPeriod": q.retention.secs(),
-                        "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
-                        "DelaySeconds": 0,
-                        "MaximumMessageSize": 262_144,
-                        "SqsManagedSseEnabled": true,
-                        "RedrivePolicy": {
-                            "deadLetterTargetArn": get_att(&sid.dlq, "Arn"),
-                            "maxReceiveCount": q.max_receive_count.value,
-                        },
-                    }),
-                ),
-            )
-            .skip_checkov("CKV_AWS_27", SSE_SQS),
-        );
-        if let Some(trigger) = &s.trigger {
-            let bucket = p.bucket_name(&trigger.bucket);
-            t.add(
-                sid.queue_policy.clone(),
-                Resource::new(
-                    "AWS::SQS::QueuePolicy",
-                    trigger.span,
-                    json!({
-                        "Queues": [r#ref(&sid.queue)],
-                        "PolicyDocument": policy(vec![json!({
-                            "Sid": "AllowS3Notifications",
-                            "Effect": "Allow",
-                            "Principal": { "Service": "s3.amazonaws.com" },
-                            "Action": "sqs:SendMessage",
-                            "Resource": get_att(&sid.queue, "Arn"),
-                            "Condition": {
-                                "ArnEquals": { "aws:SourceArn": s3_arn(&bucket, "") },
-                                "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") },
-                            },
-                        })]),
-                    }),
-                ),
-            );
-        }
-        for (id, what) in [(&sid.queue, "queue"), (&sid.dlq, "dead-letter queue")] {
-            t.output(format!("{id}Url"), &format!("URL of the {} {what}", s.name.value), r#ref(id));
-            t.output(format!("{id}Arn"), &format!("ARN of the {} {what}", s.name.value), get_att(id, "Arn"));
-            t.output(format!("{id}Name"), &format!("Name of the {} {what}", s.name.value), get_att(id, "QueueName"));
-        }
+        queues(p, s, q, &sid, t);
     }
+    function(p, s, f, &sid, t);
+    if let Some(q) = &s.queue {
+        mapping(s, q, &sid, t);
+    }
+    if let Some(sch) = &s.schedule {
+        schedule(p, s, sch, &sid, t);
+    }
+    alarms(p, s, &sid, t);
+}
 
+/// A stage's queue, its DLQ, and the queue policy that lets S3 send its trigger's events.
+fn queues(p: &Pipeline, s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t: &mut Template) {
+    t.add(
+        sid.dlq.clone(),
+        Resource::new(
+            "AWS::SQS::Queue",
+            q.dlq_name.span,
+            with_tags(
+                p,
+                json!({
+                    "QueueName": q.dlq_name.value,
+                    "MessageRetentionPeriod": q.dlq_retention.secs(),
+                    "VisibilityTimeout": q.visibility_timeout.secs(),
+                    "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
+                    "DelaySeconds": 0,
+                    "MaximumMessageSize": 262_144,
+                    "SqsManagedSseEnabled": true,
+                    "RedriveAllowPolicy": {
+                        "redrivePermission": "byQueue",
+                        "sourceQueueArns": [queue_arn(&q.name)],
+                    },
+                }),
+            ),
+        )
+        .suppress("ES6000", DLQ_HAS_NO_DLQ)
+        .skip_checkov("CKV_AWS_27", SSE_SQS),
+    );
+    t.add(
+        sid.queue.clone(),
+        Resource::new(
+            "AWS::SQS::Queue",
+            q.name.span,
+            with_tags(
+                p,
+                json!({
+                    "QueueName": q.name.value,
+                    "VisibilityTimeout": q.visibility_timeout.secs(),
+                    "MessageRetentionPeriod": q.retention.secs(),
+                    "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
+                    "DelaySeconds": 0,
+                    "MaximumMessageSize": 262_144,
+                    "SqsManagedSseEnabled": true,
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": get_att(&sid.dlq, "Arn"),
+                        "maxReceiveCount": q.max_receive_count.value,
+                    },
+                }),
+            ),
+        )
+        .skip_checkov("CKV_AWS_27", SSE_SQS),
+    );
+    if let Some(trigger) = &s.trigger {
+        let bucket = p.bucket_name(&trigger.bucket);
+        t.add(
+            sid.queue_policy.clone(),
+            Resource::new(
+                "AWS::SQS::QueuePolicy",
+                trigger.span,
+                json!({
+                    "Queues": [r#ref(&sid.queue)],
+                    "PolicyDocument": policy(vec![json!({
+                        "Sid": "AllowS3Notifications",
+                        "Effect": "Allow",
+                        "Principal": { "Service": "s3.amazonaws.com" },
+                        "Action": "sqs:SendMessage",
+                        "Resource": get_att(&sid.queue, "Arn"),
+                        "Condition": {
+                            "ArnEquals": { "aws:SourceArn": s3_arn(&bucket, "") },
+                            "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") },
+                        },
+                    })]),
+                }),
+            ),
+        );
+    }
+    for (id, what) in [(&sid.queue, "queue"), (&sid.dlq, "dead-letter queue")] {
+        t.output(format!("{id}Url"), &format!("URL of the {} {what}", s.name.value), r#ref(id));
+        t.output(format!("{id}Arn"), &format!("ARN of the {} {what}", s.name.value), get_att(id, "Arn"));
+        t.output(format!("{id}Name"), &format!("Name of the {} {what}", s.name.value), get_att(id, "QueueName"));
+    }
+}
+
+/// A stage's function with its log group and role.
+fn function(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, sid: &Ids, t: &mut Template) {
+    let origin = s.name.span;
     t.add(
         sid.log_group.clone(),
         Resource::new(
@@ -663,7 +678,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
                     "RoleName": f.role_name.value,
                     "Description": format!("pipewright: least privilege of stage {}", s.name.value),
                     "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
-                    "Policies": [{ "PolicyName": "data-flow", "PolicyDocument": policy(stage_policy(p, s, &sid)) }],
+                    "Policies": [{ "PolicyName": "data-flow", "PolicyDocument": policy(stage_policy(p, s, sid)) }],
                 }),
             ),
         ),
@@ -718,73 +733,72 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
         &format!("Log group of the {} function", s.name.value),
         r#ref(&sid.log_group),
     );
+}
 
-    if let Some(q) = &s.queue {
-        let mut props = json!({
-            "EventSourceArn": get_att(&sid.queue, "Arn"),
-            "FunctionName": r#ref(&sid.function),
-            "Enabled": true,
-            "BatchSize": q.batch_size.value,
-            "MaximumBatchingWindowInSeconds": q.batching_window.secs(),
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        });
-        props["ScalingConfig"] = json!({ "MaximumConcurrency": q.max_concurrency.value });
-        t.add(
-            sid.mapping.clone(),
-            Resource::new("AWS::Lambda::EventSourceMapping", q.name.span, props)
-                .suppress("ES1001", NO_ON_FAILURE_FOR_SQS),
-        );
-        t.output(
-            format!("{}Id", sid.mapping),
-            &format!("Id of the {} event source mapping", s.name.value),
-            r#ref(&sid.mapping),
-        );
-    }
+/// The event source mapping from a stage's queue to its function (partial batch responses).
+fn mapping(s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t: &mut Template) {
+    let mut props = json!({
+        "EventSourceArn": get_att(&sid.queue, "Arn"),
+        "FunctionName": r#ref(&sid.function),
+        "Enabled": true,
+        "BatchSize": q.batch_size.value,
+        "MaximumBatchingWindowInSeconds": q.batching_window.secs(),
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    });
+    props["ScalingConfig"] = json!({ "MaximumConcurrency": q.max_concurrency.value });
+    t.add(
+        sid.mapping.clone(),
+        Resource::new("AWS::Lambda::EventSourceMapping", q.name.span, props).suppress("ES1001", NO_ON_FAILURE_FOR_SQS),
+    );
+    t.output(
+        format!("{}Id", sid.mapping),
+        &format!("Id of the {} event source mapping", s.name.value),
+        r#ref(&sid.mapping),
+    );
+}
 
-    if let Some(sch) = &s.schedule {
-        let role = logical_id(&[&s.name, "SchedulerRole"]);
-        t.add(
-            role.clone(),
-            Resource::new(
-                "AWS::IAM::Role",
-                sch.expression.span,
-                with_tags(
-                    p,
-                    json!({
-                        "AssumeRolePolicyDocument": assume_role("scheduler.amazonaws.com"),
-                        "Policies": [{ "PolicyName": "invoke-stage", "PolicyDocument": policy(vec![json!({
-                            "Sid": "InvokeStage",
-                            "Effect": "Allow",
-                            "Action": ["lambda:InvokeFunction"],
-                            "Resource": get_att(&sid.function, "Arn"),
-                        })]) }],
-                    }),
-                ),
-            ),
-        );
-        t.add(
-            logical_id(&[&s.name, "Schedule"]),
-            Resource::new(
-                "AWS::Scheduler::Schedule",
-                sch.expression.span,
+/// The EventBridge Scheduler schedule that starts a stage, and the role it invokes the function with.
+fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: &Ids, t: &mut Template) {
+    let role = logical_id(&[&s.name, "SchedulerRole"]);
+    t.add(
+        role.clone(),
+        Resource::new(
+            "AWS::IAM::Role",
+            sch.expression.span,
+            with_tags(
+                p,
                 json!({
-                    "Name": sch.name,
-                    "Description": format!("Starts stage {} of {}", s.name.value, p.project.value),
-                    "ScheduleExpression": sch.expression.value,
-                    "ScheduleExpressionTimezone": sch.timezone.value,
-                    "FlexibleTimeWindow": { "Mode": "OFF" },
-                    "State": "ENABLED",
-                    "Target": {
-                        "Arn": get_att(&sid.function, "Arn"),
-                        "RoleArn": get_att(&role, "Arn"),
-                        "RetryPolicy": { "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600 },
-                    },
+                    "AssumeRolePolicyDocument": assume_role("scheduler.amazonaws.com"),
+                    "Policies": [{ "PolicyName": "invoke-stage", "PolicyDocument": policy(vec![json!({
+                        "Sid": "InvokeStage",
+                        "Effect": "Allow",
+                        "Action": ["lambda:InvokeFunction"],
+                        "Resource": get_att(&sid.function, "Arn"),
+                    })]) }],
                 }),
             ),
-        );
-    }
-
-    alarms(p, s, &sid, t);
+        ),
+    );
+    t.add(
+        logical_id(&[&s.name, "Schedule"]),
+        Resource::new(
+            "AWS::Scheduler::Schedule",
+            sch.expression.span,
+            json!({
+                "Name": sch.name,
+                "Description": format!("Starts stage {} of {}", s.name.value, p.project.value),
+                "ScheduleExpression": sch.expression.value,
+                "ScheduleExpressionTimezone": sch.timezone.value,
+                "FlexibleTimeWindow": { "Mode": "OFF" },
+                "State": "ENABLED",
+                "Target": {
+                    "Arn": get_att(&sid.function, "Arn"),
+                    "RoleArn": get_att(&role, "Arn"),
+                    "RetryPolicy": { "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600 },
+                },
+            }),
+        ),
+    );
 }
 
 fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {

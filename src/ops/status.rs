@@ -6,7 +6,8 @@
 //! A read that failed (access denied, throttled, unreachable) is "could not read", never healthy.
 
 use super::{human_age, now_ms};
-use crate::aws::live::Readers;
+use crate::aws::live::{LiveFunction, Readers};
+use crate::aws::ops::{LogLine, MappingStatus, ObjectInfo};
 use crate::aws::{AwsError, ErrorKind};
 use crate::report::status::Health;
 use crate::spec::Pipeline;
@@ -181,6 +182,46 @@ pub async fn status(
     Report { verdict, resources: resources.into_iter().map(|(k, v)| (k, v.health())).collect(), stages, since_secs }
 }
 
+/// One read's answer.
+type Read<T> = Result<T, AwsError>;
+
+/// What `status` reads of one stage, all at once: each read's own answer, judged by [`Builder`].
+struct StageReads {
+    schedule: Option<Read<Option<[String; 4]>>>,
+    queue: Option<QueueReads>,
+    function: Option<FunctionReads>,
+    /// The names of the alarms read (those not switched off).
+    alarm_names: Vec<String>,
+    alarms: Option<Read<BTreeMap<String, (String, String)>>>,
+    outputs: Vec<OutputRead>,
+    tables: Vec<(String, Read<Option<i64>>)>,
+}
+
+struct QueueReads {
+    queue: Read<Option<BTreeMap<String, String>>>,
+    dlq: Read<Option<BTreeMap<String, String>>>,
+    /// The age of the oldest message (CloudWatch).
+    age: Read<Option<f64>>,
+}
+
+struct FunctionReads {
+    function: Read<Option<LiveFunction>>,
+    mappings: Read<Vec<MappingStatus>>,
+    invocations: Read<Option<f64>>,
+    errors: Read<Option<f64>>,
+    failed_records: Read<Option<f64>>,
+    throttles: Read<Option<f64>>,
+    logs: Read<Option<Vec<LogLine>>>,
+}
+
+/// The objects under one output's key template.
+struct OutputRead {
+    bucket: String,
+    glob: String,
+    objects: Read<Option<(Vec<ObjectInfo>, bool)>>,
+}
+
+/// The health of one stage: everything read at once, then judged in a fixed order.
 async fn stage_status(
     readers: &Readers,
     p: &Pipeline,
@@ -189,6 +230,7 @@ async fn stage_status(
     since: u64,
     account: Option<&str>,
 ) -> StageStatus {
+    let reads = read_stage(readers, p, stage, since, account).await;
     let mut b = Builder {
         spec,
         s: StageStatus {
@@ -201,29 +243,32 @@ async fn stage_status(
             resources: BTreeMap::new(),
         },
     };
-    let name = stage.name.value.clone();
-    let since_ms = now_ms() - since as i64 * 1000;
+    b.schedule(stage, reads.schedule);
+    let queue_arn = b.queues(stage, reads.queue);
+    b.function(stage, since, queue_arn.as_deref(), reads.function);
+    b.alarms(stage, &reads.alarm_names, reads.alarms);
+    b.outputs(p, reads.outputs, reads.tables);
+    b.s.verdict = b.s.findings.iter().map(|f| f.level).max().unwrap_or(Level::Healthy);
+    b.s
+}
 
-    // Everything is read at once; the facts are then written in a fixed order.
+/// Reads the live state of one stage's resources, concurrently.
+async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, account: Option<&str>) -> StageReads {
+    let since_ms = now_ms() - since as i64 * 1000;
     let queue_read = async {
         match &stage.queue {
-            Some(q) => Some(futures::join!(readers.queue(&q.name.value), readers.queue(&q.dlq_name.value))),
-            None => None,
-        }
-    };
-    let age_read = async {
-        match &stage.queue {
-            Some(q) => Some(
-                readers
-                    .metric(
-                        "AWS/SQS",
-                        "ApproximateAgeOfOldestMessage",
-                        ("QueueName", &q.name.value),
-                        since.min(900),
-                        true,
-                    )
-                    .await,
-            ),
+            Some(q) => {
+                let age = readers.metric(
+                    "AWS/SQS",
+                    "ApproximateAgeOfOldestMessage",
+                    ("QueueName", &q.name.value),
+                    since.min(900),
+                    true,
+                );
+                let (queue, dlq, age) =
+                    futures::join!(readers.queue(&q.name.value), readers.queue(&q.dlq_name.value), age);
+                Some(QueueReads { queue, dlq, age })
+            }
             None => None,
         }
     };
@@ -232,7 +277,7 @@ async fn stage_status(
             Some(f) => {
                 let n = f.name.value.as_str();
                 let dim = ("FunctionName", n);
-                Some(futures::join!(
+                let (function, mappings, invocations, errors, failed_records, throttles, logs) = futures::join!(
                     readers.function(n),
                     readers.mapping_status(n),
                     readers.metric("AWS/Lambda", "Invocations", dim, since, false),
@@ -247,7 +292,8 @@ async fn stage_status(
                     ),
                     readers.metric("AWS/Lambda", "Throttles", dim, since, false),
                     readers.log_lines(&f.log_group.value, "ERROR", since_ms, 5),
-                ))
+                );
+                Some(FunctionReads { function, mappings, invocations, errors, failed_records, throttles, logs })
             }
             None => None,
         }
@@ -266,7 +312,10 @@ async fn stage_status(
         let bucket = p.bucket_name(&w.bucket);
         let prefix = w.key.literal_prefix().to_string();
         let glob = w.key.as_glob();
-        async move { (bucket.clone(), glob.clone(), readers.list_objects(&bucket, &prefix, 10).await) }
+        async move {
+            let objects = readers.list_objects(&bucket, &prefix, 10).await;
+            OutputRead { bucket, glob, objects }
+        }
     }));
     let tables_read = async {
         match (&p.tables, account) {
@@ -284,154 +333,223 @@ async fn stage_status(
             _ => Vec::new(),
         }
     };
-    let (queues, age, function, alarms, schedule, outputs, tables) =
-        futures::join!(queue_read, age_read, function_read, alarms_read, schedule_read, outputs_read, tables_read);
+    let (queue, function, alarms, schedule, outputs, tables) =
+        futures::join!(queue_read, function_read, alarms_read, schedule_read, outputs_read, tables_read);
+    StageReads { schedule, queue, function, alarm_names, alarms, outputs, tables }
+}
 
-    // Schedule / cron.
-    if let Some(sch) = &stage.schedule {
-        if stage.function.is_none() {
-            b.fact(
-                "schedule",
-                format!(
-                    "`{}` ({}) by the local cron (generated crontab `{name}.crontab`): AWS cannot see its runs; the newest output below is its last run",
-                    sch.expression.value, sch.timezone.value
-                ),
-            );
-            b.resource(&name, Level::Healthy);
-        } else {
-            match schedule {
-                Some(Ok(Some([expr, tz, state, _]))) => {
-                    b.fact("schedule", format!("`{}` {expr} ({tz}): {state}", sch.name));
-                    if state != "ENABLED" {
-                        b.find(
-                            Level::Broken,
-                            &sch.name,
-                            format!("schedule `{}` is {state}", sch.name),
-                            Some(b.deploy_hint()),
-                        );
-                    } else {
-                        b.resource(&sch.name, Level::Healthy);
-                    }
-                }
-                Some(Ok(None)) => {
-                    b.fact("schedule", "missing");
-                    let hint = b.deploy_hint();
-                    b.find(Level::Broken, &sch.name, format!("schedule `{}` does not exist", sch.name), Some(hint));
-                }
-                Some(Err(e)) => b.failed(&sch.name, "schedule", &e),
-                None => {}
-            }
-        }
-    }
-
-    // Queue and DLQ.
-    let mut queue_arn = None;
-    if let (Some(q), Some((queue, dlq))) = (&stage.queue, queues) {
-        let qn = q.name.value.as_str();
-        match queue {
-            Ok(Some(attrs)) => {
-                let visible = count(&attrs, "ApproximateNumberOfMessages");
-                let in_flight = count(&attrs, "ApproximateNumberOfMessagesNotVisible");
-                let delayed = count(&attrs, "ApproximateNumberOfMessagesDelayed");
-                queue_arn = attrs.get("QueueArn").cloned();
-                b.number("visible", visible as f64);
-                b.number("in_flight", in_flight as f64);
-                let oldest = match &age {
-                    Some(Ok(Some(s))) => {
-                        b.number("oldest_age_s", *s);
-                        human_age((*s * 1000.0) as i64)
-                    }
-                    Some(Ok(None)) => "no data (CloudWatch)".to_string(),
-                    Some(Err(e)) if super::could_not_read(e) => "could not read".to_string(),
-                    _ => "no data (CloudWatch)".to_string(),
-                };
+/// The judging of what was read, section by section.
+impl Builder<'_> {
+    /// The schedule: its state on EventBridge Scheduler, or the local cron's (which AWS cannot see).
+    fn schedule(&mut self, stage: &Stage, read: Option<Read<Option<[String; 4]>>>) {
+        let (b, name) = (self, &stage.name.value);
+        if let Some(sch) = &stage.schedule {
+            if stage.function.is_none() {
                 b.fact(
-                    "queue",
+                    "schedule",
                     format!(
-                        "`{qn}`: {visible} visible, {in_flight} in flight, {delayed} delayed; oldest message {oldest}"
+                        "`{}` ({}) by the local cron (generated crontab `{name}.crontab`): AWS cannot see its runs; the newest output below is its last run",
+                        sch.expression.value, sch.timezone.value
                     ),
                 );
-                b.resource(qn, Level::Healthy);
-                if let Some(limit) = threshold(stage, AlarmKind::QueueDepth)
-                    && visible > limit
-                {
-                    b.find(
-                        Level::Degraded,
-                        qn,
-                        format!("backlog: {visible} visible messages (alarm threshold {limit})"),
-                        Some(format!("pipewright status {spec} --stage {name} (errors, throttles, mapping)")),
-                    );
-                }
-                if let (Some(limit), Some(Ok(Some(a)))) = (threshold(stage, AlarmKind::QueueAge), &age)
-                    && *a > limit as f64
-                {
-                    b.find(
-                        Level::Degraded,
-                        qn,
-                        format!(
-                            "oldest message is {} old (alarm threshold {limit} s)",
-                            human_age((*a * 1000.0) as i64)
-                        ),
-                        None,
-                    );
-                }
-            }
-            Ok(None) => {
-                b.fact("queue", format!("`{qn}` missing"));
-                let hint = b.deploy_hint();
-                b.find(Level::Broken, qn, format!("queue `{qn}` does not exist"), Some(hint));
-            }
-            Err(e) => b.failed(qn, "queue", &e),
-        }
-        let dn = q.dlq_name.value.as_str();
-        match dlq {
-            Ok(Some(attrs)) => {
-                let n = count(&attrs, "ApproximateNumberOfMessages")
-                    + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
-                b.number("dlq", n as f64);
-                b.fact("dlq", format!("`{dn}`: {n} message(s)"));
-                if n > 0 {
-                    b.find(
-                        Level::Broken,
-                        dn,
-                        format!("{n} message(s) in the dead-letter queue `{dn}`"),
-                        Some(format!(
-                            "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
-                        )),
-                    );
-                } else {
-                    b.resource(dn, Level::Healthy);
+                b.resource(name, Level::Healthy);
+            } else {
+                match read {
+                    Some(Ok(Some([expr, tz, state, _]))) => {
+                        b.fact("schedule", format!("`{}` {expr} ({tz}): {state}", sch.name));
+                        if state != "ENABLED" {
+                            b.find(
+                                Level::Broken,
+                                &sch.name,
+                                format!("schedule `{}` is {state}", sch.name),
+                                Some(b.deploy_hint()),
+                            );
+                        } else {
+                            b.resource(&sch.name, Level::Healthy);
+                        }
+                    }
+                    Some(Ok(None)) => {
+                        b.fact("schedule", "missing");
+                        let hint = b.deploy_hint();
+                        b.find(Level::Broken, &sch.name, format!("schedule `{}` does not exist", sch.name), Some(hint));
+                    }
+                    Some(Err(e)) => b.failed(&sch.name, "schedule", &e),
+                    None => {}
                 }
             }
-            Ok(None) => {
-                b.fact("dlq", format!("`{dn}` missing"));
-                let hint = b.deploy_hint();
-                b.find(Level::Broken, dn, format!("dead-letter queue `{dn}` does not exist"), Some(hint));
-            }
-            Err(e) => b.failed(dn, "dlq", &e),
         }
     }
 
-    // Function, mapping, metrics, logs.
-    if let (Some(f), Some((func, mappings, invocations, errors, failed_records, throttles, logs))) =
-        (&stage.function, function)
-    {
-        let fname = f.name.value.as_str();
-        match func {
-            Ok(Some(_)) => b.resource(fname, Level::Healthy),
-            Ok(None) => {
-                let hint = b.deploy_hint();
-                b.find(Level::Broken, fname, format!("function `{fname}` does not exist"), Some(hint));
+    /// The queue (depth, in flight, oldest message) and its DLQ; the queue's ARN, when read.
+    fn queues(&mut self, stage: &Stage, read: Option<QueueReads>) -> Option<String> {
+        let (spec, name) = (self.spec, &stage.name.value);
+        let b = self;
+        let mut queue_arn = None;
+        if let (Some(q), Some(QueueReads { queue, dlq, age })) = (&stage.queue, read) {
+            let qn = q.name.value.as_str();
+            match queue {
+                Ok(Some(attrs)) => {
+                    let visible = count(&attrs, "ApproximateNumberOfMessages");
+                    let in_flight = count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                    let delayed = count(&attrs, "ApproximateNumberOfMessagesDelayed");
+                    queue_arn = attrs.get("QueueArn").cloned();
+                    b.number("visible", visible as f64);
+                    b.number("in_flight", in_flight as f64);
+                    let oldest = match &age {
+                        Ok(Some(s)) => {
+                            b.number("oldest_age_s", *s);
+                            human_age((*s * 1000.0) as i64)
+                        }
+                        Ok(None) => "no data (CloudWatch)".to_string(),
+                        Err(e) if super::could_not_read(e) => "could not read".to_string(),
+                        Err(_) => "no data (CloudWatch)".to_string(),
+                    };
+                    b.fact(
+                        "queue",
+                        format!(
+                            "`{qn}`: {visible} visible, {in_flight} in flight, {delayed} delayed; oldest message {oldest}"
+                        ),
+                    );
+                    b.resource(qn, Level::Healthy);
+                    if let Some(limit) = threshold(stage, AlarmKind::QueueDepth)
+                        && visible > limit
+                    {
+                        b.find(
+                            Level::Degraded,
+                            qn,
+                            format!("backlog: {visible} visible messages (alarm threshold {limit})"),
+                            Some(format!("pipewright status {spec} --stage {name} (errors, throttles, mapping)")),
+                        );
+                    }
+                    if let (Some(limit), Ok(Some(a))) = (threshold(stage, AlarmKind::QueueAge), &age)
+                        && *a > limit as f64
+                    {
+                        b.find(
+                            Level::Degraded,
+                            qn,
+                            format!(
+                                "oldest message is {} old (alarm threshold {limit} s)",
+                                human_age((*a * 1000.0) as i64)
+                            ),
+                            None,
+                        );
+                    }
+                }
+                Ok(None) => {
+                    b.fact("queue", format!("`{qn}` missing"));
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, qn, format!("queue `{qn}` does not exist"), Some(hint));
+                }
+                Err(e) => b.failed(qn, "queue", &e),
             }
-            Err(e) => b.failed(fname, "function", &e),
+            let dn = q.dlq_name.value.as_str();
+            match dlq {
+                Ok(Some(attrs)) => {
+                    let n = count(&attrs, "ApproximateNumberOfMessages")
+                        + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                    b.number("dlq", n as f64);
+                    b.fact("dlq", format!("`{dn}`: {n} message(s)"));
+                    if n > 0 {
+                        b.find(
+                            Level::Broken,
+                            dn,
+                            format!("{n} message(s) in the dead-letter queue `{dn}`"),
+                            Some(format!(
+                                "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
+                            )),
+                        );
+                    } else {
+                        b.resource(dn, Level::Healthy);
+                    }
+                }
+                Ok(None) => {
+                    b.fact("dlq", format!("`{dn}` missing"));
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, dn, format!("dead-letter queue `{dn}` does not exist"), Some(hint));
+                }
+                Err(e) => b.failed(dn, "dlq", &e),
+            }
         }
+        queue_arn
+    }
+
+    /// The function, its event source mapping, its metrics over the window and its newest error lines.
+    fn function(&mut self, stage: &Stage, since: u64, queue_arn: Option<&str>, read: Option<FunctionReads>) {
+        let b = self;
+        let (Some(f), Some(r)) = (&stage.function, read) else { return };
+        let FunctionReads { function: func, mappings, invocations, errors, failed_records, throttles, logs } = r;
+        {
+            let fname = f.name.value.as_str();
+            match func {
+                Ok(Some(_)) => b.resource(fname, Level::Healthy),
+                Ok(None) => {
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, fname, format!("function `{fname}` does not exist"), Some(hint));
+                }
+                Err(e) => b.failed(fname, "function", &e),
+            }
+            b.mapping(stage, fname, queue_arn, mappings);
+            let window = human_age(since as i64 * 1000);
+            let mut metrics = Vec::new();
+            let reads = [
+                ("invocations", &invocations),
+                ("errors", &errors),
+                ("failed_records", &failed_records),
+                ("throttles", &throttles),
+            ];
+            for (label, read) in reads {
+                match read {
+                    Ok(v) => {
+                        let n = v.unwrap_or(0.0);
+                        b.number(label, n);
+                        metrics.push(format!("{n} {}", label.replace('_', " ")));
+                    }
+                    Err(e) => {
+                        metrics.push(format!("{label} could not be read"));
+                        b.find(Level::Unknown, fname, format!("could not read: {e}"), None);
+                    }
+                }
+            }
+            b.fact("function", format!("`{fname}` over the last {window}: {}", metrics.join(", ")));
+            for (label, read) in [("errors", &errors), ("failed records", &failed_records), ("throttles", &throttles)] {
+                if let Ok(Some(n)) = read
+                    && *n > 0.0
+                {
+                    b.find(
+                        Level::Degraded,
+                        fname,
+                        format!("{n} {label} in the last {window}"),
+                        Some(format!("aws logs tail {} --since {window}", f.log_group.value.replace(' ', ""))),
+                    );
+                }
+            }
+            match logs {
+                Ok(Some(lines)) => {
+                    b.fact(
+                        "log",
+                        format!("`{}`: {} error line(s) in the last {window}", f.log_group.value, lines.len()),
+                    );
+                    b.s.errors = lines
+                        .into_iter()
+                        .map(|l| format!("{} {}", super::iso_ms(l.timestamp_ms), l.message.trim_end()))
+                        .collect();
+                }
+                Ok(None) => b.fact("log", format!("`{}` does not exist (the function never wrote)", f.log_group.value)),
+                Err(e) => b.failed(&f.log_group.value, "log", &e),
+            }
+        }
+    }
+
+    /// The event source mapping that consumes the stage's queue: its state and last result.
+    fn mapping(&mut self, stage: &Stage, fname: &str, queue_arn: Option<&str>, mappings: Read<Vec<MappingStatus>>) {
+        let b = self;
         if let Some(q) = &stage.queue {
             let qn = q.name.value.as_str();
             match mappings {
                 Ok(ms) => {
                     let ours: Vec<_> = ms
                         .iter()
-                        .filter(|m| queue_arn.as_deref().is_none_or(|arn| m.source_arn == arn))
+                        .filter(|m| queue_arn.is_none_or(|arn| m.source_arn == arn))
                         .filter(|m| m.source_arn.ends_with(&format!(":{qn}")))
                         .collect();
                     match ours.first() {
@@ -486,157 +604,122 @@ async fn stage_status(
                 Err(e) => b.failed(qn, "mapping", &e),
             }
         }
-        let window = human_age(since as i64 * 1000);
-        let mut metrics = Vec::new();
-        let reads = [
-            ("invocations", &invocations),
-            ("errors", &errors),
-            ("failed_records", &failed_records),
-            ("throttles", &throttles),
-        ];
-        for (label, read) in reads {
+    }
+
+    /// The stage's alarms: in ALARM, missing, or could not be read.
+    fn alarms(
+        &mut self,
+        stage: &Stage,
+        alarm_names: &[String],
+        read: Option<Read<BTreeMap<String, (String, String)>>>,
+    ) {
+        let b = self;
+        if let Some(read) = read {
             match read {
-                Ok(v) => {
-                    let n = v.unwrap_or(0.0);
-                    b.number(label, n);
-                    metrics.push(format!("{n} {}", label.replace('_', " ")));
+                Ok(states) => {
+                    let firing: Vec<_> = states.iter().filter(|(_, (s, _))| s == "ALARM").collect();
+                    let missing = alarm_names.iter().filter(|n| !states.contains_key(*n)).count();
+                    b.fact(
+                        "alarms",
+                        format!(
+                            "{} of {} in ALARM{}",
+                            firing.len(),
+                            alarm_names.len(),
+                            if missing > 0 { format!(", {missing} missing") } else { String::new() }
+                        ),
+                    );
+                    for n in alarm_names {
+                        match states.get(n) {
+                            Some((s, reason)) if s == "ALARM" => {
+                                let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
+                                b.find(
+                                    if dlq { Level::Broken } else { Level::Degraded },
+                                    n,
+                                    format!("alarm `{n}` is in ALARM: {reason}"),
+                                    None,
+                                );
+                            }
+                            Some(_) => b.resource(n, Level::Healthy),
+                            None => {
+                                let hint = b.deploy_hint();
+                                b.find(Level::Broken, n, format!("alarm `{n}` does not exist"), Some(hint));
+                            }
+                        }
+                    }
                 }
                 Err(e) => {
-                    metrics.push(format!("{label} could not be read"));
-                    b.find(Level::Unknown, fname, format!("could not read: {e}"), None);
-                }
-            }
-        }
-        b.fact("function", format!("`{fname}` over the last {window}: {}", metrics.join(", ")));
-        for (label, read) in [("errors", &errors), ("failed records", &failed_records), ("throttles", &throttles)] {
-            if let Ok(Some(n)) = read
-                && *n > 0.0
-            {
-                b.find(
-                    Level::Degraded,
-                    fname,
-                    format!("{n} {label} in the last {window}"),
-                    Some(format!("aws logs tail {} --since {window}", f.log_group.value.replace(' ', ""))),
-                );
-            }
-        }
-        match logs {
-            Ok(Some(lines)) => {
-                b.fact("log", format!("`{}`: {} error line(s) in the last {window}", f.log_group.value, lines.len()));
-                b.s.errors = lines
-                    .into_iter()
-                    .map(|l| format!("{} {}", super::iso_ms(l.timestamp_ms), l.message.trim_end()))
-                    .collect();
-            }
-            Ok(None) => b.fact("log", format!("`{}` does not exist (the function never wrote)", f.log_group.value)),
-            Err(e) => b.failed(&f.log_group.value, "log", &e),
-        }
-    }
-
-    // Alarms.
-    if let Some(read) = alarms {
-        match read {
-            Ok(states) => {
-                let firing: Vec<_> = states.iter().filter(|(_, (s, _))| s == "ALARM").collect();
-                let missing = alarm_names.iter().filter(|n| !states.contains_key(*n)).count();
-                b.fact(
-                    "alarms",
-                    format!(
-                        "{} of {} in ALARM{}",
-                        firing.len(),
-                        alarm_names.len(),
-                        if missing > 0 { format!(", {missing} missing") } else { String::new() }
-                    ),
-                );
-                for n in &alarm_names {
-                    match states.get(n) {
-                        Some((s, reason)) if s == "ALARM" => {
-                            let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
-                            b.find(
-                                if dlq { Level::Broken } else { Level::Degraded },
-                                n,
-                                format!("alarm `{n}` is in ALARM: {reason}"),
-                                None,
-                            );
-                        }
-                        Some(_) => b.resource(n, Level::Healthy),
-                        None => {
-                            let hint = b.deploy_hint();
-                            b.find(Level::Broken, n, format!("alarm `{n}` does not exist"), Some(hint));
-                        }
+                    for n in alarm_names {
+                        b.resource(n, Level::Unknown);
                     }
+                    b.fact("alarms", "could not read");
+                    b.s.findings.push(Finding {
+                        level: Level::Unknown,
+                        resource: alarm_names.join(","),
+                        text: format!("could not read: {e}"),
+                        hint: None,
+                    });
                 }
-            }
-            Err(e) => {
-                for n in &alarm_names {
-                    b.resource(n, Level::Unknown);
-                }
-                b.fact("alarms", "could not read");
-                b.s.findings.push(Finding {
-                    level: Level::Unknown,
-                    resource: alarm_names.join(","),
-                    text: format!("could not read: {e}"),
-                    hint: None,
-                });
             }
         }
     }
 
-    // Newest output objects, and how far their newest date partition is behind the pipeline's today.
-    let (today, zone) = pipeline_today(p);
-    for (bucket, glob, read) in outputs {
-        match read {
-            Ok(Some((objects, truncated))) => {
-                let ours: Vec<_> = objects
-                    .iter()
-                    .filter(|o| pipewright_stage::glob_match(&glob, &o.key) && !pipewright_stage::is_canary(&o.key))
-                    .collect();
-                let newest = ours.iter().max_by_key(|o| o.modified_ms);
-                let text = match newest {
-                    None => format!("s3://{bucket}/{glob}: no object"),
-                    Some(o) => {
-                        let newest_date = ours
-                            .iter()
-                            .filter_map(|x| pipewright_stage::key_field(&x.key, "date"))
-                            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                            .max();
-                        format!(
-                            "s3://{bucket}/{}: {} ago{}{}",
-                            o.key,
-                            human_age(now_ms() - o.modified_ms),
-                            match newest_date {
-                                Some(d) => format!("; newest date={d} ({})", behind(d, today, &zone)),
-                                None => String::new(),
-                            },
-                            if truncated { " (first 10,000 keys)" } else { "" }
-                        )
-                    }
-                };
-                b.fact("newest", text);
+    /// The newest object of each output (and how far its newest date partition is behind the pipeline's
+    /// today) and of each table.
+    fn outputs(&mut self, p: &Pipeline, outputs: Vec<OutputRead>, tables: Vec<(String, Read<Option<i64>>)>) {
+        let b = self;
+        // Newest output objects, and how far their newest date partition is behind the pipeline's today.
+        let (today, zone) = pipeline_today(p);
+        for OutputRead { bucket, glob, objects: read } in outputs {
+            match read {
+                Ok(Some((objects, truncated))) => {
+                    let ours: Vec<_> = objects
+                        .iter()
+                        .filter(|o| pipewright_stage::glob_match(&glob, &o.key) && !pipewright_stage::is_canary(&o.key))
+                        .collect();
+                    let newest = ours.iter().max_by_key(|o| o.modified_ms);
+                    let text = match newest {
+                        None => format!("s3://{bucket}/{glob}: no object"),
+                        Some(o) => {
+                            let newest_date = ours
+                                .iter()
+                                .filter_map(|x| pipewright_stage::key_field(&x.key, "date"))
+                                .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                                .max();
+                            format!(
+                                "s3://{bucket}/{}: {} ago{}{}",
+                                o.key,
+                                human_age(now_ms() - o.modified_ms),
+                                match newest_date {
+                                    Some(d) => format!("; newest date={d} ({})", behind(d, today, &zone)),
+                                    None => String::new(),
+                                },
+                                if truncated { " (first 10,000 keys)" } else { "" }
+                            )
+                        }
+                    };
+                    b.fact("newest", text);
+                }
+                Ok(None) => {
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, &bucket, format!("bucket `{bucket}` does not exist"), Some(hint));
+                }
+                Err(e) => b.failed(&bucket, "newest", &e),
             }
-            Ok(None) => {
-                let hint = b.deploy_hint();
-                b.find(Level::Broken, &bucket, format!("bucket `{bucket}` does not exist"), Some(hint));
+        }
+        for (table, read) in tables {
+            match read {
+                Ok(Some(ms)) => {
+                    b.fact("newest", format!("table {table}: modified {} ago", human_age(now_ms() - ms)));
+                    b.resource(&table, Level::Healthy);
+                }
+                Ok(None) => {
+                    let hint = b.deploy_hint();
+                    b.find(Level::Broken, &table, format!("table `{table}` does not exist"), Some(hint));
+                }
+                Err(e) => b.failed(&table, "table", &e),
             }
-            Err(e) => b.failed(&bucket, "newest", &e),
         }
     }
-    for (table, read) in tables {
-        match read {
-            Ok(Some(ms)) => {
-                b.fact("newest", format!("table {table}: modified {} ago", human_age(now_ms() - ms)));
-                b.resource(&table, Level::Healthy);
-            }
-            Ok(None) => {
-                let hint = b.deploy_hint();
-                b.find(Level::Broken, &table, format!("table `{table}` does not exist"), Some(hint));
-            }
-            Err(e) => b.failed(&table, "table", &e),
-        }
-    }
-
-    b.s.verdict = b.s.findings.iter().map(|f| f.level).max().unwrap_or(Level::Healthy);
-    b.s
 }
 
 /// Today in the pipeline's time zone (its first schedule's; UTC without one) and the zone's name: a
