@@ -361,6 +361,24 @@ fn the_minimal_spec_runs_end_to_end_with_a_python_stage() {
     assert_eq!(curate["dead_letters"], 0);
     every_write_has_objects(&r);
     assert_eq!(r["verify"]["clean"], true, "{r:#}");
+    // The deploy's progress: one line per resource, where it settled.
+    let settled = progress_lines(&err, "CREATE_COMPLETE");
+    assert!(settled.len() > 10, "{err}");
+    assert_eq!(progress_lines(&err, "CREATE_IN_PROGRESS"), Vec::<String>::new(), "{err}");
+    let mut ids = settled.clone();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), settled.len(), "one line per resource: {err}");
+}
+
+/// The logical ids of the deploy's progress lines of `status` (`  1.2s  CREATE_COMPLETE  AWS::SQS::Queue  Id`).
+fn progress_lines(err: &str, status: &str) -> Vec<String> {
+    err.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[0].ends_with('s') && f[1] == status).then(|| f[3].to_string())
+        })
+        .collect()
 }
 
 /// A pipeline of another shape than the flagship and minimal: another region, a local source, and
@@ -374,8 +392,10 @@ fn a_chain_of_three_lambda_stages_after_a_local_source_runs_in_another_region() 
     let dir = tempfile::tempdir().expect("tempdir");
     let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
     let spec = python_project(dir.path(), CHAIN, &["collect", "parse", "enrich", "publish"]);
-    let (exit, r, err) = run_python(&spec, &emulator, &dir.path().join("state"), &[]);
+    let (exit, r, err) = run_python(&spec, &emulator, &dir.path().join("state"), &["--verbose"]);
     assert_eq!(exit, Exit::Clean, "{err}\n{r:#}");
+    // --verbose: every stack event of the deploy.
+    assert!(!progress_lines(&err, "CREATE_IN_PROGRESS").is_empty(), "{err}");
     let runs = r["source_runs"].as_array().expect("runs");
     assert_eq!(runs.len(), 2, "{r:#}");
     assert!(
