@@ -27,15 +27,5 @@ pub mod spec;
 #[cfg(feature = "aws")]
 pub mod verify;
 
-/// The exit codes of every command (documented in the README).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Clean (warnings allowed unless `--deny-warnings`).
-    Clean = 0,
-    /// Findings: spec errors, stale generated files, drift.
-    Findings = 1,
-    /// Usage error (bad arguments, unreadable input), or could not verify.
-    Usage = 2,
-    /// Operational failure (I/O while writing, AWS).
-    Failure = 3,
-}
+pub mod exit;
+pub use exit::Exit;

@@ -54,7 +54,7 @@ impl BuildArgs {
 
 fn fail(err: &mut dyn Write, e: &BuildError) -> std::io::Result<Exit> {
     writeln!(err, "error: {e}")?;
-    Ok(if e.is_usage() { Exit::Usage } else { Exit::Failure })
+    Ok(Exit::from(e))
 }
 
 pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {

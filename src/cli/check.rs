@@ -15,6 +15,5 @@ pub fn run(args: &CheckArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
     let path = source.path.display().to_string();
     let subject = Subject { path: &path, text: &source.text };
     write!(out, "{}", render(args.format, &subject, &diags, color))?;
-    let c = Counts::of(&diags);
-    Ok(if c.errors > 0 || (args.deny_warnings && c.warnings > 0) { Exit::Findings } else { Exit::Clean })
+    Ok(Exit::of_diagnostics(Counts::of(&diags), args.deny_warnings))
 }

@@ -2,7 +2,7 @@
 
 use super::{AwsArgs, DeployArgs};
 use crate::Exit;
-use crate::deploy::{self, DeployError, Options, Outcome};
+use crate::deploy::{self, Options, Outcome};
 use std::io::{BufRead, IsTerminal, Write};
 
 pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
@@ -48,17 +48,9 @@ pub fn run(args: &DeployArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     });
     match result {
         Ok(Outcome::NoChanges | Outcome::Planned | Outcome::Deployed { .. }) => Ok(Exit::Clean),
-        Err(DeployError::Precondition(p)) => {
-            writeln!(err, "error: {p}")?;
-            Ok(Exit::Usage)
-        }
-        Err(DeployError::Declined(msg)) => {
-            writeln!(err, "error: not executed: {msg}")?;
-            Ok(Exit::Usage)
-        }
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            Ok(Exit::Failure)
+            Ok(Exit::from(&e))
         }
     }
 }

@@ -501,7 +501,7 @@ pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn W
                     None => (false, None, None),
                 };
                 if !arrived {
-                    exit = exit.max_with(Exit::Findings);
+                    exit = exit.worst(Exit::Findings);
                 }
                 if args.format == OpsFormat::Human {
                     let what = match (ms, via) {
@@ -523,7 +523,7 @@ pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn W
             }
             Err(e) => {
                 writeln!(err, "error: {}: {e}", stage.name.value)?;
-                exit = exit.max_with(e.exit());
+                exit = exit.worst(e.exit());
                 items.push(json!({"stage": stage.name.value, "error": e.to_string()}));
             }
         }
@@ -532,11 +532,4 @@ pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn W
         json_out(out, &json!({"probes": items}))?;
     }
     Ok(exit)
-}
-
-impl Exit {
-    /// The worse of two exit codes (a failure outranks "could not", which outranks findings).
-    fn max_with(self, other: Exit) -> Exit {
-        if (other as u8) > (self as u8) { other } else { self }
-    }
 }

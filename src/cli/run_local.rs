@@ -164,13 +164,9 @@ pub fn run(args: &RunLocalArgs, color: bool, out: &mut dyn Write, err: &mut dyn 
             }
             Ok(if report.clean() { Exit::Clean } else { Exit::Findings })
         }
-        Err(e) if e.is_usage() => {
-            writeln!(err, "error: {e}")?;
-            Ok(Exit::Usage)
-        }
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            Ok(Exit::Failure)
+            Ok(Exit::from(&e))
         }
     }
 }

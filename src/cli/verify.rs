@@ -2,9 +2,7 @@
 
 use super::VerifyArgs;
 use crate::Exit;
-use crate::aws::ErrorKind;
 use crate::drift::report::{Summary, render};
-use crate::verify::VerifyError;
 use std::io::Write;
 
 pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
@@ -34,13 +32,7 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
             if let Some(hint) = e.hint() {
                 writeln!(err, "hint: {hint}")?;
             }
-            Ok(match &e {
-                VerifyError::NoStack { .. } => Exit::Usage,
-                VerifyError::Aws(e) => match e.kind {
-                    ErrorKind::AccessDenied | ErrorKind::Throttling | ErrorKind::Unreachable => Exit::Usage,
-                    _ => Exit::Failure,
-                },
-            })
+            Ok(Exit::from(&e))
         }
     }
 }

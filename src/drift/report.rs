@@ -37,13 +37,7 @@ impl Summary {
 
     /// 0 verified clean, 1 drift, 2 could not verify something (1 with `--strict`).
     pub fn exit(&self, strict: bool) -> Exit {
-        if self.drifted > 0 || (strict && self.unverifiable > 0) {
-            Exit::Findings
-        } else if self.unverifiable > 0 {
-            Exit::Usage
-        } else {
-            Exit::Clean
-        }
+        Exit::of_verification(self.drifted, self.unverifiable, strict)
     }
 
     pub fn line(&self) -> String {

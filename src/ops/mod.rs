@@ -56,21 +56,9 @@ pub enum OpsError {
 }
 
 impl OpsError {
-    /// The exit code: usage errors and "could not" (access denied, throttled, unreachable) 2,
-    /// anything else 3.
+    /// The exit code ([`crate::exit`]).
     pub fn exit(&self) -> crate::Exit {
-        match self {
-            OpsError::UnknownStage(_)
-            | OpsError::NoQueue { .. }
-            | OpsError::BadDate { .. }
-            | OpsError::ToBeforeFrom { .. }
-            | OpsError::TooManyDays { .. }
-            | OpsError::NotDated { .. }
-            | OpsError::TooManyKeys { .. }
-            | OpsError::ExactKey { .. } => crate::Exit::Usage,
-            OpsError::Aws(e) if could_not_read(e) => crate::Exit::Usage,
-            _ => crate::Exit::Failure,
-        }
+        self.into()
     }
 }
 
