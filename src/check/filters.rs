@@ -4,7 +4,7 @@ use super::codes;
 use crate::report::Diagnostic;
 use crate::spec::Pipeline;
 use crate::spec::pattern::{needs_encoding, unsupported_wildcards};
-use crate::spec::resolve::Stage;
+use crate::spec::resolve::{Stage, Trigger};
 
 /// S3 event types a notification may name.
 const EVENTS: &[&str] = &[
@@ -54,62 +54,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
-        match (&t.raw_prefix, &t.raw_suffix) {
-            (None, None) => {
-                let bad = unsupported_wildcards(&t.pattern.pattern);
-                if !bad.is_empty() {
-                    out.push(
-                        Diagnostic::error(
-                            codes::UNSUPPORTED_WILDCARD,
-                            t.span,
-                            format!(
-                                "pattern `{}` uses {}, which pipewright patterns do not support",
-                                t.pattern.pattern,
-                                list(&bad)
-                            ),
-                        )
-                        .with_hint("use `*` (any characters, `/` included) and literal text"),
-                    );
-                }
-            }
-            (prefix, suffix) => {
-                for (what, value) in [("prefix", prefix), ("suffix", suffix)] {
-                    let Some(value) = value else { continue };
-                    if value.contains('*') || !unsupported_wildcards(value).is_empty() {
-                        out.push(
-                            Diagnostic::error(
-                                codes::UNSUPPORTED_WILDCARD,
-                                value.span,
-                                format!(
-                                    "filter {what} `{}` contains a wildcard: S3 filters match literally",
-                                    value.value
-                                ),
-                            )
-                            .with_hint("write the trigger as `pattern:` (e.g. `raw/date=*/data.json`)"),
-                        );
-                        continue;
-                    }
-                    let bad = needs_encoding(value);
-                    if !bad.is_empty() {
-                        out.push(
-                            Diagnostic::error(
-                                codes::FILTER_NEEDS_ENCODING,
-                                value.span,
-                                format!(
-                                    "filter {what} `{}` contains {}, which S3 matches only percent-encoded: this filter never matches",
-                                    value.value,
-                                    list(&bad)
-                                ),
-                            )
-                            .with_hint(format!(
-                                "write `{what}: {}`, or use `pattern:` and let pipewright encode it",
-                                crate::spec::pattern::encode_filter_value(value)
-                            )),
-                        );
-                    }
-                }
-            }
-        }
+        filter(t, out);
         if t.pattern.is_unfiltered() && bucket_is_shared(p, stage, &t.bucket) {
             out.push(
                 Diagnostic::warning(
@@ -125,7 +70,69 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
         }
     }
 
-    // Overlaps: pairs of triggers on one bucket.
+    overlaps(p, out);
+}
+
+/// The trigger's pattern, or its raw `prefix`/`suffix`: wildcards S3 cannot match, characters S3 matches
+/// only percent-encoded.
+fn filter(t: &Trigger, out: &mut Vec<Diagnostic>) {
+    match (&t.raw_prefix, &t.raw_suffix) {
+        (None, None) => {
+            let bad = unsupported_wildcards(&t.pattern.pattern);
+            if !bad.is_empty() {
+                out.push(
+                    Diagnostic::error(
+                        codes::UNSUPPORTED_WILDCARD,
+                        t.span,
+                        format!(
+                            "pattern `{}` uses {}, which pipewright patterns do not support",
+                            t.pattern.pattern,
+                            list(&bad)
+                        ),
+                    )
+                    .with_hint("use `*` (any characters, `/` included) and literal text"),
+                );
+            }
+        }
+        (prefix, suffix) => {
+            for (what, value) in [("prefix", prefix), ("suffix", suffix)] {
+                let Some(value) = value else { continue };
+                if value.contains('*') || !unsupported_wildcards(value).is_empty() {
+                    out.push(
+                        Diagnostic::error(
+                            codes::UNSUPPORTED_WILDCARD,
+                            value.span,
+                            format!("filter {what} `{}` contains a wildcard: S3 filters match literally", value.value),
+                        )
+                        .with_hint("write the trigger as `pattern:` (e.g. `raw/date=*/data.json`)"),
+                    );
+                    continue;
+                }
+                let bad = needs_encoding(value);
+                if !bad.is_empty() {
+                    out.push(
+                        Diagnostic::error(
+                            codes::FILTER_NEEDS_ENCODING,
+                            value.span,
+                            format!(
+                                "filter {what} `{}` contains {}, which S3 matches only percent-encoded: this filter never matches",
+                                value.value,
+                                list(&bad)
+                            ),
+                        )
+                        .with_hint(format!(
+                            "write `{what}: {}`, or use `pattern:` and let pipewright encode it",
+                            crate::spec::pattern::encode_filter_value(value)
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Pairs of triggers on one bucket whose filters overlap for an event type: S3 rejects them.
+fn overlaps(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     let triggered: Vec<&Stage> = p.stages.iter().filter(|s| s.trigger.is_some()).collect();
     for (i, a) in triggered.iter().enumerate() {
         for b in &triggered[i + 1..] {
