@@ -251,76 +251,8 @@ fn alerts(p: &Pipeline, t: &mut Template) {
 
 fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
     let id = bucket_id(&b.key);
-    let l = &b.lifecycle;
-    let mut rules = Vec::new();
-    let mut transitions = Vec::new();
-    for (class, days) in [
-        ("INTELLIGENT_TIERING", &l.intelligent_tiering_days),
-        ("STANDARD_IA", &l.infrequent_access_days),
-        ("GLACIER", &l.glacier_days),
-    ] {
-        if let Some(d) = days {
-            transitions.push(json!({ "StorageClass": class, "TransitionInDays": d.value }));
-        }
-    }
-    if !transitions.is_empty() || l.expire_days.is_some() {
-        let mut rule = json!({ "Id": "current-versions", "Status": "Enabled" });
-        if !transitions.is_empty() {
-            rule["Transitions"] = Value::Array(transitions);
-        }
-        if let Some(d) = &l.expire_days {
-            rule["ExpirationInDays"] = json!(d.value);
-        }
-        rules.push(rule);
-    }
-    if b.versioning {
-        rules.push(json!({
-            "Id": "noncurrent-versions",
-            "Status": "Enabled",
-            "NoncurrentVersionExpiration": { "NoncurrentDays": l.noncurrent_expire_days.value },
-        }));
-    }
-    rules.push(json!({
-        "Id": "abort-incomplete-uploads",
-        "Status": "Enabled",
-        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": l.abort_incomplete_upload_days.value },
-    }));
-
-    // Notifications of the stages this bucket triggers.
-    let mut queue_configs = Vec::new();
-    let mut policies = Vec::new();
-    for s in &p.stages {
-        let (Some(trigger), Some(_)) = (&s.trigger, &s.queue) else {
-            continue;
-        };
-        if trigger.bucket.value != b.key.value {
-            continue;
-        }
-        let sid = ids(&s.name);
-        policies.push(sid.queue_policy.clone());
-        for ev in &trigger.events {
-            let mut cfg = json!({ "Event": ev.value, "Queue": get_att(&sid.queue, "Arn") });
-            let mut filter_rules = Vec::new();
-            let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
-                (None, None) => (trigger.pattern.filter_prefix(), trigger.pattern.filter_suffix()),
-                (rp, rs) => (
-                    rp.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
-                    rs.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
-                ),
-            };
-            if !prefix.is_empty() {
-                filter_rules.push(json!({ "Name": "prefix", "Value": prefix }));
-            }
-            if !suffix.is_empty() {
-                filter_rules.push(json!({ "Name": "suffix", "Value": suffix }));
-            }
-            if !filter_rules.is_empty() {
-                cfg["Filter"] = json!({ "S3Key": { "Rules": filter_rules } });
-            }
-            queue_configs.push(cfg);
-        }
-    }
-
+    let rules = lifecycle_rules(b);
+    let (queue_configs, policies) = notifications(p, b);
     let mut props = json!({
         "BucketName": b.name.value,
         "BucketEncryption": { "ServerSideEncryptionConfiguration": [{
@@ -368,6 +300,85 @@ fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
     );
     t.output(logical_id(&[&b.key, "BucketName"]), &format!("Name of the {} bucket", b.key.value), r#ref(&id));
     t.output(logical_id(&[&b.key, "BucketArn"]), &format!("ARN of the {} bucket", b.key.value), get_att(&id, "Arn"));
+}
+
+/// A bucket's lifecycle rules: transitions and expiry of current versions, expiry of noncurrent ones,
+/// aborting incomplete uploads.
+fn lifecycle_rules(b: &crate::spec::resolve::Bucket) -> Vec<Value> {
+    let l = &b.lifecycle;
+    let mut rules = Vec::new();
+    let mut transitions = Vec::new();
+    for (class, days) in [
+        ("INTELLIGENT_TIERING", &l.intelligent_tiering_days),
+        ("STANDARD_IA", &l.infrequent_access_days),
+        ("GLACIER", &l.glacier_days),
+    ] {
+        if let Some(d) = days {
+            transitions.push(json!({ "StorageClass": class, "TransitionInDays": d.value }));
+        }
+    }
+    if !transitions.is_empty() || l.expire_days.is_some() {
+        let mut rule = json!({ "Id": "current-versions", "Status": "Enabled" });
+        if !transitions.is_empty() {
+            rule["Transitions"] = Value::Array(transitions);
+        }
+        if let Some(d) = &l.expire_days {
+            rule["ExpirationInDays"] = json!(d.value);
+        }
+        rules.push(rule);
+    }
+    if b.versioning {
+        rules.push(json!({
+            "Id": "noncurrent-versions",
+            "Status": "Enabled",
+            "NoncurrentVersionExpiration": { "NoncurrentDays": l.noncurrent_expire_days.value },
+        }));
+    }
+    rules.push(json!({
+        "Id": "abort-incomplete-uploads",
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": l.abort_incomplete_upload_days.value },
+    }));
+    rules
+}
+
+/// The notifications of the stages a bucket triggers (their queue configurations), and the queue policies
+/// they depend on.
+fn notifications(p: &Pipeline, b: &crate::spec::resolve::Bucket) -> (Vec<Value>, Vec<String>) {
+    let mut queue_configs = Vec::new();
+    let mut policies = Vec::new();
+    for s in &p.stages {
+        let (Some(trigger), Some(_)) = (&s.trigger, &s.queue) else {
+            continue;
+        };
+        if trigger.bucket.value != b.key.value {
+            continue;
+        }
+        let sid = ids(&s.name);
+        policies.push(sid.queue_policy.clone());
+        for ev in &trigger.events {
+            let mut cfg = json!({ "Event": ev.value, "Queue": get_att(&sid.queue, "Arn") });
+            let mut filter_rules = Vec::new();
+            let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
+                (None, None) => (trigger.pattern.filter_prefix(), trigger.pattern.filter_suffix()),
+                (rp, rs) => (
+                    rp.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+                    rs.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+                ),
+            };
+            if !prefix.is_empty() {
+                filter_rules.push(json!({ "Name": "prefix", "Value": prefix }));
+            }
+            if !suffix.is_empty() {
+                filter_rules.push(json!({ "Name": "suffix", "Value": suffix }));
+            }
+            if !filter_rules.is_empty() {
+                cfg["Filter"] = json!({ "S3Key": { "Rules": filter_rules } });
+            }
+            queue_configs.push(cfg);
+        }
+    }
+    (queue_configs, policies)
 }
 
 fn tables(p: &Pipeline, t: &mut Template) {
