@@ -334,142 +334,157 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
         Ok(q) => q,
         Err(e) => return fail(err, &e),
     };
+    let ctx = DlqContext { rt: &rt, readers: &readers, dlq: &dlq, queue, spec: &spec };
     match action {
-        DlqAction::Peek => {
-            let letters = match rt.block_on(ops::dlq::peek(&readers, &dlq, args.max.max(1))) {
-                Ok(l) => l,
-                Err(e) => return fail(err, &e),
+        DlqAction::Peek => dlq_peek(args, &ctx, out, err),
+        DlqAction::Redrive => dlq_redrive(args, &ctx, out, err),
+        DlqAction::Purge => dlq_purge(args, &ctx, out, err),
+    }
+}
+
+/// What every `dlq` action works on.
+struct DlqContext<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    readers: &'a crate::aws::live::Readers,
+    dlq: &'a crate::aws::ops::QueueRef,
+    queue: &'a crate::spec::resolve::Queue,
+    /// The spec as the user gave it (for hints).
+    spec: &'a str,
+}
+
+/// `dlq peek`: the dead letters, decoded, left in the queue.
+fn dlq_peek(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let DlqContext { rt, readers, dlq, spec, .. } = *ctx;
+    let letters = match rt.block_on(ops::dlq::peek(readers, dlq, args.max.max(1))) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e),
+    };
+    if args.format == OpsFormat::Json {
+        let items: Vec<_> = letters
+            .iter()
+            .map(|l| {
+                let (objects, other) = match &l.body {
+                    ops::Body::Objects(o) => {
+                        (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
+                    }
+                    ops::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
+                    ops::Body::Other(s) => (vec![], Some(s.clone())),
+                };
+                json!({"message_id": l.message_id, "receive_count": l.receive_count,
+                       "sent": l.sent_ms.map(ops::iso_ms), "objects": objects, "other": other})
+            })
+            .collect();
+        json_out(out, &json!({"dlq": dlq.name, "messages": items}))?;
+    } else {
+        writeln!(out, "{}: {} dead letter(s) (peeked, still there)", dlq.name, letters.len())?;
+        for l in &letters {
+            let what = match &l.body {
+                ops::Body::Objects(o) => {
+                    o.iter().map(|(b, k, _)| format!("s3://{b}/{k}")).collect::<Vec<_>>().join(" ")
+                }
+                ops::Body::Test => "s3:TestEvent".to_string(),
+                ops::Body::Other(s) => format!("(not an S3 event) {s}"),
             };
-            if args.format == OpsFormat::Json {
-                let items: Vec<_> = letters
-                    .iter()
-                    .map(|l| {
-                        let (objects, other) = match &l.body {
-                            ops::Body::Objects(o) => {
-                                (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
-                            }
-                            ops::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
-                            ops::Body::Other(s) => (vec![], Some(s.clone())),
-                        };
-                        json!({"message_id": l.message_id, "receive_count": l.receive_count,
-                               "sent": l.sent_ms.map(ops::iso_ms), "objects": objects, "other": other})
-                    })
-                    .collect();
-                json_out(out, &json!({"dlq": dlq.name, "messages": items}))?;
-            } else {
-                writeln!(out, "{}: {} dead letter(s) (peeked, still there)", dlq.name, letters.len())?;
-                for l in &letters {
-                    let what = match &l.body {
-                        ops::Body::Objects(o) => {
-                            o.iter().map(|(b, k, _)| format!("s3://{b}/{k}")).collect::<Vec<_>>().join(" ")
-                        }
-                        ops::Body::Test => "s3:TestEvent".to_string(),
-                        ops::Body::Other(s) => format!("(not an S3 event) {s}"),
-                    };
-                    writeln!(
-                        out,
-                        "  {}  received {:>2}x  {}  {what}",
-                        l.sent_ms.map(ops::iso_ms).unwrap_or_else(|| "?".into()),
-                        l.receive_count,
-                        l.message_id
-                    )?;
-                }
-                if !letters.is_empty() {
-                    writeln!(out, "after fixing the cause: pipewright dlq {spec} --stage {} redrive", args.stage)?;
-                }
-            }
+            writeln!(
+                out,
+                "  {}  received {:>2}x  {}  {what}",
+                l.sent_ms.map(ops::iso_ms).unwrap_or_else(|| "?".into()),
+                l.receive_count,
+                l.message_id
+            )?;
+        }
+        if !letters.is_empty() {
+            writeln!(out, "after fixing the cause: pipewright dlq {spec} --stage {} redrive", args.stage)?;
+        }
+    }
+    Ok(Exit::Clean)
+}
+
+/// `dlq redrive`: the dead letters moved back to the stage's queue.
+fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let DlqContext { rt, readers, dlq, queue, .. } = *ctx;
+    let target = match rt.block_on(ops::existing_queue(readers, &queue.name.value, "queue")) {
+        Ok(q) => q,
+        Err(e) => return fail(err, &e),
+    };
+    let mut progress = |line: &str| eprintln!("{line}");
+    let timeout = std::time::Duration::from_secs(args.timeout.secs());
+    let started = std::time::Instant::now();
+    let r = match rt.block_on(ops::dlq::redrive(readers, dlq, &target, !args.no_move_task, timeout, &mut progress)) {
+        Ok(r) => r,
+        Err(e) => return fail(err, &e),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    if args.format == OpsFormat::Json {
+        json_out(
+            out,
+            &json!({"dlq": dlq.name, "queue": target.name, "method": r.method.as_str(), "moved": r.moved,
+                    "fallback": r.fallback, "not_sent": r.not_sent.len(), "not_deleted": r.not_deleted.len(),
+                    "seconds": secs}),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "moved {} message(s) from `{}` to `{}` ({}, {secs:.2}s)",
+            r.moved,
+            dlq.name,
+            target.name,
+            r.method.as_str()
+        )?;
+    }
+    if let Some(e) = r.not_sent.first() {
+        writeln!(
+            err,
+            "error: {} message(s) could not be sent and stay in `{}`: {}: {}",
+            r.not_sent.len(),
+            dlq.name,
+            e.code,
+            e.message
+        )?;
+    }
+    if let Some(e) = r.not_deleted.first() {
+        writeln!(
+            err,
+            "error: {} message(s) were sent but not deleted from `{}` (now in both queues): {}: {}",
+            r.not_deleted.len(),
+            dlq.name,
+            e.code,
+            e.message
+        )?;
+    }
+    Ok(if r.not_sent.is_empty() && r.not_deleted.is_empty() { Exit::Clean } else { Exit::Failure })
+}
+
+/// `dlq purge`: the dead letters deleted, after confirmation.
+fn dlq_purge(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let DlqContext { rt, readers, dlq, .. } = *ctx;
+    let depth = match rt.block_on(readers.visible_messages(dlq)) {
+        Ok(n) => n,
+        Err(e) => return fail(err, &OpsError::Aws(e)),
+    };
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            writeln!(
+                err,
+                "error: not purged: purging `{}` ({depth} message(s)) needs confirmation: pass `--yes`",
+                dlq.name
+            )?;
+            return Ok(Exit::Usage);
+        }
+        eprint!("delete the {depth} message(s) of `{}` for good? [y/N] ", dlq.name);
+        let mut line = String::new();
+        let yes = std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes");
+        if !yes {
+            writeln!(err, "error: not purged")?;
+            return Ok(Exit::Usage);
+        }
+    }
+    match rt.block_on(ops::dlq::purge(readers, dlq)) {
+        Ok(n) => {
+            writeln!(out, "purged `{}` ({n} message(s))", dlq.name)?;
             Ok(Exit::Clean)
         }
-        DlqAction::Redrive => {
-            let target = match rt.block_on(ops::existing_queue(&readers, &queue.name.value, "queue")) {
-                Ok(q) => q,
-                Err(e) => return fail(err, &e),
-            };
-            let mut progress = |line: &str| eprintln!("{line}");
-            let timeout = std::time::Duration::from_secs(args.timeout.secs());
-            let started = std::time::Instant::now();
-            let r = match rt.block_on(ops::dlq::redrive(
-                &readers,
-                &dlq,
-                &target,
-                !args.no_move_task,
-                timeout,
-                &mut progress,
-            )) {
-                Ok(r) => r,
-                Err(e) => return fail(err, &e),
-            };
-            let secs = started.elapsed().as_secs_f64();
-            if args.format == OpsFormat::Json {
-                json_out(
-                    out,
-                    &json!({"dlq": dlq.name, "queue": target.name, "method": r.method.as_str(), "moved": r.moved,
-                            "fallback": r.fallback, "not_sent": r.not_sent.len(), "not_deleted": r.not_deleted.len(),
-                            "seconds": secs}),
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "moved {} message(s) from `{}` to `{}` ({}, {secs:.2}s)",
-                    r.moved,
-                    dlq.name,
-                    target.name,
-                    r.method.as_str()
-                )?;
-            }
-            if let Some(e) = r.not_sent.first() {
-                writeln!(
-                    err,
-                    "error: {} message(s) could not be sent and stay in `{}`: {}: {}",
-                    r.not_sent.len(),
-                    dlq.name,
-                    e.code,
-                    e.message
-                )?;
-            }
-            if let Some(e) = r.not_deleted.first() {
-                writeln!(
-                    err,
-                    "error: {} message(s) were sent but not deleted from `{}` (now in both queues): {}: {}",
-                    r.not_deleted.len(),
-                    dlq.name,
-                    e.code,
-                    e.message
-                )?;
-            }
-            Ok(if r.not_sent.is_empty() && r.not_deleted.is_empty() { Exit::Clean } else { Exit::Failure })
-        }
-        DlqAction::Purge => {
-            let depth = match rt.block_on(readers.visible_messages(&dlq)) {
-                Ok(n) => n,
-                Err(e) => return fail(err, &OpsError::Aws(e)),
-            };
-            if !args.yes {
-                if !std::io::stdin().is_terminal() {
-                    writeln!(
-                        err,
-                        "error: not purged: purging `{}` ({depth} message(s)) needs confirmation: pass `--yes`",
-                        dlq.name
-                    )?;
-                    return Ok(Exit::Usage);
-                }
-                eprint!("delete the {depth} message(s) of `{}` for good? [y/N] ", dlq.name);
-                let mut line = String::new();
-                let yes =
-                    std::io::stdin().lock().read_line(&mut line).is_ok() && matches!(line.trim(), "y" | "Y" | "yes");
-                if !yes {
-                    writeln!(err, "error: not purged")?;
-                    return Ok(Exit::Usage);
-                }
-            }
-            match rt.block_on(ops::dlq::purge(&readers, &dlq)) {
-                Ok(n) => {
-                    writeln!(out, "purged `{}` ({n} message(s))", dlq.name)?;
-                    Ok(Exit::Clean)
-                }
-                Err(e) => fail(err, &e),
-            }
-        }
+        Err(e) => fail(err, &e),
     }
 }
 

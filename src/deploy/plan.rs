@@ -128,46 +128,49 @@ pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Haza
             }),
             ("AWS::S3::Bucket", action) => {
                 if let Some(old) = old {
-                    let before = notifications(old, id);
-                    let after = if action == ChangeAction::Remove { Vec::new() } else { notifications(new, id) };
-                    for (what, cfg) in &before {
-                        if !after.iter().any(|(_, c)| c == cfg) {
-                            out.push(Hazard {
-                                code: "notification-dropped",
-                                logical_id: id.to_string(),
-                                message: format!(
-                                    "bucket `{id}` drops its notification `{what}`{}",
-                                    if after.iter().any(|(w, _)| w == what) { " (its filter changes)" } else { "" }
-                                ),
-                            });
-                        }
-                    }
+                    dropped_notifications(id, action, old, new, &mut out);
                 }
             }
             _ => {}
         }
         if c.resource_type == "AWS::SQS::Queue" && c.action == ChangeAction::Modify {
-            let new_vis =
-                resources(new).and_then(|r| r.get(id)).and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
-            let old_vis = old
-                .and_then(resources)
-                .and_then(|r| r.get(id))
-                .and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
-            if let (Some(n), Some(o), Some(timeout)) = (new_vis, old_vis, consumer_timeout(new, id))
-                && n < o
-                && n < timeout
-            {
-                out.push(Hazard {
-                    code: "visibility-below-timeout",
-                    logical_id: id.to_string(),
-                    message: format!(
-                        "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
-                    ),
-                });
-            }
+            out.extend(visibility_below_timeout(id, old, new));
         }
     }
     out
+}
+
+/// `notification-dropped`: each notification of bucket `id` that the new template no longer has as it was.
+fn dropped_notifications(id: &str, action: ChangeAction, old: &Value, new: &Value, out: &mut Vec<Hazard>) {
+    let before = notifications(old, id);
+    let after = if action == ChangeAction::Remove { Vec::new() } else { notifications(new, id) };
+    for (what, cfg) in &before {
+        if !after.iter().any(|(_, c)| c == cfg) {
+            out.push(Hazard {
+                code: "notification-dropped",
+                logical_id: id.to_string(),
+                message: format!(
+                    "bucket `{id}` drops its notification `{what}`{}",
+                    if after.iter().any(|(w, _)| w == what) { " (its filter changes)" } else { "" }
+                ),
+            });
+        }
+    }
+}
+
+/// `visibility-below-timeout`: queue `id`'s visibility timeout shrinking below its consumer's timeout.
+fn visibility_below_timeout(id: &str, old: Option<&Value>, new: &Value) -> Option<Hazard> {
+    let new_vis = resources(new).and_then(|r| r.get(id)).and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
+    let old_vis =
+        old.and_then(resources).and_then(|r| r.get(id)).and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
+    let (n, o, timeout) = (new_vis?, old_vis?, consumer_timeout(new, id)?);
+    (n < o && n < timeout).then(|| Hazard {
+        code: "visibility-below-timeout",
+        logical_id: id.to_string(),
+        message: format!(
+            "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
+        ),
+    })
 }
 
 fn list(ids: &[&str]) -> String {
