@@ -130,6 +130,18 @@ pub fn svg(g: &Graph, status: Option<&StatusFile>) -> String {
 
     // Edges first, nodes over them, edge labels over everything.
     let mut labels = String::new();
+    edges(g, &l, &mut out, &mut labels);
+    nodes(g, &l, status, &mut out);
+    out.push_str(&labels);
+    if status.is_some() {
+        legend(&l, &mut out);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The edges, into `out`, and their labels, into `labels` (drawn over the nodes).
+fn edges(g: &Graph, l: &Layout, out: &mut String, labels: &mut String) {
     for e in &g.edges {
         let (a, b) = (e.from, e.to);
         match e.kind {
@@ -191,6 +203,10 @@ pub fn svg(g: &Graph, status: Option<&StatusFile>) -> String {
             }
         }
     }
+}
+
+/// The nodes, coloured by health when a status document is given.
+fn nodes(g: &Graph, l: &Layout, status: Option<&StatusFile>, out: &mut String) {
     for (i, n) in g.nodes.iter().enumerate() {
         let health = g.health(n, status);
         let ((fill, stroke), stroke_w) = match health {
@@ -233,28 +249,27 @@ pub fn svg(g: &Graph, status: Option<&StatusFile>) -> String {
         }
         out.push_str("</g>\n");
     }
-    out.push_str(&labels);
-    if status.is_some() {
-        let y = l.height + 4.0;
-        let mut x = MARGIN;
-        for h in Health::ALL {
-            let (fill, stroke) = health_colors(h);
-            let _ = writeln!(
-                out,
-                r#"<rect x="{x:.1}" y="{y:.1}" width="18" height="14" fill="{fill}" stroke="{stroke}" stroke-width="2"/>"#
-            );
-            let _ = writeln!(
-                out,
-                r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#222222">{}</text>"##,
-                x + 24.0,
-                y + 11.0,
-                h.as_str()
-            );
-            x += 100.0;
-        }
+}
+
+/// The legend of the health colours, under the picture.
+fn legend(l: &Layout, out: &mut String) {
+    let y = l.height + 4.0;
+    let mut x = MARGIN;
+    for h in Health::ALL {
+        let (fill, stroke) = health_colors(h);
+        let _ = writeln!(
+            out,
+            r#"<rect x="{x:.1}" y="{y:.1}" width="18" height="14" fill="{fill}" stroke="{stroke}" stroke-width="2"/>"#
+        );
+        let _ = writeln!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#222222">{}</text>"##,
+            x + 24.0,
+            y + 11.0,
+            h.as_str()
+        );
+        x += 100.0;
     }
-    out.push_str("</svg>\n");
-    out
 }
 
 #[cfg(test)]

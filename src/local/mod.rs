@@ -277,12 +277,62 @@ pub async fn run(
     // 3. What was deployed, and an execution environment per function.
     let local = Local { endpoint, region: aws.region(), extra: &opts.env };
     let readers = aws.readers();
+    let (mut wired, tables_env) = wire(&readers, &local, p, &programs, err).await?;
+
+    // 4. The source layer.
+    let flow_started = Instant::now();
+    let (source_runs, put) = match &opts.from_dir {
+        Some(dir) => (Vec::new(), put_files(aws, p, dir, err).await?),
+        None => (run_sources(&readers, &local, p, &programs, opts, err).await?, Vec::new()),
+    };
+
+    // 5. The mappings, until everything settled.
+    let stats = drain(&readers, &mut wired, opts, err).await?;
+    let flow = flow_started.elapsed();
+
+    // The functions' output to their log groups.
+    for w in &wired {
+        ship_logs(&readers.logs, &w.log_group, &w.function.lines()).await?;
+    }
+
+    // 6. The report.
+    let stages = stage_reports(&readers, &wired, stats).await?;
+    for w in wired {
+        w.function.shutdown().await;
+    }
+    let layers = layers(aws, p, opts).await?;
+    let tables = tables(aws, &readers, &tables_env).await?;
+    let verify = if opts.verify { Some(verify_report(aws, &readers, spec, &stack, err).await?) } else { None };
+    Ok(Report {
+        endpoint: endpoint.to_string(),
+        stack,
+        source_runs,
+        sources: put,
+        stages,
+        layers,
+        tables,
+        elapsed: started.elapsed(),
+        deploy: deploy_time,
+        flow,
+        verify,
+    })
+}
+
+/// What was deployed for each triggered stage: its mapping, its queues and an execution environment for
+/// its function; and each function's environment (the tables' report reads it).
+async fn wire(
+    readers: &crate::aws::live::Readers,
+    local: &Local<'_>,
+    p: &Pipeline,
+    programs: &BTreeMap<String, PathBuf>,
+    err: &mut dyn Write,
+) -> Result<(Vec<Wired>, Vec<BTreeMap<String, String>>), LocalError> {
     let mut wired = Vec::new();
     let mut tables_env = Vec::new();
     for stage in p.stages.iter().filter(|s| s.trigger.is_some()) {
         let (Some(f), Some(q)) = (&stage.function, &stage.queue) else { continue };
         let name = &stage.name.value;
-        let (function, deployed) = local.function(&readers, stage, &programs).await?;
+        let (function, deployed) = local.function(readers, stage, programs).await?;
         tables_env.push(deployed.env.clone());
         let queue = readers
             .queue(&q.name.value)
@@ -324,15 +374,16 @@ pub async fn run(
             if w.enabled == "Enabled" { String::new() } else { format!(": mapping {}, not polled", w.enabled) }
         )?;
     }
+    Ok((wired, tables_env))
+}
 
-    // 4. The source layer.
-    let flow_started = Instant::now();
-    let (source_runs, put) = match &opts.from_dir {
-        Some(dir) => (Vec::new(), put_files(aws, p, dir, err).await?),
-        None => (run_sources(&readers, &local, p, &programs, opts, err).await?, Vec::new()),
-    };
-
-    // 5. The mappings, until everything settled.
+/// Polls every enabled mapping and runs its function until the pipeline settled; each mapping's counts.
+async fn drain(
+    readers: &crate::aws::live::Readers,
+    wired: &mut [Wired],
+    opts: &Options,
+    err: &mut dyn Write,
+) -> Result<Vec<RefCell<Stats>>, LocalError> {
     let shared = Shared::default();
     let stats: Vec<RefCell<Stats>> = wired.iter().map(|_| RefCell::new(Stats::default())).collect();
     let progress = RefCell::new(err);
@@ -366,19 +417,19 @@ pub async fn run(
         .map(|(w, s)| esm::poll(sqs, &w.mapping, &mut w.function, opts.retry_after, &shared, s, &on_invocation));
     let supervise = supervise(sqs, &polled, &shared, opts.timeout);
     let (_, settled) = futures::join!(futures::future::join_all(pollers), supervise);
-    let err = progress.into_inner();
     if let Some(e) = shared.error.borrow_mut().take() {
         return Err(e.into());
     }
     settled?;
-    let flow = flow_started.elapsed();
+    Ok(stats)
+}
 
-    // The functions' output to their log groups.
-    for w in &wired {
-        ship_logs(&readers.logs, &w.log_group, &w.function.lines()).await?;
-    }
-
-    // 6. The report.
+/// Each stage's part of the run: its mapping, its counts, its processes, what is left in its queue and DLQ.
+async fn stage_reports(
+    readers: &crate::aws::live::Readers,
+    wired: &[Wired],
+    stats: Vec<RefCell<Stats>>,
+) -> Result<Vec<StageReport>, LocalError> {
     let mut stages = Vec::new();
     for (w, s) in wired.iter().zip(stats) {
         let dead_letters = match readers.queue(&w.dlq).await? {
@@ -401,37 +452,26 @@ pub async fn run(
             dlq: w.dlq.clone(),
         });
     }
-    for w in wired {
-        w.function.shutdown().await;
-    }
-    let layers = layers(aws, p, opts).await?;
-    let tables = tables(aws, &readers, &tables_env).await?;
-    let verify = if opts.verify {
-        writeln!(err, "run-local: verifying the stack")?;
-        let aspects = crate::verify::verify(aws, &readers, p, &stack, spec.path).await?;
-        let summary = Summary::of(&aspects);
-        let drifted = aspects
-            .iter()
-            .filter(|a| !a.findings.is_empty())
-            .flat_map(|a| a.findings.iter().map(move |f| format!("{} {}: {}", f.code, a.resource, f.message)))
-            .collect();
-        Some(VerifyReport { summary: summary.line(), clean: summary.exit(false) == crate::Exit::Clean, drifted })
-    } else {
-        None
-    };
-    Ok(Report {
-        endpoint: endpoint.to_string(),
-        stack,
-        source_runs,
-        sources: put,
-        stages,
-        layers,
-        tables,
-        elapsed: started.elapsed(),
-        deploy: deploy_time,
-        flow,
-        verify,
-    })
+    Ok(stages)
+}
+
+/// The stack verified at the end of the run.
+async fn verify_report(
+    aws: &Aws,
+    readers: &crate::aws::live::Readers,
+    spec: &deploy::Spec<'_>,
+    stack: &str,
+    err: &mut dyn Write,
+) -> Result<VerifyReport, LocalError> {
+    writeln!(err, "run-local: verifying the stack")?;
+    let aspects = crate::verify::verify(aws, readers, spec.pipeline, stack, spec.path).await?;
+    let summary = Summary::of(&aspects);
+    let drifted = aspects
+        .iter()
+        .filter(|a| !a.findings.is_empty())
+        .flat_map(|a| a.findings.iter().map(move |f| format!("{} {}: {}", f.code, a.resource, f.message)))
+        .collect();
+    Ok(VerifyReport { summary: summary.line(), clean: summary.exit(false) == crate::Exit::Clean, drifted })
 }
 
 /// Whether run-local runs `stage`'s program: every triggered Lambda stage, and the source stages
