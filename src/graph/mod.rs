@@ -173,6 +173,106 @@ struct Builder {
 }
 
 impl Builder {
+    /// The node of a bucket (its short name), added once.
+    fn bucket(&mut self, p: &Pipeline, key: &str) -> usize {
+        self.add(Node {
+            id: format!("bucket_{}", ident(key)),
+            kind: Kind::Bucket,
+            name: p.bucket_name(key),
+            detail: None,
+            stage: None,
+        })
+    }
+
+    /// A stage's nodes (its function or local program, schedule, queue, DLQ, alarms) as one cluster, and
+    /// the edges from what starts it and to what it writes.
+    fn stage(&mut self, p: &Pipeline, s: &crate::spec::resolve::Stage) {
+        let g = self;
+        let sid = ident(&s.name);
+        let stage = Some(s.name.value.clone());
+        let node = |kind: Kind, id: &str, name: &str, detail: Option<String>| Node {
+            id: format!("{id}_{sid}"),
+            kind,
+            name: name.to_string(),
+            detail,
+            stage: stage.clone(),
+        };
+        let mut members = Vec::new();
+        let runner = match &s.function {
+            Some(f) => g.add(node(
+                Kind::Function,
+                "function",
+                &f.name,
+                Some(format!("timeout {}, {} MB", f.timeout.value, f.memory.value)),
+            )),
+            None => g.add(node(Kind::LocalStage, "local", &s.name, Some("runs outside AWS".into()))),
+        };
+        members.push(runner);
+        if let Some(sch) = &s.schedule {
+            let name = match &s.function {
+                Some(_) => sch.name.clone(),
+                None => format!("{}.crontab", s.name.value),
+            };
+            let detail = format!("{} {}", sch.expression.value, sch.timezone.value);
+            let i = g.add(node(Kind::Schedule, "schedule", &name, Some(detail)));
+            g.edge(i, runner, EdgeKind::Flow, None);
+            members.push(i);
+        }
+        if let (Some(t), Some(q)) = (&s.trigger, &s.queue) {
+            let from = g.bucket(p, &t.bucket);
+            let qi = g.add(node(
+                Kind::Queue,
+                "queue",
+                &q.name,
+                Some(format!("visibility {}, retention {}", q.visibility_timeout.value, q.retention.value)),
+            ));
+            let di = g.add(node(Kind::Dlq, "dlq", &q.dlq_name, Some(format!("retention {}", q.dlq_retention.value))));
+            let filter = format!(
+                "S3: prefix {}, suffix {}",
+                empty_as_none(&t.pattern.filter_prefix()),
+                empty_as_none(&t.pattern.filter_suffix())
+            );
+            g.edge(from, qi, EdgeKind::Flow, Some(t.pattern.pattern.clone()));
+            g.edge(from, qi, EdgeKind::Flow, Some(filter));
+            g.edge(
+                qi,
+                runner,
+                EdgeKind::Flow,
+                Some(format!("batch {}, window {}", q.batch_size.value, q.batching_window.value)),
+            );
+            g.edge(qi, di, EdgeKind::Redrive, Some(format!("after {} receives", q.max_receive_count.value)));
+            members.extend([qi, di]);
+        }
+        for w in &s.writes {
+            let to = g.bucket(p, &w.bucket);
+            g.edge(runner, to, EdgeKind::Flow, Some(w.key.template.clone()));
+        }
+        for t in &s.writes_tables {
+            if let Some(to) = g.position(&format!("table_{}", ident(t))) {
+                g.edge(runner, to, EdgeKind::Flow, None);
+            }
+        }
+        if let Some(f) = &s.function {
+            for a in &s.alarms {
+                let Some(condition) = alarm_condition(f, a) else { continue };
+                let watched = match a.kind {
+                    AlarmKind::QueueDepth | AlarmKind::QueueAge => g.position(&format!("queue_{sid}")),
+                    AlarmKind::DlqDepth => g.position(&format!("dlq_{sid}")),
+                    AlarmKind::Duration | AlarmKind::Errors | AlarmKind::FailedRecords | AlarmKind::Throttles => {
+                        Some(runner)
+                    }
+                };
+                let Some(watched) = watched else { continue };
+                let ai = g.add(node(Kind::Alarm, &format!("alarm_{}", a.kind.key()), &a.name, Some(condition)));
+                g.edge(watched, ai, EdgeKind::Watch, None);
+                members.push(ai);
+            }
+        }
+        for m in members {
+            g.cluster(format!("stage_{sid}"), s.name.value.clone(), m);
+        }
+    }
+
     fn add(&mut self, node: Node) -> usize {
         if let Some(&i) = self.nodes.get(&node.id) {
             return i;
@@ -227,17 +327,8 @@ impl Graph {
     pub fn of(p: &Pipeline) -> Graph {
         let mut g = Builder::default();
         g.g.title = format!("{} ({})", p.project.value, p.region.value);
-        let bucket = |g: &mut Builder, key: &str| {
-            g.add(Node {
-                id: format!("bucket_{}", ident(key)),
-                kind: Kind::Bucket,
-                name: p.bucket_name(key),
-                detail: None,
-                stage: None,
-            })
-        };
         for b in &p.buckets {
-            bucket(&mut g, &b.key);
+            g.bucket(p, &b.key);
         }
         if let Some(t) = &p.tables {
             for table in &t.tables {
@@ -252,90 +343,7 @@ impl Graph {
             }
         }
         for s in &p.stages {
-            let sid = ident(&s.name);
-            let stage = Some(s.name.value.clone());
-            let node = |kind: Kind, id: &str, name: &str, detail: Option<String>| Node {
-                id: format!("{id}_{sid}"),
-                kind,
-                name: name.to_string(),
-                detail,
-                stage: stage.clone(),
-            };
-            let mut members = Vec::new();
-            let runner = match &s.function {
-                Some(f) => g.add(node(
-                    Kind::Function,
-                    "function",
-                    &f.name,
-                    Some(format!("timeout {}, {} MB", f.timeout.value, f.memory.value)),
-                )),
-                None => g.add(node(Kind::LocalStage, "local", &s.name, Some("runs outside AWS".into()))),
-            };
-            members.push(runner);
-            if let Some(sch) = &s.schedule {
-                let name = match &s.function {
-                    Some(_) => sch.name.clone(),
-                    None => format!("{}.crontab", s.name.value),
-                };
-                let detail = format!("{} {}", sch.expression.value, sch.timezone.value);
-                let i = g.add(node(Kind::Schedule, "schedule", &name, Some(detail)));
-                g.edge(i, runner, EdgeKind::Flow, None);
-                members.push(i);
-            }
-            if let (Some(t), Some(q)) = (&s.trigger, &s.queue) {
-                let from = bucket(&mut g, &t.bucket);
-                let qi = g.add(node(
-                    Kind::Queue,
-                    "queue",
-                    &q.name,
-                    Some(format!("visibility {}, retention {}", q.visibility_timeout.value, q.retention.value)),
-                ));
-                let di =
-                    g.add(node(Kind::Dlq, "dlq", &q.dlq_name, Some(format!("retention {}", q.dlq_retention.value))));
-                let filter = format!(
-                    "S3: prefix {}, suffix {}",
-                    empty_as_none(&t.pattern.filter_prefix()),
-                    empty_as_none(&t.pattern.filter_suffix())
-                );
-                g.edge(from, qi, EdgeKind::Flow, Some(t.pattern.pattern.clone()));
-                g.edge(from, qi, EdgeKind::Flow, Some(filter));
-                g.edge(
-                    qi,
-                    runner,
-                    EdgeKind::Flow,
-                    Some(format!("batch {}, window {}", q.batch_size.value, q.batching_window.value)),
-                );
-                g.edge(qi, di, EdgeKind::Redrive, Some(format!("after {} receives", q.max_receive_count.value)));
-                members.extend([qi, di]);
-            }
-            for w in &s.writes {
-                let to = bucket(&mut g, &w.bucket);
-                g.edge(runner, to, EdgeKind::Flow, Some(w.key.template.clone()));
-            }
-            for t in &s.writes_tables {
-                if let Some(to) = g.position(&format!("table_{}", ident(t))) {
-                    g.edge(runner, to, EdgeKind::Flow, None);
-                }
-            }
-            if let Some(f) = &s.function {
-                for a in &s.alarms {
-                    let Some(condition) = alarm_condition(f, a) else { continue };
-                    let watched = match a.kind {
-                        AlarmKind::QueueDepth | AlarmKind::QueueAge => g.position(&format!("queue_{sid}")),
-                        AlarmKind::DlqDepth => g.position(&format!("dlq_{sid}")),
-                        AlarmKind::Duration | AlarmKind::Errors | AlarmKind::FailedRecords | AlarmKind::Throttles => {
-                            Some(runner)
-                        }
-                    };
-                    let Some(watched) = watched else { continue };
-                    let ai = g.add(node(Kind::Alarm, &format!("alarm_{}", a.kind.key()), &a.name, Some(condition)));
-                    g.edge(watched, ai, EdgeKind::Watch, None);
-                    members.push(ai);
-                }
-            }
-            for m in members {
-                g.cluster(format!("stage_{sid}"), s.name.value.clone(), m);
-            }
+            g.stage(p, s);
         }
         g.g
     }
