@@ -171,109 +171,7 @@ pub async fn verify(
     let our_queues: Vec<String> =
         p.stages.iter().filter_map(|s| s.queue.as_ref()).map(|q| place.queue_arn(&q.name)).collect();
     for b in &p.buckets {
-        let id = crate::cfn::logical_id(&[&b.key, "Bucket"]);
-        let bp = props(&id);
-        let expected: Vec<QueueNotification> = {
-            let mut v: Vec<QueueNotification> = bp["NotificationConfiguration"]["QueueConfigurations"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|c| {
-                            let rules = c["Filter"]["S3Key"]["Rules"].as_array().cloned().unwrap_or_default();
-                            let rule = |n: &str| {
-                                rules
-                                    .iter()
-                                    .find(|x| x["Name"] == n)
-                                    .and_then(|x| x["Value"].as_str())
-                                    .unwrap_or("")
-                                    .to_string()
-                            };
-                            QueueNotification {
-                                event: c["Event"].as_str().unwrap_or_default().to_string(),
-                                queue_arn: c["Queue"].as_str().unwrap_or_default().to_string(),
-                                prefix: rule("prefix"),
-                                suffix: rule("suffix"),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            v.sort();
-            v
-        };
-        let lifecycle: BTreeMap<String, Value> = bp["LifecycleConfiguration"]["Rules"]
-            .as_array()
-            .map(|rules| {
-                rules
-                    .iter()
-                    .map(|rule| {
-                        let mut r = rule.clone();
-                        let id =
-                            r.as_object_mut().and_then(|m| m.remove("Id")).and_then(|v| v.as_str().map(str::to_string));
-                        (id.unwrap_or_default(), r)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let versioning = if b.versioning { "Enabled" } else { "Suspended" }.to_string();
-        let name = b.name.value.clone();
-        let span = b.key.span;
-        let (readers, our_queues, bucket_arn) = (readers.clone(), our_queues.clone(), place.bucket_arn(&name));
-        tasks.push(Box::pin(async move {
-            let ty = "AWS::S3::Bucket";
-            let mk = |aspect| Aspect::new(name.clone(), ty, aspect, span);
-            match readers.bucket(&name).await {
-                Err(e) => ["notifications", "encryption", "versioning", "public-access-block", "lifecycle", "policy"]
-                    .into_iter()
-                    .map(|a| unverifiable(mk(a), &e))
-                    .collect(),
-                Ok(None) => vec![missing(mk("exists"))],
-                Ok(Some(live)) => {
-                    let part = |aspect: &'static str, failed: Option<&AwsError>, check: &dyn Fn(&mut Aspect)| {
-                        let mut a = mk(aspect);
-                        match failed {
-                            Some(e) => unverifiable(a, e),
-                            None => {
-                                check(&mut a);
-                                a
-                            }
-                        }
-                    };
-                    vec![
-                        part("notifications", live.notifications.as_ref().err(), &|a| {
-                            if let Ok(n) = &live.notifications {
-                                drift::notifications(a, &expected, n, &our_queues);
-                            }
-                        }),
-                        part("encryption", live.encryption.as_ref().err(), &|a| {
-                            if let Ok(e) = &live.encryption {
-                                drift::bucket_encryption(a, e.as_ref());
-                            }
-                        }),
-                        part("versioning", live.versioning.as_ref().err(), &|a| {
-                            if let Ok(v) = &live.versioning {
-                                drift::bucket_versioning(a, &versioning, v);
-                            }
-                        }),
-                        part("public-access-block", live.public_access_block.as_ref().err(), &|a| {
-                            if let Ok(p) = &live.public_access_block {
-                                drift::public_access_block(a, *p);
-                            }
-                        }),
-                        part("lifecycle", live.lifecycle.as_ref().err(), &|a| {
-                            if let Ok(l) = &live.lifecycle {
-                                drift::lifecycle(a, &lifecycle, l);
-                            }
-                        }),
-                        part("policy", live.policy.as_ref().err(), &|a| {
-                            if let Ok(p) = &live.policy {
-                                drift::bucket_policy(a, &bucket_arn, p.as_ref());
-                            }
-                        }),
-                    ]
-                }
-            }
-        }));
+        tasks.extend(bucket_tasks(b, readers, &place, &props, &our_queues));
     }
 
     // Stages.
@@ -370,6 +268,130 @@ pub async fn verify(
     let mut aspects: Vec<Aspect> = join_all(tasks).await.into_iter().flatten().collect();
     aspects.sort_by(|a, b| (a.span, &a.resource, a.aspect).cmp(&(b.span, &b.resource, b.aspect)));
     Ok(aspects)
+}
+
+/// The aspects of one bucket: notifications (and unmanaged ones), encryption, versioning, public-access
+/// block, lifecycle, policy.
+fn bucket_tasks<'a>(
+    b: &'a crate::spec::resolve::Bucket,
+    readers: &Readers,
+    place: &Place,
+    props: &dyn Fn(&str) -> Value,
+    our_queues: &[String],
+) -> Vec<Task<'a>> {
+    let mut out: Vec<Task<'a>> = Vec::new();
+    let id = crate::cfn::logical_id(&[&b.key, "Bucket"]);
+    let bp = props(&id);
+    let expected = expected_notifications(&bp);
+    let lifecycle = expected_lifecycle(&bp);
+    let versioning = if b.versioning { "Enabled" } else { "Suspended" }.to_string();
+    let name = b.name.value.clone();
+    let span = b.key.span;
+    let (readers, our_queues, bucket_arn) = (readers.clone(), our_queues.to_vec(), place.bucket_arn(&name));
+    out.push(Box::pin(async move {
+        let ty = "AWS::S3::Bucket";
+        let mk = |aspect| Aspect::new(name.clone(), ty, aspect, span);
+        match readers.bucket(&name).await {
+            Err(e) => ["notifications", "encryption", "versioning", "public-access-block", "lifecycle", "policy"]
+                .into_iter()
+                .map(|a| unverifiable(mk(a), &e))
+                .collect(),
+            Ok(None) => vec![missing(mk("exists"))],
+            Ok(Some(live)) => {
+                let part = |aspect: &'static str, failed: Option<&AwsError>, check: &dyn Fn(&mut Aspect)| {
+                    let mut a = mk(aspect);
+                    match failed {
+                        Some(e) => unverifiable(a, e),
+                        None => {
+                            check(&mut a);
+                            a
+                        }
+                    }
+                };
+                vec![
+                    part("notifications", live.notifications.as_ref().err(), &|a| {
+                        if let Ok(n) = &live.notifications {
+                            drift::notifications(a, &expected, n, &our_queues);
+                        }
+                    }),
+                    part("encryption", live.encryption.as_ref().err(), &|a| {
+                        if let Ok(e) = &live.encryption {
+                            drift::bucket_encryption(a, e.as_ref());
+                        }
+                    }),
+                    part("versioning", live.versioning.as_ref().err(), &|a| {
+                        if let Ok(v) = &live.versioning {
+                            drift::bucket_versioning(a, &versioning, v);
+                        }
+                    }),
+                    part("public-access-block", live.public_access_block.as_ref().err(), &|a| {
+                        if let Ok(p) = &live.public_access_block {
+                            drift::public_access_block(a, *p);
+                        }
+                    }),
+                    part("lifecycle", live.lifecycle.as_ref().err(), &|a| {
+                        if let Ok(l) = &live.lifecycle {
+                            drift::lifecycle(a, &lifecycle, l);
+                        }
+                    }),
+                    part("policy", live.policy.as_ref().err(), &|a| {
+                        if let Ok(p) = &live.policy {
+                            drift::bucket_policy(a, &bucket_arn, p.as_ref());
+                        }
+                    }),
+                ]
+            }
+        }
+    }));
+    out
+}
+
+/// The queue notifications a bucket's generated properties declare, sorted.
+fn expected_notifications(bp: &Value) -> Vec<QueueNotification> {
+    let mut v: Vec<QueueNotification> = bp["NotificationConfiguration"]["QueueConfigurations"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    let rules = c["Filter"]["S3Key"]["Rules"].as_array().cloned().unwrap_or_default();
+                    let rule = |n: &str| {
+                        rules
+                            .iter()
+                            .find(|x| x["Name"] == n)
+                            .and_then(|x| x["Value"].as_str())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    QueueNotification {
+                        event: c["Event"].as_str().unwrap_or_default().to_string(),
+                        queue_arn: c["Queue"].as_str().unwrap_or_default().to_string(),
+                        prefix: rule("prefix"),
+                        suffix: rule("suffix"),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The lifecycle rules a bucket's generated properties declare, by rule id.
+fn expected_lifecycle(bp: &Value) -> BTreeMap<String, Value> {
+    bp["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|rule| {
+                    let mut r = rule.clone();
+                    let id =
+                        r.as_object_mut().and_then(|m| m.remove("Id")).and_then(|v| v.as_str().map(str::to_string));
+                    (id.unwrap_or_default(), r)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The bucket the functions load their code from (the stack's `ArtifactBucket`): owned by this account

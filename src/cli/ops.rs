@@ -233,14 +233,43 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         Err(e) => return fail(err, &e),
     };
     let elapsed = started.elapsed().as_secs_f64();
-    let (first, last) = (plan.dates.first(), plan.dates.last());
-    let range = match (first, last) {
+    let range = date_range(&plan.dates);
+    show_replay(args, &plan, outcome.as_ref(), listed, elapsed, out, err)?;
+    if plan.objects.is_empty() {
+        writeln!(
+            err,
+            "error: no object of {range} in `{}` matches the trigger of `{}` (under {})",
+            plan.bucket,
+            plan.stage,
+            plan.prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+        )?;
+        return Ok(Exit::Findings);
+    }
+    Ok(if outcome.is_some_and(|o| !o.failed.is_empty()) { Exit::Failure } else { Exit::Clean })
+}
+
+/// `2024-01-15..2024-01-20`, or the one date.
+fn date_range(dates: &[chrono::NaiveDate]) -> String {
+    match (dates.first(), dates.last()) {
         (Some(a), Some(b)) if a != b => format!("{a}..{b}"),
         (Some(a), _) => a.to_string(),
         _ => String::new(),
-    };
-    let sent = outcome.as_ref().map_or(0, |o| o.sent);
-    let failed = outcome.as_ref().map_or(0, |o| o.failed.len());
+    }
+}
+
+/// What a replay listed and sent: the JSON document, the dry run's objects, or the summary line.
+fn show_replay(
+    args: &ReplayArgs,
+    plan: &ops::replay::Plan,
+    outcome: Option<&ops::replay::Outcome>,
+    listed: std::time::Duration,
+    elapsed: f64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    let (first, last) = (plan.dates.first(), plan.dates.last());
+    let range = date_range(&plan.dates);
+    let sent = outcome.map_or(0, |o| o.sent);
     if args.format == OpsFormat::Json {
         json_out(
             out,
@@ -250,8 +279,8 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
                 "dry_run": args.dry_run,
                 "objects": plan.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
                 "sent": sent,
-                "batches": outcome.as_ref().map_or(0, |o| o.batches),
-                "failed": outcome.as_ref().map(|o| o.failed.iter().map(|(k, e)| json!({"key": k, "code": e.code, "message": e.message})).collect::<Vec<_>>()).unwrap_or_default(),
+                "batches": outcome.map_or(0, |o| o.batches),
+                "failed": outcome.map(|o| o.failed.iter().map(|(k, e)| json!({"key": k, "code": e.code, "message": e.message})).collect::<Vec<_>>()).unwrap_or_default(),
                 "list_seconds": listed.as_secs_f64(),
                 "seconds": elapsed,
             }),
@@ -268,7 +297,7 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
             plan.bucket,
             plan.queue
         )?;
-    } else if let Some(o) = &outcome {
+    } else if let Some(o) = outcome {
         writeln!(
             out,
             "sent {sent} S3 event message(s) for {range} ({} object(s) in `{}`) to `{}` in {} SendMessageBatch call(s), {elapsed:.2}s ({:.0} messages/s)",
@@ -282,17 +311,7 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
             writeln!(err, "error: not sent: s3://{}/{key}: {}: {}", plan.bucket, e.code, e.message)?;
         }
     }
-    if plan.objects.is_empty() {
-        writeln!(
-            err,
-            "error: no object of {range} in `{}` matches the trigger of `{}` (under {})",
-            plan.bucket,
-            plan.stage,
-            plan.prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-        )?;
-        return Ok(Exit::Findings);
-    }
-    Ok(if failed > 0 { Exit::Failure } else { Exit::Clean })
+    Ok(())
 }
 
 impl DlqArgs {
