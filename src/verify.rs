@@ -7,6 +7,7 @@ use crate::drift::{self, Aspect, Place};
 use crate::spec::Pipeline;
 use crate::spec::duration::Threshold;
 use crate::spec::resolve::Stage;
+use crate::spec::span::Span;
 use futures::future::join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -440,177 +441,207 @@ fn stage_tasks<'a>(
     props: &dyn Fn(&str) -> Value,
 ) -> Vec<Task<'a>> {
     let Some(f) = &s.function else { return Vec::new() };
-    let mut tasks: Vec<Task> = Vec::new();
     let id = |suffix: &str| crate::cfn::logical_id(&[&s.name, suffix]);
-    let readers = readers.clone();
     let function_arn = place.function_arn(&f.name);
+    let queue = s.queue.as_ref().map(|q| QueueWants {
+        name: q.name.value.clone(),
+        dlq: q.dlq_name.value.clone(),
+        span: q.name.span,
+        queue: drift::QueueWant::from_properties(&props(&id("Queue"))),
+        dlq_queue: drift::QueueWant::from_properties(&props(&id("Dlq"))),
+        mapping: drift::MappingWant {
+            source_arn: place.queue_arn(&q.name),
+            batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
+            window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
+            max_concurrency: Some(i32::try_from(q.max_concurrency.value).unwrap_or(i32::MAX)),
+        },
+        policy: props(&id("QueuePolicy"))["PolicyDocument"].clone(),
+    });
+    let function = FunctionWants {
+        name: f.name.value.clone(),
+        span: f.name.span.or(s.name.span),
+        arn: function_arn.clone(),
+        want: function_want(p, s, f, place),
+    };
+    let mut tasks: Vec<Task> = vec![Box::pin(function_aspects(readers.clone(), function, queue))];
+    let role = (f.role_name.value.clone(), f.role_name.span.or(s.name.span));
+    tasks.push(Box::pin(role_aspects(readers.clone(), role, expected_policies(&props(&id("Role"))))));
+    let retention = i32::try_from(f.log_retention_days.value).unwrap_or(i32::MAX);
+    let log_group = (f.log_group.value.clone(), f.name.span.or(s.name.span));
+    tasks.push(Box::pin(log_group_aspects(readers.clone(), log_group, retention)));
+    if let Some(sch) = &s.schedule {
+        let want = [sch.expression.value.clone(), sch.timezone.value.clone(), "ENABLED".to_string(), function_arn];
+        let schedule = (sch.name.clone(), sch.expression.span);
+        tasks.push(Box::pin(schedule_aspects(readers.clone(), schedule, want)));
+    }
+    tasks
+}
 
-    // Function settings, environment, and the queue relations that need the live timeout.
+/// What the spec wants of a stage's function: its settings and its environment contract.
+fn function_want(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, place: &Place) -> drift::FunctionWant {
     let mut env: BTreeMap<String, String> =
         p.contract_vars(s).into_iter().map(|(k, v)| (k.to_string(), place.sub(&v))).collect();
     for (k, v) in &f.env {
         env.insert(k.value.clone(), v.value.clone());
     }
-    let want = drift::FunctionWant {
+    drift::FunctionWant {
         architecture: f.architecture.as_str().to_string(),
         memory: i32::try_from(f.memory.value).unwrap_or(i32::MAX),
         timeout: i32::try_from(f.timeout.secs()).unwrap_or(i32::MAX),
         role_name: f.role_name.value.clone(),
         env,
         reserved: f.reserved_concurrency.as_ref().map(|r| i32::try_from(r.value).unwrap_or(i32::MAX)),
-    };
-    let queue = s.queue.as_ref().map(|q| {
-        (
-            q.name.value.clone(),
-            q.dlq_name.value.clone(),
-            q.name.span,
-            drift::QueueWant::from_properties(&props(&id("Queue"))),
-            drift::QueueWant::from_properties(&props(&id("Dlq"))),
-            drift::MappingWant {
-                source_arn: place.queue_arn(&q.name),
-                batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
-                window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
-                max_concurrency: Some(i32::try_from(q.max_concurrency.value).unwrap_or(i32::MAX)),
-            },
-            props(&id("QueuePolicy"))["PolicyDocument"].clone(),
-        )
-    });
-    let (fname, fspan) = (f.name.value.clone(), f.name.span.or(s.name.span));
-    {
-        let readers = readers.clone();
-        let function_arn = function_arn.clone();
-        tasks.push(Box::pin(async move {
-            let fa = |aspect| Aspect::new(fname.clone(), "AWS::Lambda::Function", aspect, fspan);
-            let live = readers.function(&fname).await;
-            let mut out = Vec::new();
-            let live_timeout = match &live {
-                Err(e) => {
-                    out.push(unverifiable(fa("settings"), e));
-                    out.push(unverifiable(fa("environment"), e));
-                    None
-                }
-                Ok(None) => {
-                    out.push(missing(fa("exists")));
-                    None
-                }
-                Ok(Some(lf)) => {
-                    let (mut settings, mut env) = (fa("settings"), fa("environment"));
-                    drift::function(&mut settings, &mut env, &want, lf);
-                    out.push(settings);
-                    out.push(env);
-                    Some(lf.timeout)
-                }
-            };
-            if let Some((qname, dlq, qspan, qwant, dwant, mwant, policy_doc)) = queue {
-                let qa = |name: &str, aspect| Aspect::new(name.to_string(), "AWS::SQS::Queue", aspect, qspan);
-                let (live_q, live_d, live_m) = futures::join!(readers.queue(&qname), readers.queue(&dlq), async {
-                    let by_function = readers.mappings(Some(&fname), None).await?;
-                    let by_queue = readers.mappings(None, Some(&mwant.source_arn)).await?;
-                    let seen = all_uuids(&by_function);
-                    let mut all = by_function;
-                    all.extend(by_queue.into_iter().filter(|m| !all_has(&seen, &m.uuid)));
-                    Ok::<_, AwsError>(all)
-                });
-                let dlq_retention = match &live_d {
-                    Ok(Some(attrs)) => attrs.get("MessageRetentionPeriod").and_then(|v| v.parse().ok()),
-                    _ => None,
-                };
-                match &live_q {
-                    Err(e) => {
-                        out.push(unverifiable(qa(&qname, "attributes"), e));
-                        out.push(unverifiable(Aspect::new(qname.clone(), "AWS::SQS::QueuePolicy", "policy", qspan), e));
-                    }
-                    Ok(None) => out.push(missing(qa(&qname, "exists"))),
-                    Ok(Some(attrs)) => {
-                        let mut a = qa(&qname, "attributes");
-                        drift::queue(&mut a, &qwant, attrs, live_timeout, dlq_retention);
-                        out.push(a);
-                        let mut pol = Aspect::new(qname.clone(), "AWS::SQS::QueuePolicy", "policy", qspan);
-                        drift::queue_policy(&mut pol, &policy_doc, attrs.get("Policy").map(String::as_str));
-                        out.push(pol);
-                    }
-                }
-                match &live_d {
-                    Err(e) => out.push(unverifiable(qa(&dlq, "attributes"), e)),
-                    Ok(None) => out.push(missing(qa(&dlq, "exists"))),
-                    Ok(Some(attrs)) => {
-                        let mut a = qa(&dlq, "attributes");
-                        drift::queue(&mut a, &dwant, attrs, None, None);
-                        out.push(a);
-                    }
-                }
-                let mut m = Aspect::new(fname.clone(), "AWS::Lambda::EventSourceMapping", "mapping", qspan);
-                match &live_m {
-                    Err(e) => out.push(unverifiable(m, e)),
-                    Ok(list) => {
-                        drift::mappings(&mut m, &mwant, &function_arn, list);
-                        out.push(m);
-                    }
-                }
-            }
-            out
-        }));
     }
+}
 
-    // Role.
-    let role_doc = props(&id("Role"));
-    let expected: BTreeMap<String, Value> = role_doc["Policies"]
+/// A stage's function as the spec wants it.
+struct FunctionWants {
+    name: String,
+    span: Span,
+    arn: String,
+    want: drift::FunctionWant,
+}
+
+/// What the spec wants of a stage's queue, its DLQ, the mapping that consumes the queue and its policy.
+struct QueueWants {
+    name: String,
+    dlq: String,
+    span: Span,
+    queue: drift::QueueWant,
+    dlq_queue: drift::QueueWant,
+    mapping: drift::MappingWant,
+    policy: Value,
+}
+
+/// The function's settings and environment, then its queues and mapping (which need the live timeout).
+async fn function_aspects(readers: Readers, f: FunctionWants, queue: Option<QueueWants>) -> Vec<Aspect> {
+    let fa = |aspect| Aspect::new(f.name.clone(), "AWS::Lambda::Function", aspect, f.span);
+    let live = readers.function(&f.name).await;
+    let mut out = Vec::new();
+    let live_timeout = match &live {
+        Err(e) => {
+            out.push(unverifiable(fa("settings"), e));
+            out.push(unverifiable(fa("environment"), e));
+            None
+        }
+        Ok(None) => {
+            out.push(missing(fa("exists")));
+            None
+        }
+        Ok(Some(lf)) => {
+            let (mut settings, mut env) = (fa("settings"), fa("environment"));
+            drift::function(&mut settings, &mut env, &f.want, lf);
+            out.push(settings);
+            out.push(env);
+            Some(lf.timeout)
+        }
+    };
+    if let Some(q) = queue {
+        out.extend(queue_aspects(&readers, &f, q, live_timeout).await);
+    }
+    out
+}
+
+/// The queue (against the function's live timeout), its policy, its DLQ and the mappings of either side.
+async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live_timeout: Option<i32>) -> Vec<Aspect> {
+    let mut out = Vec::new();
+    let qa = |name: &str, aspect| Aspect::new(name.to_string(), "AWS::SQS::Queue", aspect, q.span);
+    let (live_q, live_d, live_m) = futures::join!(readers.queue(&q.name), readers.queue(&q.dlq), async {
+        let by_function = readers.mappings(Some(&f.name), None).await?;
+        let by_queue = readers.mappings(None, Some(&q.mapping.source_arn)).await?;
+        let seen = all_uuids(&by_function);
+        let mut all = by_function;
+        all.extend(by_queue.into_iter().filter(|m| !all_has(&seen, &m.uuid)));
+        Ok::<_, AwsError>(all)
+    });
+    let dlq_retention = match &live_d {
+        Ok(Some(attrs)) => attrs.get("MessageRetentionPeriod").and_then(|v| v.parse().ok()),
+        _ => None,
+    };
+    let policy = || Aspect::new(q.name.clone(), "AWS::SQS::QueuePolicy", "policy", q.span);
+    match &live_q {
+        Err(e) => {
+            out.push(unverifiable(qa(&q.name, "attributes"), e));
+            out.push(unverifiable(policy(), e));
+        }
+        Ok(None) => out.push(missing(qa(&q.name, "exists"))),
+        Ok(Some(attrs)) => {
+            let mut a = qa(&q.name, "attributes");
+            drift::queue(&mut a, &q.queue, attrs, live_timeout, dlq_retention);
+            out.push(a);
+            let mut pol = policy();
+            drift::queue_policy(&mut pol, &q.policy, attrs.get("Policy").map(String::as_str));
+            out.push(pol);
+        }
+    }
+    match &live_d {
+        Err(e) => out.push(unverifiable(qa(&q.dlq, "attributes"), e)),
+        Ok(None) => out.push(missing(qa(&q.dlq, "exists"))),
+        Ok(Some(attrs)) => {
+            let mut a = qa(&q.dlq, "attributes");
+            drift::queue(&mut a, &q.dlq_queue, attrs, None, None);
+            out.push(a);
+        }
+    }
+    let mut m = Aspect::new(f.name.clone(), "AWS::Lambda::EventSourceMapping", "mapping", q.span);
+    match &live_m {
+        Err(e) => out.push(unverifiable(m, e)),
+        Ok(list) => {
+            drift::mappings(&mut m, &q.mapping, &f.arn, list);
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// The inline policies of a role's generated properties, by name.
+fn expected_policies(role: &Value) -> BTreeMap<String, Value> {
+    role["Policies"]
         .as_array()
         .map(|a| {
             a.iter()
                 .map(|p| (p["PolicyName"].as_str().unwrap_or_default().to_string(), p["PolicyDocument"].clone()))
                 .collect()
         })
-        .unwrap_or_default();
-    let (role, rspan) = (f.role_name.value.clone(), f.role_name.span.or(s.name.span));
-    {
-        let readers = readers.clone();
-        tasks.push(Box::pin(async move {
-            let a = Aspect::new(role.clone(), "AWS::IAM::Role", "policies", rspan);
-            match readers.role(&role).await {
-                Err(e) => vec![unverifiable(a, &e)],
-                Ok(None) => vec![missing(a)],
-                Ok(Some(live)) => {
-                    let mut a = a;
-                    drift::role(&mut a, &expected, &live);
-                    vec![a]
-                }
-            }
-        }));
-    }
+        .unwrap_or_default()
+}
 
-    // Log group.
-    let (lg, retention) = (f.log_group.value.clone(), i32::try_from(f.log_retention_days.value).unwrap_or(i32::MAX));
-    {
-        let readers = readers.clone();
-        tasks.push(Box::pin(async move {
-            let mut a = Aspect::new(lg.clone(), "AWS::Logs::LogGroup", "retention", fspan);
-            match readers.log_group(&lg).await {
-                Err(e) => vec![unverifiable(a, &e)],
-                Ok(live) => {
-                    drift::log_group(&mut a, retention, live);
-                    vec![a]
-                }
-            }
-        }));
+async fn role_aspects(
+    readers: Readers,
+    (role, span): (String, Span),
+    expected: BTreeMap<String, Value>,
+) -> Vec<Aspect> {
+    let mut a = Aspect::new(role.clone(), "AWS::IAM::Role", "policies", span);
+    match readers.role(&role).await {
+        Err(e) => vec![unverifiable(a, &e)],
+        Ok(None) => vec![missing(a)],
+        Ok(Some(live)) => {
+            drift::role(&mut a, &expected, &live);
+            vec![a]
+        }
     }
+}
 
-    // Schedule.
-    if let Some(sch) = &s.schedule {
-        let want = [sch.expression.value.clone(), sch.timezone.value.clone(), "ENABLED".to_string(), function_arn];
-        let (name, span) = (sch.name.clone(), sch.expression.span);
-        tasks.push(Box::pin(async move {
-            let mut a = Aspect::new(name.clone(), "AWS::Scheduler::Schedule", "schedule", span);
-            match readers.schedule(&name).await {
-                Err(e) => vec![unverifiable(a, &e)],
-                Ok(live) => {
-                    drift::schedule(&mut a, &want, live.as_ref());
-                    vec![a]
-                }
-            }
-        }));
+async fn log_group_aspects(readers: Readers, (lg, span): (String, Span), retention: i32) -> Vec<Aspect> {
+    let mut a = Aspect::new(lg.clone(), "AWS::Logs::LogGroup", "retention", span);
+    match readers.log_group(&lg).await {
+        Err(e) => vec![unverifiable(a, &e)],
+        Ok(live) => {
+            drift::log_group(&mut a, retention, live);
+            vec![a]
+        }
     }
-    tasks
+}
+
+async fn schedule_aspects(readers: Readers, (name, span): (String, Span), want: [String; 4]) -> Vec<Aspect> {
+    let mut a = Aspect::new(name.clone(), "AWS::Scheduler::Schedule", "schedule", span);
+    match readers.schedule(&name).await {
+        Err(e) => vec![unverifiable(a, &e)],
+        Ok(live) => {
+            drift::schedule(&mut a, &want, live.as_ref());
+            vec![a]
+        }
+    }
 }
 
 fn all_uuids(list: &[crate::aws::live::LiveMapping]) -> Vec<String> {
