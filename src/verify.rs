@@ -201,74 +201,89 @@ pub async fn verify(
         }
     }
     if let (Some(a), Some(topic)) = (&p.alerts, topic) {
-        let (readers, name, span) = (readers.clone(), a.topic.value.clone(), a.topic.span.or(p.project.span));
-        tasks.push(Box::pin(async move {
-            let mut aspect = Aspect::new(name, "AWS::SNS::Topic", "subscriptions", span);
-            match readers.subscriptions(&topic).await {
-                Err(e) => vec![unverifiable(aspect, &e)],
-                Ok(live) => {
-                    drift::subscriptions(&mut aspect, live.as_deref());
-                    vec![aspect]
-                }
-            }
-        }));
+        tasks.push(subscriptions_task(p, a, topic, readers));
     }
     if !alarm_wants.is_empty() {
-        let readers = readers.clone();
-        tasks.push(Box::pin(async move {
-            let names: Vec<String> = alarm_wants.iter().map(|(_, _, n)| n.clone()).collect();
-            match readers.alarms(&names).await {
-                Err(e) => alarm_wants.into_iter().map(|(a, _, _)| unverifiable(a, &e)).collect(),
-                Ok(live) => alarm_wants
-                    .into_iter()
-                    .map(|(mut a, want, name)| {
-                        drift::alarm(&mut a, &want, live.get(&name));
-                        a
-                    })
-                    .collect(),
-            }
-        }));
+        tasks.push(alarms_task(alarm_wants, readers));
     }
-
-    // S3 Tables.
     if let (Some(t), Some(arn)) = (&p.tables, p.table_bucket_arn_sub()) {
-        let arn = place.sub(&arn);
-        let names: Vec<String> = t.tables.iter().map(|t| t.name.value.clone()).collect();
-        // Each table's declared partitioning, judged where the table exists.
-        let partitionings: Vec<(String, crate::spec::Span, PartitionFields)> = t
-            .tables
-            .iter()
-            .map(|t| {
-                let fields =
-                    t.partition_fields().iter().map(|(_, c, tr)| (c.name.value.clone(), tr.to_string())).collect();
-                (t.name.value.clone(), t.name.span, fields)
-            })
-            .collect();
-        let (ns, bucket, span, readers) =
-            (t.namespace.value.clone(), t.bucket_name.value.clone(), t.bucket_key.span, readers.clone());
-        tasks.push(Box::pin(async move {
-            let mut a = Aspect::new(bucket, "AWS::S3Tables::TableBucket", "tables", span);
-            match readers.tables(&arn, &ns, &names).await {
-                Err(e) => vec![unverifiable(a, &e)],
-                Ok(live) => {
-                    drift::tables(&mut a, &names, &live);
-                    let mut aspects = vec![a];
-                    for (name, span, want) in partitionings {
-                        let Some(fields) = live.tables.get(&name) else { continue };
-                        let mut p =
-                            Aspect::new(format!("{ns}.{name}"), "AWS::S3Tables::Table", "table-partitioning", span);
-                        drift::table_partitioning(&mut p, &want, fields.as_deref());
-                        aspects.push(p);
-                    }
-                    aspects
-                }
-            }
-        }));
+        tasks.push(tables_task(t, place.sub(&arn), readers));
     }
 
     let mut aspects: Vec<Aspect> = join_all(tasks).await.into_iter().flatten().collect();
     aspects.sort_by(|a, b| (a.span, &a.resource, a.aspect).cmp(&(b.span, &b.resource, b.aspect)));
     Ok(aspects)
+}
+
+/// The alert topic's subscriptions (a confirmed one, or the alarms notify nobody).
+fn subscriptions_task<'a>(
+    p: &Pipeline,
+    a: &crate::spec::resolve::Alerts,
+    topic: String,
+    readers: &Readers,
+) -> Task<'a> {
+    let (readers, name, span) = (readers.clone(), a.topic.value.clone(), a.topic.span.or(p.project.span));
+    Box::pin(async move {
+        let mut aspect = Aspect::new(name, "AWS::SNS::Topic", "subscriptions", span);
+        match readers.subscriptions(&topic).await {
+            Err(e) => vec![unverifiable(aspect, &e)],
+            Ok(live) => {
+                drift::subscriptions(&mut aspect, live.as_deref());
+                vec![aspect]
+            }
+        }
+    })
+}
+
+/// Every alarm, read in one call: its settings against the spec's.
+fn alarms_task<'a>(alarm_wants: Vec<(Aspect, drift::AlarmWant, String)>, readers: &Readers) -> Task<'a> {
+    let readers = readers.clone();
+    Box::pin(async move {
+        let names: Vec<String> = alarm_wants.iter().map(|(_, _, n)| n.clone()).collect();
+        match readers.alarms(&names).await {
+            Err(e) => alarm_wants.into_iter().map(|(a, _, _)| unverifiable(a, &e)).collect(),
+            Ok(live) => alarm_wants
+                .into_iter()
+                .map(|(mut a, want, name)| {
+                    drift::alarm(&mut a, &want, live.get(&name));
+                    a
+                })
+                .collect(),
+        }
+    })
+}
+
+/// The table bucket's tables, and the partitioning of each table that exists.
+fn tables_task<'a>(t: &crate::spec::resolve::Tables, arn: String, readers: &Readers) -> Task<'a> {
+    let names: Vec<String> = t.tables.iter().map(|t| t.name.value.clone()).collect();
+    // Each table's declared partitioning, judged where the table exists.
+    let partitionings: Vec<(String, crate::spec::Span, PartitionFields)> = t
+        .tables
+        .iter()
+        .map(|t| {
+            let fields = t.partition_fields().iter().map(|(_, c, tr)| (c.name.value.clone(), tr.to_string())).collect();
+            (t.name.value.clone(), t.name.span, fields)
+        })
+        .collect();
+    let (ns, bucket, span, readers) =
+        (t.namespace.value.clone(), t.bucket_name.value.clone(), t.bucket_key.span, readers.clone());
+    Box::pin(async move {
+        let mut a = Aspect::new(bucket, "AWS::S3Tables::TableBucket", "tables", span);
+        match readers.tables(&arn, &ns, &names).await {
+            Err(e) => vec![unverifiable(a, &e)],
+            Ok(live) => {
+                drift::tables(&mut a, &names, &live);
+                let mut aspects = vec![a];
+                for (name, span, want) in partitionings {
+                    let Some(fields) = live.tables.get(&name) else { continue };
+                    let mut p = Aspect::new(format!("{ns}.{name}"), "AWS::S3Tables::Table", "table-partitioning", span);
+                    drift::table_partitioning(&mut p, &want, fields.as_deref());
+                    aspects.push(p);
+                }
+                aspects
+            }
+        }
+    })
 }
 
 /// The aspects of one bucket: notifications (and unmanaged ones), encryption, versioning, public-access
