@@ -394,32 +394,7 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
         })
         .map(|(d, _)| d.name.value.clone())
         .collect();
-    let mut alarms = Vec::new();
-    let mut alarms_off = Vec::new();
-    if let Some(f) = &s.function {
-        for a in &s.alarms {
-            match alarm_condition(f, a) {
-                Some(condition) => {
-                    let (namespace, metric, statistic) = a.kind.metric();
-                    let watches = match a.kind {
-                        AlarmKind::DlqDepth => s.queue.as_ref().map(|q| q.dlq_name.value.clone()),
-                        k if k.needs_queue() => s.queue.as_ref().map(|q| q.name.value.clone()),
-                        _ => Some(f.name.value.clone()),
-                    };
-                    alarms.push(AlarmView {
-                        name: a.name.clone(),
-                        kind: a.kind.key().to_string(),
-                        watches: watches.unwrap_or_default(),
-                        metric: format!("{namespace} {metric} ({statistic}, {} min)", a.kind.period() / 60),
-                        condition,
-                        seen: alarm_delay(a.kind, s),
-                    });
-                }
-                None if a.threshold.value == Threshold::Off => alarms_off.push(a.kind.key().to_string()),
-                None => {}
-            }
-        }
-    }
+    let (alarms, alarms_off) = alarm_views(s);
     StageView {
         name: s.name.value.clone(),
         local: s.function.is_none(),
@@ -479,6 +454,37 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
         replay_date: (keyed_by_date && s.queue.is_some()).then(|| p.example("date")),
         downstream,
     }
+}
+
+/// A stage's alarms as the runbook shows them, and the kinds switched off.
+fn alarm_views(s: &Stage) -> (Vec<AlarmView>, Vec<String>) {
+    let mut alarms = Vec::new();
+    let mut alarms_off = Vec::new();
+    if let Some(f) = &s.function {
+        for a in &s.alarms {
+            match alarm_condition(f, a) {
+                Some(condition) => {
+                    let (namespace, metric, statistic) = a.kind.metric();
+                    let watches = match a.kind {
+                        AlarmKind::DlqDepth => s.queue.as_ref().map(|q| q.dlq_name.value.clone()),
+                        k if k.needs_queue() => s.queue.as_ref().map(|q| q.name.value.clone()),
+                        _ => Some(f.name.value.clone()),
+                    };
+                    alarms.push(AlarmView {
+                        name: a.name.clone(),
+                        kind: a.kind.key().to_string(),
+                        watches: watches.unwrap_or_default(),
+                        metric: format!("{namespace} {metric} ({statistic}, {} min)", a.kind.period() / 60),
+                        condition,
+                        seen: alarm_delay(a.kind, s),
+                    });
+                }
+                None if a.threshold.value == Threshold::Off => alarms_off.push(a.kind.key().to_string()),
+                None => {}
+            }
+        }
+    }
+    (alarms, alarms_off)
 }
 
 #[cfg(test)]
