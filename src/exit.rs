@@ -79,6 +79,19 @@ mod errors {
         }
     }
 
+    /// status's verdict: healthy 0; degraded or broken 1; something could not be read (and nothing is
+    /// wrong) 2.
+    impl From<&crate::ops::status::Report> for Exit {
+        fn from(r: &crate::ops::status::Report) -> Exit {
+            use crate::ops::status::Level;
+            match r.verdict {
+                Level::Healthy => Exit::Clean,
+                Level::Unknown => Exit::Usage,
+                Level::Degraded | Level::Broken => Exit::Findings,
+            }
+        }
+    }
+
     impl From<&crate::deploy::DeployError> for Exit {
         fn from(e: &crate::deploy::DeployError) -> Exit {
             use crate::deploy::DeployError as E;

@@ -78,7 +78,7 @@ pub fn template_header(spec_path: &str) -> String {
 pub fn global_files() -> Vec<GeneratedFile> {
     vec![
         GeneratedFile { path: PathBuf::from("pipewright.schema.json"), contents: schema_json() },
-        GeneratedFile { path: PathBuf::from("checks.md"), contents: crate::check::codes::reference_markdown() },
+        GeneratedFile { path: PathBuf::from("checks.md"), contents: crate::report::codes::reference_markdown() },
     ]
 }
 

@@ -17,8 +17,8 @@
 //! function it calls live in the same crate's `src/`, so both are seen; a handler written in another
 //! crate is not (the check then reports PW701: keep the handler's signature in the stage's crate).
 
-use crate::check::codes;
 use crate::report::Diagnostic;
+use crate::report::codes;
 use crate::spec::Pipeline;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! which reads the stage crates' sources (PW701/PW702).
 
 mod alarms;
-pub mod codes;
+pub use crate::report::codes;
 mod filters;
 mod graph;
 pub mod handler;

@@ -530,7 +530,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
 }
 
 fn explain(code: Option<&str>, all: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    use crate::check::codes;
+    use crate::report::codes;
     if all {
         for c in codes::ALL {
             writeln!(out, "{}  {:<30} {}", c.code, c.name, c.severity)?;

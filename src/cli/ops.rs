@@ -119,7 +119,7 @@ pub struct ProbeArgs {
 
 fn fail(err: &mut dyn Write, e: &OpsError) -> std::io::Result<Exit> {
     writeln!(err, "error: {e}")?;
-    Ok(e.exit())
+    Ok(Exit::from(e))
 }
 
 fn json_out(out: &mut dyn Write, v: &serde_json::Value) -> std::io::Result<()> {
@@ -187,7 +187,7 @@ pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         }
     }
     writeln!(err, "status read in {:.2}s", started.elapsed().as_secs_f64())?;
-    Ok(report.exit())
+    Ok(Exit::from(&report))
 }
 
 pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
@@ -557,7 +557,7 @@ pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn W
             }
             Err(e) => {
                 writeln!(err, "error: {}: {e}", stage.name.value)?;
-                exit = exit.worst(e.exit());
+                exit = exit.worst(Exit::from(&e));
                 items.push(json!({"stage": stage.name.value, "error": e.to_string()}));
             }
         }

@@ -25,7 +25,7 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
             write!(out, "{}", render(args.format, &aspects, &path, &stack, args.strict))?;
             let summary = Summary::of(&aspects);
             writeln!(err, "{} in {:.2}s", summary.line(), started.elapsed().as_secs_f64())?;
-            Ok(summary.exit(args.strict))
+            Ok(Exit::of_verification(summary.drifted, summary.unverifiable, args.strict))
         }
         Err(e) => {
             writeln!(err, "error: could not verify: {e}")?;

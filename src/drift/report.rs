@@ -1,10 +1,9 @@
 //! The verify report: human, JSON, SARIF 2.1.0 (locations are the spec's lines), JUnit XML.
 
 use super::{Aspect, CODES};
-use crate::Exit;
 use serde_json::json;
 
-/// Output formats of `verify` (the command line's values: `crate::cli`).
+/// Output formats of `verify` (the command line's values are declared by the CLI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyFormat {
     Human,
@@ -33,11 +32,6 @@ impl Summary {
             }
         }
         s
-    }
-
-    /// 0 verified clean, 1 drift, 2 could not verify something (1 with `--strict`).
-    pub fn exit(&self, strict: bool) -> Exit {
-        Exit::of_verification(self.drifted, self.unverifiable, strict)
     }
 
     pub fn line(&self) -> String {
@@ -209,6 +203,7 @@ fn junit(aspects: &[Aspect], spec_path: &str, stack: &str, strict: bool) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Exit;
     use crate::drift::{Aspect, Finding};
     use crate::spec::Span;
 
@@ -246,11 +241,21 @@ mod tests {
         let aspects = sample();
         let s = Summary::of(&aspects);
         assert_eq!((s.checked, s.clean, s.drifted, s.unverifiable), (3, 1, 1, 1));
-        assert_eq!(s.exit(false), Exit::Findings);
+        assert_eq!(Exit::of_verification(s.drifted, s.unverifiable, false), Exit::Findings);
         let only_unknown: Vec<Aspect> = aspects.into_iter().filter(|a| a.findings.is_empty()).collect();
-        assert_eq!(Summary::of(&only_unknown).exit(false), Exit::Usage, "could not verify is never clean");
-        assert_eq!(Summary::of(&only_unknown).exit(true), Exit::Findings, "--strict makes it a failure");
-        assert_eq!(Summary::of(&only_unknown[..1]).exit(false), Exit::Clean);
+        let u = Summary::of(&only_unknown);
+        assert_eq!(
+            Exit::of_verification(u.drifted, u.unverifiable, false),
+            Exit::Usage,
+            "could not verify is never clean"
+        );
+        assert_eq!(
+            Exit::of_verification(u.drifted, u.unverifiable, true),
+            Exit::Findings,
+            "--strict makes it a failure"
+        );
+        let one = Summary::of(&only_unknown[..1]);
+        assert_eq!(Exit::of_verification(one.drifted, one.unverifiable, false), Exit::Clean);
     }
 
     #[test]

@@ -471,7 +471,7 @@ async fn verify_report(
         .filter(|a| !a.findings.is_empty())
         .flat_map(|a| a.findings.iter().map(move |f| format!("{} {}: {}", f.code, a.resource, f.message)))
         .collect();
-    Ok(VerifyReport { summary: summary.line(), clean: summary.exit(false) == crate::Exit::Clean, drifted })
+    Ok(VerifyReport { summary: summary.line(), clean: summary.drifted == 0 && summary.unverifiable == 0, drifted })
 }
 
 /// Whether run-local runs `stage`'s program: every triggered Lambda stage, and the source stages

@@ -1,7 +1,7 @@
 //! Operating the deployed pipeline, driven by the spec: `status` (health per stage), `replay` (S3
 //! events for existing objects, through the stage's queue), `dlq` (peek, redrive, purge) and `probe`
 //! (a canary object through each trigger's real wiring). The AWS calls live in `crate::aws::ops`;
-//! printing lives in `crate::cli`.
+//! printing lives in the CLI.
 
 pub mod dlq;
 pub mod probe;
@@ -53,13 +53,6 @@ pub enum OpsError {
     /// SQS's message move task did not finish.
     #[error("the move task of `{dlq}` {how}")]
     MoveTask { dlq: String, how: String },
-}
-
-impl OpsError {
-    /// The exit code ([`crate::exit`]).
-    pub fn exit(&self) -> crate::Exit {
-        self.into()
-    }
 }
 
 /// Whether an error means "could not read" (the answer is unknown), as `verify` counts it.

@@ -91,17 +91,6 @@ pub struct Report {
     pub since_secs: u64,
 }
 
-impl Report {
-    /// 0 healthy, 1 degraded or broken, 2 something could not be read (and nothing is wrong).
-    pub fn exit(&self) -> crate::Exit {
-        match self.verdict {
-            Level::Healthy => crate::Exit::Clean,
-            Level::Unknown => crate::Exit::Usage,
-            Level::Degraded | Level::Broken => crate::Exit::Findings,
-        }
-    }
-}
-
 struct Builder<'a> {
     spec: &'a str,
     s: StageStatus,
@@ -778,12 +767,12 @@ mod tests {
     #[test]
     fn verdicts_and_exit_codes() {
         use crate::Exit;
-        assert_eq!(report(&[Level::Healthy, Level::Healthy]).exit(), Exit::Clean);
+        assert_eq!(Exit::from(&report(&[Level::Healthy, Level::Healthy])), Exit::Clean);
         // Could not read, nothing wrong: unknown, never healthy.
         assert_eq!(report(&[Level::Healthy, Level::Unknown]).verdict, Level::Unknown);
-        assert_eq!(report(&[Level::Healthy, Level::Unknown]).exit(), Exit::Usage);
+        assert_eq!(Exit::from(&report(&[Level::Healthy, Level::Unknown])), Exit::Usage);
         // Something wrong outranks what could not be read.
-        assert_eq!(report(&[Level::Unknown, Level::Degraded]).exit(), Exit::Findings);
+        assert_eq!(Exit::from(&report(&[Level::Unknown, Level::Degraded])), Exit::Findings);
         assert_eq!(report(&[Level::Degraded, Level::Broken]).verdict, Level::Broken);
         assert_eq!(Level::Degraded.health(), Health::Drift);
         assert_eq!(Level::Unknown.health(), Health::Unknown);

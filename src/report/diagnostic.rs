@@ -1,6 +1,6 @@
 //! Findings as data: every check and every spec problem produces [`Diagnostic`]s.
 
-use crate::spec::span::Span;
+use super::span::Span;
 use serde::Serialize;
 use std::fmt;
 

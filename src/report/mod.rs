@@ -1,7 +1,10 @@
-//! Diagnostics as data, and one renderer per output format.
+//! Findings as data: diagnostics, their stable codes and where they point (the bottom layer: it
+//! depends on no other module), and one renderer per output format.
 
+pub mod codes;
 pub mod diagnostic;
 pub mod render;
+pub mod span;
 pub mod status;
 pub mod suggest;
 

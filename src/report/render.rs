@@ -1,11 +1,11 @@
 //! Renderers: human (snippets), JSON, SARIF 2.1.0, GitHub workflow annotations.
 
+use super::codes;
 use super::diagnostic::{Diagnostic, Severity};
-use crate::check::codes;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde_json::json;
 
-/// Output formats of diagnostics (the command line's values: `crate::cli`).
+/// Output formats of diagnostics (the command line's values are declared by the CLI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Snippets of the spec with the offending node underlined.

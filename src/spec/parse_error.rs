@@ -1,7 +1,7 @@
 //! The parser's errors in plain words: what was found, where, and what the spec expects there.
 
-use crate::check::codes;
 use crate::report::Diagnostic;
+use crate::report::codes;
 use crate::report::suggest;
 use crate::spec::Span;
 use serde_saphyr::Error;
