@@ -335,13 +335,67 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: StdError + 'static,
 {
-    use std::collections::{BTreeMap, BTreeSet};
-
     let started = Instant::now();
+    let (mut failed, groups) = group_messages::<K, G, E>(event, input, limit, log, &group_of);
+    let group_count = groups.len() as u64;
+    let mut failed_groups = 0u64;
+    for (group, (objects, messages)) in groups {
+        let (objects_len, bucket, key) = match objects.first() {
+            Some(first) => (objects.len(), first.bucket.clone(), first.key.clone()),
+            None => continue,
+        };
+        if let Err(source) = handle(group.clone(), objects).await {
+            failed_groups += 1;
+            let error = GroupError { group: group.to_string(), objects: objects_len, bucket, key, source };
+            let text = error_chain(&error);
+            for index in messages {
+                let id = event.records.get(index).and_then(|m| m.message_id.as_deref()).unwrap_or("");
+                log.error("message failed").message_id(id).field("group", group.to_string()).error(&error).emit();
+                failed.entry(index).or_insert_with(|| text.clone());
+            }
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    for (index, text) in &failed {
+        match event.records.get(*index).and_then(|m| m.message_id.clone()) {
+            Some(id) => response.add_failure(id),
+            None => return Err(BatchError::Unidentified { index: *index, error: text.clone() }),
+        }
+    }
+    log.info("batch done")
+        .count("messages", event.records.len() as u64)
+        .count("groups", group_count)
+        .count("failed_groups", failed_groups)
+        .count("failed", failed.len() as u64)
+        .duration(started.elapsed())
+        .metric(crate::log::FAILED_RECORDS, failed.len() as u64)
+        .emit();
+    Ok(response)
+}
+
+/// Group -> (objects, positions of the messages that delivered them).
+type Groups<K> = std::collections::BTreeMap<K, (Vec<ObjectEvent>, std::collections::BTreeSet<usize>)>;
+
+/// Message position -> error text of its first failure, and the groups: the messages of a batch
+/// parsed, checked and grouped by `group_of`.
+fn group_messages<K, G, E>(
+    event: &SqsEvent,
+    input: &Input,
+    limit: ObjectLimit,
+    log: &Logger,
+    group_of: &G,
+) -> (std::collections::BTreeMap<usize, String>, Groups<K>)
+where
+    K: Ord + Clone + std::fmt::Display,
+    G: Fn(&ObjectEvent) -> Option<K>,
+    E: StdError + 'static,
+{
+    use std::collections::BTreeMap;
+
     // Message position -> error text of its first failure.
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
     // Group -> (objects, positions of the messages that delivered them).
-    let mut groups: BTreeMap<K, (Vec<ObjectEvent>, BTreeSet<usize>)> = BTreeMap::new();
+    let mut groups: Groups<K> = BTreeMap::new();
     for (index, message) in event.records.iter().enumerate() {
         let id = message.message_id.as_deref().unwrap_or("");
         let parsed = message.body.as_deref().ok_or(EventError::NoBody).and_then(parse_notification);
@@ -386,40 +440,7 @@ where
             }
         }
     }
-    let group_count = groups.len() as u64;
-    let mut failed_groups = 0u64;
-    for (group, (objects, messages)) in groups {
-        let (objects_len, bucket, key) = match objects.first() {
-            Some(first) => (objects.len(), first.bucket.clone(), first.key.clone()),
-            None => continue,
-        };
-        if let Err(source) = handle(group.clone(), objects).await {
-            failed_groups += 1;
-            let error = GroupError { group: group.to_string(), objects: objects_len, bucket, key, source };
-            let text = error_chain(&error);
-            for index in messages {
-                let id = event.records.get(index).and_then(|m| m.message_id.as_deref()).unwrap_or("");
-                log.error("message failed").message_id(id).field("group", group.to_string()).error(&error).emit();
-                failed.entry(index).or_insert_with(|| text.clone());
-            }
-        }
-    }
-    let mut response = SqsBatchResponse::default();
-    for (index, text) in &failed {
-        match event.records.get(*index).and_then(|m| m.message_id.clone()) {
-            Some(id) => response.add_failure(id),
-            None => return Err(BatchError::Unidentified { index: *index, error: text.clone() }),
-        }
-    }
-    log.info("batch done")
-        .count("messages", event.records.len() as u64)
-        .count("groups", group_count)
-        .count("failed_groups", failed_groups)
-        .count("failed", failed.len() as u64)
-        .duration(started.elapsed())
-        .metric(crate::log::FAILED_RECORDS, failed.len() as u64)
-        .emit();
-    Ok(response)
+    (failed, groups)
 }
 
 #[cfg(test)]
