@@ -212,55 +212,9 @@ impl<S: ObjectStore> Ingest<S> {
         }
         line.emit();
 
-        let mut games = Vec::with_capacity(found.game_ids.len());
-        let mut unusable = Vec::new();
-        for game_id in &found.game_ids {
-            let fetched = match self.client.get(self.client.box_score_url(game_id)).await {
-                Ok(fetched) => fetched,
-                // A game the API refuses (400, 404: say, a postponed game) is unusable; the rest of
-                // the day goes on. A refusal of the client itself (401, 403, 407) fails the date.
-                Err(FetchError::Rejected { url, status, body }) if !matches!(status, 401 | 403 | 407) => {
-                    requests += 1;
-                    unusable.push((game_id.clone(), format!("HTTP {status}"), Fetched { url, body, attempts: 1 }));
-                    continue;
-                }
-                Err(source) => return Err(IngestError::BoxScore { date, game_id: game_id.clone(), source }),
-            };
-            requests += fetched.attempts;
-            match check_box_score(&fetched.body, game_id) {
-                Ok(raw) => games.push(raw),
-                Err(reason) => unusable.push((game_id.clone(), reason, fetched)),
-            }
-        }
-
-        let mut quarantined = Vec::new();
-        for (game_id, reason, fetched) in unusable {
-            let q = self.quarantine_location(date, &game_id);
-            let report = QuarantineReport {
-                stage: &self.stage,
-                date: day.clone(),
-                game_id: &game_id,
-                url: &fetched.url,
-                reason: &reason,
-                response: String::from_utf8_lossy(&fetched.body).into_owned(),
-            };
-            let body = serde_json::to_vec_pretty(&report).map_err(|source| IngestError::Serialise {
-                date,
-                bucket: q.bucket.clone(),
-                key: q.key.clone(),
-                source,
-            })?;
-            self.put_if_changed(date, &q, body).await?;
-            self.log
-                .warn("game quarantined")
-                .date(&day)
-                .bucket(&q.bucket)
-                .key(&q.key)
-                .field("game_id", game_id.as_str())
-                .field("reason", reason.as_str())
-                .emit();
-            quarantined.push(QuarantinedGame { game_id, reason, location: q.to_string() });
-        }
+        let (games, unusable, box_requests) = self.box_scores(date, &found.game_ids).await?;
+        requests += box_requests;
+        let quarantined = self.quarantine(date, &day, unusable).await?;
 
         // Games exist but none is usable: an empty document would claim a day without games.
         if games.is_empty() && !found.game_ids.is_empty() {
@@ -298,7 +252,75 @@ impl<S: ObjectStore> Ingest<S> {
         Ok(summary)
     }
 
-    /// Writes `body` unless the object holds exactly these bytes already.
+    /// The box scores of the found games: the usable ones, the unusable ones with why (refused by the
+    /// API, or not a box score), and the requests made.
+    async fn box_scores(
+        &self,
+        date: NaiveDate,
+        game_ids: &[String],
+    ) -> Result<(Vec<Box<RawValue>>, Vec<(String, String, Fetched)>, u32), IngestError> {
+        let mut requests = 0;
+        let mut games = Vec::with_capacity(game_ids.len());
+        let mut unusable = Vec::new();
+        for game_id in game_ids {
+            let fetched = match self.client.get(self.client.box_score_url(game_id)).await {
+                Ok(fetched) => fetched,
+                // A game the API refuses (400, 404: say, a postponed game) is unusable; the rest of
+                // the day goes on. A refusal of the client itself (401, 403, 407) fails the date.
+                Err(FetchError::Rejected { url, status, body }) if !matches!(status, 401 | 403 | 407) => {
+                    requests += 1;
+                    unusable.push((game_id.clone(), format!("HTTP {status}"), Fetched { url, body, attempts: 1 }));
+                    continue;
+                }
+                Err(source) => return Err(IngestError::BoxScore { date, game_id: game_id.clone(), source }),
+            };
+            requests += fetched.attempts;
+            match check_box_score(&fetched.body, game_id) {
+                Ok(raw) => games.push(raw),
+                Err(reason) => unusable.push((game_id.clone(), reason, fetched)),
+            }
+        }
+        Ok((games, unusable, requests))
+    }
+
+    /// Writes a quarantine report of each unusable game (the response as received, and why).
+    async fn quarantine(
+        &self,
+        date: NaiveDate,
+        day: &str,
+        unusable: Vec<(String, String, Fetched)>,
+    ) -> Result<Vec<QuarantinedGame>, IngestError> {
+        let mut quarantined = Vec::new();
+        for (game_id, reason, fetched) in unusable {
+            let q = self.quarantine_location(date, &game_id);
+            let report = QuarantineReport {
+                stage: &self.stage,
+                date: day.to_string(),
+                game_id: &game_id,
+                url: &fetched.url,
+                reason: &reason,
+                response: String::from_utf8_lossy(&fetched.body).into_owned(),
+            };
+            let body = serde_json::to_vec_pretty(&report).map_err(|source| IngestError::Serialise {
+                date,
+                bucket: q.bucket.clone(),
+                key: q.key.clone(),
+                source,
+            })?;
+            self.put_if_changed(date, &q, body).await?;
+            self.log
+                .warn("game quarantined")
+                .date(day)
+                .bucket(&q.bucket)
+                .key(&q.key)
+                .field("game_id", game_id.as_str())
+                .field("reason", reason.as_str())
+                .emit();
+            quarantined.push(QuarantinedGame { game_id, reason, location: q.to_string() });
+        }
+        Ok(quarantined)
+    }
+
     /// Writes `games` generated games of `date` (the deterministic generator of `hoopstat-fixtures`,
     /// `seed`) as the date's object, where [`Ingest::day`] writes the fetched ones: the fixtures
     /// mode, for runs that cannot reach the stats API (`pipewright run-local`).
@@ -329,6 +351,7 @@ impl<S: ObjectStore> Ingest<S> {
         Ok(summary)
     }
 
+    /// Writes `body` unless the object holds exactly these bytes already.
     async fn put_if_changed(&self, date: NaiveDate, at: &S3Location, body: Vec<u8>) -> Result<Written, IngestError> {
         let store_err = |source| IngestError::Store { date, source };
         let written = match self.store.get(&at.bucket, &at.key).await.map_err(store_err)? {
