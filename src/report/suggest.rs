@@ -19,6 +19,16 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
+/// The hint for a name that is not declared: the closest declared one, else the declared ones (`what`:
+/// `buckets`), else where to declare it (`section`: `buckets:`).
+pub fn undeclared(word: &str, known: &[&str], what: &str, section: &str) -> String {
+    match did_you_mean(word, known.iter().copied()) {
+        Some(guess) => guess,
+        None if known.is_empty() => format!("declare it under `{section}`"),
+        None => format!("declared {what}: {}; or declare it under `{section}`", known.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -688,11 +688,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         let known: Vec<&str> = self.spec.buckets.keys().map(|k| k.value.as_str()).collect();
-        let hint = match crate::report::suggest::did_you_mean(&b.value, known.iter().copied()) {
-            Some(guess) => guess,
-            None if known.is_empty() => "declare it under `buckets:`".to_string(),
-            None => format!("declared buckets: {}; or declare it under `buckets:`", known.join(", ")),
-        };
+        let hint = crate::report::suggest::undeclared(&b.value, &known, "buckets", "buckets:");
         self.diags.push(
             Diagnostic::error(
                 codes::UNKNOWN_REFERENCE,
@@ -907,11 +903,7 @@ impl<'a> Resolver<'a> {
         let known: Vec<&str> =
             self.spec.tables.iter().flat_map(|ts| ts.tables.keys()).map(|k| k.value.as_str()).collect();
         for t in s.writes_tables.iter().filter(|t| !known.contains(&t.value.as_str())) {
-            let hint = match crate::report::suggest::did_you_mean(&t.value, known.iter().copied()) {
-                Some(guess) => guess,
-                None if known.is_empty() => "declare it under `tables.tables:`".to_string(),
-                None => format!("declared tables: {}; or declare it under `tables.tables:`", known.join(", ")),
-            };
+            let hint = crate::report::suggest::undeclared(&t.value, &known, "tables", "tables.tables:");
             self.diags.push(
                 Diagnostic::error(
                     codes::UNKNOWN_REFERENCE,
