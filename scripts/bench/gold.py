@@ -23,18 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 
-from layout import path, season_dates, season_of  # noqa: E402
-
-
-PLAYER_TYPES = {"game_date": "date32[day]", "season": "string", "game_id": "string", "team_id": "int64",
-                "player_id": "int64", "played": "bool", "minutes": "double", "points": "int32",
-                "field_goals_made": "int32", "field_goals_attempted": "int32", "three_pointers_made": "int32",
-                "free_throws_attempted": "int32", "assists": "int32", "turnovers": "int32",
-                "player_name": "string"}
-TEAM_TYPES = {"game_date": "date32[day]", "season": "string", "game_id": "string", "team_id": "int64",
-              "team_tricode": "string", "minutes": "double", "points": "int32", "field_goals_made": "int32",
-              "field_goals_attempted": "int32", "three_pointers_made": "int32", "free_throws_attempted": "int32",
-              "rebounds_offensive": "int32", "assists": "int32", "turnovers": "int32"}
+from layout import PLAYER_COLUMNS, TEAM_COLUMNS, path, season_dates, season_of  # noqa: E402
 
 
 def read(file, table, types, day):
@@ -54,8 +43,8 @@ def read(file, table, types, day):
 
 
 def read_day(root, date):
-    return (read(path(root, "player_stats", date), "player_stats", PLAYER_TYPES, date),
-            read(path(root, "team_stats", date), "team_stats", TEAM_TYPES, date))
+    return (read(path(root, "player_stats", date), "player_stats", PLAYER_COLUMNS, date),
+            read(path(root, "team_stats", date), "team_stats", TEAM_COLUMNS, date))
 
 
 def ratio(num, den):

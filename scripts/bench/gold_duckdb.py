@@ -24,19 +24,14 @@ import time
 import duckdb
 
 
-from layout import path, workload, write_records  # noqa: E402
+from layout import PLAYER_COLUMNS, TEAM_COLUMNS, path, workload, write_records  # noqa: E402
 
 
-# The columns used, with silver's types (gold.py's PLAYER_TYPES / TEAM_TYPES in DuckDB's names).
-PLAYER_TYPES = {"game_date": "DATE", "season": "VARCHAR", "game_id": "VARCHAR", "team_id": "BIGINT",
-                "player_id": "BIGINT", "played": "BOOLEAN", "minutes": "DOUBLE", "points": "INTEGER",
-                "field_goals_made": "INTEGER", "field_goals_attempted": "INTEGER", "three_pointers_made": "INTEGER",
-                "free_throws_attempted": "INTEGER", "assists": "INTEGER", "turnovers": "INTEGER",
-                "player_name": "VARCHAR"}
-TEAM_TYPES = {"game_date": "DATE", "season": "VARCHAR", "game_id": "VARCHAR", "team_id": "BIGINT",
-              "team_tricode": "VARCHAR", "minutes": "DOUBLE", "points": "INTEGER", "field_goals_made": "INTEGER",
-              "field_goals_attempted": "INTEGER", "three_pointers_made": "INTEGER", "free_throws_attempted": "INTEGER",
-              "rebounds_offensive": "INTEGER", "assists": "INTEGER", "turnovers": "INTEGER"}
+# The columns used, with silver's types in DuckDB's names.
+DUCKDB = {"date32[day]": "DATE", "string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "bool": "BOOLEAN",
+          "double": "DOUBLE"}
+PLAYER_TYPES = {c: DUCKDB[t] for c, t in PLAYER_COLUMNS.items()}
+TEAM_TYPES = {c: DUCKDB[t] for c, t in TEAM_COLUMNS.items()}
 
 # The formulas, as macros on DOUBLE (decimal literals such as 0.44 are DECIMAL in DuckDB: every operand is cast
 # so that the arithmetic is the f64 arithmetic of the Rust stage and of numpy).

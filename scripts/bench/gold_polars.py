@@ -24,19 +24,14 @@ import time
 import polars as pl
 
 
-from layout import path, workload, write_records  # noqa: E402
+from layout import PLAYER_COLUMNS, TEAM_COLUMNS, path, workload, write_records  # noqa: E402
 
 
-# The columns used, with silver's types (gold.py's PLAYER_TYPES / TEAM_TYPES as Polars types).
-PLAYER_TYPES = {"game_date": pl.Date, "season": pl.String, "game_id": pl.String, "team_id": pl.Int64,
-                "player_id": pl.Int64, "played": pl.Boolean, "minutes": pl.Float64, "points": pl.Int32,
-                "field_goals_made": pl.Int32, "field_goals_attempted": pl.Int32, "three_pointers_made": pl.Int32,
-                "free_throws_attempted": pl.Int32, "assists": pl.Int32, "turnovers": pl.Int32,
-                "player_name": pl.String}
-TEAM_TYPES = {"game_date": pl.Date, "season": pl.String, "game_id": pl.String, "team_id": pl.Int64,
-              "team_tricode": pl.String, "minutes": pl.Float64, "points": pl.Int32, "field_goals_made": pl.Int32,
-              "field_goals_attempted": pl.Int32, "three_pointers_made": pl.Int32, "free_throws_attempted": pl.Int32,
-              "rebounds_offensive": pl.Int32, "assists": pl.Int32, "turnovers": pl.Int32}
+# The columns used, with silver's types as Polars types.
+POLARS = {"date32[day]": pl.Date, "string": pl.String, "int64": pl.Int64, "int32": pl.Int32, "bool": pl.Boolean,
+          "double": pl.Float64}
+PLAYER_TYPES = {c: POLARS[t] for c, t in PLAYER_COLUMNS.items()}
+TEAM_TYPES = {c: POLARS[t] for c, t in TEAM_COLUMNS.items()}
 
 
 def read(table, types, root, dates):

@@ -9,6 +9,18 @@ import os
 import sys
 
 
+# The silver columns gold reads, with their Arrow types (each port maps them to its own type names).
+PLAYER_COLUMNS = {"game_date": "date32[day]", "season": "string", "game_id": "string", "team_id": "int64",
+                  "player_id": "int64", "played": "bool", "minutes": "double", "points": "int32",
+                  "field_goals_made": "int32", "field_goals_attempted": "int32", "three_pointers_made": "int32",
+                  "free_throws_attempted": "int32", "assists": "int32", "turnovers": "int32",
+                  "player_name": "string"}
+TEAM_COLUMNS = {"game_date": "date32[day]", "season": "string", "game_id": "string", "team_id": "int64",
+                "team_tricode": "string", "minutes": "double", "points": "int32", "field_goals_made": "int32",
+                "field_goals_attempted": "int32", "three_pointers_made": "int32", "free_throws_attempted": "int32",
+                "rebounds_offensive": "int32", "assists": "int32", "turnovers": "int32"}
+
+
 def season_of(date):
     """The NBA season of a date (`2024-25` from July 2024 to June 2025), as `silver_processing::season_of`."""
     start = date.year if date.month >= 7 else date.year - 1
