@@ -629,3 +629,22 @@ fn load_valid(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The offline gate names the commands it lacks from `AWS_COMMANDS`: exactly the commands the `aws`
+    /// feature adds.
+    #[test]
+    fn aws_commands_are_the_commands_of_the_aws_feature() {
+        let cli = Cli::command();
+        let all: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        let offline = ["check", "generate", "docs", "graph", "new", "schema", "explain", "completions", "synth"];
+        let mut expected: Vec<&str> = all.iter().copied().filter(|c| !offline.contains(c)).collect();
+        let mut listed = AWS_COMMANDS.to_vec();
+        expected.sort();
+        listed.sort();
+        assert_eq!(listed, expected);
+    }
+}

@@ -340,7 +340,7 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
         Ok(v) => v,
         Err(exit) => return Ok(exit),
     };
-    let queue = match ops::find_stage(&pipeline, &args.stage).and_then(|s| ops::stage_queue(s, "dlq")) {
+    let queue = match ops::find_stage(&pipeline, &args.stage).and_then(|s| ops::stage_queue(s, "dlq").map(|(q, _)| q)) {
         Ok(q) => q,
         Err(e) => return fail(err, &e),
     };

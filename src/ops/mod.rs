@@ -12,7 +12,7 @@ use crate::aws::live::Readers;
 use crate::aws::ops::QueueRef;
 use crate::aws::{AwsError, ErrorKind};
 use crate::spec::Pipeline;
-use crate::spec::resolve::{Queue, Stage};
+use crate::spec::resolve::{Queue, Stage, Trigger};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -65,9 +65,9 @@ pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage, O
     pipeline.stage(name).ok_or_else(|| OpsError::UnknownStage(pipeline.no_stage(name)))
 }
 
-/// The queue of a triggered stage, or a usage error saying why it has none.
-pub fn stage_queue<'s>(stage: &'s Stage, command: &'static str) -> Result<&'s Queue, OpsError> {
-    stage.queue.as_ref().ok_or_else(|| OpsError::NoQueue {
+/// The queue of a triggered stage and its trigger, or a usage error saying why it has none.
+pub fn stage_queue<'s>(stage: &'s Stage, command: &'static str) -> Result<(&'s Queue, &'s Trigger), OpsError> {
+    stage.queue.as_ref().zip(stage.trigger.as_ref()).ok_or_else(|| OpsError::NoQueue {
         command,
         stage: stage.name.value.clone(),
         scheduled: stage.schedule.is_some(),

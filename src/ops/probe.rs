@@ -49,10 +49,7 @@ pub async fn probe(
     id: &str,
     timeout: Duration,
 ) -> Result<Probe, OpsError> {
-    let queue_spec = super::stage_queue(stage, "probe")?;
-    let Some(trigger) = &stage.trigger else {
-        return Err(OpsError::NoQueue { command: "probe", stage: stage.name.value.clone(), scheduled: true });
-    };
+    let (queue_spec, trigger) = super::stage_queue(stage, "probe")?;
     let bucket = pipeline.bucket_name(&trigger.bucket);
     let key = pipewright_stage::canary_key(&trigger.pattern.pattern, id)
         .ok_or_else(|| OpsError::ExactKey { stage: stage.name.value.clone(), key: trigger.pattern.pattern.clone() })?;

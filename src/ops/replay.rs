@@ -58,10 +58,7 @@ pub async fn plan(
     stage: &Stage,
     dates: Vec<NaiveDate>,
 ) -> Result<Plan, OpsError> {
-    let queue = super::stage_queue(stage, "replay")?;
-    let Some(trigger) = &stage.trigger else {
-        return Err(OpsError::NoQueue { command: "replay", stage: stage.name.value.clone(), scheduled: true });
-    };
+    let (queue, trigger) = super::stage_queue(stage, "replay")?;
     let bucket = pipeline.bucket_name(&trigger.bucket);
     let templates: Vec<String> = pipeline
         .stage_inputs(stage)
