@@ -35,9 +35,12 @@ pub fn diagnostic(e: &Error, text: &str) -> Diagnostic {
 /// The value written at `span` (the rest of its line, without a comment), when it is a plain one-line value.
 fn scalar_at(text: &str, span: Span) -> Option<String> {
     let line = text.lines().nth((span.line as usize).checked_sub(1)?)?;
-    let rest: String = line.chars().skip((span.column as usize).checked_sub(1)?).collect();
+    let column = (span.column as usize).checked_sub(1)?;
+    let rest: String = line.chars().skip(column).collect();
     let rest = rest.split(" #").next().unwrap_or("").trim_end();
-    let rest = rest.split_once(": ").map(|(_, v)| v).unwrap_or(rest).trim();
+    // At a key (the line's first character): its value follows the colon.
+    let at_key = line.chars().take(column).all(|c| c == ' ' || c == '-');
+    let rest = if at_key { rest.split_once(": ").map_or(rest, |(_, v)| v) } else { rest }.trim();
     (!rest.is_empty() && !rest.ends_with(':')).then(|| crate::report::shown(rest))
 }
 
@@ -158,4 +161,20 @@ fn clean(text: &str) -> String {
         _ => msg,
     };
     crate::report::shown(msg.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_value_shown_is_the_one_at_the_position() {
+        let text = "buckets:\n  raw:\n    versioning: \"a: b\"  # note\n";
+        // At the value: the whole value, colon and all, without the comment.
+        assert_eq!(scalar_at(text, Span { line: 3, column: 17 }).as_deref(), Some("\"a: b\""));
+        // At the key: what follows its colon.
+        assert_eq!(scalar_at(text, Span { line: 3, column: 5 }).as_deref(), Some("\"a: b\""));
+        // A mapping's key with nothing after it: no value.
+        assert_eq!(scalar_at(text, Span { line: 2, column: 3 }), None);
+    }
 }
