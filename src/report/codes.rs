@@ -60,9 +60,9 @@ pub const ALL: &[CodeDoc] = &[
         code: SPEC_SYNTAX,
         name: "spec-syntax",
         severity: "error",
-        what: "The spec is not valid YAML, has an unknown key, a value of the wrong type, or a value that does not parse (a duration, an enum).",
+        what: "The spec is not valid YAML or UTF-8, has an unknown or duplicate key, a value of the wrong type (booleans are only `true` or `false`), a value that does not parse (a duration, an enum), or is over 4 MiB of text.",
         example: "stages:\n  silver:\n    timeot: 300s   # unknown key",
-        fix: "Correct the key or value; `pipewright schema` prints the format and editors use it to complete keys.",
+        fix: "Correct the key or value (the hint names the closest key or value); `pipewright schema` prints the format and editors use it to complete keys.",
     },
     CodeDoc {
         code: UNKNOWN_REFERENCE,
@@ -76,9 +76,9 @@ pub const ALL: &[CodeDoc] = &[
         code: INVALID_TEMPLATE,
         name: "invalid-template",
         severity: "error",
-        what: "A naming convention (handlebars) or a key template (`{variable}`) does not parse or render.",
+        what: "A naming convention (handlebars) or a key template (`{variable}`) does not parse or render, or a key template uses a variable that is neither built in (`date`, `season`, `game_id`, `year`, `month`, `day`) nor declared under `examples:`.",
         example: "naming:\n  queue: \"{{project}-queue\"",
-        fix: "Write handlebars as `{{project}}-{{stage}}-queue` and key variables as `{date}`.",
+        fix: "Write handlebars as `{{project}}-{{stage}}-queue` and key variables as `{date}`; declare another variable under `examples:` with an example value.",
     },
     CodeDoc {
         code: INVALID_VALUE,
@@ -254,7 +254,7 @@ pub const ALL: &[CodeDoc] = &[
         severity: "error",
         what: "A resource name breaks AWS's rules: S3 bucket names (3-63 lowercase letters, digits, dots, hyphens), SQS queue names (80 characters), Lambda function names (64), IAM role names (64), log group names, S3 Tables bucket, namespace and table names.",
         example: "project: Hoopstat_Haus   # bucket names cannot have capitals or underscores",
-        fix: "Shorten or rename; the message gives the rule.",
+        fix: "Shorten or rename; the message gives the rule. Names built from `project` that it makes invalid are one finding at `project:`.",
     },
     CodeDoc {
         code: INVALID_SCHEDULE,
