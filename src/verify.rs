@@ -1,11 +1,11 @@
 //! `verify`: read live state concurrently through the service APIs and compare it, aspect by
 //! aspect, with what the spec generates.
 
-use crate::aws::live::{QueueNotification, Readers};
+use crate::aws::live::{LiveSchedule, QueueNotification, Readers};
 use crate::aws::{Aws, AwsError};
+use crate::cfn::desired::{self, AlarmSettings, QueueSettings, Target};
 use crate::drift::{self, Aspect, Place};
 use crate::spec::Pipeline;
-use crate::spec::duration::Threshold;
 use crate::spec::resolve::Stage;
 use crate::spec::span::Span;
 use futures::future::join_all;
@@ -17,72 +17,6 @@ use std::pin::Pin;
 /// A table's partition fields: (source column, transform) in order.
 type PartitionFields = Vec<(String, String)>;
 
-/// Resolves the intrinsics of a generated template against the live account.
-struct Resolver<'a> {
-    place: &'a Place,
-    resources: &'a serde_json::Map<String, Value>,
-}
-
-impl Resolver<'_> {
-    fn attr(&self, id: &str, attr: &str) -> String {
-        let Some(r) = self.resources.get(id) else { return format!("{id}.{attr}") };
-        let p = &r["Properties"];
-        let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
-        match (r["Type"].as_str().unwrap_or_default(), attr) {
-            ("AWS::SQS::Queue", "Arn") => self.place.queue_arn(&s("QueueName")),
-            ("AWS::SQS::Queue", "QueueName") => s("QueueName"),
-            ("AWS::S3::Bucket", "Arn") => self.place.bucket_arn(&s("BucketName")),
-            ("AWS::Logs::LogGroup", "Arn") => self.place.log_group_arn(&s("LogGroupName")),
-            ("AWS::Lambda::Function", "Arn") => self.place.function_arn(&s("FunctionName")),
-            ("AWS::SNS::Topic", _) => self.place.topic_arn(&s("TopicName")),
-            (_, "Ref") => match r["Type"].as_str().unwrap_or_default() {
-                "AWS::S3::Bucket" => s("BucketName"),
-                "AWS::Lambda::Function" => s("FunctionName"),
-                "AWS::Logs::LogGroup" => s("LogGroupName"),
-                "AWS::SNS::Topic" => self.place.topic_arn(&s("TopicName")),
-                _ => id.to_string(),
-            },
-            _ => format!("{id}.{attr}"),
-        }
-    }
-
-    fn resolve(&self, v: &Value) -> Value {
-        match v {
-            Value::Object(m) if m.len() == 1 => {
-                if let Some(Value::String(text)) = m.get("Fn::Sub") {
-                    let mut out = self.place.sub(text);
-                    while let Some(start) = out.find("${") {
-                        let Some(end) = out[start..].find('}') else { break };
-                        let inner = out[start + 2..start + end].to_string();
-                        let value = match inner.split_once('.') {
-                            Some((id, attr)) => self.attr(id, attr),
-                            None => self.attr(&inner, "Ref"),
-                        };
-                        out.replace_range(start..start + end + 1, &value);
-                    }
-                    return Value::String(out);
-                }
-                if let Some(Value::String(id)) = m.get("Ref") {
-                    return Value::String(if id == "AWS::AccountId" {
-                        self.place.account.clone()
-                    } else {
-                        self.attr(id, "Ref")
-                    });
-                }
-                if let Some(Value::Array(a)) = m.get("Fn::GetAtt") {
-                    let id = a.first().and_then(Value::as_str).unwrap_or_default();
-                    let attr = a.get(1).and_then(Value::as_str).unwrap_or_default();
-                    return Value::String(self.attr(id, attr));
-                }
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect())
-            }
-            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect()),
-            Value::Array(a) => Value::Array(a.iter().map(|v| self.resolve(v)).collect()),
-            other => other.clone(),
-        }
-    }
-}
-
 type Task<'a> = Pin<Box<dyn Future<Output = Vec<Aspect>> + 'a>>;
 
 fn unverifiable(mut a: Aspect, e: &AwsError) -> Aspect {
@@ -90,19 +24,12 @@ fn unverifiable(mut a: Aspect, e: &AwsError) -> Aspect {
     if let Some(needs) = e.needs() {
         why = format!("{why}; {needs}");
     }
-    a.unverifiable = Some(why);
+    a.unverifiable(why);
     a
 }
 
 fn missing(mut a: Aspect) -> Aspect {
-    a.findings.push(drift::Finding {
-        code: "D101",
-        message: "does not exist".to_string(),
-        expected: "present".to_string(),
-        actual: "missing".to_string(),
-        diff: None,
-        hint: drift::CODES[0].2,
-    });
+    a.drift("D101", "does not exist", "present", "missing");
     a
 }
 
@@ -136,13 +63,7 @@ impl VerifyError {
 
 /// Verifies every aspect of the pipeline's resources, in the account and region of `aws`, where stack
 /// `stack` must be. Fails only when the account cannot be read or the stack is not there.
-pub async fn verify(
-    aws: &Aws,
-    readers: &Readers,
-    p: &Pipeline,
-    stack: &str,
-    spec_path: &str,
-) -> Result<Vec<Aspect>, VerifyError> {
+pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, stack: &str) -> Result<Vec<Aspect>, VerifyError> {
     let account = aws.account().await?;
     let deployed =
         aws.describe_stack(stack).await?.filter(|s| s.status != "DELETE_COMPLETE" && s.status != "REVIEW_IN_PROGRESS");
@@ -157,11 +78,6 @@ pub async fn verify(
     let artifact_bucket =
         deployed.parameters.iter().find(|(k, _)| k == crate::cfn::ARTIFACT_BUCKET).map(|(_, v)| v.clone());
     let place = Place { partition: "aws".to_string(), region: aws.region(), account };
-    let template = crate::cfn::template(p, spec_path).to_value();
-    let empty = serde_json::Map::new();
-    let resources = template["Resources"].as_object().unwrap_or(&empty);
-    let r = Resolver { place: &place, resources };
-    let props = |id: &str| r.resolve(&resources.get(id).map(|v| v["Properties"].clone()).unwrap_or(Value::Null));
 
     let mut tasks: Vec<Task> = Vec::new();
     if let Some(bucket) = artifact_bucket.filter(|b| !b.is_empty()) {
@@ -172,39 +88,25 @@ pub async fn verify(
     let our_queues: Vec<String> =
         p.stages.iter().filter_map(|s| s.queue.as_ref()).map(|q| place.queue_arn(&q.name)).collect();
     for b in &p.buckets {
-        tasks.extend(bucket_tasks(b, readers, &place, &props, &our_queues));
+        tasks.extend(bucket_tasks(b, p, readers, &place, &our_queues));
     }
 
     // Stages.
     let topic = p.alerts.as_ref().map(|a| place.topic_arn(&a.topic));
-    let mut alarm_wants: Vec<(Aspect, drift::AlarmWant, String)> = Vec::new();
+    let mut alarm_wants: Vec<(Aspect, AlarmSettings)> = Vec::new();
     for s in &p.stages {
-        tasks.extend(stage_tasks(s, p, readers, &place, &props));
-        if s.function.is_none() {
-            continue;
+        tasks.extend(stage_tasks(s, p, readers, &place));
+        for want in desired::alarms(s) {
+            let span =
+                s.alarms.iter().find(|a| a.name == want.name).map_or(s.name.span, |a| a.threshold.span.or(s.name.span));
+            alarm_wants.push((Aspect::new(want.name.clone(), "AWS::CloudWatch::Alarm", "alarm", span), want));
         }
-        for alarm in &s.alarms {
-            if alarm.threshold.value == Threshold::Off {
-                continue;
-            }
-            let id = crate::cfn::logical_id(&[&s.name, alarm.kind.key(), "Alarm"]);
-            alarm_wants.push((
-                Aspect::new(
-                    alarm.name.clone(),
-                    "AWS::CloudWatch::Alarm",
-                    "alarm",
-                    alarm.threshold.span.or(s.name.span),
-                ),
-                drift::AlarmWant::from_properties(&props(&id)),
-                alarm.name.clone(),
-            ));
-        }
+    }
+    if !alarm_wants.is_empty() {
+        tasks.push(alarms_task(alarm_wants, topic.clone(), readers));
     }
     if let (Some(a), Some(topic)) = (&p.alerts, topic) {
         tasks.push(subscriptions_task(p, a, topic, readers));
-    }
-    if !alarm_wants.is_empty() {
-        tasks.push(alarms_task(alarm_wants, readers));
     }
     if let (Some(t), Some(arn)) = (&p.tables, p.table_bucket_arn_sub()) {
         tasks.push(tables_task(t, place.sub(&arn), readers));
@@ -236,16 +138,16 @@ fn subscriptions_task<'a>(
 }
 
 /// Every alarm, read in one call: its settings against the spec's.
-fn alarms_task<'a>(alarm_wants: Vec<(Aspect, drift::AlarmWant, String)>, readers: &Readers) -> Task<'a> {
+fn alarms_task<'a>(alarm_wants: Vec<(Aspect, AlarmSettings)>, topic: Option<String>, readers: &Readers) -> Task<'a> {
     let readers = readers.clone();
     Box::pin(async move {
-        let names: Vec<String> = alarm_wants.iter().map(|(_, _, n)| n.clone()).collect();
+        let names: Vec<String> = alarm_wants.iter().map(|(_, want)| want.name.clone()).collect();
         match readers.alarms(&names).await {
-            Err(e) => alarm_wants.into_iter().map(|(a, _, _)| unverifiable(a, &e)).collect(),
+            Err(e) => alarm_wants.into_iter().map(|(a, _)| unverifiable(a, &e)).collect(),
             Ok(live) => alarm_wants
                 .into_iter()
-                .map(|(mut a, want, name)| {
-                    drift::alarm(&mut a, &want, live.get(&name));
+                .map(|(mut a, want)| {
+                    drift::alarm(&mut a, &want, topic.as_deref(), live.get(&want.name));
                     a
                 })
                 .collect(),
@@ -290,16 +192,14 @@ fn tables_task<'a>(t: &crate::spec::resolve::Tables, arn: String, readers: &Read
 /// block, lifecycle, policy.
 fn bucket_tasks<'a>(
     b: &'a crate::spec::resolve::Bucket,
+    p: &Pipeline,
     readers: &Readers,
     place: &Place,
-    props: &dyn Fn(&str) -> Value,
     our_queues: &[String],
 ) -> Vec<Task<'a>> {
     let mut out: Vec<Task<'a>> = Vec::new();
-    let id = crate::cfn::logical_id(&[&b.key, "Bucket"]);
-    let bp = props(&id);
-    let expected = expected_notifications(&bp);
-    let lifecycle = expected_lifecycle(&bp);
+    let expected = expected_notifications(p, b, place);
+    let lifecycle = expected_lifecycle(b);
     let versioning = if b.versioning { "Enabled" } else { "Suspended" }.to_string();
     let name = b.name.value.clone();
     let span = b.key.span;
@@ -362,52 +262,30 @@ fn bucket_tasks<'a>(
     out
 }
 
-/// The queue notifications a bucket's generated properties declare, sorted.
-fn expected_notifications(bp: &Value) -> Vec<QueueNotification> {
-    let mut v: Vec<QueueNotification> = bp["NotificationConfiguration"]["QueueConfigurations"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    let rules = c["Filter"]["S3Key"]["Rules"].as_array().cloned().unwrap_or_default();
-                    let rule = |n: &str| {
-                        rules
-                            .iter()
-                            .find(|x| x["Name"] == n)
-                            .and_then(|x| x["Value"].as_str())
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    QueueNotification {
-                        event: c["Event"].as_str().unwrap_or_default().to_string(),
-                        queue_arn: c["Queue"].as_str().unwrap_or_default().to_string(),
-                        prefix: rule("prefix"),
-                        suffix: rule("suffix"),
-                    }
-                })
-                .collect()
+/// The queue notifications the spec gives a bucket, sorted.
+fn expected_notifications(p: &Pipeline, b: &crate::spec::resolve::Bucket, place: &Place) -> Vec<QueueNotification> {
+    let mut v: Vec<QueueNotification> = desired::notifications(p, b)
+        .into_iter()
+        .map(|n| QueueNotification {
+            event: n.event,
+            queue_arn: place.queue_arn(&n.queue),
+            prefix: n.prefix,
+            suffix: n.suffix,
         })
-        .unwrap_or_default();
+        .collect();
     v.sort();
     v
 }
 
-/// The lifecycle rules a bucket's generated properties declare, by rule id.
-fn expected_lifecycle(bp: &Value) -> BTreeMap<String, Value> {
-    bp["LifecycleConfiguration"]["Rules"]
-        .as_array()
-        .map(|rules| {
-            rules
-                .iter()
-                .map(|rule| {
-                    let mut r = rule.clone();
-                    let id =
-                        r.as_object_mut().and_then(|m| m.remove("Id")).and_then(|v| v.as_str().map(str::to_string));
-                    (id.unwrap_or_default(), r)
-                })
-                .collect()
+/// The lifecycle rules the spec gives a bucket, by rule id.
+fn expected_lifecycle(b: &crate::spec::resolve::Bucket) -> BTreeMap<String, Value> {
+    crate::cfn::lifecycle_rules(b)
+        .into_iter()
+        .map(|mut rule| {
+            let id = rule.as_object_mut().and_then(|m| m.remove("Id")).and_then(|v| v.as_str().map(str::to_string));
+            (id.unwrap_or_default(), rule)
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// The bucket the functions load their code from (the stack's `ArtifactBucket`): owned by this account
@@ -448,29 +326,23 @@ async fn artifact_bucket_aspects(
 }
 
 /// The aspects of one stage: queue, DLQ, queue policy, function, environment, mapping, role, log group, schedule.
-fn stage_tasks<'a>(
-    s: &'a Stage,
-    p: &'a Pipeline,
-    readers: &Readers,
-    place: &Place,
-    props: &dyn Fn(&str) -> Value,
-) -> Vec<Task<'a>> {
+fn stage_tasks<'a>(s: &'a Stage, p: &'a Pipeline, readers: &Readers, place: &Place) -> Vec<Task<'a>> {
     let Some(f) = &s.function else { return Vec::new() };
-    let id = |suffix: &str| crate::cfn::logical_id(&[&s.name, suffix]);
     let function_arn = place.function_arn(&f.name);
     let queue = s.queue.as_ref().map(|q| QueueWants {
         name: q.name.value.clone(),
         dlq: q.dlq_name.value.clone(),
         span: q.name.span,
-        queue: drift::QueueWant::from_properties(&props(&id("Queue"))),
-        dlq_queue: drift::QueueWant::from_properties(&props(&id("Dlq"))),
+        queue: QueueSettings::queue(q),
+        dlq_queue: QueueSettings::dlq(q),
+        place: place.clone(),
         mapping: drift::MappingWant {
             source_arn: place.queue_arn(&q.name),
             batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
             window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
             max_concurrency: Some(i32::try_from(q.max_concurrency.value).unwrap_or(i32::MAX)),
         },
-        policy: props(&id("QueuePolicy"))["PolicyDocument"].clone(),
+        policy: crate::cfn::queue_policy(p, s, Target::Account(place)).unwrap_or(Value::Null),
     });
     let function = FunctionWants {
         name: f.name.value.clone(),
@@ -480,12 +352,19 @@ fn stage_tasks<'a>(
     };
     let mut tasks: Vec<Task> = vec![Box::pin(function_aspects(readers.clone(), function, queue))];
     let role = (f.role_name.value.clone(), f.role_name.span.or(s.name.span));
-    tasks.push(Box::pin(role_aspects(readers.clone(), role, expected_policies(&props(&id("Role"))))));
+    let policies = crate::cfn::role_policies(p, s, Target::Account(place));
+    let policies = policies.into_iter().map(|(name, doc)| (name.to_string(), doc)).collect();
+    tasks.push(Box::pin(role_aspects(readers.clone(), role, policies)));
     let retention = i32::try_from(f.log_retention_days.value).unwrap_or(i32::MAX);
     let log_group = (f.log_group.value.clone(), f.name.span.or(s.name.span));
     tasks.push(Box::pin(log_group_aspects(readers.clone(), log_group, retention)));
     if let Some(sch) = &s.schedule {
-        let want = [sch.expression.value.clone(), sch.timezone.value.clone(), "ENABLED".to_string(), function_arn];
+        let want = LiveSchedule {
+            expression: sch.expression.value.clone(),
+            timezone: sch.timezone.value.clone(),
+            enabled: true,
+            target_arn: function_arn,
+        };
         let schedule = (sch.name.clone(), sch.expression.span);
         tasks.push(Box::pin(schedule_aspects(readers.clone(), schedule, want)));
     }
@@ -522,8 +401,9 @@ struct QueueWants {
     name: String,
     dlq: String,
     span: Span,
-    queue: drift::QueueWant,
-    dlq_queue: drift::QueueWant,
+    queue: QueueSettings,
+    dlq_queue: QueueSettings,
+    place: Place,
     mapping: drift::MappingWant,
     policy: Value,
 }
@@ -582,7 +462,7 @@ async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live
         Ok(None) => out.push(missing(qa(&q.name, "exists"))),
         Ok(Some(attrs)) => {
             let mut a = qa(&q.name, "attributes");
-            drift::queue(&mut a, &q.queue, attrs, live_timeout, dlq_retention);
+            drift::queue(&mut a, &q.queue, &q.place, attrs, live_timeout, dlq_retention);
             out.push(a);
             let mut pol = policy();
             drift::queue_policy(&mut pol, &q.policy, attrs.get("Policy").map(String::as_str));
@@ -594,7 +474,7 @@ async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live
         Ok(None) => out.push(missing(qa(&q.dlq, "exists"))),
         Ok(Some(attrs)) => {
             let mut a = qa(&q.dlq, "attributes");
-            drift::queue(&mut a, &q.dlq_queue, attrs, None, None);
+            drift::queue(&mut a, &q.dlq_queue, &q.place, attrs, None, None);
             out.push(a);
         }
     }
@@ -607,18 +487,6 @@ async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live
         }
     }
     out
-}
-
-/// The inline policies of a role's generated properties, by name.
-fn expected_policies(role: &Value) -> BTreeMap<String, Value> {
-    role["Policies"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| (p["PolicyName"].as_str().unwrap_or_default().to_string(), p["PolicyDocument"].clone()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 async fn role_aspects(
@@ -648,7 +516,7 @@ async fn log_group_aspects(readers: Readers, (lg, span): (String, Span), retenti
     }
 }
 
-async fn schedule_aspects(readers: Readers, (name, span): (String, Span), want: [String; 4]) -> Vec<Aspect> {
+async fn schedule_aspects(readers: Readers, (name, span): (String, Span), want: LiveSchedule) -> Vec<Aspect> {
     let mut a = Aspect::new(name.clone(), "AWS::Scheduler::Schedule", "schedule", span);
     match readers.schedule(&name).await {
         Err(e) => vec![unverifiable(a, &e)],

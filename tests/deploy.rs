@@ -158,7 +158,9 @@ other.create_bucket(Bucket='squatted-artifacts')
     assert!(changed.contains(&"BronzeBucket"), "{changed:?}");
     let hazards = plan["hazards"].as_array().expect("hazards");
     assert!(
-        hazards.iter().any(|h| h["code"] == "notification-dropped" && h["logical_id"] == "BronzeBucket"),
+        hazards
+            .iter()
+            .any(|h| h["name"] == "notification-dropped" && h["code"] == "H107" && h["resource"] == "BronzeBucket"),
         "{hazards:?}"
     );
     assert!(err.contains("dry run"), "{err}");

@@ -130,9 +130,9 @@ fn findings(report: &Value) -> Vec<(String, String, String)> {
     for s in report["stages"].as_array().expect("stages") {
         for f in s["findings"].as_array().expect("findings") {
             out.push((
-                f["level"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
                 f["resource"].as_str().unwrap_or("").to_string(),
-                f["text"].as_str().unwrap_or("").to_string(),
+                f["message"].as_str().unwrap_or("").to_string(),
             ));
         }
     }
@@ -166,9 +166,7 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert_eq!((code, report["verdict"].as_str()), (1, Some("degraded")), "{report:#}");
     assert_eq!(report["stages"][0]["numbers"]["visible"], 60.0);
     assert_eq!(report["resources"][SILVER_QUEUE], "drift");
-    assert!(
-        findings(&report).iter().any(|(l, r, t)| l == "degraded" && r == SILVER_QUEUE && t.contains("backlog: 60"))
-    );
+    assert!(findings(&report).iter().any(|(l, r, t)| l == "warning" && r == SILVER_QUEUE && t.contains("backlog: 60")));
     purge(&env, SILVER_QUEUE);
 
     // Dead letters: broken.
@@ -177,7 +175,7 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert_eq!((code, report["verdict"].as_str()), (1, Some("broken")), "{report:#}");
     assert_eq!(report["resources"][SILVER_DLQ], "broken");
     let found = findings(&report);
-    assert!(found.iter().any(|(l, r, t)| l == "broken" && r == SILVER_DLQ && t.contains("1 message(s)")), "{found:#?}");
+    assert!(found.iter().any(|(l, r, t)| l == "error" && r == SILVER_DLQ && t.contains("1 message(s)")), "{found:#?}");
     purge(&env, SILVER_DLQ);
 
     // An alarm in ALARM: degraded, named; the function's ERROR lines are shown.
@@ -215,7 +213,7 @@ fn status_reports_backlog_dead_letters_and_a_disabled_mapping() {
     assert!(
         found
             .iter()
-            .any(|(l, r, t)| l == "broken" && r == "hoopstat-haus-gold-analytics-queue" && t.contains("Disabled")),
+            .any(|(l, r, t)| l == "error" && r == "hoopstat-haus-gold-analytics-queue" && t.contains("Disabled")),
         "{found:#?}"
     );
 

@@ -7,8 +7,9 @@ mod support;
 mod sarif;
 
 use pipewright::Exit;
-use pipewright::drift::report::{VerifyFormat, render};
-use pipewright::drift::{Aspect, Finding};
+use pipewright::drift::Aspect;
+use pipewright::drift::report::render;
+use pipewright::report::render::{Format, Subject};
 use pipewright::spec::Span;
 use sarif::{assert_valid_sarif, sarif_violations};
 use support::cli;
@@ -47,28 +48,20 @@ fn verify_sarif_is_valid_for_drift_and_could_not_verify() {
     let at = |line| Span { line, column: 3 };
     let clean = Aspect::new("hoopstat-haus-bronze", "AWS::S3::Bucket", "versioning", at(19));
     let mut drift = Aspect::new("hoopstat-haus-silver-processing-queue", "AWS::SQS::Queue", "attributes", at(93));
-    drift.findings.push(Finding {
-        code: "D202",
-        message: "the live visibility timeout (60s) is below the live function timeout (300s)".into(),
-        expected: ">= 300s (the spec: 1805s)".into(),
-        actual: "60s".into(),
-        diff: None,
-        hint: "raise it",
-    });
-    drift.findings.push(Finding {
-        code: "D205",
-        message: "the queue policy differs in meaning".into(),
-        expected: "[\n]\n".into(),
-        actual: "[\"*\"]\n".into(),
-        diff: Some("--- expected\n+++ live\n-[\n+[\"*\"]\n".into()),
-        hint: "undo it",
-    });
+    drift.drift(
+        "D202",
+        "the live visibility timeout (60s) is below the live function timeout (300s)",
+        ">= 300s (the spec: 1805s)",
+        "60s",
+    );
+    drift.drift("D205", "the queue policy differs in meaning", "[\n]\n", "[\"*\"]\n");
     // An aspect whose span is unknown (line 0) must still give a valid region.
     let mut unknown = Aspect::new("hoopstat-haus-gold-analytics-role", "AWS::IAM::Role", "policies", Span::default());
-    unknown.unverifiable = Some("iam:ListRolePolicies on `r`: AccessDenied: not allowed".into());
+    unknown.unverifiable("iam:ListRolePolicies on `r`: AccessDenied: not allowed");
     let aspects = vec![clean, drift, unknown];
     for strict in [false, true] {
-        let text = render(VerifyFormat::Sarif, &aspects, "specs/hoopstat-haus.yaml", "hoopstat-haus", strict);
+        let subject = Subject { path: "specs/hoopstat-haus.yaml", text: "" };
+        let text = render(Format::Sarif, &aspects, &subject, "hoopstat-haus", strict, false);
         let doc = assert_valid_sarif(&text, 3);
         let levels: Vec<&str> =
             doc["runs"][0]["results"].as_array().expect("results").iter().filter_map(|r| r["level"].as_str()).collect();

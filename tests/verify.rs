@@ -757,7 +757,7 @@ urllib.request.urlopen(urllib.request.Request(E + '/moto-api/reset-auth', data=b
 
     let o = run(&["verify", HOOPSTAT, "--strict", "--format", "junit"]);
     assert_eq!(o.status.code(), Some(1), "--strict: could not verify is a failure");
-    assert!(String::from_utf8_lossy(&o.stdout).contains("<failure message=\"could not verify\">"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("<failure message=\"could not verify: sqs:GetQueueAttributes"));
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! an `Err` means "could not read" (access denied, throttled, unreachable), never "clean".
 
 use super::{AwsError, ErrorKind};
+pub use crate::drift::live::{
+    Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription, Notifications,
+    PublicAccessBlock, QueueNotification, TablesState,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -27,34 +31,15 @@ fn none_if_missing<T>(r: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
     }
 }
 
-/// One queue notification of a bucket.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct QueueNotification {
-    pub event: String,
-    pub queue_arn: String,
-    pub prefix: String,
-    pub suffix: String,
-}
-
-/// The whole notification configuration of a bucket.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Notifications {
-    pub queues: Vec<QueueNotification>,
-    /// Lambda and SNS destinations and EventBridge, which pipewright never declares.
-    pub others: Vec<String>,
-}
-
 /// One part of a bucket's state, read on its own: a failure leaves the other parts verifiable.
 pub type Part<T> = Result<T, AwsError>;
 
 #[derive(Debug, Clone)]
 pub struct BucketState {
     pub notifications: Part<Notifications>,
-    /// (algorithm, bucket key enabled)
-    pub encryption: Part<Option<(String, bool)>>,
+    pub encryption: Part<Option<Encryption>>,
     pub versioning: Part<String>,
-    /// BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets.
-    pub public_access_block: Part<Option<[bool; 4]>>,
+    pub public_access_block: Part<Option<PublicAccessBlock>>,
     pub policy: Part<Option<Value>>,
     /// Rules as comparable JSON (id -> rule).
     pub lifecycle: Part<BTreeMap<String, Value>>,
@@ -155,16 +140,15 @@ impl Readers {
         Ok(notifications)
     }
 
-    async fn encryption(&self, name: &str) -> Part<Option<(String, bool)>> {
+    async fn encryption(&self, name: &str) -> Part<Option<Encryption>> {
         match self.s3.get_bucket_encryption().bucket(name).send().await {
             Ok(out) => Ok(out.server_side_encryption_configuration.and_then(|c| {
-                c.rules.into_iter().next().map(|r| {
-                    (
-                        r.apply_server_side_encryption_by_default
-                            .map(|d| d.sse_algorithm.as_str().to_string())
-                            .unwrap_or_default(),
-                        r.bucket_key_enabled.unwrap_or(false),
-                    )
+                c.rules.into_iter().next().map(|r| Encryption {
+                    algorithm: r
+                        .apply_server_side_encryption_by_default
+                        .map(|d| d.sse_algorithm.as_str().to_string())
+                        .unwrap_or_default(),
+                    bucket_key: r.bucket_key_enabled.unwrap_or(false),
                 })
             })),
             Err(e) => {
@@ -187,15 +171,13 @@ impl Readers {
             .unwrap_or_else(|| "Disabled".to_string()))
     }
 
-    async fn public_access_block(&self, name: &str) -> Part<Option<[bool; 4]>> {
+    async fn public_access_block(&self, name: &str) -> Part<Option<PublicAccessBlock>> {
         match self.s3.get_public_access_block().bucket(name).send().await {
-            Ok(out) => Ok(out.public_access_block_configuration.map(|c| {
-                [
-                    c.block_public_acls.unwrap_or(false),
-                    c.ignore_public_acls.unwrap_or(false),
-                    c.block_public_policy.unwrap_or(false),
-                    c.restrict_public_buckets.unwrap_or(false),
-                ]
+            Ok(out) => Ok(out.public_access_block_configuration.map(|c| PublicAccessBlock {
+                block_public_acls: c.block_public_acls.unwrap_or(false),
+                ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+                block_public_policy: c.block_public_policy.unwrap_or(false),
+                restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
             })),
             Err(e) => {
                 let err = AwsError::new("s3:GetPublicAccessBlock", name, e);
@@ -481,15 +463,15 @@ impl Readers {
             .map(|g| g.retention_in_days))
     }
 
-    /// A schedule: (expression, time zone, state, target ARN); `None` when it does not exist.
-    pub async fn schedule(&self, name: &str) -> Result<Option<[String; 4]>, AwsError> {
+    /// A schedule; `None` when it does not exist.
+    pub async fn schedule(&self, name: &str) -> Result<Option<LiveSchedule>, AwsError> {
         match self.scheduler.get_schedule().name(name).send().await {
-            Ok(s) => Ok(Some([
-                s.schedule_expression.unwrap_or_default(),
-                s.schedule_expression_timezone.unwrap_or_else(|| "UTC".to_string()),
-                s.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
-                s.target.map(|t| t.arn).unwrap_or_default(),
-            ])),
+            Ok(s) => Ok(Some(LiveSchedule {
+                expression: s.schedule_expression.unwrap_or_default(),
+                timezone: s.schedule_expression_timezone.unwrap_or_else(|| "UTC".to_string()),
+                enabled: s.state.is_some_and(|s| s == aws_sdk_scheduler::types::ScheduleState::Enabled),
+                target_arn: s.target.map(|t| t.arn).unwrap_or_default(),
+            })),
             Err(e) => none_if_missing(Err(AwsError::new("scheduler:GetSchedule", name, e))),
         }
     }
@@ -568,77 +550,6 @@ impl Readers {
         partition_fields(&metadata)
             .ok_or_else(|| AwsError::local("s3:GetObject", location, "the metadata has no readable partition spec"))
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveFunction {
-    pub arn: String,
-    pub runtime: String,
-    pub handler: String,
-    pub architectures: Vec<String>,
-    pub memory: i32,
-    pub timeout: i32,
-    pub role: String,
-    pub env: BTreeMap<String, String>,
-    /// Reserved concurrency; `None` when the function uses the account's unreserved pool.
-    pub reserved: Option<i32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveMapping {
-    pub uuid: String,
-    pub source_arn: String,
-    pub function_arn: String,
-    pub state: String,
-    pub state_reason: String,
-    pub batch_size: i32,
-    pub window: i32,
-    pub response_types: Vec<String>,
-    pub max_concurrency: Option<i32>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveRole {
-    pub inline: BTreeMap<String, Value>,
-    pub attached: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveAlarm {
-    pub namespace: String,
-    pub metric: String,
-    pub dimensions: Vec<(String, String)>,
-    pub threshold: f64,
-    pub period: i32,
-    pub comparison: String,
-    pub statistic: String,
-    pub actions: Vec<String>,
-    pub ok_actions: Vec<String>,
-    pub actions_enabled: bool,
-    pub evaluation_periods: i32,
-    pub datapoints: Option<i32>,
-    pub treat_missing: Option<String>,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`, and why (for `status`; not desired state).
-    pub state: String,
-    pub state_reason: String,
-}
-
-/// One subscription of the alert topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveSubscription {
-    pub protocol: String,
-    pub endpoint: String,
-    /// Confirmed by its endpoint (an e-mail subscription waits for a click on the link AWS sends).
-    pub confirmed: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TablesState {
-    pub bucket: bool,
-    pub namespace: bool,
-    /// The tables that exist, each with its partition fields (source column, transform) from its
-    /// current Iceberg metadata; `None` for a table without metadata.
-    pub tables: BTreeMap<String, Option<Vec<(String, String)>>>,
 }
 
 /// The partition fields of an Iceberg table metadata document's default spec, each as (source column,

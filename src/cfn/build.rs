@@ -6,10 +6,10 @@
 //! - IAM is least privilege derived from the data flow: read the trigger prefix, write the output
 //!   prefixes, quarantine and tables, consume the own queue, write the own log group.
 
+use super::desired::{self, QueueSettings, Target};
 use super::{Resource, Template, get_att, logical_id, r#ref, sub};
-use crate::spec::duration::Threshold;
 use crate::spec::pattern::KeyTemplate;
-use crate::spec::resolve::{AlarmKind, Email, Pipeline, Stage};
+use crate::spec::resolve::{Email, Pipeline, Stage};
 use serde_json::{Value, json};
 
 /// Why ES1001 (an OnFailure destination on the mapping) does not apply.
@@ -70,11 +70,11 @@ fn with_tags(p: &Pipeline, mut props: Value) -> Value {
     props
 }
 
-fn s3_arn(bucket: &str, key: &str) -> Value {
+fn s3_arn(t: Target, bucket: &str, key: &str) -> Value {
     if key.is_empty() {
-        sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}"))
+        t.text(&format!("arn:${{AWS::Partition}}:s3:::{bucket}"))
     } else {
-        sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}/{key}"))
+        t.text(&format!("arn:${{AWS::Partition}}:s3:::{bucket}/{key}"))
     }
 }
 
@@ -304,7 +304,7 @@ fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
 
 /// A bucket's lifecycle rules: transitions and expiry of current versions, expiry of noncurrent ones,
 /// aborting incomplete uploads.
-fn lifecycle_rules(b: &crate::spec::resolve::Bucket) -> Vec<Value> {
+pub fn lifecycle_rules(b: &crate::spec::resolve::Bucket) -> Vec<Value> {
     let l = &b.lifecycle;
     let mut rules = Vec::new();
     let mut transitions = Vec::new();
@@ -346,37 +346,24 @@ fn lifecycle_rules(b: &crate::spec::resolve::Bucket) -> Vec<Value> {
 /// they depend on.
 fn notifications(p: &Pipeline, b: &crate::spec::resolve::Bucket) -> (Vec<Value>, Vec<String>) {
     let mut queue_configs = Vec::new();
-    let mut policies = Vec::new();
-    for s in &p.stages {
-        let (Some(trigger), Some(_)) = (&s.trigger, &s.queue) else {
-            continue;
-        };
-        if trigger.bucket.value != b.key.value {
-            continue;
+    let mut policies: Vec<String> = Vec::new();
+    for n in desired::notifications(p, b) {
+        let sid = ids(&n.stage);
+        if !policies.contains(&sid.queue_policy) {
+            policies.push(sid.queue_policy.clone());
         }
-        let sid = ids(&s.name);
-        policies.push(sid.queue_policy.clone());
-        for ev in &trigger.events {
-            let mut cfg = json!({ "Event": ev.value, "Queue": get_att(&sid.queue, "Arn") });
-            let mut filter_rules = Vec::new();
-            let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
-                (None, None) => (trigger.pattern.filter_prefix(), trigger.pattern.filter_suffix()),
-                (rp, rs) => (
-                    rp.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
-                    rs.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
-                ),
-            };
-            if !prefix.is_empty() {
-                filter_rules.push(json!({ "Name": "prefix", "Value": prefix }));
-            }
-            if !suffix.is_empty() {
-                filter_rules.push(json!({ "Name": "suffix", "Value": suffix }));
-            }
-            if !filter_rules.is_empty() {
-                cfg["Filter"] = json!({ "S3Key": { "Rules": filter_rules } });
-            }
-            queue_configs.push(cfg);
+        let mut cfg = json!({ "Event": n.event, "Queue": get_att(&sid.queue, "Arn") });
+        let mut filter_rules = Vec::new();
+        if !n.prefix.is_empty() {
+            filter_rules.push(json!({ "Name": "prefix", "Value": n.prefix }));
         }
+        if !n.suffix.is_empty() {
+            filter_rules.push(json!({ "Name": "suffix", "Value": n.suffix }));
+        }
+        if !filter_rules.is_empty() {
+            cfg["Filter"] = json!({ "S3Key": { "Rules": filter_rules } });
+        }
+        queue_configs.push(cfg);
     }
     (queue_configs, policies)
 }
@@ -468,13 +455,20 @@ fn tables(p: &Pipeline, t: &mut Template) {
     }
 }
 
+/// The inline policies of a stage's role, by name.
+pub fn role_policies(p: &Pipeline, s: &Stage, t: Target) -> Vec<(&'static str, Value)> {
+    vec![("data-flow", policy(stage_policy(p, s, t)))]
+}
+
 /// IAM statements of a stage, derived from its data flow.
-fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
+fn stage_policy(p: &Pipeline, s: &Stage, t: Target) -> Vec<Value> {
+    let sid = ids(&s.name);
+    let log_group = s.function.as_ref().map(|f| f.log_group.value.clone()).unwrap_or_default();
     let mut st = vec![json!({
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": get_att(&sid.log_group, "Arn"),
+        "Resource": t.att(&sid.log_group, "Arn", |pl| pl.log_group_arn(&log_group)),
     })];
     st.push(json!({
         "Sid": "WriteTraces",
@@ -483,12 +477,12 @@ fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
         // X-Ray has no resource-level permissions.
         "Resource": "*",
     }));
-    if s.queue.is_some() {
+    if let Some(q) = &s.queue {
         st.push(json!({
             "Sid": "ConsumeOwnQueue",
             "Effect": "Allow",
             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-            "Resource": get_att(&sid.queue, "Arn"),
+            "Resource": t.att(&sid.queue, "Arn", |pl| pl.queue_arn(&q.name)),
         }));
     }
     if let Some(trigger) = &s.trigger {
@@ -498,13 +492,13 @@ fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
             "Sid": "ReadTriggerPrefix",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": s3_arn(&bucket, &format!("{prefix}*")),
+            "Resource": s3_arn(t, &bucket, &format!("{prefix}*")),
         }));
         st.push(json!({
             "Sid": "ListTriggerPrefix",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
-            "Resource": s3_arn(&bucket, ""),
+            "Resource": s3_arn(t, &bucket, ""),
             "Condition": { "StringLike": { "s3:prefix": [format!("{prefix}*")] } },
         }));
     }
@@ -533,23 +527,22 @@ fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
             "Sid": format!("WriteOutputs{n}"),
             "Effect": "Allow",
             "Action": ["s3:PutObject", "s3:GetObject"],
-            "Resource": prefixes.iter().map(|pre| s3_arn(bucket, pre)).collect::<Vec<_>>(),
+            "Resource": prefixes.iter().map(|pre| s3_arn(t, bucket, pre)).collect::<Vec<_>>(),
         }));
         st.push(json!({
             "Sid": format!("ListOutputs{n}"),
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
-            "Resource": s3_arn(bucket, ""),
+            "Resource": s3_arn(t, bucket, ""),
             "Condition": { "StringLike": { "s3:prefix": prefixes } },
         }));
     }
-    if let (Some(tb), false) = (&p.tables, s.writes_tables.is_empty()) {
-        let arn = p.table_bucket_arn_sub().unwrap_or_default();
+    if let (Some(arn), false) = (p.table_bucket_arn_sub(), s.writes_tables.is_empty()) {
         st.push(json!({
             "Sid": "ReadTableBucket",
             "Effect": "Allow",
             "Action": ["s3tables:GetTableBucket", "s3tables:GetNamespace"],
-            "Resource": sub(&arn),
+            "Resource": t.text(&arn),
         }));
         st.push(json!({
             "Sid": "WriteTables",
@@ -561,9 +554,8 @@ fn stage_policy(p: &Pipeline, s: &Stage, sid: &Ids) -> Vec<Value> {
                 "s3tables:GetTableData",
                 "s3tables:PutTableData",
             ],
-            "Resource": sub(&format!("{arn}/table/*")),
+            "Resource": t.text(&format!("{arn}/table/*")),
         }));
-        let _ = tb;
     }
     st
 }
@@ -584,78 +576,75 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
     alarms(p, s, &sid, t);
 }
 
+/// A queue's properties: a stage's queue redrives to its DLQ (`dlq_id`); a DLQ allows its source queue.
+fn queue_properties(q: &QueueSettings, dlq_id: &str) -> Value {
+    let mut props = json!({ "QueueName": q.name });
+    // A DLQ's retention first: what it is for.
+    let settings = if q.redrive_allow_from.is_some() {
+        [("MessageRetentionPeriod", q.retention), ("VisibilityTimeout", q.visibility)]
+    } else {
+        [("VisibilityTimeout", q.visibility), ("MessageRetentionPeriod", q.retention)]
+    };
+    for (key, value) in settings.into_iter().chain([
+        ("ReceiveMessageWaitTimeSeconds", q.receive_wait),
+        ("DelaySeconds", q.delay),
+        ("MaximumMessageSize", q.max_message_size),
+    ]) {
+        props[key] = json!(value);
+    }
+    props["SqsManagedSseEnabled"] = json!(true);
+    if let Some(source) = &q.redrive_allow_from {
+        props["RedriveAllowPolicy"] = json!({ "redrivePermission": "byQueue", "sourceQueueArns": [queue_arn(source)] });
+    }
+    if let Some((_, max_receive_count)) = &q.redrive {
+        props["RedrivePolicy"] =
+            json!({ "deadLetterTargetArn": get_att(dlq_id, "Arn"), "maxReceiveCount": max_receive_count });
+    }
+    props
+}
+
+/// The policy of a stage's queue: S3 may send the events of the trigger's bucket, from this account.
+pub fn queue_policy(p: &Pipeline, s: &Stage, t: Target) -> Option<Value> {
+    let (trigger, q) = (s.trigger.as_ref()?, s.queue.as_ref()?);
+    let bucket = p.bucket_name(&trigger.bucket);
+    let sid = ids(&s.name);
+    Some(policy(vec![json!({
+        "Sid": "AllowS3Notifications",
+        "Effect": "Allow",
+        "Principal": { "Service": "s3.amazonaws.com" },
+        "Action": "sqs:SendMessage",
+        "Resource": t.att(&sid.queue, "Arn", |pl| pl.queue_arn(&q.name)),
+        "Condition": {
+            "ArnEquals": { "aws:SourceArn": s3_arn(t, &bucket, "") },
+            "StringEquals": { "aws:SourceAccount": t.account() },
+        },
+    })]))
+}
+
 /// A stage's queue, its DLQ, and the queue policy that lets S3 send its trigger's events.
 fn queues(p: &Pipeline, s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t: &mut Template) {
     t.add(
         sid.dlq.clone(),
-        Resource::new(
-            "AWS::SQS::Queue",
-            q.dlq_name.span,
-            with_tags(
-                p,
-                json!({
-                    "QueueName": q.dlq_name.value,
-                    "MessageRetentionPeriod": q.dlq_retention.secs(),
-                    "VisibilityTimeout": q.visibility_timeout.secs(),
-                    "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
-                    "DelaySeconds": 0,
-                    "MaximumMessageSize": 262_144,
-                    "SqsManagedSseEnabled": true,
-                    "RedriveAllowPolicy": {
-                        "redrivePermission": "byQueue",
-                        "sourceQueueArns": [queue_arn(&q.name)],
-                    },
-                }),
-            ),
-        )
-        .suppress("ES6000", DLQ_HAS_NO_DLQ)
-        .skip_checkov("CKV_AWS_27", SSE_SQS),
+        Resource::new("AWS::SQS::Queue", q.dlq_name.span, with_tags(p, queue_properties(&QueueSettings::dlq(q), "")))
+            .suppress("ES6000", DLQ_HAS_NO_DLQ)
+            .skip_checkov("CKV_AWS_27", SSE_SQS),
     );
     t.add(
         sid.queue.clone(),
         Resource::new(
             "AWS::SQS::Queue",
             q.name.span,
-            with_tags(
-                p,
-                json!({
-                    "QueueName": q.name.value,
-                    "VisibilityTimeout": q.visibility_timeout.secs(),
-                    "MessageRetentionPeriod": q.retention.secs(),
-                    "ReceiveMessageWaitTimeSeconds": q.receive_wait.secs(),
-                    "DelaySeconds": 0,
-                    "MaximumMessageSize": 262_144,
-                    "SqsManagedSseEnabled": true,
-                    "RedrivePolicy": {
-                        "deadLetterTargetArn": get_att(&sid.dlq, "Arn"),
-                        "maxReceiveCount": q.max_receive_count.value,
-                    },
-                }),
-            ),
+            with_tags(p, queue_properties(&QueueSettings::queue(q), &sid.dlq)),
         )
         .skip_checkov("CKV_AWS_27", SSE_SQS),
     );
-    if let Some(trigger) = &s.trigger {
-        let bucket = p.bucket_name(&trigger.bucket);
+    if let (Some(trigger), Some(document)) = (&s.trigger, queue_policy(p, s, Target::Template)) {
         t.add(
             sid.queue_policy.clone(),
             Resource::new(
                 "AWS::SQS::QueuePolicy",
                 trigger.span,
-                json!({
-                    "Queues": [r#ref(&sid.queue)],
-                    "PolicyDocument": policy(vec![json!({
-                        "Sid": "AllowS3Notifications",
-                        "Effect": "Allow",
-                        "Principal": { "Service": "s3.amazonaws.com" },
-                        "Action": "sqs:SendMessage",
-                        "Resource": get_att(&sid.queue, "Arn"),
-                        "Condition": {
-                            "ArnEquals": { "aws:SourceArn": s3_arn(&bucket, "") },
-                            "StringEquals": { "aws:SourceAccount": r#ref("AWS::AccountId") },
-                        },
-                    })]),
-                }),
+                json!({ "Queues": [r#ref(&sid.queue)], "PolicyDocument": document }),
             ),
         );
     }
@@ -689,7 +678,10 @@ fn function(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, sid: &I
                     "RoleName": f.role_name.value,
                     "Description": format!("pipewright: least privilege of stage {}", s.name.value),
                     "AssumeRolePolicyDocument": assume_role("lambda.amazonaws.com"),
-                    "Policies": [{ "PolicyName": "data-flow", "PolicyDocument": policy(stage_policy(p, s, sid)) }],
+                    "Policies": role_policies(p, s, Target::Template)
+                        .into_iter()
+                        .map(|(name, doc)| json!({ "PolicyName": name, "PolicyDocument": doc }))
+                        .collect::<Vec<_>>(),
                 }),
             ),
         ),
@@ -813,61 +805,29 @@ fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: 
 }
 
 fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
-    let Some(f) = &s.function else { return };
-    for alarm in &s.alarms {
-        let Threshold::Value(v) = alarm.threshold.value else {
-            continue;
-        };
-        let (namespace, metric, statistic) = alarm.kind.metric();
-        let (dim_name, dim_value, threshold, what) = match alarm.kind {
-            AlarmKind::QueueDepth => {
-                ("QueueName", get_att(&sid.queue, "QueueName"), v, format!("more than {v} messages wait in the queue"))
+    let spans = |name: &str| s.alarms.iter().find(|a| a.name == name).map(|a| a.threshold.span.or(s.name.span));
+    for alarm in desired::alarms(s) {
+        let dimension = match &alarm.dimension {
+            desired::Dimension::Queue(name) => {
+                let id =
+                    if s.queue.as_ref().is_some_and(|q| q.dlq_name.value == *name) { &sid.dlq } else { &sid.queue };
+                get_att(id, "QueueName")
             }
-            AlarmKind::QueueAge => {
-                ("QueueName", get_att(&sid.queue, "QueueName"), v, format!("the oldest message is older than {v}s"))
-            }
-            AlarmKind::DlqDepth => (
-                "QueueName",
-                get_att(&sid.dlq, "QueueName"),
-                v,
-                format!("more than {v} messages are in the dead-letter queue"),
-            ),
-            AlarmKind::Duration => (
-                "FunctionName",
-                r#ref(&sid.function),
-                // Milliseconds; saturating, as a threshold that large is at or above the timeout (PW401).
-                v.saturating_mul(1000),
-                format!("an invocation ran longer than {v}s of the {}s timeout", f.timeout.secs()),
-            ),
-            AlarmKind::Errors => {
-                ("FunctionName", r#ref(&sid.function), v, format!("more than {v} invocation errors in 5 minutes"))
-            }
-            AlarmKind::FailedRecords => (
-                // The dimension the stage library's metric carries (`AWS_LAMBDA_FUNCTION_NAME`).
-                pipewright_stage::FUNCTION_DIMENSION,
-                r#ref(&sid.function),
-                v,
-                format!(
-                    "more than {v} records failed in a minute (the batches' partial failures, which Errors does not count)"
-                ),
-            ),
-            AlarmKind::Throttles => {
-                ("FunctionName", r#ref(&sid.function), v, format!("more than {v} throttles in 5 minutes"))
-            }
+            desired::Dimension::Function(..) => r#ref(&sid.function),
         };
         let mut props = json!({
             "AlarmName": alarm.name,
-            "AlarmDescription": format!("{}: {what} (pipewright)", s.name.value),
-            "Namespace": namespace,
-            "MetricName": metric,
-            "Dimensions": [{ "Name": dim_name, "Value": dim_value }],
-            "Statistic": statistic,
-            "Period": alarm.kind.period(),
-            "EvaluationPeriods": 1,
-            "DatapointsToAlarm": 1,
-            "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanThreshold",
-            "TreatMissingData": "notBreaching",
+            "AlarmDescription": alarm.description,
+            "Namespace": alarm.namespace,
+            "MetricName": alarm.metric,
+            "Dimensions": [{ "Name": alarm.dimension.name(), "Value": dimension }],
+            "Statistic": alarm.statistic,
+            "Period": alarm.period,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints,
+            "Threshold": alarm.threshold,
+            "ComparisonOperator": alarm.comparison,
+            "TreatMissingData": alarm.treat_missing,
             "ActionsEnabled": true,
         });
         if p.alerts.is_some() {
@@ -876,7 +836,7 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
         }
         t.add(
             logical_id(&[&s.name, alarm.kind.key(), "Alarm"]),
-            Resource::new("AWS::CloudWatch::Alarm", alarm.threshold.span.or(s.name.span), props),
+            Resource::new("AWS::CloudWatch::Alarm", spans(&alarm.name).unwrap_or(s.name.span), props),
         );
     }
 }

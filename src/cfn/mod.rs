@@ -2,10 +2,13 @@
 //! that made it, so later steps (deploy hazards, drift) can point back at the spec.
 
 mod build;
+pub mod desired;
 pub mod files;
 pub mod fresh;
 
-pub use build::{ALERT_EMAIL, ARTIFACT_BUCKET, RUNTIME, artifact_key_param, template};
+pub use build::{
+    ALERT_EMAIL, ARTIFACT_BUCKET, RUNTIME, artifact_key_param, lifecycle_rules, queue_policy, role_policies, template,
+};
 
 use crate::spec::span::Span;
 use indexmap::IndexMap;

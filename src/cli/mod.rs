@@ -389,8 +389,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub stack: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = crate::drift::report::VerifyFormat::Human)]
-    pub format: crate::drift::report::VerifyFormat,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
     /// Treat "could not verify" as a failure (exit 1; JUnit failure, SARIF error).
     #[arg(long)]
     pub strict: bool,
@@ -409,10 +409,10 @@ pub struct GenerateArgs {
     pub check: bool,
 }
 
-/// The values of `--format` for diagnostics (the library's formats know nothing of clap).
+/// The values of `--format` for findings (the library's formats know nothing of clap).
 impl ValueEnum for Format {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Format::Human, Format::Json, Format::Sarif, Format::Github]
+        &[Format::Human, Format::Json, Format::Sarif, Format::Github, Format::Junit]
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
@@ -428,26 +428,8 @@ impl ValueEnum for Format {
             Format::Github => {
                 PossibleValue::new("github").help("GitHub Actions workflow commands (annotations on the pull request)")
             }
+            Format::Junit => PossibleValue::new("junit").help("JUnit XML: a test case per check (verify: per aspect)"),
         })
-    }
-}
-
-/// The values of `verify --format`.
-#[cfg(feature = "aws")]
-impl ValueEnum for crate::drift::report::VerifyFormat {
-    fn value_variants<'a>() -> &'a [Self] {
-        use crate::drift::report::VerifyFormat as F;
-        &[F::Human, F::Json, F::Sarif, F::Junit]
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        use crate::drift::report::VerifyFormat as F;
-        Some(clap::builder::PossibleValue::new(match self {
-            F::Human => "human",
-            F::Json => "json",
-            F::Sarif => "sarif",
-            F::Junit => "junit",
-        }))
     }
 }
 

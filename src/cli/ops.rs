@@ -146,7 +146,7 @@ pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         ops::status::status(&readers, &pipeline, &spec, stage, args.since.secs(), account.as_deref()).await
     });
     if args.format == OpsFormat::Json {
-        json_out(out, &serde_json::to_value(&report).unwrap_or_default())?;
+        json_out(out, &report.to_json(&spec))?;
     } else {
         let paint = |level: Level| {
             let text = level.as_str().to_uppercase();
@@ -179,7 +179,7 @@ pub fn status(args: &StatusArgs, color: bool, out: &mut dyn Write, err: &mut dyn
                 }
             }
             for f in &s.findings {
-                writeln!(out, "  ! {}: {}", f.level.as_str(), f.text)?;
+                writeln!(out, "  ! {} [{}]: {}", Level::of(f.severity).as_str(), f.code, f.message)?;
                 if let Some(h) = &f.hint {
                     writeln!(out, "    -> {h}")?;
                 }

@@ -3,6 +3,7 @@
 use super::VerifyArgs;
 use crate::Exit;
 use crate::drift::report::{Summary, render};
+use crate::report::render::Subject;
 use std::io::Write;
 
 pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
@@ -18,11 +19,12 @@ pub fn run(args: &VerifyArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wr
     let result = super::runtime()?.block_on(async {
         let aws = crate::aws::Aws::connect(&settings).await;
         let readers = aws.readers();
-        crate::verify::verify(&aws, &readers, pipeline, &stack, &source.recorded).await
+        crate::verify::verify(&aws, &readers, pipeline, &stack).await
     });
     match result {
         Ok(aspects) => {
-            write!(out, "{}", render(args.format, &aspects, &path, &stack, args.strict))?;
+            let subject = Subject { path: &path, text: &source.text };
+            write!(out, "{}", render(args.format, &aspects, &subject, &stack, args.strict, color))?;
             let summary = Summary::of(&aspects);
             writeln!(err, "{} in {:.2}s", summary.line(), started.elapsed().as_secs_f64())?;
             Ok(Exit::of_verification(summary.drifted, summary.unverifiable, args.strict))

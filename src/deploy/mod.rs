@@ -366,7 +366,13 @@ pub async fn deploy(
     };
 
     let old_template = deployed.as_deref().and_then(|t| serde_saphyr::from_str::<Value>(t).ok());
-    let found = hazards(&changes, old_template.as_ref(), &template.to_value());
+    let mut found = hazards(&changes, old_template.as_ref(), &template.to_value());
+    // A hazard points at the spec node that made the resource, when the new template still has it.
+    for h in &mut found {
+        if let Some(r) = h.resource.as_ref().and_then(|r| template.resources.get(&r.name)) {
+            h.span = r.origin;
+        }
+    }
     let plan = Plan { stack: &stack, create, id: &id, changes: &changes, hazards: &found, template: &template };
     show_plan(&plan, opts.json, spec_path, out)?;
 
@@ -439,7 +445,7 @@ fn show_plan(plan: &Plan, json: bool, spec_path: &str, out: &mut dyn Write) -> R
                 json!({ "logical_id": c.logical_id, "type": c.resource_type, "action": c.action,
                         "properties": c.properties, "spec_line": origin })
             }).collect::<Vec<_>>(),
-            "hazards": found,
+            "hazards": found.iter().map(|h| crate::report::render::json_item(&crate::report::render::Subject { path: spec_path, text: "" }, h)).collect::<Vec<_>>(),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc).unwrap_or_default())?;
     } else {
@@ -564,7 +570,9 @@ pub fn render_plan(
     if !hazards.is_empty() {
         s.push_str(&format!("{} pipeline hazard(s):\n", hazards.len()));
         for h in hazards {
-            s.push_str(&format!("  ! [{}] {}\n", h.code, h.message));
+            let name = crate::report::codes::find(h.code).map_or("", |c| c.name);
+            let at = if h.span.is_known() { format!("  {spec_path}:{}", h.span.line) } else { String::new() };
+            s.push_str(&format!("  ! [{} {name}] {}{at}\n", h.code, h.message));
         }
     }
     s

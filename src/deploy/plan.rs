@@ -1,16 +1,16 @@
 //! A change set as a readable plan, and the pipeline hazards in it: pure, no I/O.
 
 pub use crate::aws::cfn::{Change, ChangeAction, StackEvent};
-use serde::Serialize;
+use crate::report::span::Span;
+use crate::report::{Diagnostic, Resource};
 use serde_json::Value;
 
-/// A change that breaks or weakens the pipeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hazard {
-    /// Stable code (`queue-replaced`, ...).
-    pub code: &'static str,
-    pub logical_id: String,
-    pub message: String,
+/// A change that breaks or weakens the pipeline: a finding (Hnnn) about the resource it changes, by
+/// logical id.
+pub type Hazard = Diagnostic;
+
+fn hazard(code: &'static str, kind: &str, id: &str, message: String) -> Hazard {
+    Diagnostic::about(code, Resource::new(id, kind), Span::default(), message)
 }
 
 fn resources(t: &Value) -> Option<&serde_json::Map<String, Value>> {
@@ -76,56 +76,32 @@ pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Haza
         match (c.resource_type.as_str(), c.action) {
             ("AWS::SQS::Queue", _) if replaced(c) => {
                 let maps = mappings_of(new, Some(id), None);
-                out.push(Hazard {
-                    code: "queue-replaced",
-                    logical_id: id.to_string(),
-                    message: format!(
+                out.push(hazard("H101", "AWS::SQS::Queue", id, format!(
                         "queue `{id}` is replaced: the old queue is deleted with every message in it{}",
                         if maps.is_empty() {
                             String::new()
                         } else {
                             format!(", and event source mapping {} is re-created", list(&maps))
                         }
-                    ),
-                });
+                    )));
             }
             ("AWS::Lambda::Function", _) if replaced(c) => {
                 let maps = mappings_of(new, None, Some(id));
                 if !maps.is_empty() {
-                    out.push(Hazard {
-                        code: "function-replaced",
-                        logical_id: id.to_string(),
-                        message: format!(
+                    out.push(hazard("H102", "AWS::Lambda::Function", id, format!(
                             "function `{id}` is replaced: event source mapping {} is re-created and the queue is not consumed meanwhile",
                             list(&maps)
-                        ),
-                    });
+                        )));
                 }
             }
-            ("AWS::S3Tables::Table", _) if replaced(c) => out.push(Hazard {
-                code: "table-replaced",
-                logical_id: id.to_string(),
-                message: format!(
+            ("AWS::S3Tables::Table", _) if replaced(c) => out.push(hazard("H103", "AWS::S3Tables::Table", id, format!(
                     "table `{id}` is replaced (its Iceberg metadata, the schema or the partitioning, changed): CloudFormation creates the new table before it lets go of the old one, whose name it keeps and whose data it retains, so the update fails; change a deployed table's schema or partitioning with an Iceberg client, or drop the table first"
-                ),
-            }),
-            ("AWS::Lambda::EventSourceMapping", ChangeAction::Remove) => out.push(Hazard {
-                code: "mapping-removed",
-                logical_id: id.to_string(),
-                message: format!("event source mapping `{id}` is removed: its queue is no longer consumed"),
-            }),
-            ("AWS::SQS::Queue", ChangeAction::Remove) if old.is_some_and(|o| is_dlq(o, id)) => out.push(Hazard {
-                code: "dlq-removed",
-                logical_id: id.to_string(),
-                message: format!(
+                ))),
+            ("AWS::Lambda::EventSourceMapping", ChangeAction::Remove) => out.push(hazard("H104", "AWS::Lambda::EventSourceMapping", id, format!("event source mapping `{id}` is removed: its queue is no longer consumed"))),
+            ("AWS::SQS::Queue", ChangeAction::Remove) if old.is_some_and(|o| is_dlq(o, id)) => out.push(hazard("H105", "AWS::SQS::Queue", id, format!(
                     "dead-letter queue `{id}` is removed with its dead letters; failed messages will be dropped"
-                ),
-            }),
-            ("AWS::CloudWatch::Alarm", ChangeAction::Remove) => out.push(Hazard {
-                code: "alarm-removed",
-                logical_id: id.to_string(),
-                message: format!("alarm `{id}` is removed: what it watched goes unnoticed"),
-            }),
+                ))),
+            ("AWS::CloudWatch::Alarm", ChangeAction::Remove) => out.push(hazard("H106", "AWS::CloudWatch::Alarm", id, format!("alarm `{id}` is removed: what it watched goes unnoticed"))),
             ("AWS::S3::Bucket", action) => {
                 if let Some(old) = old {
                     dropped_notifications(id, action, old, new, &mut out);
@@ -146,14 +122,15 @@ fn dropped_notifications(id: &str, action: ChangeAction, old: &Value, new: &Valu
     let after = if action == ChangeAction::Remove { Vec::new() } else { notifications(new, id) };
     for (what, cfg) in &before {
         if !after.iter().any(|(_, c)| c == cfg) {
-            out.push(Hazard {
-                code: "notification-dropped",
-                logical_id: id.to_string(),
-                message: format!(
+            out.push(hazard(
+                "H107",
+                "AWS::S3::Bucket",
+                id,
+                format!(
                     "bucket `{id}` drops its notification `{what}`{}",
                     if after.iter().any(|(w, _)| w == what) { " (its filter changes)" } else { "" }
                 ),
-            });
+            ));
         }
     }
 }
@@ -164,13 +141,9 @@ fn visibility_below_timeout(id: &str, old: Option<&Value>, new: &Value) -> Optio
     let old_vis =
         old.and_then(resources).and_then(|r| r.get(id)).and_then(|r| r["Properties"]["VisibilityTimeout"].as_u64());
     let (n, o, timeout) = (new_vis?, old_vis?, consumer_timeout(new, id)?);
-    (n < o && n < timeout).then(|| Hazard {
-        code: "visibility-below-timeout",
-        logical_id: id.to_string(),
-        message: format!(
+    (n < o && n < timeout).then(|| hazard("H108", "AWS::SQS::Queue", id, format!(
             "queue `{id}`'s visibility timeout shrinks from {o}s to {n}s, below its function's {timeout}s timeout: messages will be processed twice"
-        ),
-    })
+        )))
 }
 
 fn list(ids: &[&str]) -> String {
@@ -181,6 +154,11 @@ fn list(ids: &[&str]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A hazard's name in the code registry.
+    fn name(h: &Hazard) -> &'static str {
+        crate::report::codes::find(h.code).map_or("", |c| c.name)
+    }
 
     fn template(vis: u64, with_notification: bool) -> Value {
         let mut bucket = json!({ "Type": "AWS::S3::Bucket", "Properties": { "BucketName": "b" } });
@@ -217,11 +195,11 @@ mod tests {
             change("F", "AWS::Lambda::Function", ChangeAction::Replace),
             change("M", "AWS::Lambda::EventSourceMapping", ChangeAction::Remove),
         ];
-        let codes: Vec<&str> = hazards(&changes, Some(&old), &new).iter().map(|h| h.code).collect();
+        let codes: Vec<&str> = hazards(&changes, Some(&old), &new).iter().map(name).collect();
         assert_eq!(
             codes,
             [
-                "visibility-below-timeout",
+                "visibility-shrinks-below-timeout",
                 "notification-dropped",
                 "dlq-removed",
                 "alarm-removed",
@@ -235,7 +213,7 @@ mod tests {
     fn a_table_replaced_is_a_hazard() {
         let t = template(1805, true);
         let h = hazards(&[change("GoldTable", "AWS::S3Tables::Table", ChangeAction::Replace)], Some(&t), &t);
-        assert_eq!(h.iter().map(|h| h.code).collect::<Vec<_>>(), ["table-replaced"]);
+        assert_eq!(h.iter().map(name).collect::<Vec<_>>(), ["table-replaced"]);
         assert!(h[0].message.contains("with an Iceberg client"), "{}", h[0].message);
         assert!(hazards(&[change("GoldTable", "AWS::S3Tables::Table", ChangeAction::Modify)], Some(&t), &t).is_empty());
     }

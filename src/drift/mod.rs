@@ -2,13 +2,17 @@
 //! aspect. Every difference is a finding with a stable code, expected vs actual (a unified diff for
 //! documents), the spec line that declared it, and a hint from the original runbook.
 
+pub mod live;
 pub mod policy;
 pub mod report;
 
-use crate::aws::live::{
-    LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSubscription, QueueNotification, TablesState,
-};
+use crate::cfn::desired::{AlarmSettings, QueueSettings};
+use crate::report::{Diagnostic, Resource, Severity};
 use crate::spec::Span;
+use live::{
+    Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription, PublicAccessBlock,
+    QueueNotification, TablesState,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -24,9 +28,19 @@ pub struct Aspect {
     pub aspect: &'static str,
     /// The spec node that declared it.
     pub span: Span,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Diagnostic>,
     /// Why it could not be verified (AWS error code and message), when it could not.
     pub unverifiable: Option<String>,
+}
+
+/// What verifying an aspect found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Clean,
+    Drift,
+    /// It could not be read: unknown, never clean.
+    Unverifiable,
 }
 
 impl Aspect {
@@ -34,31 +48,32 @@ impl Aspect {
         Aspect { resource: resource.into(), resource_type, aspect, span, findings: Vec::new(), unverifiable: None }
     }
 
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> Status {
         if self.unverifiable.is_some() {
-            "unverifiable"
+            Status::Unverifiable
         } else if self.findings.is_empty() {
-            "clean"
+            Status::Clean
         } else {
-            "drift"
+            Status::Drift
         }
     }
 
-    fn drift(
+    /// The finding `code` about this aspect.
+    fn finding(&self, code: &'static str, message: impl Into<String>) -> Diagnostic {
+        let resource = Resource::new(self.resource.clone(), self.resource_type).aspect(self.aspect);
+        Diagnostic::about(code, resource, self.span, message)
+    }
+
+    /// Records a difference: `expected` by the spec, `actual` live.
+    pub fn drift(
         &mut self,
         code: &'static str,
         message: impl Into<String>,
         expected: impl ToString,
         actual: impl ToString,
     ) {
-        self.findings.push(Finding {
-            code,
-            message: message.into(),
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-            diff: None,
-            hint: hint(code),
-        });
+        let d = self.finding(code, message).compared(expected, actual, None);
+        self.findings.push(d);
     }
 
     fn drift_doc(&mut self, code: &'static str, message: impl Into<String>, expected: &Value, actual: &Value) {
@@ -66,14 +81,25 @@ impl Aspect {
         let e = serde_json::to_string_pretty(&sorted(expected)).unwrap_or_default() + "\n";
         let a = serde_json::to_string_pretty(&sorted(actual)).unwrap_or_default() + "\n";
         let diff = similar::TextDiff::from_lines(&e, &a).unified_diff().header("expected", "live").to_string();
-        self.findings.push(Finding {
-            code,
-            message: message.into(),
-            expected: e,
-            actual: a,
-            diff: Some(diff),
-            hint: hint(code),
-        });
+        let d = self.finding(code, message).compared(e, a, Some(diff));
+        self.findings.push(d);
+    }
+
+    /// The aspect could not be read: why (the AWS operation, error code and message).
+    pub fn unverifiable(&mut self, why: impl Into<String>) {
+        self.unverifiable = Some(why.into());
+    }
+
+    /// What verifying this aspect found, as findings: its drift, or that it could not be verified
+    /// (`D000`, an error with `strict`).
+    pub fn diagnostics(&self, strict: bool) -> Vec<Diagnostic> {
+        match &self.unverifiable {
+            Some(why) => {
+                let d = self.finding("D000", format!("could not verify: {why}"));
+                vec![if strict { d.with_severity(Severity::Error) } else { d }]
+            }
+            None => self.findings.clone(),
+        }
     }
 
     /// Compares one setting.
@@ -97,158 +123,13 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-/// One difference between the spec and live AWS.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub code: &'static str,
-    pub message: String,
-    pub expected: String,
-    pub actual: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-    pub hint: &'static str,
-}
-
-/// Drift codes and the runbook's knowledge of each.
-pub const CODES: &[(&str, &str, &str)] = &[
-    (
-        "D101",
-        "missing-resource",
-        "the resource does not exist. Never deployed: run `pipewright deploy`. Deleted outside CloudFormation: the stack still lists it, so a deploy sees no change; re-create it with the name and settings the spec gives (verify then checks them), or let CloudFormation re-create it by deploying the spec once without the resource's stage and once with it",
-    ),
-    (
-        "D102",
-        "notification",
-        "runbook \"Silver/Gold Processing Not Triggered\": the bucket's S3 event filters must match the written keys, or the stage never runs; CloudFormation does not see this change: undo it (the expected value is above)",
-    ),
-    (
-        "D103",
-        "unmanaged-notification",
-        "an event destination on our bucket that the spec does not declare: it may consume or duplicate events; remove it or declare it",
-    ),
-    (
-        "D104",
-        "bucket-setting",
-        "encryption, versioning, public access and lifecycle protect the data; CloudFormation does not see this change: undo it (the expected value is above)",
-    ),
-    ("D105", "bucket-policy", "the TLS-only bucket policy was changed or removed"),
-    (
-        "D106",
-        "artifact-bucket-owner",
-        "S3 does not confirm that this account owns the artifact bucket the stack's functions load their code from: another account's bucket could serve them other code; deploy with `--artifact-bucket` naming a bucket of this account",
-    ),
-    (
-        "D201",
-        "queue-setting",
-        "runbook \"High SQS Queue Depths\": queue settings drive retries and the DLQ; CloudFormation does not see this change: undo it (the expected value is above)",
-    ),
-    (
-        "D202",
-        "visibility-below-live-timeout",
-        "runbook \"verify visibility timeout matches Lambda timeout\": the live visibility timeout is below the live function timeout, so messages are processed twice; raise it to 6 x timeout + batching window",
-    ),
-    (
-        "D203",
-        "redrive",
-        "runbook \"Messages in Dead Letter Queues\": without the redrive policy failing messages are retried forever or dropped",
-    ),
-    ("D204", "dlq-retention", "the DLQ must keep messages longer than the source queue, or dead letters expire early"),
-    (
-        "D205",
-        "queue-policy",
-        "runbook \"Check SQS queue policy allows S3 to send messages\": S3 must be allowed to send from our bucket and account, and nothing broader",
-    ),
-    (
-        "D301",
-        "mapping",
-        "runbook \"Verify Lambda event source mapping is active\": without an enabled mapping the queue fills and nothing runs",
-    ),
-    (
-        "D302",
-        "mapping-disabled",
-        "runbook \"Verify Lambda event source mapping is active\": the mapping is not Enabled, so the stage does not consume its queue; enable it (`aws lambda update-event-source-mapping --enabled`)",
-    ),
-    (
-        "D303",
-        "unmanaged-mapping",
-        "an event source mapping the spec does not declare reads our queue or invokes our function",
-    ),
-    (
-        "D401",
-        "function-setting",
-        "runbook \"Lambda Function Errors\" (timeouts, memory): the function's live settings differ from the spec",
-    ),
-    (
-        "D402",
-        "function-env",
-        "the function's environment (the contract with its stage crate) differs: the stage reads the wrong buckets or fails at start",
-    ),
-    (
-        "D403",
-        "role-policy",
-        "runbook \"Permission Errors\": the role's permissions differ from the least privilege the data flow needs",
-    ),
-    ("D501", "alarm", "runbook \"CloudWatch Alarms\": an alarm is missing or changed, so a failure goes unnoticed"),
-    (
-        "D502",
-        "log-group",
-        "the function's log group or its retention differs (the old stack read log groups nobody wrote)",
-    ),
-    (
-        "D503",
-        "alert-subscriptions",
-        "the alert topic has no confirmed subscription, so the alarms notify nobody: confirm the subscription (AWS e-mails a link to the address) or subscribe someone",
-    ),
-    ("D601", "schedule", "runbook \"Bronze Ingestion Not Running\": the schedule is missing, disabled or changed"),
-    ("D701", "tables", "the S3 Tables bucket, namespace or a table is missing: gold analytics cannot commit"),
-    (
-        "D702",
-        "table-partitioning",
-        "a table's partition spec differs from the spec's `partition:` columns: a commit of one date rewrites more than that date's files and readers cannot prune; the spec's partitioning applies to a new table (changing it replaces the table: `pipewright deploy` shows the hazard)",
-    ),
-];
-
-fn hint(code: &str) -> &'static str {
-    CODES.iter().find(|(c, _, _)| *c == code).map(|(_, _, h)| *h).unwrap_or("")
-}
-
-/// Names and ARNs of the account the stack lives in.
-#[derive(Debug, Clone)]
-pub struct Place {
-    pub partition: String,
-    pub region: String,
-    pub account: String,
-}
-
-impl Place {
-    pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:{}:sqs:{}:{}:{name}", self.partition, self.region, self.account)
-    }
-    pub fn function_arn(&self, name: &str) -> String {
-        format!("arn:{}:lambda:{}:{}:function:{name}", self.partition, self.region, self.account)
-    }
-    pub fn topic_arn(&self, name: &str) -> String {
-        format!("arn:{}:sns:{}:{}:{name}", self.partition, self.region, self.account)
-    }
-    pub fn bucket_arn(&self, name: &str) -> String {
-        format!("arn:{}:s3:::{name}", self.partition)
-    }
-    pub fn log_group_arn(&self, name: &str) -> String {
-        format!("arn:{}:logs:{}:{}:log-group:{name}:*", self.partition, self.region, self.account)
-    }
-    /// Resolves `${AWS::Partition}`, `${AWS::Region}`, `${AWS::AccountId}` in a `Fn::Sub` string.
-    pub fn sub(&self, text: &str) -> String {
-        text.replace("${AWS::Partition}", &self.partition)
-            .replace("${AWS::Region}", &self.region)
-            .replace("${AWS::AccountId}", &self.account)
-    }
-}
+pub use crate::cfn::desired::Place;
 
 /// Expected notifications of a bucket.
 pub fn notifications(
     aspect: &mut Aspect,
     expected: &[QueueNotification],
-    live: &crate::aws::live::Notifications,
+    live: &live::Notifications,
     our_queues: &[String],
 ) {
     for e in expected {
@@ -283,10 +164,10 @@ pub fn notifications(
 }
 
 /// Default encryption: SSE-S3 (AES256).
-pub fn bucket_encryption(aspect: &mut Aspect, live: Option<&(String, bool)>) {
+pub fn bucket_encryption(aspect: &mut Aspect, live: Option<&Encryption>) {
     match live {
-        Some((alg, _)) if alg == "AES256" => {}
-        Some((alg, _)) => aspect.drift("D104", format!("default encryption is {alg}"), "AES256", alg),
+        Some(e) if e.algorithm == "AES256" => {}
+        Some(e) => aspect.drift("D104", format!("default encryption is {}", e.algorithm), "AES256", &e.algorithm),
         None => aspect.drift("D104", "default encryption is off", "AES256", "none"),
     }
 }
@@ -296,16 +177,24 @@ pub fn bucket_versioning(aspect: &mut Aspect, expected: &str, live: &str) {
 }
 
 /// All four public-access blocks on.
-pub fn public_access_block(aspect: &mut Aspect, live: Option<[bool; 4]>) {
+pub fn public_access_block(aspect: &mut Aspect, live: Option<PublicAccessBlock>) {
+    const ALL_ON: &str = "BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets";
     match live {
-        Some([true, true, true, true]) => {}
-        Some(flags) => aspect.drift(
-            "D104",
-            "not every public-access block is on",
-            "[true, true, true, true]",
-            format!("{flags:?}"),
-        ),
-        None => aspect.drift("D104", "the public-access block is removed", "[true, true, true, true]", "none"),
+        Some(b) if b.all_on() => {}
+        Some(b) => {
+            let on: Vec<&str> = [
+                ("BlockPublicAcls", b.block_public_acls),
+                ("IgnorePublicAcls", b.ignore_public_acls),
+                ("BlockPublicPolicy", b.block_public_policy),
+                ("RestrictPublicBuckets", b.restrict_public_buckets),
+            ]
+            .into_iter()
+            .filter_map(|(name, set)| set.then_some(name))
+            .collect();
+            let on = if on.is_empty() { "none".to_string() } else { on.join(", ") };
+            aspect.drift("D104", "not every public-access block is on", ALL_ON, on)
+        }
+        None => aspect.drift("D104", "the public-access block is removed", ALL_ON, "none"),
     }
 }
 
@@ -341,37 +230,6 @@ pub fn bucket_policy(aspect: &mut Aspect, bucket_arn: &str, live: Option<&Value>
     }
 }
 
-/// Expected queue settings.
-pub struct QueueWant {
-    pub visibility: u64,
-    pub retention: u64,
-    pub receive_wait: u64,
-    pub delay: u64,
-    pub max_message_size: u64,
-    pub dlq_arn: Option<String>,
-    pub max_receive_count: Option<u64>,
-    /// Which queues may use this one as their DLQ (`redrivePermission`, `sourceQueueArns`).
-    pub redrive_allow: Option<Value>,
-}
-
-impl QueueWant {
-    /// From the queue's properties in the generated template, intrinsics resolved.
-    pub fn from_properties(props: &Value) -> QueueWant {
-        let num = |k: &str| props[k].as_u64().unwrap_or_default();
-        let redrive = &props["RedrivePolicy"];
-        QueueWant {
-            visibility: num("VisibilityTimeout"),
-            retention: num("MessageRetentionPeriod"),
-            receive_wait: num("ReceiveMessageWaitTimeSeconds"),
-            delay: num("DelaySeconds"),
-            max_message_size: num("MaximumMessageSize"),
-            dlq_arn: redrive["deadLetterTargetArn"].as_str().map(str::to_string),
-            max_receive_count: redrive["maxReceiveCount"].as_u64(),
-            redrive_allow: props.get("RedriveAllowPolicy").cloned(),
-        }
-    }
-}
-
 /// A redrive allow policy as a comparable value: the permission and the sorted source queues.
 fn redrive_allow(v: &Value) -> (String, Vec<String>) {
     let permission = v["redrivePermission"].as_str().unwrap_or("allowAll").to_string();
@@ -384,7 +242,8 @@ fn redrive_allow(v: &Value) -> (String, Vec<String>) {
 /// A queue's attributes, and the relations with the live function timeout and the live DLQ.
 pub fn queue(
     aspect: &mut Aspect,
-    want: &QueueWant,
+    want: &QueueSettings,
+    place: &Place,
     live: &BTreeMap<String, String>,
     live_timeout: Option<i32>,
     live_dlq_retention: Option<u64>,
@@ -395,12 +254,13 @@ pub fn queue(
     aspect.setting("D201", "ReceiveMessageWaitTimeSeconds", want.receive_wait, num("ReceiveMessageWaitTimeSeconds"));
     aspect.setting("D201", "DelaySeconds", want.delay, num("DelaySeconds"));
     aspect.setting("D201", "MaximumMessageSize", want.max_message_size, num("MaximumMessageSize"));
-    if let Some(allow) = &want.redrive_allow {
+    if let Some(source) = &want.redrive_allow_from {
+        let allow = serde_json::json!({ "redrivePermission": "byQueue", "sourceQueueArns": [place.queue_arn(source)] });
         let live_allow: Value = live
             .get("RedriveAllowPolicy")
             .and_then(|r| serde_json::from_str(r).ok())
             .unwrap_or_else(|| serde_json::json!({ "redrivePermission": "allowAll" }));
-        let (want_allow, have_allow) = (redrive_allow(allow), redrive_allow(&live_allow));
+        let (want_allow, have_allow) = (redrive_allow(&allow), redrive_allow(&live_allow));
         if want_allow != have_allow {
             let show =
                 |(p, s): &(String, Vec<String>)| if s.is_empty() { p.clone() } else { format!("{p} {}", s.join(", ")) };
@@ -417,18 +277,17 @@ pub fn queue(
     if !sse {
         aspect.drift("D201", "server-side encryption is off", "SqsManagedSseEnabled true", "false");
     }
-    if let Some(dlq) = &want.dlq_arn {
+    if let Some((dlq, want_count)) = &want.redrive {
+        let dlq = place.queue_arn(dlq);
         let redrive: Option<Value> = live.get("RedrivePolicy").and_then(|r| serde_json::from_str(r).ok());
         let target = redrive.as_ref().and_then(|r| r["deadLetterTargetArn"].as_str()).unwrap_or("none").to_string();
         let count = redrive
             .as_ref()
             .and_then(|r| r["maxReceiveCount"].as_u64().or_else(|| r["maxReceiveCount"].as_str()?.parse().ok()));
-        if target != *dlq {
+        if target != dlq {
             aspect.drift("D203", "the redrive policy does not target the DLQ", dlq, target);
         }
-        if let Some(want_count) = want.max_receive_count
-            && count != Some(want_count)
-        {
+        if count != Some(*want_count) {
             aspect.drift(
                 "D203",
                 "maxReceiveCount differs",
@@ -586,67 +445,27 @@ pub fn role(aspect: &mut Aspect, expected: &BTreeMap<String, Value>, live: &Live
     }
 }
 
-/// Expected alarm.
-pub struct AlarmWant {
-    pub namespace: String,
-    pub metric: String,
-    pub dimension: (String, String),
-    pub threshold: f64,
-    pub statistic: String,
-    pub period: i32,
-    pub evaluation_periods: i32,
-    pub datapoints: i32,
-    pub comparison: String,
-    pub treat_missing: String,
-    pub actions_enabled: bool,
-    /// The alert topic, notified on alarm and on recovery.
-    pub action: Option<String>,
-}
-
-impl AlarmWant {
-    /// From the alarm's properties in the generated template, intrinsics resolved.
-    pub fn from_properties(props: &Value) -> AlarmWant {
-        let text = |k: &str| props[k].as_str().unwrap_or_default().to_string();
-        let int = |k: &str| props[k].as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or_default();
-        let dimension = &props["Dimensions"][0];
-        AlarmWant {
-            namespace: text("Namespace"),
-            metric: text("MetricName"),
-            dimension: (
-                dimension["Name"].as_str().unwrap_or_default().to_string(),
-                dimension["Value"].as_str().unwrap_or_default().to_string(),
-            ),
-            threshold: props["Threshold"].as_f64().unwrap_or_default(),
-            statistic: text("Statistic"),
-            period: int("Period"),
-            evaluation_periods: int("EvaluationPeriods"),
-            datapoints: int("DatapointsToAlarm"),
-            comparison: text("ComparisonOperator"),
-            treat_missing: text("TreatMissingData"),
-            actions_enabled: props["ActionsEnabled"].as_bool().unwrap_or(true),
-            action: props["AlarmActions"][0].as_str().map(str::to_string),
-        }
-    }
-}
-
-pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
+/// An alarm's settings against the spec's; `topic` is the alert topic's ARN, which it notifies on alarm
+/// and on recovery.
+pub fn alarm(aspect: &mut Aspect, want: &AlarmSettings, topic: Option<&str>, live: Option<&LiveAlarm>) {
     let Some(live) = live else {
         aspect.drift("D101", "the alarm does not exist", "present", "missing");
         return;
     };
-    aspect.setting("D501", "Namespace", &want.namespace, &live.namespace);
-    aspect.setting("D501", "MetricName", &want.metric, &live.metric);
-    aspect.setting("D501", "Threshold", want.threshold, live.threshold);
-    aspect.setting("D501", "Statistic", &want.statistic, &live.statistic);
-    aspect.setting("D501", "Period", want.period, live.period);
-    aspect.setting("D501", "EvaluationPeriods", want.evaluation_periods, live.evaluation_periods);
+    aspect.setting("D501", "Namespace", want.namespace, live.namespace.as_str());
+    aspect.setting("D501", "MetricName", want.metric, live.metric.as_str());
+    aspect.setting("D501", "Threshold", want.threshold as f64, live.threshold);
+    aspect.setting("D501", "Statistic", want.statistic, live.statistic.as_str());
+    aspect.setting("D501", "Period", i64::from(want.period), i64::from(live.period));
+    aspect.setting("D501", "EvaluationPeriods", i64::from(want.evaluation_periods), i64::from(live.evaluation_periods));
     // CloudWatch leaves DatapointsToAlarm unset when it equals EvaluationPeriods.
-    aspect.setting("D501", "DatapointsToAlarm", want.datapoints, live.datapoints.unwrap_or(live.evaluation_periods));
-    aspect.setting("D501", "ComparisonOperator", &want.comparison, &live.comparison);
+    let datapoints = live.datapoints.unwrap_or(live.evaluation_periods);
+    aspect.setting("D501", "DatapointsToAlarm", i64::from(want.datapoints), i64::from(datapoints));
+    aspect.setting("D501", "ComparisonOperator", want.comparison, live.comparison.as_str());
     // Unset, CloudWatch treats missing data as `missing`.
     let treat_missing = live.treat_missing.as_deref().unwrap_or("missing");
-    aspect.setting("D501", "TreatMissingData", want.treat_missing.as_str(), treat_missing);
-    if want.actions_enabled && !live.actions_enabled {
+    aspect.setting("D501", "TreatMissingData", want.treat_missing, treat_missing);
+    if !live.actions_enabled {
         aspect.drift(
             "D501",
             "the alarm's actions are disabled: it changes state and notifies nobody",
@@ -654,23 +473,24 @@ pub fn alarm(aspect: &mut Aspect, want: &AlarmWant, live: Option<&LiveAlarm>) {
             "ActionsEnabled false",
         );
     }
-    if !live.dimensions.contains(&want.dimension) {
+    let dimension = (want.dimension.name().to_string(), want.dimension.value().to_string());
+    if !live.dimensions.contains(&dimension) {
         aspect.drift(
             "D501",
             "the alarm watches another resource",
-            format!("{}={}", want.dimension.0, want.dimension.1),
+            format!("{}={}", dimension.0, dimension.1),
             format!("{:?}", live.dimensions),
         );
     }
-    if let Some(topic) = &want.action {
-        if !live.actions.contains(topic) {
-            aspect.drift("D501", "the alarm does not notify the alert topic", topic, format!("{:?}", live.actions))
+    if let Some(topic) = topic.map(str::to_string) {
+        if !live.actions.contains(&topic) {
+            aspect.drift("D501", "the alarm does not notify the alert topic", &topic, format!("{:?}", live.actions))
         }
-        if !live.ok_actions.contains(topic) {
+        if !live.ok_actions.contains(&topic) {
             aspect.drift(
                 "D501",
                 "the alarm does not notify the alert topic when it recovers",
-                topic,
+                &topic,
                 format!("{:?}", live.ok_actions),
             )
         }
@@ -718,14 +538,16 @@ pub fn log_group(aspect: &mut Aspect, retention: i32, live: Option<Option<i32>>)
     }
 }
 
-pub fn schedule(aspect: &mut Aspect, want: &[String; 4], live: Option<&[String; 4]>) {
+pub fn schedule(aspect: &mut Aspect, want: &LiveSchedule, live: Option<&LiveSchedule>) {
     let Some(live) = live else {
         aspect.drift("D101", "the schedule does not exist", "present", "missing");
         return;
     };
-    for (i, what) in ["ScheduleExpression", "ScheduleExpressionTimezone", "State", "Target"].iter().enumerate() {
-        aspect.setting("D601", what, want[i].clone(), live[i].clone());
-    }
+    let state = |enabled| if enabled { "ENABLED" } else { "DISABLED" };
+    aspect.setting("D601", "ScheduleExpression", want.expression.as_str(), live.expression.as_str());
+    aspect.setting("D601", "ScheduleExpressionTimezone", want.timezone.as_str(), live.timezone.as_str());
+    aspect.setting("D601", "State", state(want.enabled), state(live.enabled));
+    aspect.setting("D601", "Target", want.target_arn.as_str(), live.target_arn.as_str());
 }
 
 pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {
@@ -762,79 +584,4 @@ pub fn table_partitioning(aspect: &mut Aspect, want: &[(String, String)], live: 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_table_partitioned_otherwise_than_the_spec_says_is_drift() {
-        let fields = |f: &[(&str, &str)]| f.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect::<Vec<_>>();
-        let judge = |want: &[(String, String)], live: Option<&[(String, String)]>| {
-            let mut a = Aspect::new("ns.t", "AWS::S3Tables::Table", "table-partitioning", Span::UNKNOWN);
-            table_partitioning(&mut a, want, live);
-            a.findings.into_iter().map(|f| (f.code, f.message)).collect::<Vec<_>>()
-        };
-        let day = fields(&[("game_date", "day")]);
-        assert!(judge(&day, Some(&day)).is_empty());
-        let found = judge(&day, Some(&[]));
-        assert_eq!(
-            found,
-            vec![("D702", "the partition spec is unpartitioned, the spec says day(game_date)".to_string())]
-        );
-        let two = fields(&[("read_at", "hour"), ("sensor_id", "bucket[8]")]);
-        let swapped = fields(&[("sensor_id", "bucket[8]"), ("read_at", "hour")]);
-        assert_eq!(
-            judge(&two, Some(&swapped))[0].1,
-            "the partition spec is bucket[8](sensor_id), hour(read_at), the spec says hour(read_at), bucket[8](sensor_id)"
-        );
-        assert!(judge(&day, None)[0].1.contains("no Iceberg metadata"));
-    }
-
-    #[test]
-    fn an_alert_topic_reaches_someone_only_through_a_confirmed_subscription() {
-        let sub = |endpoint: &str, confirmed| LiveSubscription {
-            protocol: "email".into(),
-            endpoint: endpoint.into(),
-            confirmed,
-        };
-        let judge = |live: Option<&[LiveSubscription]>| {
-            let mut a = Aspect::new("t", "AWS::SNS::Topic", "subscriptions", Span::UNKNOWN);
-            subscriptions(&mut a, live);
-            a.findings.into_iter().map(|f| (f.code, f.message)).collect::<Vec<_>>()
-        };
-        assert!(judge(Some(&[sub("a@example.com", false), sub("b@example.com", true)])).is_empty());
-        let pending = judge(Some(&[sub("a@example.com", false)]));
-        assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].0, "D503");
-        assert!(pending[0].1.contains("wait for confirmation (email a@example.com)"), "{}", pending[0].1);
-        assert!(judge(Some(&[]))[0].1.contains("has no subscription"));
-        assert_eq!(judge(None)[0].0, "D101");
-    }
-
-    #[test]
-    fn document_diffs_show_only_what_differs() {
-        // Live JSON comes back with its keys in another order: only the changed value is a diff line.
-        let want = json!({"rule": {"ExpirationInDays": 730, "Status": "Enabled"}});
-        let have = json!({"rule": {"Status": "Enabled", "ExpirationInDays": 365}});
-        let mut a = Aspect::new("b", "AWS::S3::Bucket", "lifecycle", Span::UNKNOWN);
-        lifecycle(
-            &mut a,
-            &want.as_object().expect("object").clone().into_iter().collect(),
-            &have.as_object().expect("object").clone().into_iter().collect(),
-        );
-        let diff = a.findings[0].diff.as_deref().expect("a diff");
-        let changed: Vec<&str> = diff
-            .lines()
-            .filter(|l| (l.starts_with('-') || l.starts_with('+')) && !l.starts_with("--") && !l.starts_with("++"))
-            .collect();
-        assert_eq!(changed, ["-    \"ExpirationInDays\": 730,", "+    \"ExpirationInDays\": 365,"], "{diff}");
-        let mut same = Aspect::new("b", "AWS::S3::Bucket", "lifecycle", Span::UNKNOWN);
-        let reordered = json!({"rule": {"Status": "Enabled", "ExpirationInDays": 730}});
-        lifecycle(
-            &mut same,
-            &want.as_object().expect("object").clone().into_iter().collect(),
-            &reordered.as_object().expect("object").clone().into_iter().collect(),
-        );
-        assert!(same.findings.is_empty(), "key order is not drift");
-    }
-}
+mod tests;

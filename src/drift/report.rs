@@ -1,16 +1,9 @@
-//! The verify report: human, JSON, SARIF 2.1.0 (locations are the spec's lines), JUnit XML.
+//! The verify report, in every format of [`crate::report::render`]: each aspect's findings (drift, or
+//! D000 when it could not be read) rendered like every other command's, JSON and JUnit by aspect.
 
-use super::{Aspect, CODES};
+use super::{Aspect, Status};
+use crate::report::render::{self, Case, Format, Subject};
 use serde_json::json;
-
-/// Output formats of `verify` (the command line's values are declared by the CLI).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyFormat {
-    Human,
-    Json,
-    Sarif,
-    Junit,
-}
 
 /// Counts of aspects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -26,9 +19,9 @@ impl Summary {
         let mut s = Summary { checked: aspects.len(), ..Summary::default() };
         for a in aspects {
             match a.status() {
-                "clean" => s.clean += 1,
-                "drift" => s.drifted += 1,
-                _ => s.unverifiable += 1,
+                Status::Clean => s.clean += 1,
+                Status::Drift => s.drifted += 1,
+                Status::Unverifiable => s.unverifiable += 1,
             }
         }
         s
@@ -42,51 +35,38 @@ impl Summary {
     }
 }
 
-pub fn render(format: VerifyFormat, aspects: &[Aspect], spec_path: &str, stack: &str, strict: bool) -> String {
-    match format {
-        VerifyFormat::Human => human(aspects, spec_path),
-        VerifyFormat::Json => json(aspects, spec_path, stack),
-        VerifyFormat::Sarif => sarif(aspects, spec_path, strict),
-        VerifyFormat::Junit => junit(aspects, spec_path, stack, strict),
-    }
+/// The findings of every aspect, in order.
+pub fn findings(aspects: &[Aspect], strict: bool) -> Vec<crate::report::Diagnostic> {
+    aspects.iter().flat_map(|a| a.diagnostics(strict)).collect()
 }
 
-fn human(aspects: &[Aspect], spec_path: &str) -> String {
-    let mut out = String::new();
-    for a in aspects.iter().filter(|a| a.status() != "clean") {
-        let at = if a.span.is_known() { format!(" ({spec_path}:{})", a.span.line) } else { String::new() };
-        match &a.unverifiable {
-            Some(why) => out.push_str(&format!(
-                "? {} `{}` {}: could not verify: {why}{at}\n",
-                a.resource_type, a.resource, a.aspect
-            )),
-            None => {
-                for f in &a.findings {
-                    out.push_str(&format!(
-                        "✗ {} `{}` {} [{}]: {}{at}\n",
-                        a.resource_type, a.resource, a.aspect, f.code, f.message
-                    ));
-                    match &f.diff {
-                        Some(d) => {
-                            for line in d.lines() {
-                                out.push_str(&format!("    {line}\n"));
-                            }
-                        }
-                        None => out.push_str(&format!("    expected: {}\n    actual:   {}\n", f.expected, f.actual)),
-                    }
-                    out.push_str(&format!("    hint: {}\n", f.hint));
-                }
-            }
+/// The report of `aspects` of stack `stack`, verified against the spec `subject`.
+pub fn render(format: Format, aspects: &[Aspect], subject: &Subject, stack: &str, strict: bool, color: bool) -> String {
+    match format {
+        Format::Human => {
+            render::human_findings(subject, &findings(aspects, strict), color) + &Summary::of(aspects).line() + "\n"
+        }
+        Format::Json => json(aspects, subject, stack, strict),
+        Format::Sarif => render::sarif(subject, &findings(aspects, strict)),
+        Format::Github => render::github(subject, &findings(aspects, strict)),
+        Format::Junit => {
+            let cases: Vec<Case> = aspects
+                .iter()
+                .map(|a| Case {
+                    class: a.resource_type.to_string(),
+                    name: format!("{} {}", a.resource, a.aspect),
+                    line: a.span.line,
+                    findings: a.diagnostics(strict),
+                })
+                .collect();
+            render::junit(subject, &format!("pipewright verify {stack}"), &cases)
         }
     }
-    out.push_str(&Summary::of(aspects).line());
-    out.push('\n');
-    out
 }
 
-fn json(aspects: &[Aspect], spec_path: &str, stack: &str) -> String {
+fn json(aspects: &[Aspect], subject: &Subject, stack: &str, strict: bool) -> String {
     let doc = json!({
-        "spec": spec_path,
+        "spec": subject.path,
         "stack": stack,
         "summary": Summary::of(aspects),
         "aspects": aspects.iter().map(|a| json!({
@@ -95,144 +75,47 @@ fn json(aspects: &[Aspect], spec_path: &str, stack: &str) -> String {
             "aspect": a.aspect,
             "status": a.status(),
             "spec_line": (a.span.line > 0).then_some(a.span.line),
-            "findings": a.findings,
+            "findings": a.diagnostics(strict).iter().map(|d| render::json_item(subject, d)).collect::<Vec<_>>(),
             "unverifiable": a.unverifiable,
         })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
-fn sarif(aspects: &[Aspect], spec_path: &str, strict: bool) -> String {
-    let rules: Vec<_> = CODES
-        .iter()
-        .map(|(code, name, hint)| json!({ "id": code, "name": name, "shortDescription": { "text": name }, "help": { "text": hint } }))
-        .chain(std::iter::once(json!({ "id": "D000", "name": "could-not-verify",
-            "shortDescription": { "text": "could-not-verify" },
-            "help": { "text": "pipewright could not read this aspect (permissions, throttling, network): it is unknown, not clean" } })))
-        .collect();
-    let location = |a: &Aspect| {
-        json!([{ "physicalLocation": {
-            "artifactLocation": { "uri": spec_path },
-            "region": { "startLine": a.span.line.max(1), "startColumn": a.span.column.max(1) }
-        }}])
-    };
-    let mut results = Vec::new();
-    for a in aspects {
-        if let Some(why) = &a.unverifiable {
-            results.push(json!({
-                "ruleId": "D000",
-                "level": if strict { "error" } else { "warning" },
-                "message": { "text": format!("{} `{}` {}: could not verify: {why}", a.resource_type, a.resource, a.aspect) },
-                "locations": location(a),
-            }));
-        }
-        for f in &a.findings {
-            results.push(json!({
-                "ruleId": f.code,
-                "level": "error",
-                "message": { "text": format!("{} `{}` {}: {} (expected {}, actual {})\nhint: {}",
-                    a.resource_type, a.resource, a.aspect, f.message, f.expected.trim(), f.actual.trim(), f.hint) },
-                "locations": location(a),
-            }));
-        }
-    }
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": { "name": "pipewright-verify", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
-            "results": results,
-        }],
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
-}
-
-fn xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn junit(aspects: &[Aspect], spec_path: &str, stack: &str, strict: bool) -> String {
-    let s = Summary::of(aspects);
-    let (failures, skipped) = if strict { (s.drifted + s.unverifiable, 0) } else { (s.drifted, s.unverifiable) };
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"pipewright verify\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" file=\"{}\">\n",
-        s.checked,
-        xml(stack),
-        s.checked,
-        xml(spec_path)
-    );
-    for a in aspects {
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{} {}\" file=\"{}\" line=\"{}\"",
-            xml(a.resource_type),
-            xml(&a.resource),
-            a.aspect,
-            xml(spec_path),
-            a.span.line
-        ));
-        match (&a.unverifiable, a.findings.is_empty()) {
-            (Some(why), _) if strict => out.push_str(&format!(
-                ">\n      <failure message=\"could not verify\">{}</failure>\n    </testcase>\n",
-                xml(why)
-            )),
-            (Some(why), _) => out.push_str(&format!(
-                ">\n      <skipped message=\"could not verify: {}\"/>\n    </testcase>\n",
-                xml(why)
-            )),
-            (None, true) => out.push_str("/>\n"),
-            (None, false) => {
-                out.push_str(">\n");
-                for f in &a.findings {
-                    out.push_str(&format!(
-                        "      <failure message=\"{}\" type=\"{}\">expected: {}\nactual: {}\nhint: {}</failure>\n",
-                        xml(&f.message),
-                        f.code,
-                        xml(f.expected.trim()),
-                        xml(f.actual.trim()),
-                        xml(f.hint)
-                    ));
-                }
-                out.push_str("    </testcase>\n");
-            }
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Exit;
-    use crate::drift::{Aspect, Finding};
+    use crate::drift::Aspect;
     use crate::spec::Span;
 
+    const SPEC: &str = include_str!("../../specs/hoopstat-haus.yaml");
+
+    fn subject() -> Subject<'static> {
+        Subject { path: "specs/hoopstat-haus.yaml", text: SPEC }
+    }
+
     fn sample() -> Vec<Aspect> {
-        let mut clean =
-            Aspect::new("hoopstat-haus-bronze", "AWS::S3::Bucket", "versioning", Span { line: 19, column: 3 });
-        clean.findings.clear();
+        let clean = Aspect::new("hoopstat-haus-bronze", "AWS::S3::Bucket", "versioning", Span { line: 19, column: 3 });
         let mut drift = Aspect::new(
             "hoopstat-haus-silver-processing-queue",
             "AWS::SQS::Queue",
             "attributes",
             Span { line: 93, column: 3 },
         );
-        drift.findings.push(Finding {
-            code: "D202",
-            message: "the live visibility timeout (60s) is below the live function timeout (300s)".into(),
-            expected: ">= 300s (the spec: 1805s)".into(),
-            actual: "60s".into(),
-            diff: None,
-            hint: crate::drift::hint("D202"),
-        });
+        drift.drift(
+            "D202",
+            "the live visibility timeout (60s) is below the live function timeout (300s)",
+            ">= 300s (the spec: 1805s)",
+            "60s",
+        );
         let mut unknown = Aspect::new(
             "hoopstat-haus-gold-analytics-role",
             "AWS::IAM::Role",
             "policies",
             Span { line: 105, column: 3 },
         );
-        unknown.unverifiable =
-            Some("iam:ListRolePolicies on `hoopstat-haus-gold-analytics-role`: AccessDenied: not allowed".into());
+        unknown.unverifiable("iam:ListRolePolicies on `hoopstat-haus-gold-analytics-role`: AccessDenied: not allowed");
         vec![clean, drift, unknown]
     }
 
@@ -262,32 +145,28 @@ mod tests {
     fn formats_match_their_snapshots() {
         let aspects = sample();
         for (name, format) in [
-            ("verify.human", VerifyFormat::Human),
-            ("verify.json", VerifyFormat::Json),
-            ("verify.sarif", VerifyFormat::Sarif),
-            ("verify.junit", VerifyFormat::Junit),
+            ("verify.human", Format::Human),
+            ("verify.json", Format::Json),
+            ("verify.sarif", Format::Sarif),
+            ("verify.junit", Format::Junit),
+            ("verify.github", Format::Github),
         ] {
-            insta::assert_snapshot!(name, render(format, &aspects, "specs/hoopstat-haus.yaml", "hoopstat-haus", false));
+            insta::assert_snapshot!(name, render(format, &aspects, &subject(), "hoopstat-haus", false, false));
         }
         insta::assert_snapshot!(
             "verify.junit.strict",
-            render(VerifyFormat::Junit, &aspects, "specs/hoopstat-haus.yaml", "hoopstat-haus", true)
+            render(Format::Junit, &aspects, &subject(), "hoopstat-haus", true, false)
         );
     }
 
     #[test]
-    fn sarif_results_reference_known_rules() {
-        let doc: serde_json::Value =
-            serde_json::from_str(&render(VerifyFormat::Sarif, &sample(), "s.yaml", "s", false)).expect("json");
-        let rules: Vec<&str> = doc["runs"][0]["tool"]["driver"]["rules"]
-            .as_array()
-            .expect("rules")
-            .iter()
-            .filter_map(|r| r["id"].as_str())
-            .collect();
-        for r in doc["runs"][0]["results"].as_array().expect("results") {
-            assert!(rules.contains(&r["ruleId"].as_str().expect("id")));
-            assert!(r["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64().expect("line") >= 1);
-        }
+    fn could_not_verify_is_a_warning_and_an_error_when_strict() {
+        let aspects = sample();
+        let levels = |strict| -> Vec<(&'static str, crate::report::Severity)> {
+            findings(&aspects, strict).iter().map(|d| (d.code, d.severity)).collect()
+        };
+        use crate::report::Severity::{Error, Warning};
+        assert_eq!(levels(false), [("D202", Error), ("D000", Warning)]);
+        assert_eq!(levels(true), [("D202", Error), ("D000", Error)]);
     }
 }

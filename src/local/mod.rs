@@ -464,7 +464,7 @@ async fn verify_report(
     err: &mut dyn Write,
 ) -> Result<VerifyReport, LocalError> {
     writeln!(err, "run-local: verifying the stack")?;
-    let aspects = crate::verify::verify(aws, readers, spec.pipeline, stack, spec.path).await?;
+    let aspects = crate::verify::verify(aws, readers, spec.pipeline, stack).await?;
     let summary = Summary::of(&aspects);
     let drifted = aspects
         .iter()

@@ -6,10 +6,12 @@
 //! A read that failed (access denied, throttled, unreachable) is "could not read", never healthy.
 
 use super::{human_age, now_ms};
-use crate::aws::live::{LiveFunction, Readers};
+use crate::aws::live::{LiveFunction, LiveSchedule, Readers};
 use crate::aws::ops::{LogLine, MappingStatus, ObjectInfo};
 use crate::aws::{AwsError, ErrorKind};
+use crate::report::span::Span;
 use crate::report::status::Health;
+use crate::report::{Diagnostic, Resource, Severity};
 use crate::spec::Pipeline;
 use crate::spec::duration::Threshold;
 use crate::spec::resolve::{AlarmKind, Stage};
@@ -49,15 +51,31 @@ impl Level {
     }
 }
 
-/// Something wrong (or unknown) about a resource.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub level: Level,
-    pub resource: String,
-    pub text: String,
-    /// The command that looks further or fixes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+impl Level {
+    /// How bad a finding of `severity` makes its stage: an error breaks it, a warning degrades it, a note
+    /// (something that could not be read) leaves it unknown.
+    pub fn of(severity: Severity) -> Level {
+        match severity {
+            Severity::Error => Level::Broken,
+            Severity::Warning => Level::Degraded,
+            Severity::Note => Level::Unknown,
+        }
+    }
+}
+
+/// The CloudFormation type of what a status line (`queue`, `dlq`, ...) reads.
+fn kind(label: &str) -> &'static str {
+    match label {
+        "schedule" => "AWS::Scheduler::Schedule",
+        "queue" | "dlq" => "AWS::SQS::Queue",
+        "function" => "AWS::Lambda::Function",
+        "log" => "AWS::Logs::LogGroup",
+        "mapping" => "AWS::Lambda::EventSourceMapping",
+        "alarms" => "AWS::CloudWatch::Alarm",
+        "newest" => "AWS::S3::Bucket",
+        "table" => "AWS::S3Tables::Table",
+        _ => "",
+    }
 }
 
 /// One line of facts: a label and its value.
@@ -74,7 +92,8 @@ pub struct StageStatus {
     pub facts: Vec<Fact>,
     /// The newest error lines of the function's log group over the window.
     pub errors: Vec<String>,
-    pub findings: Vec<Finding>,
+    /// What is wrong (Snnn codes; severity error: broken, warning: degraded, note: could not read).
+    pub findings: Vec<Diagnostic>,
     /// Numbers for scripts: visible, in_flight, dlq, errors, failed_records, throttles, invocations, oldest_age_s.
     pub numbers: BTreeMap<String, f64>,
     #[serde(skip)]
@@ -91,8 +110,22 @@ pub struct Report {
     pub since_secs: u64,
 }
 
+impl Report {
+    /// The report as one JSON document; each finding as every command's JSON report has it.
+    pub fn to_json(&self, spec: &str) -> serde_json::Value {
+        let mut doc = serde_json::to_value(self).unwrap_or_default();
+        let subject = crate::report::render::Subject { path: spec, text: "" };
+        for (stage, s) in self.stages.iter().zip(doc["stages"].as_array_mut().into_iter().flatten()) {
+            s["findings"] = stage.findings.iter().map(|d| crate::report::render::json_item(&subject, d)).collect();
+        }
+        doc
+    }
+}
+
 struct Builder<'a> {
     spec: &'a str,
+    /// The stage's node in the spec, where its findings point.
+    span: Span,
     s: StageStatus,
 }
 
@@ -106,22 +139,34 @@ impl Builder<'_> {
         *e = (*e).max(level);
     }
 
-    fn find(&mut self, level: Level, resource: &str, text: impl Into<String>, hint: Option<String>) {
-        self.resource(resource, level);
-        let text = text.into();
+    /// Finding `code` about `resource` (a `label` of [`kind`]), with its code's severity.
+    fn find(
+        &mut self,
+        code: &'static str,
+        (label, resource): (&str, &str),
+        text: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let d = Diagnostic::about(code, Resource::new(resource, kind(label)), self.span, text);
+        self.push(Diagnostic { hint, ..d });
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        let name = d.resource.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        self.resource(&name, Level::of(d.severity));
         // Two outputs in one bucket would say the same thing twice.
-        if !self.s.findings.iter().any(|f| f.resource == resource && f.text == text) {
-            self.s.findings.push(Finding { level, resource: resource.to_string(), text, hint });
+        if !self.s.findings.iter().any(|f| f.resource == d.resource && f.message == d.message) {
+            self.s.findings.push(d);
         }
     }
 
     /// A read that failed: missing resources are broken, anything else could not be read.
-    fn failed(&mut self, resource: &str, label: &str, e: &AwsError) {
+    fn failed(&mut self, resource: &str, label: &'static str, e: &AwsError) {
         if e.kind == ErrorKind::NotFound {
-            self.find(Level::Broken, resource, format!("`{resource}` does not exist"), Some(self.deploy_hint()));
+            self.find("S101", (label, resource), format!("`{resource}` does not exist"), Some(self.deploy_hint()));
         } else {
             self.fact(label, "could not read");
-            self.find(Level::Unknown, resource, format!("could not read: {e}"), None);
+            self.find("S000", (label, resource), format!("could not read: {e}"), None);
         }
     }
 
@@ -176,7 +221,7 @@ type Read<T> = Result<T, AwsError>;
 
 /// What `status` reads of one stage, all at once: each read's own answer, judged by [`Builder`].
 struct StageReads {
-    schedule: Option<Read<Option<[String; 4]>>>,
+    schedule: Option<Read<Option<LiveSchedule>>>,
     queue: Option<QueueReads>,
     function: Option<FunctionReads>,
     /// The names of the alarms read (those not switched off).
@@ -222,6 +267,7 @@ async fn stage_status(
     let reads = read_stage(readers, p, stage, since, account).await;
     let mut b = Builder {
         spec,
+        span: stage.name.span,
         s: StageStatus {
             stage: stage.name.value.clone(),
             verdict: Level::Healthy,
@@ -237,7 +283,7 @@ async fn stage_status(
     b.function(stage, since, queue_arn.as_deref(), reads.function);
     b.alarms(stage, &reads.alarm_names, reads.alarms);
     b.outputs(p, reads.outputs, reads.tables);
-    b.s.verdict = b.s.findings.iter().map(|f| f.level).max().unwrap_or(Level::Healthy);
+    b.s.verdict = b.s.findings.iter().map(|f| Level::of(f.severity)).max().unwrap_or(Level::Healthy);
     b.s
 }
 
@@ -330,7 +376,7 @@ async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, 
 /// The judging of what was read, section by section.
 impl Builder<'_> {
     /// The schedule: its state on EventBridge Scheduler, or the local cron's (which AWS cannot see).
-    fn schedule(&mut self, stage: &Stage, read: Option<Read<Option<[String; 4]>>>) {
+    fn schedule(&mut self, stage: &Stage, read: Option<Read<Option<LiveSchedule>>>) {
         let (b, name) = (self, &stage.name.value);
         if let Some(sch) = &stage.schedule {
             if stage.function.is_none() {
@@ -344,12 +390,14 @@ impl Builder<'_> {
                 b.resource(name, Level::Healthy);
             } else {
                 match read {
-                    Some(Ok(Some([expr, tz, state, _]))) => {
+                    Some(Ok(Some(live))) => {
+                        let state = if live.enabled { "ENABLED" } else { "DISABLED" };
+                        let (expr, tz) = (&live.expression, &live.timezone);
                         b.fact("schedule", format!("`{}` {expr} ({tz}): {state}", sch.name));
-                        if state != "ENABLED" {
+                        if !live.enabled {
                             b.find(
-                                Level::Broken,
-                                &sch.name,
+                                "S102",
+                                ("schedule", &sch.name),
                                 format!("schedule `{}` is {state}", sch.name),
                                 Some(b.deploy_hint()),
                             );
@@ -360,7 +408,12 @@ impl Builder<'_> {
                     Some(Ok(None)) => {
                         b.fact("schedule", "missing");
                         let hint = b.deploy_hint();
-                        b.find(Level::Broken, &sch.name, format!("schedule `{}` does not exist", sch.name), Some(hint));
+                        b.find(
+                            "S101",
+                            ("schedule", &sch.name),
+                            format!("schedule `{}` does not exist", sch.name),
+                            Some(hint),
+                        );
                     }
                     Some(Err(e)) => b.failed(&sch.name, "schedule", &e),
                     None => {}
@@ -404,8 +457,8 @@ impl Builder<'_> {
                         && visible > limit
                     {
                         b.find(
-                            Level::Degraded,
-                            qn,
+                            "S201",
+                            ("queue", qn),
                             format!("backlog: {visible} visible messages (alarm threshold {limit})"),
                             Some(format!("pipewright status {spec} --stage {name} (errors, throttles, mapping)")),
                         );
@@ -414,8 +467,8 @@ impl Builder<'_> {
                         && *a > limit as f64
                     {
                         b.find(
-                            Level::Degraded,
-                            qn,
+                            "S202",
+                            ("queue", qn),
                             format!(
                                 "oldest message is {} old (alarm threshold {limit} s)",
                                 human_age((*a * 1000.0) as i64)
@@ -427,7 +480,7 @@ impl Builder<'_> {
                 Ok(None) => {
                     b.fact("queue", format!("`{qn}` missing"));
                     let hint = b.deploy_hint();
-                    b.find(Level::Broken, qn, format!("queue `{qn}` does not exist"), Some(hint));
+                    b.find("S101", ("queue", qn), format!("queue `{qn}` does not exist"), Some(hint));
                 }
                 Err(e) => b.failed(qn, "queue", &e),
             }
@@ -440,8 +493,8 @@ impl Builder<'_> {
                     b.fact("dlq", format!("`{dn}`: {n} message(s)"));
                     if n > 0 {
                         b.find(
-                            Level::Broken,
-                            dn,
+                            "S203",
+                            ("dlq", dn),
                             format!("{n} message(s) in the dead-letter queue `{dn}`"),
                             Some(format!(
                                 "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
@@ -454,7 +507,7 @@ impl Builder<'_> {
                 Ok(None) => {
                     b.fact("dlq", format!("`{dn}` missing"));
                     let hint = b.deploy_hint();
-                    b.find(Level::Broken, dn, format!("dead-letter queue `{dn}` does not exist"), Some(hint));
+                    b.find("S101", ("dlq", dn), format!("dead-letter queue `{dn}` does not exist"), Some(hint));
                 }
                 Err(e) => b.failed(dn, "dlq", &e),
             }
@@ -473,7 +526,7 @@ impl Builder<'_> {
                 Ok(Some(_)) => b.resource(fname, Level::Healthy),
                 Ok(None) => {
                     let hint = b.deploy_hint();
-                    b.find(Level::Broken, fname, format!("function `{fname}` does not exist"), Some(hint));
+                    b.find("S101", ("function", fname), format!("function `{fname}` does not exist"), Some(hint));
                 }
                 Err(e) => b.failed(fname, "function", &e),
             }
@@ -495,7 +548,7 @@ impl Builder<'_> {
                     }
                     Err(e) => {
                         metrics.push(format!("{label} could not be read"));
-                        b.find(Level::Unknown, fname, format!("could not read: {e}"), None);
+                        b.find("S000", ("function", fname), format!("could not read: {e}"), None);
                     }
                 }
             }
@@ -505,8 +558,8 @@ impl Builder<'_> {
                     && *n > 0.0
                 {
                     b.find(
-                        Level::Degraded,
-                        fname,
+                        "S204",
+                        ("function", fname),
                         format!("{n} {label} in the last {window}"),
                         Some(format!("aws logs tail {} --since {window}", f.log_group.value.replace(' ', ""))),
                     );
@@ -546,8 +599,8 @@ impl Builder<'_> {
                             b.fact("mapping", "none");
                             let hint = b.deploy_hint();
                             b.find(
-                                Level::Broken,
-                                qn,
+                                "S301",
+                                ("mapping", qn),
                                 format!("no event source mapping `{qn}` -> `{fname}`: nothing consumes the queue"),
                                 Some(hint),
                             );
@@ -564,8 +617,8 @@ impl Builder<'_> {
                             match m.state.as_str() {
                                 "Enabled" => {}
                                 "Disabled" | "Disabling" => b.find(
-                                    Level::Broken,
-                                    qn,
+                                    "S302",
+                                    ("mapping", qn),
                                     format!(
                                         "the event source mapping `{qn}` -> `{fname}` is {}: the queue is not consumed",
                                         m.state
@@ -573,16 +626,16 @@ impl Builder<'_> {
                                     Some(b.deploy_hint()),
                                 ),
                                 other => b.find(
-                                    Level::Degraded,
-                                    qn,
+                                    "S303",
+                                    ("mapping", qn),
                                     format!("the event source mapping `{qn}` -> `{fname}` is {other}"),
                                     None,
                                 ),
                             }
                             if m.last_result.starts_with("PROBLEM") {
                                 b.find(
-                                    Level::Degraded,
-                                    fname,
+                                    "S303",
+                                    ("mapping", fname),
                                     format!("last processing result of the mapping: {}", m.last_result),
                                     None,
                                 );
@@ -621,17 +674,19 @@ impl Builder<'_> {
                         match states.get(n) {
                             Some((s, reason)) if s == "ALARM" => {
                                 let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
-                                b.find(
-                                    if dlq { Level::Broken } else { Level::Degraded },
-                                    n,
+                                let found = Diagnostic::about(
+                                    "S401",
+                                    Resource::new(n.as_str(), kind("alarms")),
+                                    b.span,
                                     format!("alarm `{n}` is in ALARM: {reason}"),
-                                    None,
                                 );
+                                // Dead letters break the stage; other alarms degrade it.
+                                b.push(if dlq { found.with_severity(Severity::Error) } else { found });
                             }
                             Some(_) => b.resource(n, Level::Healthy),
                             None => {
                                 let hint = b.deploy_hint();
-                                b.find(Level::Broken, n, format!("alarm `{n}` does not exist"), Some(hint));
+                                b.find("S101", ("alarms", n), format!("alarm `{n}` does not exist"), Some(hint));
                             }
                         }
                     }
@@ -641,12 +696,14 @@ impl Builder<'_> {
                         b.resource(n, Level::Unknown);
                     }
                     b.fact("alarms", "could not read");
-                    b.s.findings.push(Finding {
-                        level: Level::Unknown,
-                        resource: alarm_names.join(","),
-                        text: format!("could not read: {e}"),
-                        hint: None,
-                    });
+                    let names = alarm_names.join(",");
+                    let found = Diagnostic::about(
+                        "S000",
+                        Resource::new(names, kind("alarms")),
+                        b.span,
+                        format!("could not read: {e}"),
+                    );
+                    b.s.findings.push(found);
                 }
             }
         }
@@ -690,7 +747,7 @@ impl Builder<'_> {
                 }
                 Ok(None) => {
                     let hint = b.deploy_hint();
-                    b.find(Level::Broken, &bucket, format!("bucket `{bucket}` does not exist"), Some(hint));
+                    b.find("S101", ("newest", &bucket), format!("bucket `{bucket}` does not exist"), Some(hint));
                 }
                 Err(e) => b.failed(&bucket, "newest", &e),
             }
@@ -703,7 +760,7 @@ impl Builder<'_> {
                 }
                 Ok(None) => {
                     let hint = b.deploy_hint();
-                    b.find(Level::Broken, &table, format!("table `{table}` does not exist"), Some(hint));
+                    b.find("S101", ("table", &table), format!("table `{table}` does not exist"), Some(hint));
                 }
                 Err(e) => b.failed(&table, "table", &e),
             }
@@ -780,7 +837,7 @@ mod tests {
 
     #[test]
     fn a_failed_read_is_missing_only_when_aws_says_so() {
-        let mut b = Builder { spec: "s.yaml", s: report(&[Level::Healthy]).stages.remove(0) };
+        let mut b = Builder { spec: "s.yaml", span: Span::default(), s: report(&[Level::Healthy]).stages.remove(0) };
         let err = |code: &str, kind| AwsError {
             operation: "sqs:GetQueueAttributes",
             resource: "q".into(),
@@ -793,6 +850,6 @@ mod tests {
         b.failed("d", "dlq", &err("AWS.SimpleQueueService.NonExistentQueue", ErrorKind::NotFound));
         assert_eq!(b.s.resources["q"], Level::Unknown);
         assert_eq!(b.s.resources["d"], Level::Broken);
-        assert!(b.s.findings[0].text.contains("could not read") && b.s.findings[0].text.contains("AccessDenied"));
+        assert!(b.s.findings[0].message.contains("could not read") && b.s.findings[0].message.contains("AccessDenied"));
     }
 }

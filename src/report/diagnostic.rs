@@ -1,4 +1,6 @@
-//! Findings as data: every check and every spec problem produces [`Diagnostic`]s.
+//! Findings as data: the one finding type of every command. `check` reports spec problems, `verify`
+//! drift of live resources, `deploy` the hazards of a change set, `status` what is wrong now; each is a
+//! [`Diagnostic`] with a code of the one registry ([`super::codes`]), rendered by [`super::render`].
 
 use super::span::Span;
 use serde::Serialize;
@@ -29,14 +31,42 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One finding: a stable code, where, what, and how to fix it.
+/// The AWS resource a finding is about (drift, hazards, status), when it is about one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resource {
+    /// The resource's real name (or its logical id in a change set).
+    pub name: String,
+    /// `AWS::SQS::Queue`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The part of it that was judged (`attributes`, `notifications`, ...), when one part was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect: Option<&'static str>,
+}
+
+/// What the spec says and what was found, when a finding compares them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Compared {
+    pub expected: String,
+    pub actual: String,
+    /// A unified diff (expected -> live) of documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// One finding: a stable code, where (the spec's line, and the resource when there is one), what,
+/// expected against actual when it compares, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
-    /// Where in the spec (1-based line and column).
+    /// Where in the spec (1-based line and column); unknown (0) when nothing in the spec declared it.
     pub span: Span,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Box<Resource>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<Box<Compared>>,
     /// How to fix it, when there is a fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
@@ -44,7 +74,30 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: &'static str, severity: Severity, span: Span, message: impl Into<String>) -> Self {
-        Self { code, severity, message: message.into(), span, hint: None }
+        Self { code, severity, message: message.into(), span, resource: None, compared: None, hint: None }
+    }
+
+    /// A finding about a resource, with its code's severity and documented fix as the hint.
+    pub fn about(code: &'static str, resource: Resource, span: Span, message: impl Into<String>) -> Self {
+        let doc = super::codes::find(code);
+        debug_assert!(doc.is_some(), "code {code} is not in the registry");
+        let severity = doc.map_or(Severity::Error, |d| d.severity);
+        let d = Self::new(code, severity, span, message);
+        let d = Self { resource: Some(Box::new(resource)), ..d };
+        match doc {
+            Some(doc) => d.with_hint(doc.fix),
+            None => d,
+        }
+    }
+
+    pub fn compared(mut self, expected: impl ToString, actual: impl ToString, diff: Option<String>) -> Self {
+        self.compared = Some(Box::new(Compared { expected: expected.to_string(), actual: actual.to_string(), diff }));
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
     }
 
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
@@ -57,6 +110,17 @@ impl Diagnostic {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl Resource {
+    pub fn new(name: impl Into<String>, kind: impl Into<String>) -> Self {
+        Resource { name: name.into(), kind: kind.into(), aspect: None }
+    }
+
+    pub fn aspect(mut self, aspect: &'static str) -> Self {
+        self.aspect = Some(aspect);
         self
     }
 }

@@ -8,7 +8,7 @@ pub mod span;
 pub mod status;
 pub mod suggest;
 
-pub use diagnostic::{Diagnostic, Severity};
+pub use diagnostic::{Compared, Diagnostic, Resource, Severity};
 
 /// The most characters of one value a message quotes.
 pub const SHOWN_CHARS: usize = 80;

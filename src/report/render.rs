@@ -1,4 +1,5 @@
-//! Renderers: human (snippets), JSON, SARIF 2.1.0, GitHub workflow annotations.
+//! The renderers of findings, one per format, for every command: human (snippets of the spec),
+//! JSON, SARIF 2.1.0, JUnit XML, GitHub workflow annotations.
 
 use super::codes;
 use super::diagnostic::{Diagnostic, Severity};
@@ -16,6 +17,8 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,
+    /// JUnit XML: one test case per check (or per verified aspect).
+    Junit,
 }
 
 /// What a report is about: the spec's path and text.
@@ -57,7 +60,54 @@ pub fn render(format: Format, subject: &Subject, diags: &[Diagnostic], color: bo
         Format::Json => json(subject, diags),
         Format::Sarif => sarif(subject, diags),
         Format::Github => github(subject, diags),
+        Format::Junit => junit(subject, "pipewright check", &check_cases(diags)),
     }
+}
+
+/// One test case of a JUnit report: what was checked, and what checking it found.
+pub struct Case {
+    pub class: String,
+    pub name: String,
+    /// The spec line that declared it (0: none).
+    pub line: u32,
+    pub findings: Vec<Diagnostic>,
+}
+
+/// `check`'s test cases: one per spec check, failed by its findings.
+fn check_cases(diags: &[Diagnostic]) -> Vec<Case> {
+    codes::ALL
+        .iter()
+        .filter(|c| codes::Family::of(c.code) == codes::Family::Check)
+        .map(|c| Case {
+            class: "pipewright check".to_string(),
+            name: format!("{} {}", c.code, c.name),
+            line: diags.iter().find(|d| d.code == c.code).map_or(0, |d| d.span.line),
+            findings: diags.iter().filter(|d| d.code == c.code).cloned().collect(),
+        })
+        .collect()
+}
+
+/// Whether a finding says something could not be read (D000, S000): unknown rather than wrong.
+fn is_unknown(d: &Diagnostic) -> bool {
+    d.code.ends_with("000")
+}
+
+/// The message with what it is about and what it compared, on one line each.
+fn full_message(d: &Diagnostic) -> String {
+    let mut text = match &d.resource {
+        Some(r) => {
+            format!("{} `{}`{}: {}", r.kind, r.name, r.aspect.map(|a| format!(" {a}")).unwrap_or_default(), d.message)
+        }
+        None => d.message.clone(),
+    };
+    if let Some(c) = &d.compared {
+        text.push_str(&format!("\nexpected: {}\nactual: {}", c.expected.trim(), c.actual.trim()));
+    }
+    if let Some(h) = &d.hint {
+        text.push_str("\nhint: ");
+        text.push_str(h);
+    }
+    text
 }
 
 /// Byte offset of each line start.
@@ -135,6 +185,19 @@ fn excerpt(text: &str, starts: &[usize], range: std::ops::Range<usize>) -> (Exce
 
 /// Human-readable report: one snippet per diagnostic, then a summary line.
 pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
+    let mut out = human_findings(subject, diags, color);
+    let c = Counts::of(diags);
+    if diags.is_empty() {
+        out.push_str(&format!("{}: no findings\n", subject.path));
+    } else {
+        out.push_str(&format!("{}: {}, {}\n", subject.path, plural(c.errors, "error"), plural(c.warnings, "warning")));
+    }
+    out
+}
+
+/// One snippet per diagnostic: the spec's line, the resource it is about, expected and actual (or the
+/// diff), the hint.
+pub fn human_findings(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     let starts = line_starts(subject.text);
     let mut out = String::new();
@@ -145,7 +208,7 @@ pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
             Severity::Note => Level::NOTE,
         };
         let title = level.primary_title(d.message.as_str()).id(d.code);
-        let group = if d.span.is_known() {
+        let group = if d.span.is_known() && !subject.text.is_empty() {
             let range = byte_range(subject.text, &starts, d);
             let (line, range) = excerpt(subject.text, &starts, range);
             title.element(
@@ -157,40 +220,60 @@ pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
         } else {
             Group::with_title(title)
         };
+        let mut notes = Vec::new();
+        if let Some(r) = &d.resource {
+            let aspect = r.aspect.map(|a| format!(" ({a})")).unwrap_or_default();
+            notes.push(format!("resource: {} `{}`{aspect}", r.kind, r.name));
+        }
+        match &d.compared {
+            Some(c) if c.diff.is_some() => notes.push(c.diff.clone().unwrap_or_default().trim_end().to_string()),
+            Some(c) => notes.push(format!("expected: {}\nactual:   {}", c.expected.trim(), c.actual.trim())),
+            None => {}
+        }
         let mut report = vec![group];
+        report.extend(notes.iter().map(|n| Group::with_title(Level::NOTE.secondary_title(n.as_str()))));
         if let Some(h) = &d.hint {
             report.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
         }
         out.push_str(&renderer.render(&report));
         out.push_str("\n\n");
     }
-    let c = Counts::of(diags);
-    if diags.is_empty() {
-        out.push_str(&format!("{}: no findings\n", subject.path));
-    } else {
-        out.push_str(&format!("{}: {}, {}\n", subject.path, plural(c.errors, "error"), plural(c.warnings, "warning")));
-    }
     out
+}
+
+/// One finding as JSON, the same in every command's report.
+pub fn json_item(subject: &Subject, d: &Diagnostic) -> serde_json::Value {
+    let mut item = json!({
+        "code": d.code,
+        "name": codes::find(d.code).map(|c| c.name),
+        "severity": d.severity,
+        "message": d.message,
+        "file": subject.path,
+        "line": d.span.line,
+        "column": d.span.column,
+        "hint": d.hint,
+    });
+    if let Some(r) = &d.resource {
+        item["resource"] = json!(r.name);
+        item["resource_type"] = json!(r.kind);
+        if let Some(a) = r.aspect {
+            item["aspect"] = json!(a);
+        }
+    }
+    if let Some(c) = &d.compared {
+        item["expected"] = json!(c.expected);
+        item["actual"] = json!(c.actual);
+        if let Some(diff) = &c.diff {
+            item["diff"] = json!(diff);
+        }
+    }
+    item
 }
 
 /// The JSON report.
 pub fn json(subject: &Subject, diags: &[Diagnostic]) -> String {
     let c = Counts::of(diags);
-    let items: Vec<_> = diags
-        .iter()
-        .map(|d| {
-            json!({
-                "code": d.code,
-                "name": codes::find(d.code).map(|c| c.name),
-                "severity": d.severity,
-                "message": d.message,
-                "file": subject.path,
-                "line": d.span.line,
-                "column": d.span.column,
-                "hint": d.hint,
-            })
-        })
-        .collect();
+    let items: Vec<_> = diags.iter().map(|d| json_item(subject, d)).collect();
     let doc = json!({
         "file": subject.path,
         "diagnostics": items,
@@ -201,7 +284,8 @@ pub fn json(subject: &Subject, diags: &[Diagnostic]) -> String {
     s
 }
 
-/// SARIF 2.1.0 log with one run; every code is a rule, locations are the spec's lines.
+/// SARIF 2.1.0 log with one run; every code is a rule, locations are the spec's lines (and the resource,
+/// as a logical location, when a finding is about one).
 pub fn sarif(subject: &Subject, diags: &[Diagnostic]) -> String {
     let rules: Vec<_> = codes::ALL
         .iter()
@@ -212,7 +296,7 @@ pub fn sarif(subject: &Subject, diags: &[Diagnostic]) -> String {
                 "shortDescription": { "text": c.name },
                 "fullDescription": { "text": c.what },
                 "help": { "text": format!("{}\n\nExample:\n{}", c.fix, c.example) },
-                "defaultConfiguration": { "level": c.severity },
+                "defaultConfiguration": { "level": c.severity.as_str() },
                 "helpUri": format!("https://github.com/pipewright/pipewright/blob/main/generated/checks.md#{}", c.code.to_lowercase()),
             })
         })
@@ -220,15 +304,10 @@ pub fn sarif(subject: &Subject, diags: &[Diagnostic]) -> String {
     let results: Vec<_> = diags
         .iter()
         .map(|d| {
-            let mut text = d.message.clone();
-            if let Some(h) = &d.hint {
-                text.push_str("\nhint: ");
-                text.push_str(h);
-            }
             let mut result = json!({
                 "ruleId": d.code,
                 "level": d.severity.as_str(),
-                "message": { "text": text },
+                "message": { "text": full_message(d) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": subject.path },
@@ -241,6 +320,12 @@ pub fn sarif(subject: &Subject, diags: &[Diagnostic]) -> String {
             });
             if let Some(i) = codes::ALL.iter().position(|c| c.code == d.code) {
                 result["ruleIndex"] = json!(i);
+            }
+            if let Some(r) = &d.resource {
+                let qualified =
+                    format!("{}/{}{}", r.kind, r.name, r.aspect.map(|a| format!("/{a}")).unwrap_or_default());
+                result["locations"][0]["logicalLocations"] =
+                    json!([{ "name": r.name, "fullyQualifiedName": qualified, "kind": "resource" }]);
             }
             result
         })
@@ -281,11 +366,7 @@ pub fn github(subject: &Subject, diags: &[Diagnostic]) -> String {
             Severity::Warning => "warning",
             Severity::Note => "notice",
         };
-        let mut msg = d.message.clone();
-        if let Some(h) = &d.hint {
-            msg.push_str("\nhint: ");
-            msg.push_str(h);
-        }
+        let msg = full_message(d);
         out.push_str(&format!(
             "::{kind} file={},line={},col={},title={}::{}\n",
             escape_property(subject.path),
@@ -295,5 +376,60 @@ pub fn github(subject: &Subject, diags: &[Diagnostic]) -> String {
             escape_data(&msg)
         ));
     }
+    out
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per [`Case`]. A case with an error fails; one that only could not be read
+/// (D000 as a warning) is skipped; other warnings and notes are its output.
+pub fn junit(subject: &Subject, suite: &str, cases: &[Case]) -> String {
+    let failed = |c: &Case| c.findings.iter().any(|d| d.severity == Severity::Error);
+    let skipped = |c: &Case| !failed(c) && c.findings.iter().any(is_unknown);
+    let (failures, skips) = (cases.iter().filter(|c| failed(c)).count(), cases.iter().filter(|c| skipped(c)).count());
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skips}\">\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skips}\" file=\"{}\">\n",
+        xml(suite),
+        cases.len(),
+        xml(suite),
+        cases.len(),
+        xml(subject.path)
+    );
+    for c in cases {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\"",
+            xml(&c.class),
+            xml(&c.name),
+            xml(subject.path),
+            c.line
+        ));
+        if c.findings.is_empty() {
+            out.push_str("/>\n");
+            continue;
+        }
+        out.push_str(">\n");
+        let mut output = Vec::new();
+        for d in &c.findings {
+            match d.severity {
+                Severity::Error => out.push_str(&format!(
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
+                    xml(&d.message),
+                    d.code,
+                    xml(&full_message(d))
+                )),
+                _ if skipped(c) && is_unknown(d) => {
+                    out.push_str(&format!("      <skipped message=\"{}\"/>\n", xml(&d.message)))
+                }
+                _ => output.push(format!("{} {}: {}", d.severity, d.code, full_message(d))),
+            }
+        }
+        if !output.is_empty() {
+            out.push_str(&format!("      <system-out>{}</system-out>\n", xml(&output.join("\n"))));
+        }
+        out.push_str("    </testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }

@@ -1,0 +1,258 @@
+//! The desired state of a pipeline's resources, typed and built from the pipeline model once: the
+//! template renders it with intrinsic functions (CloudFormation resolves them), and `verify` compares
+//! live resources with it in a known account ([`Target::Account`]), without a template in between.
+
+use crate::spec::duration::Threshold;
+use crate::spec::resolve::{AlarmKind, Bucket, Pipeline, Queue, Stage};
+use serde_json::{Value, json};
+
+/// Names and ARNs of the account a stack lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl Place {
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:{}:sqs:{}:{}:{name}", self.partition, self.region, self.account)
+    }
+    pub fn function_arn(&self, name: &str) -> String {
+        format!("arn:{}:lambda:{}:{}:function:{name}", self.partition, self.region, self.account)
+    }
+    pub fn topic_arn(&self, name: &str) -> String {
+        format!("arn:{}:sns:{}:{}:{name}", self.partition, self.region, self.account)
+    }
+    pub fn bucket_arn(&self, name: &str) -> String {
+        format!("arn:{}:s3:::{name}", self.partition)
+    }
+    pub fn log_group_arn(&self, name: &str) -> String {
+        format!("arn:{}:logs:{}:{}:log-group:{name}:*", self.partition, self.region, self.account)
+    }
+    /// Resolves `${AWS::Partition}`, `${AWS::Region}`, `${AWS::AccountId}` in a `Fn::Sub` string.
+    pub fn sub(&self, text: &str) -> String {
+        text.replace("${AWS::Partition}", &self.partition)
+            .replace("${AWS::Region}", &self.region)
+            .replace("${AWS::AccountId}", &self.account)
+    }
+}
+
+/// Where a document's references resolve: in the template (intrinsic functions), or in a known account
+/// (the values themselves).
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Template,
+    Account(&'a Place),
+}
+
+impl Target<'_> {
+    /// A text with pseudo parameters (`${AWS::Region}`, ...): a `Fn::Sub`, or the text resolved.
+    pub fn text(self, text: &str) -> Value {
+        match self {
+            Target::Template => super::sub(text),
+            Target::Account(place) => json!(place.sub(text)),
+        }
+    }
+
+    /// The account id.
+    pub fn account(self) -> Value {
+        match self {
+            Target::Template => super::r#ref("AWS::AccountId"),
+            Target::Account(place) => json!(place.account),
+        }
+    }
+
+    /// Attribute `attr` of resource `id`; in an account, `value` of it.
+    pub fn att(self, id: &str, attr: &str, value: impl FnOnce(&Place) -> String) -> Value {
+        match self {
+            Target::Template => super::get_att(id, attr),
+            Target::Account(place) => json!(value(place)),
+        }
+    }
+}
+
+/// A queue's settings. The DLQ's redrive allow policy names its source queue; the source queue's
+/// redrive policy names its DLQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub name: String,
+    pub visibility: u64,
+    pub retention: u64,
+    pub receive_wait: u64,
+    pub delay: u64,
+    pub max_message_size: u64,
+    /// The DLQ (by name) and how many receives send a message there.
+    pub redrive: Option<(String, u64)>,
+    /// The one queue (by name) that may use this one as its DLQ.
+    pub redrive_allow_from: Option<String>,
+}
+
+/// The largest message SQS accepts, in bytes.
+const MAX_MESSAGE_SIZE: u64 = 262_144;
+
+impl QueueSettings {
+    /// A stage's queue.
+    pub fn queue(q: &Queue) -> Self {
+        QueueSettings {
+            name: q.name.value.clone(),
+            visibility: q.visibility_timeout.secs(),
+            retention: q.retention.secs(),
+            receive_wait: q.receive_wait.secs(),
+            delay: 0,
+            max_message_size: MAX_MESSAGE_SIZE,
+            redrive: Some((q.dlq_name.value.clone(), u64::from(q.max_receive_count.value))),
+            redrive_allow_from: None,
+        }
+    }
+
+    /// A stage's dead-letter queue.
+    pub fn dlq(q: &Queue) -> Self {
+        QueueSettings {
+            name: q.dlq_name.value.clone(),
+            visibility: q.visibility_timeout.secs(),
+            retention: q.dlq_retention.secs(),
+            receive_wait: q.receive_wait.secs(),
+            delay: 0,
+            max_message_size: MAX_MESSAGE_SIZE,
+            redrive: None,
+            redrive_allow_from: Some(q.name.value.clone()),
+        }
+    }
+}
+
+/// One S3 event notification of a bucket to a stage's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub stage: String,
+    pub queue: String,
+    pub event: String,
+    pub prefix: String,
+    pub suffix: String,
+}
+
+/// The notifications of the stages bucket `b` triggers, in stage and event order.
+pub fn notifications(p: &Pipeline, b: &Bucket) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for s in &p.stages {
+        let (Some(trigger), Some(q)) = (&s.trigger, &s.queue) else { continue };
+        if trigger.bucket.value != b.key.value {
+            continue;
+        }
+        let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
+            (None, None) => (trigger.pattern.filter_prefix(), trigger.pattern.filter_suffix()),
+            (rp, rs) => (
+                rp.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+                rs.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
+            ),
+        };
+        for ev in &trigger.events {
+            out.push(Notification {
+                stage: s.name.value.clone(),
+                queue: q.name.value.clone(),
+                event: ev.value.clone(),
+                prefix: prefix.clone(),
+                suffix: suffix.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// What an alarm's metric is measured on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dimension {
+    /// `QueueName` of a queue (by name).
+    Queue(String),
+    /// A function (by name), under the metric's dimension name.
+    Function(&'static str, String),
+}
+
+impl Dimension {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Dimension::Queue(_) => "QueueName",
+            Dimension::Function(name, _) => name,
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Dimension::Queue(v) | Dimension::Function(_, v) => v,
+        }
+    }
+}
+
+/// One alarm of a stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmSettings {
+    pub name: String,
+    pub kind: AlarmKind,
+    pub namespace: &'static str,
+    pub metric: &'static str,
+    pub statistic: &'static str,
+    pub period: u32,
+    pub evaluation_periods: u32,
+    pub datapoints: u32,
+    pub threshold: u64,
+    pub comparison: &'static str,
+    pub treat_missing: &'static str,
+    pub dimension: Dimension,
+    /// What breaching means, in words.
+    pub description: String,
+}
+
+/// The alarms of a stage's function, its queue and its DLQ (those not `off`).
+pub fn alarms(s: &Stage) -> Vec<AlarmSettings> {
+    let Some(f) = &s.function else { return Vec::new() };
+    let mut out = Vec::new();
+    for alarm in &s.alarms {
+        let Threshold::Value(v) = alarm.threshold.value else { continue };
+        let (namespace, metric, statistic) = alarm.kind.metric();
+        let queue = || s.queue.as_ref().map(|q| q.name.value.clone()).unwrap_or_default();
+        let function = |dimension| Dimension::Function(dimension, f.name.value.clone());
+        let (dimension, threshold, what) = match alarm.kind {
+            AlarmKind::QueueDepth => {
+                (Dimension::Queue(queue()), v, format!("more than {v} messages wait in the queue"))
+            }
+            AlarmKind::QueueAge => (Dimension::Queue(queue()), v, format!("the oldest message is older than {v}s")),
+            AlarmKind::DlqDepth => (
+                Dimension::Queue(s.queue.as_ref().map(|q| q.dlq_name.value.clone()).unwrap_or_default()),
+                v,
+                format!("more than {v} messages are in the dead-letter queue"),
+            ),
+            AlarmKind::Duration => (
+                function("FunctionName"),
+                // Milliseconds; saturating, as a threshold that large is at or above the timeout (PW401).
+                v.saturating_mul(1000),
+                format!("an invocation ran longer than {v}s of the {}s timeout", f.timeout.secs()),
+            ),
+            AlarmKind::Errors => (function("FunctionName"), v, format!("more than {v} invocation errors in 5 minutes")),
+            AlarmKind::FailedRecords => (
+                // The dimension the stage library's metric carries (`AWS_LAMBDA_FUNCTION_NAME`).
+                function(pipewright_stage::FUNCTION_DIMENSION),
+                v,
+                format!(
+                    "more than {v} records failed in a minute (the batches' partial failures, which Errors does not count)"
+                ),
+            ),
+            AlarmKind::Throttles => (function("FunctionName"), v, format!("more than {v} throttles in 5 minutes")),
+        };
+        out.push(AlarmSettings {
+            name: alarm.name.clone(),
+            kind: alarm.kind,
+            namespace,
+            metric,
+            statistic,
+            period: alarm.kind.period(),
+            evaluation_periods: 1,
+            datapoints: 1,
+            threshold,
+            comparison: "GreaterThanThreshold",
+            treat_missing: "notBreaching",
+            dimension,
+            description: format!("{}: {what} (pipewright)", s.name.value),
+        });
+    }
+    out
+}
