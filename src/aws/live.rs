@@ -3,8 +3,8 @@
 
 use super::{AwsError, ErrorKind};
 pub use crate::drift::live::{
-    Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription, Notifications,
-    PublicAccessBlock, QueueNotification, TablesState,
+    AlarmState, Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription,
+    MappingState, Notifications, PublicAccessBlock, QueueNotification, TablesState,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -314,7 +314,7 @@ impl Readers {
                     uuid: m.uuid.unwrap_or_default(),
                     source_arn: m.event_source_arn.unwrap_or_default(),
                     function_arn: m.function_arn.unwrap_or_default(),
-                    state: m.state.unwrap_or_default(),
+                    state: MappingState::parse(&m.state.unwrap_or_default()),
                     state_reason: m.state_transition_reason.unwrap_or_default(),
                     batch_size: m.batch_size.unwrap_or_default(),
                     window: m.maximum_batching_window_in_seconds.unwrap_or_default(),
@@ -404,8 +404,10 @@ impl Readers {
                         evaluation_periods: a.evaluation_periods.unwrap_or_default(),
                         datapoints: a.datapoints_to_alarm,
                         treat_missing: a.treat_missing_data,
-                        state: a.state_value.map(|v| v.as_str().to_string()).unwrap_or_default(),
-                        state_reason: a.state_reason.unwrap_or_default(),
+                        state: AlarmState {
+                            firing: a.state_value == Some(aws_sdk_cloudwatch::types::StateValue::Alarm),
+                            reason: a.state_reason.unwrap_or_default(),
+                        },
                     },
                 );
             }

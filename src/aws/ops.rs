@@ -84,7 +84,7 @@ pub struct ObjectInfo {
 pub struct MappingStatus {
     pub uuid: String,
     pub source_arn: String,
-    pub state: String,
+    pub state: crate::drift::live::MappingState,
     pub reason: String,
     pub last_result: String,
 }
@@ -438,8 +438,11 @@ impl Readers {
     }
 
     /// State (`OK`, `ALARM`, `INSUFFICIENT_DATA`) and reason of the named alarms that exist.
-    pub async fn alarm_states(&self, names: &[String]) -> Result<BTreeMap<String, (String, String)>, AwsError> {
-        Ok(self.alarms(names).await?.into_iter().map(|(name, a)| (name, (a.state, a.state_reason))).collect())
+    pub async fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, crate::drift::live::AlarmState>, AwsError> {
+        Ok(self.alarms(names).await?.into_iter().map(|(name, a)| (name, a.state)).collect())
     }
 
     /// The newest lines of a log group since `start_ms` that match `pattern` (newest last, at most
@@ -503,7 +506,7 @@ impl Readers {
                 out.push(MappingStatus {
                     uuid: m.uuid.clone().unwrap_or_default(),
                     source_arn: m.event_source_arn.clone().unwrap_or_default(),
-                    state: m.state.clone().unwrap_or_default(),
+                    state: crate::drift::live::MappingState::parse(m.state.as_deref().unwrap_or_default()),
                     reason: m.state_transition_reason.clone().unwrap_or_default(),
                     last_result: m.last_processing_result.clone().unwrap_or_default(),
                 });

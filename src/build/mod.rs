@@ -254,6 +254,99 @@ pub struct Built {
     pub unfit: Vec<Unfit>,
 }
 
+/// The handler findings of the targets' crates (PW701/PW702): a build stops on them before it compiles.
+pub fn handler_findings(p: &Pipeline, targets: &[Target]) -> Vec<crate::report::Diagnostic> {
+    let reporting = crate::check::handler::reporting_stages(p);
+    targets
+        .iter()
+        .filter_map(|t| crate::check::handler::check_crate(t.stage, reporting.contains(t.name()), &t.crate_dir))
+        .collect()
+}
+
+/// What a build produced: each stage's artifact and inspection, and the manifest when it was written (it
+/// is not when a bootstrap cannot run on Lambda).
+pub struct Report {
+    pub built: Vec<Built>,
+    pub manifest: Option<PathBuf>,
+    pub runtime: Runtime,
+}
+
+impl Report {
+    /// Why artifacts must not be deployed.
+    pub fn unfit(&self) -> Vec<&Unfit> {
+        self.built.iter().flat_map(|b| &b.unfit).collect()
+    }
+
+    /// The report as one JSON document.
+    pub fn to_json(&self) -> serde_json::Value {
+        let artifacts: Vec<_> = self
+            .built
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "stage": b.artifact.stage,
+                    "architecture": b.artifact.architecture,
+                    "zip": b.artifact.zip,
+                    "size": b.artifact.size,
+                    "sha256": b.artifact.sha256,
+                    "key": b.artifact.key(),
+                    "build_seconds": (b.duration.as_secs_f64() * 10.0).round() / 10.0,
+                    "machine": b.inspection.machine.to_string(),
+                    "glibc": b.inspection.glibc.map(|v| v.to_string()),
+                    "problems": b.unfit.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "manifest": self.manifest,
+            "runtime": self.runtime.name(),
+            "runtime_glibc": self.runtime.glibc().to_string(),
+            "artifacts": artifacts,
+        })
+    }
+}
+
+/// Builds every target with cargo-lambda into `lambda/` beside the manifest, inspects each bootstrap,
+/// and, when every one can run on Lambda, merges them into the manifest at `manifest_path`. `starting`
+/// is told of each target before it compiles.
+pub fn build(
+    p: &Pipeline,
+    targets: &[Target],
+    cargo_lambda: &Path,
+    manifest_path: &Path,
+    starting: &mut dyn FnMut(&Target),
+) -> Result<Report, BuildError> {
+    let base = manifest_path.parent().unwrap_or(Path::new("."));
+    // Absolute: cargo-lambda resolves a relative --lambda-dir against the crate.
+    let lambda_dir = std::path::absolute(base.join("lambda"))
+        .map_err(|source| BuildError::Manifest { path: manifest_path.to_path_buf(), source })?;
+    let runtime = Runtime::from_name(crate::cfn::RUNTIME).unwrap_or(Runtime::ProvidedAl2023);
+    let mut built = Vec::new();
+    for target in targets {
+        starting(target);
+        let started = std::time::Instant::now();
+        let zip = run_cargo_lambda(cargo_lambda, target, &lambda_dir)?;
+        let mut b = examine(target, &zip, runtime, started.elapsed())?;
+        // Relative to the working directory when possible: the manifest stays portable.
+        if let Ok(cwd) = std::env::current_dir()
+            && let Ok(rel) = b.artifact.zip.strip_prefix(&cwd)
+        {
+            b.artifact.zip = rel.to_path_buf();
+        }
+        built.push(b);
+    }
+    let mut report = Report { built, manifest: None, runtime };
+    if report.unfit().is_empty() {
+        let previous = Manifest::read(manifest_path).ok();
+        let artifacts: Vec<_> = report.built.iter().map(|b| b.artifact.clone()).collect();
+        merge(p, previous, &artifacts)
+            .write(manifest_path)
+            .map_err(|source| BuildError::Manifest { path: manifest_path.to_path_buf(), source })?;
+        report.manifest = Some(manifest_path.to_path_buf());
+    }
+    Ok(report)
+}
+
 /// Hex SHA-256 of bytes.
 pub fn sha256_hex(data: &[u8]) -> String {
     Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()

@@ -2,18 +2,14 @@
 
 use super::{env, read_spec};
 use crate::Exit;
-use crate::build::inspect::Runtime;
 use crate::build::manifest::Manifest;
-use crate::build::{self, BuildError, Built};
-use crate::check::handler;
+use crate::build::{self, BuildError};
 use crate::report::Severity;
 use crate::report::render::{Subject, human};
 use crate::spec::model::Architecture;
 use clap::Args;
-use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -82,11 +78,7 @@ pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
     };
 
     // The handlers answer as their mappings expect (before spending minutes compiling).
-    let reporting = handler::reporting_stages(pipeline);
-    let findings: Vec<_> = targets
-        .iter()
-        .filter_map(|t| handler::check_crate(t.stage, reporting.contains(t.name()), &t.crate_dir))
-        .collect();
+    let findings = build::handler_findings(pipeline, &targets);
     if !findings.is_empty() {
         write!(err, "{}", human(&subject, &findings, color))?;
         writeln!(err, "error: not building: the stage handlers do not match their event source mappings")?;
@@ -107,87 +99,32 @@ pub fn run(args: &BuildArgs, color: bool, out: &mut dyn Write, err: &mut dyn Wri
         return fail(err, &BuildError::CargoLambdaMissing);
     };
     let manifest_path = args.manifest.clone().unwrap_or_else(|| Manifest::default_path(&loaded.source.name()));
-    let base = manifest_path.parent().unwrap_or(Path::new("."));
-    // Absolute: cargo-lambda resolves a relative --lambda-dir against the crate.
-    let lambda_dir = std::path::absolute(base.join("lambda"))?;
-    let runtime = Runtime::from_name(crate::cfn::RUNTIME).unwrap_or(Runtime::ProvidedAl2023);
-
-    let mut built: Vec<Built> = Vec::new();
-    for target in &targets {
-        writeln!(err, "building {} ({}) with cargo-lambda", target.name(), target.architecture.as_str())?;
-        let started = Instant::now();
-        let result = build::run_cargo_lambda(&cargo_lambda, target, &lambda_dir)
-            .and_then(|zip| build::examine(target, &zip, runtime, started.elapsed()));
-        match result {
-            Ok(mut b) => {
-                // Relative to the working directory when possible: the manifest stays portable.
-                if let Ok(cwd) = std::env::current_dir()
-                    && let Ok(rel) = b.artifact.zip.strip_prefix(&cwd)
-                {
-                    b.artifact.zip = rel.to_path_buf();
-                }
-                built.push(b);
-            }
-            Err(e) => return fail(err, &e),
-        }
-    }
-
-    let unfit: Vec<_> = built.iter().flat_map(|b| &b.unfit).collect();
+    let mut starting = |t: &build::Target| {
+        let _ = writeln!(err, "building {} ({}) with cargo-lambda", t.name(), t.architecture.as_str());
+    };
+    let report = match build::build(pipeline, &targets, &cargo_lambda, &manifest_path, &mut starting) {
+        Ok(r) => r,
+        Err(e) => return fail(err, &e),
+    };
+    let unfit = report.unfit();
     if !unfit.is_empty() {
         for u in &unfit {
             writeln!(err, "error: {u}\nhint: {}", u.hint())?;
         }
         writeln!(err, "error: not writing the build manifest: {} bootstrap(s) cannot run on Lambda", unfit.len())?;
-        write_summary(args, &built, None, runtime, out)?;
-        return Ok(Exit::Findings);
     }
-
-    let previous = Manifest::read(&manifest_path).ok();
-    let artifacts: Vec<_> = built.iter().map(|b| b.artifact.clone()).collect();
-    let manifest = build::merge(pipeline, previous, &artifacts);
-    if let Err(source) = manifest.write(&manifest_path) {
-        return fail(err, &BuildError::Manifest { path: manifest_path, source });
-    }
-    write_summary(args, &built, Some(&manifest_path), runtime, out)?;
-    Ok(Exit::Clean)
+    write_summary(args, &report, out)?;
+    Ok(if unfit.is_empty() { Exit::Clean } else { Exit::Findings })
 }
 
-fn write_summary(
-    args: &BuildArgs,
-    built: &[Built],
-    manifest: Option<&Path>,
-    runtime: Runtime,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
+fn write_summary(args: &BuildArgs, report: &build::Report, out: &mut dyn Write) -> std::io::Result<()> {
     if args.format == super::deploy::PlanFormat::Json {
-        let artifacts: Vec<_> = built
-            .iter()
-            .map(|b| {
-                json!({
-                    "stage": b.artifact.stage,
-                    "architecture": b.artifact.architecture,
-                    "zip": b.artifact.zip,
-                    "size": b.artifact.size,
-                    "sha256": b.artifact.sha256,
-                    "key": b.artifact.key(),
-                    "build_seconds": (b.duration.as_secs_f64() * 10.0).round() / 10.0,
-                    "machine": b.inspection.machine.to_string(),
-                    "glibc": b.inspection.glibc.map(|v| v.to_string()),
-                    "problems": b.unfit.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let doc = json!({
-            "manifest": manifest,
-            "runtime": runtime.name(),
-            "runtime_glibc": runtime.glibc().to_string(),
-            "artifacts": artifacts,
-        });
-        let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+        let text = serde_json::to_string_pretty(&report.to_json()).map_err(std::io::Error::other)?;
         return writeln!(out, "{text}");
     }
+    let runtime = report.runtime;
     writeln!(out, "{:<24} {:<8} {:>10} {:<14} {:>8}  glibc", "stage", "arch", "size", "sha256", "time")?;
-    for b in built {
+    for b in &report.built {
         let a = &b.artifact;
         let glibc = match b.inspection.glibc {
             Some(v) => format!("{v} (<= {})", runtime.glibc()),
@@ -203,7 +140,7 @@ fn write_summary(
             b.duration.as_secs_f64()
         )?;
     }
-    if let Some(m) = manifest {
+    if let Some(m) = &report.manifest {
         writeln!(out, "manifest: {}", m.display())?;
     }
     Ok(())

@@ -267,24 +267,10 @@ fn show_replay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let (first, last) = (plan.dates.first(), plan.dates.last());
     let range = date_range(&plan.dates);
     let sent = outcome.map_or(0, |o| o.sent);
     if args.format == OpsFormat::Json {
-        json_out(
-            out,
-            &json!({
-                "stage": plan.stage, "queue": plan.queue, "bucket": plan.bucket,
-                "from": first.map(|d| d.to_string()), "to": last.map(|d| d.to_string()),
-                "dry_run": args.dry_run,
-                "objects": plan.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
-                "sent": sent,
-                "batches": outcome.map_or(0, |o| o.batches),
-                "failed": outcome.map(|o| o.failed.iter().map(|(k, e)| json!({"key": k, "code": e.code, "message": e.message})).collect::<Vec<_>>()).unwrap_or_default(),
-                "list_seconds": listed.as_secs_f64(),
-                "seconds": elapsed,
-            }),
-        )?;
+        json_out(out, &ops::replay::report_json(plan, outcome, args.dry_run, listed, elapsed))?;
     } else if args.dry_run {
         for o in &plan.objects {
             writeln!(out, "s3://{}/{}", plan.bucket, o.key)?;
@@ -379,21 +365,7 @@ fn dlq_peek(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn
         Err(e) => return fail(err, &e),
     };
     if args.format == OpsFormat::Json {
-        let items: Vec<_> = letters
-            .iter()
-            .map(|l| {
-                let (objects, other) = match &l.body {
-                    ops::Body::Objects(o) => {
-                        (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
-                    }
-                    ops::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
-                    ops::Body::Other(s) => (vec![], Some(s.clone())),
-                };
-                json!({"message_id": l.message_id, "receive_count": l.receive_count,
-                       "sent": l.sent_ms.map(ops::iso_ms), "objects": objects, "other": other})
-            })
-            .collect();
-        json_out(out, &json!({"dlq": dlq.name, "messages": items}))?;
+        json_out(out, &ops::dlq::letters_json(&dlq.name, &letters))?;
     } else {
         writeln!(out, "{}: {} dead letter(s) (peeked, still there)", dlq.name, letters.len())?;
         for l in &letters {
@@ -435,12 +407,7 @@ fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut 
     };
     let secs = started.elapsed().as_secs_f64();
     if args.format == OpsFormat::Json {
-        json_out(
-            out,
-            &json!({"dlq": dlq.name, "queue": target.name, "method": r.method.as_str(), "moved": r.moved,
-                    "fallback": r.fallback, "not_sent": r.not_sent.len(), "not_deleted": r.not_deleted.len(),
-                    "seconds": secs}),
-        )?;
+        json_out(out, &r.to_json(&dlq.name, &target.name, secs))?;
     } else {
         writeln!(
             out,
@@ -530,30 +497,23 @@ pub fn probe(args: &ProbeArgs, color: bool, out: &mut dyn Write, err: &mut dyn W
     for (stage, r) in stages.iter().zip(results) {
         match r {
             Ok(p) => {
-                let (arrived, ms, via) = match p.arrived {
-                    Some((ms, via)) => (true, Some(ms), Some(via)),
-                    None => (false, None, None),
-                };
-                if !arrived {
+                if p.arrived.is_none() {
                     exit = exit.worst(Exit::Findings);
                 }
                 if args.format == OpsFormat::Human {
-                    let what = match (ms, via) {
-                        (Some(ms), Some(ops::probe::Via::Queue)) => format!("arrived in {ms} ms"),
-                        (Some(ms), _) => {
+                    let what = match p.arrived {
+                        Some((ms, ops::probe::Via::Queue)) => format!("arrived in {ms} ms"),
+                        Some((ms, _)) => {
                             format!("arrived: consumed by the function first, seen in its log after {ms} ms")
                         }
-                        _ => format!("did NOT arrive within {}", args.timeout),
+                        None => format!("did NOT arrive within {}", args.timeout),
                     };
                     writeln!(out, "{}: s3://{}/{} -> `{}`: {what}", p.stage, p.bucket, p.key, p.queue)?;
                 }
                 if let Some(c) = &p.cleanup {
                     writeln!(err, "warning: {c}")?;
                 }
-                items.push(json!({"stage": p.stage, "bucket": p.bucket, "key": p.key, "queue": p.queue,
-                                  "arrived": arrived, "ms": ms,
-                                  "via": via.map(|v| if v == ops::probe::Via::Queue { "queue" } else { "log" }),
-                                  "others_seen": p.others, "cleanup": p.cleanup}));
+                items.push(p.to_json());
             }
             Err(e) => {
                 writeln!(err, "error: {}: {e}", stage.name.value)?;

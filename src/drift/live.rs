@@ -28,6 +28,53 @@ impl PublicAccessBlock {
     }
 }
 
+/// The state of an event source mapping (Lambda's `State`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MappingState {
+    Enabled,
+    Disabled,
+    /// `Creating`, `Enabling`, `Disabling`, `Updating`, `Deleting`: on its way to another state.
+    Changing(String),
+}
+
+impl MappingState {
+    pub fn parse(state: &str) -> MappingState {
+        match state {
+            "Enabled" => MappingState::Enabled,
+            "Disabled" => MappingState::Disabled,
+            other => MappingState::Changing(other.to_string()),
+        }
+    }
+
+    /// Whether the mapping consumes its queue.
+    pub fn is_enabled(&self) -> bool {
+        *self == MappingState::Enabled
+    }
+
+    /// Whether it is stopped or stopping: the queue is not consumed.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, MappingState::Disabled) || matches!(self, MappingState::Changing(s) if s == "Disabling")
+    }
+}
+
+impl std::fmt::Display for MappingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MappingState::Enabled => "Enabled",
+            MappingState::Disabled => "Disabled",
+            MappingState::Changing(s) => s,
+        })
+    }
+}
+
+/// An alarm's state and why it is in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmState {
+    /// In ALARM (not OK or INSUFFICIENT_DATA).
+    pub firing: bool,
+    pub reason: String,
+}
+
 /// An EventBridge Scheduler schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveSchedule {
@@ -74,7 +121,7 @@ pub struct LiveMapping {
     pub uuid: String,
     pub source_arn: String,
     pub function_arn: String,
-    pub state: String,
+    pub state: MappingState,
     pub state_reason: String,
     pub batch_size: i32,
     pub window: i32,
@@ -103,9 +150,8 @@ pub struct LiveAlarm {
     pub evaluation_periods: i32,
     pub datapoints: Option<i32>,
     pub treat_missing: Option<String>,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`, and why (for `status`; not desired state).
-    pub state: String,
-    pub state_reason: String,
+    /// In ALARM or not, and why (for `status`; not desired state).
+    pub state: AlarmState,
 }
 
 /// One subscription of the alert topic.

@@ -349,7 +349,7 @@ pub fn mappings(aspect: &mut Aspect, want: &MappingWant, function_arn: &str, liv
     match ours.as_slice() {
         [] => aspect.drift("D301", "the event source mapping from the queue is missing", &want.source_arn, "none"),
         [m, rest @ ..] => {
-            if m.state != "Enabled" {
+            if !m.state.is_enabled() {
                 let reason = if m.state_reason.is_empty() { String::new() } else { format!(" ({})", m.state_reason) };
                 aspect.drift("D302", format!("the mapping is {}{reason}", m.state), "Enabled", &m.state);
             }

@@ -189,7 +189,7 @@ fn mapping(state: &str, batch_size: i32) -> LiveMapping {
         uuid: "u".into(),
         source_arn: "arn:q".into(),
         function_arn: "arn:f".into(),
-        state: state.into(),
+        state: live::MappingState::parse(state),
         state_reason: String::new(),
         batch_size,
         window: 0,
@@ -301,8 +301,7 @@ fn alarm_settings_dimension_and_topic() {
         evaluation_periods: 1,
         datapoints: None,
         treat_missing: Some("notBreaching".into()),
-        state: "OK".into(),
-        state_reason: String::new(),
+        state: live::AlarmState { firing: false, reason: String::new() },
     };
     let mut a = aspect();
     alarm(&mut a, &want, Some(topic), Some(&live));

@@ -225,7 +225,7 @@ impl Report {
 /// A triggered Lambda stage, with what was deployed for it.
 struct Wired {
     mapping: Mapping,
-    enabled: String,
+    enabled: crate::drift::live::MappingState,
     dlq: String,
     function: Environment,
     memory_mb: u64,
@@ -371,7 +371,7 @@ async fn wire(
             m.batch_size,
             m.window.as_secs(),
             if m.report_failures { ", ReportBatchItemFailures" } else { "" },
-            if w.enabled == "Enabled" { String::new() } else { format!(": mapping {}, not polled", w.enabled) }
+            if w.enabled.is_enabled() { String::new() } else { format!(": mapping {}, not polled", w.enabled) }
         )?;
     }
     Ok((wired, tables_env))
@@ -409,11 +409,11 @@ async fn drain(
         );
     };
     let sqs = &readers.sqs;
-    let polled: Vec<Mapping> = wired.iter().filter(|w| w.enabled == "Enabled").map(|w| w.mapping.clone()).collect();
+    let polled: Vec<Mapping> = wired.iter().filter(|w| w.enabled.is_enabled()).map(|w| w.mapping.clone()).collect();
     let pollers = wired
         .iter_mut()
         .zip(&stats)
-        .filter(|(w, _)| w.enabled == "Enabled")
+        .filter(|(w, _)| w.enabled.is_enabled())
         .map(|(w, s)| esm::poll(sqs, &w.mapping, &mut w.function, opts.retry_after, &shared, s, &on_invocation));
     let supervise = supervise(sqs, &polled, &shared, opts.timeout);
     let (_, settled) = futures::join!(futures::future::join_all(pollers), supervise);
@@ -439,7 +439,7 @@ async fn stage_reports(
         stages.push(StageReport {
             stage: w.mapping.stage.clone(),
             queue: short_queue(&w.mapping.queue_url).to_string(),
-            mapping: w.enabled.clone(),
+            mapping: w.enabled.to_string(),
             batch_size: w.mapping.batch_size,
             batching_window_s: w.mapping.window.as_secs(),
             report_batch_item_failures: w.mapping.report_failures,

@@ -23,6 +23,26 @@ pub struct DeadLetter {
 }
 
 /// Reads up to `max` dead letters and makes them visible again: nothing is consumed.
+/// Peeked dead letters as one JSON document: each message's S3 objects, or what else it holds.
+pub fn letters_json(dlq: &str, letters: &[DeadLetter]) -> serde_json::Value {
+    use serde_json::json;
+    let items: Vec<_> = letters
+        .iter()
+        .map(|l| {
+            let (objects, other) = match &l.body {
+                super::Body::Objects(o) => {
+                    (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
+                }
+                super::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
+                super::Body::Other(s) => (vec![], Some(s.clone())),
+            };
+            json!({"message_id": l.message_id, "receive_count": l.receive_count,
+                   "sent": l.sent_ms.map(super::iso_ms), "objects": objects, "other": other})
+        })
+        .collect();
+    json!({"dlq": dlq, "messages": items})
+}
+
 pub async fn peek(readers: &Readers, dlq: &QueueRef, max: usize) -> Result<Vec<DeadLetter>, OpsError> {
     let expected = readers.visible_messages(dlq).await? as usize;
     let mut held: Vec<Received> = Vec::new();
@@ -99,6 +119,15 @@ pub struct Redriven {
 
 /// Moves every dead letter back to `queue`. With `use_task`, SQS's own `StartMessageMoveTask`
 /// (waiting up to `timeout` for it); if it is unavailable or fails, the safe loop.
+impl Redriven {
+    /// The redrive as one JSON document.
+    pub fn to_json(&self, dlq: &str, queue: &str, seconds: f64) -> serde_json::Value {
+        serde_json::json!({"dlq": dlq, "queue": queue, "method": self.method.as_str(), "moved": self.moved,
+                           "fallback": self.fallback, "not_sent": self.not_sent.len(),
+                           "not_deleted": self.not_deleted.len(), "seconds": seconds})
+    }
+}
+
 pub async fn redrive(
     readers: &Readers,
     dlq: &QueueRef,

@@ -37,6 +37,19 @@ pub struct Probe {
 }
 
 /// A canary id: time and process, unique enough per run.
+impl Probe {
+    /// The probe as JSON: whether the canary arrived, after how long, and how it was seen.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (ms, via) = match self.arrived {
+            Some((ms, via)) => (Some(ms), Some(if via == Via::Queue { "queue" } else { "log" })),
+            None => (None, None),
+        };
+        serde_json::json!({"stage": self.stage, "bucket": self.bucket, "key": self.key, "queue": self.queue,
+                           "arrived": self.arrived.is_some(), "ms": ms, "via": via,
+                           "others_seen": self.others, "cleanup": self.cleanup})
+    }
+}
+
 pub fn canary_id() -> String {
     format!("{:x}-{:x}", now_ms(), std::process::id())
 }

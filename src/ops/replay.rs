@@ -118,6 +118,32 @@ pub async fn plan(
     })
 }
 
+/// A replay as one JSON document: what was listed and what was sent.
+pub fn report_json(
+    plan: &Plan,
+    outcome: Option<&Outcome>,
+    dry_run: bool,
+    listed: std::time::Duration,
+    seconds: f64,
+) -> serde_json::Value {
+    let failed: Vec<_> = outcome
+        .map(|o| {
+            o.failed.iter().map(|(k, e)| serde_json::json!({"key": k, "code": e.code, "message": e.message})).collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "stage": plan.stage, "queue": plan.queue, "bucket": plan.bucket,
+        "from": plan.dates.first().map(|d| d.to_string()), "to": plan.dates.last().map(|d| d.to_string()),
+        "dry_run": dry_run,
+        "objects": plan.objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
+        "sent": outcome.map_or(0, |o| o.sent),
+        "batches": outcome.map_or(0, |o| o.batches),
+        "failed": failed,
+        "list_seconds": listed.as_secs_f64(),
+        "seconds": seconds,
+    })
+}
+
 impl Plan {
     /// One S3 event message per object, as S3 would have sent it when the object was written.
     pub fn messages(&self, region: &str) -> Vec<String> {

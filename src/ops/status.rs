@@ -6,7 +6,7 @@
 //! A read that failed (access denied, throttled, unreachable) is "could not read", never healthy.
 
 use super::{human_age, now_ms};
-use crate::aws::live::{LiveFunction, LiveSchedule, Readers};
+use crate::aws::live::{AlarmState, LiveFunction, LiveSchedule, MappingState, Readers};
 use crate::aws::ops::{LogLine, MappingStatus, ObjectInfo};
 use crate::aws::{AwsError, ErrorKind};
 use crate::report::span::Span;
@@ -226,7 +226,7 @@ struct StageReads {
     function: Option<FunctionReads>,
     /// The names of the alarms read (those not switched off).
     alarm_names: Vec<String>,
-    alarms: Option<Read<BTreeMap<String, (String, String)>>>,
+    alarms: Option<Read<BTreeMap<String, AlarmState>>>,
     outputs: Vec<OutputRead>,
     tables: Vec<(String, Read<Option<i64>>)>,
 }
@@ -614,9 +614,9 @@ impl Builder<'_> {
                                 text.push_str(&format!("; last result: {}", m.last_result));
                             }
                             b.fact("mapping", text);
-                            match m.state.as_str() {
-                                "Enabled" => {}
-                                "Disabled" | "Disabling" => b.find(
+                            match &m.state {
+                                MappingState::Enabled => {}
+                                state if state.is_stopped() => b.find(
                                     "S302",
                                     ("mapping", qn),
                                     format!(
@@ -625,10 +625,10 @@ impl Builder<'_> {
                                     ),
                                     Some(b.deploy_hint()),
                                 ),
-                                other => b.find(
+                                changing => b.find(
                                     "S303",
                                     ("mapping", qn),
-                                    format!("the event source mapping `{qn}` -> `{fname}` is {other}"),
+                                    format!("the event source mapping `{qn}` -> `{fname}` is {changing}"),
                                     None,
                                 ),
                             }
@@ -649,17 +649,12 @@ impl Builder<'_> {
     }
 
     /// The stage's alarms: in ALARM, missing, or could not be read.
-    fn alarms(
-        &mut self,
-        stage: &Stage,
-        alarm_names: &[String],
-        read: Option<Read<BTreeMap<String, (String, String)>>>,
-    ) {
+    fn alarms(&mut self, stage: &Stage, alarm_names: &[String], read: Option<Read<BTreeMap<String, AlarmState>>>) {
         let b = self;
         if let Some(read) = read {
             match read {
                 Ok(states) => {
-                    let firing: Vec<_> = states.iter().filter(|(_, (s, _))| s == "ALARM").collect();
+                    let firing: Vec<_> = states.iter().filter(|(_, s)| s.firing).collect();
                     let missing = alarm_names.iter().filter(|n| !states.contains_key(*n)).count();
                     b.fact(
                         "alarms",
@@ -672,7 +667,7 @@ impl Builder<'_> {
                     );
                     for n in alarm_names {
                         match states.get(n) {
-                            Some((s, reason)) if s == "ALARM" => {
+                            Some(AlarmState { firing: true, reason }) => {
                                 let dlq = stage.alarms.iter().any(|a| &a.name == n && a.kind == AlarmKind::DlqDepth);
                                 let found = Diagnostic::about(
                                     "S401",

@@ -352,14 +352,38 @@ pub fn compute_with_totals<'a>(
     let date = day.date;
     let season = silver_processing::season_of(date);
     let own = DayTotals::of(&season, day)?;
-    let mut player_season: BTreeMap<i64, PlayerSeason> = BTreeMap::new();
-    let mut team_season: BTreeMap<i64, TeamSeason> = BTreeMap::new();
     let counted = earlier
         .into_iter()
         .filter(|(d, _)| *d < date && silver_processing::season_of(*d) == season)
         .map(|(_, t)| t)
         .chain(std::iter::once(&own));
-    for totals in counted {
+    let (player_season, team_season) = season_to_date(counted);
+    let games = team_games(date, &day.teams)?;
+    let teams = games.iter().map(|g| team_analytics(date, &season, g, team_season.get(&g.team.team_id))).collect();
+    let mut players = Vec::with_capacity(day.players.len());
+    for p in &day.players {
+        let team = games
+            .iter()
+            .find(|g| g.team.game_id == p.game_id && g.team.team_id == p.team_id)
+            .map(|g| g.team)
+            .ok_or_else(|| AnalyticsError::PlayerWithoutTeam {
+                date,
+                game_id: p.game_id.clone(),
+                team_id: p.team_id,
+                player_id: p.player_id,
+            })?;
+        players.push(player_analytics(date, &season, p, team, player_season.get(&p.player_id)));
+    }
+    Ok(Analytics { date, season, players, teams })
+}
+
+/// Each player's and team's season to date: the sums of the dates' totals.
+fn season_to_date<'a>(
+    totals: impl Iterator<Item = &'a DayTotals>,
+) -> (BTreeMap<i64, PlayerSeason>, BTreeMap<i64, TeamSeason>) {
+    let mut player_season: BTreeMap<i64, PlayerSeason> = BTreeMap::new();
+    let mut team_season: BTreeMap<i64, TeamSeason> = BTreeMap::new();
+    for totals in totals {
         for &(player_id, games, points, fga, fta) in &totals.players {
             let s = player_season.entry(player_id).or_default();
             s.games += games;
@@ -375,89 +399,80 @@ pub fn compute_with_totals<'a>(
             s.possessions += f64::from_bits(possessions);
         }
     }
+    (player_season, team_season)
+}
 
-    let games = team_games(date, &day.teams)?;
-    let mut teams = Vec::with_capacity(games.len());
-    for g in &games {
-        let c = &g.team.counts;
-        let offensive = formulas::rating(c.points, g.possessions);
-        let defensive = formulas::rating(g.opponent.counts.points, g.possessions);
-        let s = team_season.get(&g.team.team_id);
-        teams.push(TeamAnalytics {
-            game_date: date,
-            season: season.clone(),
-            team_id: g.team.team_id,
-            team_tricode: g.team.team_tricode.clone(),
-            game_id: g.team.game_id.clone(),
-            points: c.points,
-            pace: formulas::pace(g.possessions, g.team.minutes),
-            offensive_rating: offensive,
-            defensive_rating: defensive,
-            net_rating: offensive.zip(defensive).map(|(o, d)| o - d),
-            true_shooting_pct: formulas::true_shooting_pct(c.points, c.field_goals_attempted, c.free_throws_attempted),
-            effective_fg_pct: formulas::effective_fg_pct(
-                c.field_goals_made,
-                c.three_pointers_made,
-                c.field_goals_attempted,
-            ),
-            assist_turnover_ratio: formulas::assist_turnover_ratio(c.assists, c.turnovers),
-            season_games: s.map_or(0, |s| s.games),
-            season_net_rating: s.and_then(|s| {
-                (s.possessions > 0.0).then(|| 100.0 * (s.points - s.opponent_points) as f64 / s.possessions)
-            }),
-        });
+/// A team's analytics of one game, with its season to date.
+fn team_analytics(date: NaiveDate, season: &str, g: &TeamGame, s: Option<&TeamSeason>) -> TeamAnalytics {
+    let c = &g.team.counts;
+    let offensive = formulas::rating(c.points, g.possessions);
+    let defensive = formulas::rating(g.opponent.counts.points, g.possessions);
+    TeamAnalytics {
+        game_date: date,
+        season: season.to_string(),
+        team_id: g.team.team_id,
+        team_tricode: g.team.team_tricode.clone(),
+        game_id: g.team.game_id.clone(),
+        points: c.points,
+        pace: formulas::pace(g.possessions, g.team.minutes),
+        offensive_rating: offensive,
+        defensive_rating: defensive,
+        net_rating: offensive.zip(defensive).map(|(o, d)| o - d),
+        true_shooting_pct: formulas::true_shooting_pct(c.points, c.field_goals_attempted, c.free_throws_attempted),
+        effective_fg_pct: formulas::effective_fg_pct(
+            c.field_goals_made,
+            c.three_pointers_made,
+            c.field_goals_attempted,
+        ),
+        assist_turnover_ratio: formulas::assist_turnover_ratio(c.assists, c.turnovers),
+        season_games: s.map_or(0, |s| s.games),
+        season_net_rating: s
+            .and_then(|s| (s.possessions > 0.0).then(|| 100.0 * (s.points - s.opponent_points) as f64 / s.possessions)),
     }
+}
 
-    let mut players = Vec::with_capacity(day.players.len());
-    for p in &day.players {
-        let team = games
-            .iter()
-            .find(|g| g.team.game_id == p.game_id && g.team.team_id == p.team_id)
-            .map(|g| g.team)
-            .ok_or_else(|| AnalyticsError::PlayerWithoutTeam {
-                date,
-                game_id: p.game_id.clone(),
-                team_id: p.team_id,
-                player_id: p.player_id,
-            })?;
-        let c = &p.counts;
-        let t = &team.counts;
-        let s = player_season.get(&p.player_id);
-        let season_games = s.map_or(0, |s| s.games);
-        players.push(PlayerAnalytics {
-            game_date: date,
-            season: season.clone(),
-            player_id: p.player_id,
-            player_name: p.player_name.clone(),
-            team_id: p.team_id,
-            minutes: p.minutes,
-            points: c.points,
-            true_shooting_pct: formulas::true_shooting_pct(c.points, c.field_goals_attempted, c.free_throws_attempted),
-            effective_fg_pct: formulas::effective_fg_pct(
-                c.field_goals_made,
-                c.three_pointers_made,
-                c.field_goals_attempted,
-            ),
-            usage_rate: formulas::usage_rate(
-                c.field_goals_attempted,
-                c.free_throws_attempted,
-                c.turnovers,
-                p.minutes,
-                t.field_goals_attempted,
-                t.free_throws_attempted,
-                t.turnovers,
-                team.minutes,
-            ),
-            assist_turnover_ratio: formulas::assist_turnover_ratio(c.assists, c.turnovers),
-            season_games,
-            season_points_per_game: s.and_then(|s| (s.games > 0).then(|| s.points as f64 / f64::from(s.games))),
-            season_true_shooting_pct: s.and_then(|s| {
-                let attempts = s.fga as f64 + 0.44 * s.fta as f64;
-                (attempts > 0.0).then(|| s.points as f64 / (2.0 * attempts))
-            }),
-        });
+/// A player's analytics of one game (usage against the team's counts), with the season to date.
+fn player_analytics(
+    date: NaiveDate,
+    season: &str,
+    p: &PlayerRow,
+    team: &TeamRow,
+    s: Option<&PlayerSeason>,
+) -> PlayerAnalytics {
+    let c = &p.counts;
+    let t = &team.counts;
+    PlayerAnalytics {
+        game_date: date,
+        season: season.to_string(),
+        player_id: p.player_id,
+        player_name: p.player_name.clone(),
+        team_id: p.team_id,
+        minutes: p.minutes,
+        points: c.points,
+        true_shooting_pct: formulas::true_shooting_pct(c.points, c.field_goals_attempted, c.free_throws_attempted),
+        effective_fg_pct: formulas::effective_fg_pct(
+            c.field_goals_made,
+            c.three_pointers_made,
+            c.field_goals_attempted,
+        ),
+        usage_rate: formulas::usage_rate(
+            c.field_goals_attempted,
+            c.free_throws_attempted,
+            c.turnovers,
+            p.minutes,
+            t.field_goals_attempted,
+            t.free_throws_attempted,
+            t.turnovers,
+            team.minutes,
+        ),
+        assist_turnover_ratio: formulas::assist_turnover_ratio(c.assists, c.turnovers),
+        season_games: s.map_or(0, |s| s.games),
+        season_points_per_game: s.and_then(|s| (s.games > 0).then(|| s.points as f64 / f64::from(s.games))),
+        season_true_shooting_pct: s.and_then(|s| {
+            let attempts = s.fga as f64 + 0.44 * s.fta as f64;
+            (attempts > 0.0).then(|| s.points as f64 / (2.0 * attempts))
+        }),
     }
-    Ok(Analytics { date, season, players, teams })
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@
 //! A data file that holds one of the dates and other dates (not written by this stage) is refused
 //! ([`TableError::MixedDates`]) rather than rewritten: deleting it would lose the other dates.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,7 +40,7 @@ use chrono::{Datelike, NaiveDate};
 use futures::{StreamExt, TryStreamExt};
 use iceberg::io::{FileIO, FileIOBuilder};
 use iceberg::spec::{
-    DataFile, DataFileFormat, Datum, FormatVersion, Literal, MAIN_BRANCH, ManifestContentType, ManifestFile,
+    DataFile, DataFileFormat, Datum, FormatVersion, Literal, MAIN_BRANCH, Manifest, ManifestContentType, ManifestFile,
     ManifestListWriter, ManifestWriterBuilder, NestedField, Operation, PartitionKey, PartitionSpec, PartitionSpecRef,
     PrimitiveLiteral, PrimitiveType, Schema, SchemaRef, Snapshot, SnapshotSummaryCollector, Struct, Summary,
     TableMetadata, Transform, Type, UnboundPartitionSpec,
@@ -730,17 +730,50 @@ impl GoldTables {
         dates: &[NaiveDate],
         files: &[DataFile],
     ) -> Result<(String, CommitSummary), TableError> {
+        let mut b = SnapshotBuilder::new(t, table, dates)?;
+        let to_read = b.keep_untouched_manifests().await?;
+        let loaded = futures::future::try_join_all(to_read.iter().map(|m| m.load_manifest(b.file_io)))
+            .await
+            .map_err(|e| b.err("reading a manifest", e))?;
+        for (manifest_file, manifest) in to_read.iter().zip(&loaded) {
+            b.regroup(manifest_file, manifest)?;
+        }
+        b.add(files);
+        b.write_manifests().await?;
+        b.commit().await
+    }
+}
+
+/// A snapshot being built: the manifests it keeps as they are, the entries of the months it touches
+/// grouped by (partition spec, month), and its summary.
+struct SnapshotBuilder<'t> {
+    table: &'t Table,
+    name: String,
+    /// The first and last date replaced.
+    date: NaiveDate,
+    last: NaiveDate,
+    /// The days (since the epoch) replaced, and their months.
+    replaced: BTreeSet<i32>,
+    months: BTreeSet<i32>,
+    dates: Vec<NaiveDate>,
+    metadata: &'t TableMetadata,
+    file_io: &'t FileIO,
+    schema: SchemaRef,
+    date_field: i32,
+    snapshot_id: i64,
+    sequence_number: i64,
+    commit: uuid::Uuid,
+    collector: SnapshotSummaryCollector,
+    manifests: Vec<ManifestFile>,
+    groups: BTreeMap<(i32, i32), Vec<Entry>>,
+    summary: CommitSummary,
+    total_files: u64,
+}
+
+impl<'t> SnapshotBuilder<'t> {
+    fn new(t: &'t Table, table: &str, dates: &[NaiveDate]) -> Result<Self, TableError> {
         let date = dates.first().copied().unwrap_or_default();
-        let last = dates.last().copied().unwrap_or(date);
-        let replaced: std::collections::BTreeSet<i32> = dates.iter().map(|d| days(*d)).collect();
-        let err = |operation, source| TableError::Iceberg {
-            table: table.into(),
-            date: Some(date),
-            operation,
-            source: Box::new(source),
-        };
         let metadata = t.metadata();
-        let file_io = t.file_io();
         let schema = metadata.current_schema().clone();
         let date_field = schema.field_id_by_name(GAME_DATE).ok_or_else(|| TableError::Column {
             table: table.into(),
@@ -748,198 +781,253 @@ impl GoldTables {
             problem: "is missing".into(),
         })?;
         let snapshot_id = new_snapshot_id(metadata);
-        let sequence_number = metadata.next_sequence_number();
-        let commit = uuid::Uuid::new_v4();
-        let mut collector = SnapshotSummaryCollector::default();
-        let mut manifests: Vec<ManifestFile> = Vec::new();
-        let mut summary = CommitSummary {
-            table: table.into(),
+        let replaced: BTreeSet<i32> = dates.iter().map(|d| days(*d)).collect();
+        Ok(SnapshotBuilder {
+            table: t,
+            name: table.into(),
             date,
-            dates: dates.len(),
+            last: dates.last().copied().unwrap_or(date),
+            months: replaced.iter().map(|d| month_of(*d)).collect(),
+            replaced,
+            dates: dates.to_vec(),
+            metadata,
+            file_io: t.file_io(),
+            schema,
+            date_field,
             snapshot_id,
-            added_files: 0,
-            added_records: 0,
-            removed_files: 0,
-            removed_records: 0,
-            total_records: 0,
-            attempts: 0,
-        };
-        let mut total_files = 0u64;
-        let spec_of = |id: i32| {
-            metadata
-                .partition_spec_by_id(id)
-                .cloned()
-                .ok_or_else(|| TableError::Partition { table: table.into(), field: format!("spec {id}") })
-        };
-        // The months the commit touches; every manifest that may hold a file of one of them is read and
-        // merged into one manifest per month, the others are kept unread.
-        let months: std::collections::BTreeSet<i32> = replaced.iter().map(|d| month_of(*d)).collect();
-        let mut groups: std::collections::BTreeMap<(i32, i32), Vec<Entry>> = std::collections::BTreeMap::new();
+            sequence_number: metadata.next_sequence_number(),
+            commit: uuid::Uuid::new_v4(),
+            collector: SnapshotSummaryCollector::default(),
+            manifests: Vec::new(),
+            groups: BTreeMap::new(),
+            summary: CommitSummary {
+                table: table.into(),
+                date,
+                dates: dates.len(),
+                snapshot_id,
+                added_files: 0,
+                added_records: 0,
+                removed_files: 0,
+                removed_records: 0,
+                total_records: 0,
+                attempts: 0,
+            },
+            total_files: 0,
+        })
+    }
+
+    fn err(&self, operation: &'static str, source: iceberg::Error) -> TableError {
+        TableError::Iceberg { table: self.name.clone(), date: Some(self.date), operation, source: Box::new(source) }
+    }
+
+    fn spec_of(&self, id: i32) -> Result<PartitionSpecRef, TableError> {
+        self.metadata
+            .partition_spec_by_id(id)
+            .cloned()
+            .ok_or_else(|| TableError::Partition { table: self.name.clone(), field: format!("spec {id}") })
+    }
+
+    /// The months the commit touches: every manifest of the current snapshot that may hold a file of one
+    /// of them is returned to be read and merged into one manifest per month; the others are kept unread.
+    async fn keep_untouched_manifests(&mut self) -> Result<Vec<ManifestFile>, TableError> {
         let mut to_read = Vec::new();
-        if let Some(current) = metadata.current_snapshot() {
-            let list = t.manifest_list_reader(current).load().await.map_err(|e| err("reading the manifest list", e))?;
-            for manifest_file in list.entries() {
-                let spec = spec_of(manifest_file.partition_spec_id)?;
-                if manifest_file.content != ManifestContentType::Data
-                    || !may_hold(manifest_file, &spec, date_field, &months)
-                {
-                    let live = manifest_file.added_files_count.zip(manifest_file.existing_files_count);
-                    if live.is_none_or(|(added, existing)| added + existing > 0) {
-                        if manifest_file.content == ManifestContentType::Data {
-                            total_files += live.map_or(0, |(a, e)| u64::from(a + e));
-                            summary.total_records += manifest_file.added_rows_count.unwrap_or(0)
-                                + manifest_file.existing_rows_count.unwrap_or(0);
-                        }
-                        manifests.push(manifest_file.clone());
-                    }
-                    continue;
-                }
-                to_read.push(manifest_file.clone());
-            }
-        }
-        let loaded = futures::future::try_join_all(to_read.iter().map(|m| m.load_manifest(file_io)))
+        let Some(current) = self.metadata.current_snapshot() else { return Ok(to_read) };
+        let list = self
+            .table
+            .manifest_list_reader(current)
+            .load()
             .await
-            .map_err(|e| err("reading a manifest", e))?;
-        for (manifest_file, manifest) in to_read.iter().zip(&loaded) {
-            let spec = spec_of(manifest_file.partition_spec_id)?;
-            // A manifest read only because nothing told its months (an unpartitioned table): kept as it is
-            // when all its live files are of one month the commit does not touch.
-            let alive = || manifest.entries().iter().filter(|e| e.is_alive());
-            let mut held =
-                alive().map(|e| date_range(e.data_file(), date_field).map(|(lo, hi)| (month_of(lo), month_of(hi))));
-            if let Some(Some((month, last))) = held.next()
-                && month == last
-                && !months.contains(&month)
-                && held.all(|h| h == Some((month, month)))
+            .map_err(|e| self.err("reading the manifest list", e))?;
+        for manifest_file in list.entries() {
+            let spec = self.spec_of(manifest_file.partition_spec_id)?;
+            if manifest_file.content != ManifestContentType::Data
+                || !may_hold(manifest_file, &spec, self.date_field, &self.months)
             {
-                total_files += alive().count() as u64;
-                summary.total_records += alive().map(|e| e.record_count()).sum::<u64>();
-                manifests.push(manifest_file.clone());
+                let live = manifest_file.added_files_count.zip(manifest_file.existing_files_count);
+                if live.is_none_or(|(added, existing)| added + existing > 0) {
+                    if manifest_file.content == ManifestContentType::Data {
+                        self.total_files += live.map_or(0, |(a, e)| u64::from(a + e));
+                        self.summary.total_records += manifest_file.added_rows_count.unwrap_or(0)
+                            + manifest_file.existing_rows_count.unwrap_or(0);
+                    }
+                    self.manifests.push(manifest_file.clone());
+                }
                 continue;
             }
-            for entry in alive() {
-                let file = entry.data_file();
-                let range = date_range(file, date_field);
-                let drop = match range {
-                    Some((lo, hi)) if lo == hi && replaced.contains(&lo) => true,
-                    Some((lo, hi)) if lo <= hi && replaced.range(lo..=hi).next().is_some() => {
-                        let held = replaced.range(lo..=hi).next().copied().unwrap_or_default();
-                        let date = dates.iter().copied().find(|d| days(*d) == held).unwrap_or(date);
-                        return Err(TableError::MixedDates {
-                            table: table.into(),
-                            date,
-                            file: file.file_path().into(),
-                        });
-                    }
-                    Some(_) => false,
-                    None if file.record_count() == 0 => false,
-                    None => {
-                        return Err(TableError::UnknownDates {
-                            table: table.into(),
-                            date,
-                            file: file.file_path().into(),
-                        });
-                    }
-                };
-                let unassigned = |what: &str| {
-                    let message = format!("manifest entry of {} has no {what}", file.file_path());
-                    err("reading a manifest", iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message))
-                };
-                let seq = entry.sequence_number().ok_or_else(|| unassigned("sequence number"))?;
-                let group = (manifest_file.partition_spec_id, range.map_or(i32::MIN, |(lo, _)| month_of(lo)));
-                let kept = if drop {
-                    collector.remove_file(file, schema.clone(), spec.clone());
-                    summary.removed_files += 1;
-                    summary.removed_records += file.record_count();
-                    Entry::Deleted { file: file.clone(), seq, file_seq: entry.file_sequence_number }
-                } else {
-                    total_files += 1;
-                    summary.total_records += file.record_count();
-                    Entry::Existing {
-                        file: file.clone(),
-                        snapshot: entry.snapshot_id().ok_or_else(|| unassigned("snapshot id"))?,
-                        seq,
-                        file_seq: entry.file_sequence_number,
-                    }
-                };
-                groups.entry(group).or_default().push(kept);
+            to_read.push(manifest_file.clone());
+        }
+        Ok(to_read)
+    }
+
+    /// The live entries of a manifest that may hold a touched month: those of a replaced date deleted,
+    /// the others kept, each in the group of its month.
+    fn regroup(&mut self, manifest_file: &ManifestFile, manifest: &Manifest) -> Result<(), TableError> {
+        let spec = self.spec_of(manifest_file.partition_spec_id)?;
+        let date_field = self.date_field;
+        // A manifest read only because nothing told its months (an unpartitioned table): kept as it is
+        // when all its live files are of one month the commit does not touch.
+        let alive = || manifest.entries().iter().filter(|e| e.is_alive());
+        let mut held =
+            alive().map(|e| date_range(e.data_file(), date_field).map(|(lo, hi)| (month_of(lo), month_of(hi))));
+        if let Some(Some((month, last))) = held.next()
+            && month == last
+            && !self.months.contains(&month)
+            && held.all(|h| h == Some((month, month)))
+        {
+            self.total_files += alive().count() as u64;
+            self.summary.total_records += alive().map(|e| e.record_count()).sum::<u64>();
+            self.manifests.push(manifest_file.clone());
+            return Ok(());
+        }
+        for entry in alive() {
+            let file = entry.data_file();
+            let range = date_range(file, date_field);
+            let drop = self.replaces(file, range)?;
+            let unassigned = |what: &str| {
+                let message = format!("manifest entry of {} has no {what}", file.file_path());
+                iceberg::Error::new(iceberg::ErrorKind::DataInvalid, message)
+            };
+            let seq =
+                entry.sequence_number().ok_or_else(|| self.err("reading a manifest", unassigned("sequence number")))?;
+            let group = (manifest_file.partition_spec_id, range.map_or(i32::MIN, |(lo, _)| month_of(lo)));
+            let kept = if drop {
+                self.collector.remove_file(file, self.schema.clone(), spec.clone());
+                self.summary.removed_files += 1;
+                self.summary.removed_records += file.record_count();
+                Entry::Deleted { file: file.clone(), seq, file_seq: entry.file_sequence_number }
+            } else {
+                self.total_files += 1;
+                self.summary.total_records += file.record_count();
+                Entry::Existing {
+                    file: file.clone(),
+                    snapshot: entry
+                        .snapshot_id()
+                        .ok_or_else(|| self.err("reading a manifest", unassigned("snapshot id")))?,
+                    seq,
+                    file_seq: entry.file_sequence_number,
+                }
+            };
+            self.groups.entry(group).or_default().push(kept);
+        }
+        Ok(())
+    }
+
+    /// Whether a live file (its date range) is one of the replaced dates; an error when it holds a
+    /// replaced date among others, or its dates are unknown.
+    fn replaces(&self, file: &DataFile, range: Option<(i32, i32)>) -> Result<bool, TableError> {
+        match range {
+            Some((lo, hi)) if lo == hi && self.replaced.contains(&lo) => Ok(true),
+            Some((lo, hi)) if lo <= hi && self.replaced.range(lo..=hi).next().is_some() => {
+                let held = self.replaced.range(lo..=hi).next().copied().unwrap_or_default();
+                let date = self.dates.iter().copied().find(|d| days(*d) == held).unwrap_or(self.date);
+                Err(TableError::MixedDates { table: self.name.clone(), date, file: file.file_path().into() })
             }
+            Some(_) => Ok(false),
+            None if file.record_count() == 0 => Ok(false),
+            None => Err(TableError::UnknownDates {
+                table: self.name.clone(),
+                date: self.date,
+                file: file.file_path().into(),
+            }),
         }
-        let default_spec = metadata.default_partition_spec().clone();
+    }
+
+    /// The new data files, each in the group of its month.
+    fn add(&mut self, files: &[DataFile]) {
+        let default_spec = self.metadata.default_partition_spec().clone();
         for file in files {
-            collector.add_file(file, schema.clone(), default_spec.clone());
-            summary.added_files += 1;
-            summary.added_records += file.record_count();
-            total_files += 1;
-            summary.total_records += file.record_count();
-            let month = date_range(file, date_field).map_or(month_of(days(date)), |(lo, _)| month_of(lo));
-            groups.entry((default_spec.spec_id(), month)).or_default().push(Entry::Added(file.clone()));
+            self.collector.add_file(file, self.schema.clone(), default_spec.clone());
+            self.summary.added_files += 1;
+            self.summary.added_records += file.record_count();
+            self.total_files += 1;
+            self.summary.total_records += file.record_count();
+            let month = date_range(file, self.date_field).map_or(month_of(days(self.date)), |(lo, _)| month_of(lo));
+            self.groups.entry((default_spec.spec_id(), month)).or_default().push(Entry::Added(file.clone()));
         }
+    }
+
+    /// One manifest per group, written concurrently.
+    async fn write_manifests(&mut self) -> Result<(), TableError> {
+        let groups = std::mem::take(&mut self.groups);
+        let this = &*self;
         let writes = groups.into_iter().enumerate().map(|(n, ((spec_id, _), entries))| {
-            let path = format!("{}/metadata/{commit}-m{n}.avro", metadata.location());
-            let (schema, err) = (schema.clone(), &err);
+            let path = format!("{}/metadata/{}-m{n}.avro", this.metadata.location(), this.commit);
             async move {
-                let spec = spec_of(spec_id)?;
-                let output = file_io.new_output(&path).map_err(|e| err("creating a manifest", e))?;
-                let mut writer = ManifestWriterBuilder::new(output, Some(snapshot_id), schema, spec.as_ref().clone())
-                    .build_v2_data();
+                let spec = this.spec_of(spec_id)?;
+                let output = this.file_io.new_output(&path).map_err(|e| this.err("creating a manifest", e))?;
+                let mut writer = ManifestWriterBuilder::new(
+                    output,
+                    Some(this.snapshot_id),
+                    this.schema.clone(),
+                    spec.as_ref().clone(),
+                )
+                .build_v2_data();
                 for entry in entries {
                     match entry {
-                        Entry::Added(file) => writer.add_file(file, sequence_number),
+                        Entry::Added(file) => writer.add_file(file, this.sequence_number),
                         Entry::Existing { file, snapshot, seq, file_seq } => {
                             writer.add_existing_file(file, snapshot, seq, file_seq)
                         }
                         Entry::Deleted { file, seq, file_seq } => writer.add_delete_file(file, seq, file_seq),
                     }
-                    .map_err(|e| err("adding a manifest entry", e))?;
+                    .map_err(|e| this.err("adding a manifest entry", e))?;
                 }
-                writer.write_manifest_file().await.map_err(|e| err("writing a manifest", e))
+                writer.write_manifest_file().await.map_err(|e| this.err("writing a manifest", e))
             }
         });
-        manifests.extend(futures::future::try_join_all(writes).await?);
-        let list_path = format!("{}/metadata/snap-{snapshot_id}-1-{commit}.avro", metadata.location());
-        let output = file_io.new_output(&list_path).map_err(|e| err("creating the manifest list", e))?;
+        let written = futures::future::try_join_all(writes).await?;
+        self.manifests.extend(written);
+        Ok(())
+    }
+
+    /// The manifest list, the snapshot and the new metadata file; the new metadata location.
+    async fn commit(mut self) -> Result<(String, CommitSummary), TableError> {
+        let (metadata, file_io, snapshot_id) = (self.metadata, self.file_io, self.snapshot_id);
+        let list_path = format!("{}/metadata/snap-{snapshot_id}-1-{}.avro", metadata.location(), self.commit);
+        let output = file_io.new_output(&list_path).map_err(|e| self.err("creating the manifest list", e))?;
         let mut list = ManifestListWriter::v2(
-            output.writer().await.map_err(|e| err("opening the manifest list", e))?,
+            output.writer().await.map_err(|e| self.err("opening the manifest list", e))?,
             snapshot_id,
             metadata.current_snapshot_id(),
-            sequence_number,
+            self.sequence_number,
         );
-        list.add_manifests(manifests.into_iter()).map_err(|e| err("listing manifests", e))?;
-        list.close().await.map_err(|e| err("writing the manifest list", e))?;
+        list.add_manifests(std::mem::take(&mut self.manifests).into_iter())
+            .map_err(|e| self.err("listing manifests", e))?;
+        list.close().await.map_err(|e| self.err("writing the manifest list", e))?;
 
-        let mut properties = collector.build();
-        properties.insert("total-data-files".into(), total_files.to_string());
-        properties.insert("total-records".into(), summary.total_records.to_string());
-        properties.insert(SUMMARY_DATE.into(), date.to_string());
-        if last != date {
-            properties.insert(SUMMARY_LAST_DATE.into(), last.to_string());
+        let mut properties = std::mem::take(&mut self.collector).build();
+        properties.insert("total-data-files".into(), self.total_files.to_string());
+        properties.insert("total-records".into(), self.summary.total_records.to_string());
+        properties.insert(SUMMARY_DATE.into(), self.date.to_string());
+        if self.last != self.date {
+            properties.insert(SUMMARY_LAST_DATE.into(), self.last.to_string());
         }
-        let operation = if summary.removed_files > 0 { Operation::Overwrite } else { Operation::Append };
+        let operation = if self.summary.removed_files > 0 { Operation::Overwrite } else { Operation::Append };
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
         let snapshot = Snapshot::builder()
             .with_snapshot_id(snapshot_id)
             .with_parent_snapshot_id(metadata.current_snapshot_id())
-            .with_sequence_number(sequence_number)
+            .with_sequence_number(self.sequence_number)
             .with_timestamp_ms(i64::try_from(now_ms).unwrap_or(i64::MAX))
             .with_manifest_list(list_path)
             .with_summary(Summary { operation, additional_properties: properties })
             .with_schema_id(metadata.current_schema_id())
             .build();
-        let current_location = t.metadata_location_result().map_err(|e| err("reading the metadata location", e))?;
+        let current_location =
+            self.table.metadata_location_result().map_err(|e| self.err("reading the metadata location", e))?;
         let new_metadata = metadata
             .clone()
             .into_builder(Some(current_location.to_string()))
             .set_branch_snapshot(snapshot, MAIN_BRANCH)
             .and_then(|b| b.build())
-            .map_err(|e| err("building the new metadata", e))?
+            .map_err(|e| self.err("building the new metadata", e))?
             .metadata;
         let location = MetadataLocation::from_str(current_location)
-            .map_err(|e| err("parsing the metadata location", e))?
+            .map_err(|e| self.err("parsing the metadata location", e))?
             .with_next_version()
             .with_new_metadata(&new_metadata);
-        new_metadata.write_to(file_io, &location).await.map_err(|e| err("writing the new metadata", e))?;
-        Ok((location.to_string(), summary))
+        new_metadata.write_to(file_io, &location).await.map_err(|e| self.err("writing the new metadata", e))?;
+        Ok((location.to_string(), self.summary))
     }
 }
 

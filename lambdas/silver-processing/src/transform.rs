@@ -466,8 +466,19 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
     if home.statistics.points == away.statistics.points {
         issues.push(issue(code::TIE, Classification::Consistency, format!("tie at {} points", home.statistics.points)));
     }
-    // The game's length from its own data: each team's minutes are 5 x (48 + 5 x overtime periods).
     let team_minutes = [home, away].map(|team| minutes_of(&TeamName(team), &team.statistics, &mut issues));
+    let game = Game { date, season, bs, length: game_length_of(home, away, team_minutes, &mut issues) };
+    let mut teams = Vec::new();
+    let mut players = Vec::new();
+    for ((team, opponent, is_home), minutes) in [(home, away, true), (away, home, false)].into_iter().zip(team_minutes)
+    {
+        teams.push(game.team_rows(team, opponent, is_home, minutes, &mut players, &mut issues));
+    }
+    if issues.is_empty() { Ok((teams, players)) } else { Err(issues) }
+}
+
+/// The game's length from its own data: each team's minutes are 5 x (48 + 5 x overtime periods).
+fn game_length_of(home: &Team, away: &Team, team_minutes: [f64; 2], issues: &mut Vec<Issue>) -> Option<f64> {
     let lengths = [(home, team_minutes[0]), (away, team_minutes[1])].map(|(team, minutes)| {
         let length = game_length(minutes);
         if length.is_none() {
@@ -482,7 +493,7 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
         }
         length
     });
-    let length = match lengths {
+    match lengths {
         [Some(h), Some(a)] if h != a => {
             issues.push(issue(
                 code::TEAM_MINUTES_DIFFER,
@@ -492,11 +503,29 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
             Some(h.max(a))
         }
         [h, a] => h.or(a),
-    };
-    let mut teams = Vec::new();
-    let mut players = Vec::new();
-    for ((team, opponent, is_home), minutes) in [(home, away, true), (away, home, false)].into_iter().zip(team_minutes)
-    {
+    }
+}
+
+/// One game being flattened.
+struct Game<'a> {
+    date: NaiveDate,
+    season: &'a str,
+    bs: &'a BoxScore,
+    /// Its length in minutes, when the teams' minutes tell it.
+    length: Option<f64>,
+}
+
+impl Game<'_> {
+    /// A team's row, after its players' rows (pushed to `players`) and the checks of its totals.
+    fn team_rows(
+        &self,
+        team: &Team,
+        opponent: &Team,
+        is_home: bool,
+        minutes: f64,
+        players: &mut Vec<PlayerRow>,
+        issues: &mut Vec<Issue>,
+    ) -> TeamRow {
         let who = TeamName(team);
         if !TEAM_POINTS.contains(&team.statistics.points) {
             issues.push(issue(
@@ -510,68 +539,23 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
                 ),
             ));
         }
-        let counts = check_counts(&who, &team.statistics, &mut issues);
+        let counts = check_counts(&who, &team.statistics, issues);
         let mut sum = 0i64;
         let mut sums = [0i64; 14];
         let mut minutes_sum = 0.0;
         let mut seen = BTreeSet::new();
         for p in &team.players {
-            let pwho = PlayerName(p, team);
             if !seen.insert(p.person_id) {
+                let pwho = PlayerName(p, team);
                 issues.push(issue(code::DUPLICATE_PLAYER, Classification::Duplicate, format!("{pwho} appears twice")));
             }
             sum = sum.saturating_add(p.statistics.points);
             for (total, (_, value, _)) in sums.iter_mut().zip(team_checked_counts(&p.statistics)) {
                 *total = total.saturating_add(value);
             }
-            let pcounts = check_counts(&pwho, &p.statistics, &mut issues);
-            if p.statistics.points > PLAYER_MAX_POINTS {
-                issues.push(issue(
-                    code::PLAYER_POINTS,
-                    Classification::Range,
-                    format!("{pwho}: points {} > {PLAYER_MAX_POINTS}", p.statistics.points),
-                ));
-            }
-            let pminutes = minutes_of(&pwho, &p.statistics, &mut issues);
-            minutes_sum += pminutes;
-            if let Some(length) = length.filter(|l| pminutes > l + 1e-9) {
-                issues.push(issue(
-                    code::PLAYER_MINUTES,
-                    Classification::Range,
-                    format!("{pwho}: minutes {pminutes:.2} > the game's {length} minutes"),
-                ));
-            }
-            let s = &p.statistics;
-            if pminutes == 0.0 && (s.points != 0 || s.field_goals_attempted != 0 || s.free_throws_attempted != 0) {
-                issues.push(issue(
-                    code::STATS_WITHOUT_MINUTES,
-                    Classification::Consistency,
-                    format!(
-                        "{pwho}: points {}, field goal attempts {}, free throw attempts {} with zero minutes",
-                        s.points, s.field_goals_attempted, s.free_throws_attempted
-                    ),
-                ));
-            }
-            let position = p.position.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-            players.push(PlayerRow {
-                game_date: date,
-                season: season.to_string(),
-                game_id: bs.game_id.clone(),
-                team_id: team.team_id,
-                team_tricode: team.team_tricode.clone(),
-                opponent_team_id: opponent.team_id,
-                is_home,
-                player_id: p.person_id,
-                player_name: format!("{} {}", p.first_name, p.family_name).trim().to_string(),
-                first_name: p.first_name.clone(),
-                family_name: p.family_name.clone(),
-                starter: position.is_some(),
-                position,
-                played: pminutes > 0.0,
-                minutes: pminutes,
-                counts: pcounts,
-                plus_minus: p.statistics.plus_minus_points,
-            });
+            let row = self.player_row(team, opponent, is_home, p, issues);
+            minutes_sum += row.minutes;
+            players.push(row);
         }
         if sum != team.statistics.points {
             issues.push(issue(
@@ -597,10 +581,10 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
                 format!("{who}: minutes {minutes:.2}, its players' sum to {minutes_sum:.2}"),
             ));
         }
-        teams.push(TeamRow {
-            game_date: date,
-            season: season.to_string(),
-            game_id: bs.game_id.clone(),
+        TeamRow {
+            game_date: self.date,
+            season: self.season.to_string(),
+            game_id: self.bs.game_id.clone(),
             team_id: team.team_id,
             team_city: team.team_city.clone(),
             team_name: team.team_name.clone(),
@@ -613,9 +597,67 @@ fn game_rows(date: NaiveDate, season: &str, bs: &BoxScore) -> Result<(Vec<TeamRo
             minutes,
             counts,
             plus_minus: team.statistics.plus_minus_points,
-        });
+        }
     }
-    if issues.is_empty() { Ok((teams, players)) } else { Err(issues) }
+
+    /// A player's row, after the checks of the player's own numbers.
+    fn player_row(
+        &self,
+        team: &Team,
+        opponent: &Team,
+        is_home: bool,
+        p: &Player,
+        issues: &mut Vec<Issue>,
+    ) -> PlayerRow {
+        let pwho = PlayerName(p, team);
+        let pcounts = check_counts(&pwho, &p.statistics, issues);
+        if p.statistics.points > PLAYER_MAX_POINTS {
+            issues.push(issue(
+                code::PLAYER_POINTS,
+                Classification::Range,
+                format!("{pwho}: points {} > {PLAYER_MAX_POINTS}", p.statistics.points),
+            ));
+        }
+        let pminutes = minutes_of(&pwho, &p.statistics, issues);
+        if let Some(length) = self.length.filter(|l| pminutes > l + 1e-9) {
+            issues.push(issue(
+                code::PLAYER_MINUTES,
+                Classification::Range,
+                format!("{pwho}: minutes {pminutes:.2} > the game's {length} minutes"),
+            ));
+        }
+        let s = &p.statistics;
+        if pminutes == 0.0 && (s.points != 0 || s.field_goals_attempted != 0 || s.free_throws_attempted != 0) {
+            issues.push(issue(
+                code::STATS_WITHOUT_MINUTES,
+                Classification::Consistency,
+                format!(
+                    "{pwho}: points {}, field goal attempts {}, free throw attempts {} with zero minutes",
+                    s.points, s.field_goals_attempted, s.free_throws_attempted
+                ),
+            ));
+        }
+        let position = p.position.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        PlayerRow {
+            game_date: self.date,
+            season: self.season.to_string(),
+            game_id: self.bs.game_id.clone(),
+            team_id: team.team_id,
+            team_tricode: team.team_tricode.clone(),
+            opponent_team_id: opponent.team_id,
+            is_home,
+            player_id: p.person_id,
+            player_name: format!("{} {}", p.first_name, p.family_name).trim().to_string(),
+            first_name: p.first_name.clone(),
+            family_name: p.family_name.clone(),
+            starter: position.is_some(),
+            position,
+            played: pminutes > 0.0,
+            minutes: pminutes,
+            counts: pcounts,
+            plus_minus: p.statistics.plus_minus_points,
+        }
+    }
 }
 
 /// A bronze document whose games are all API responses (`{"boxScoreTraditional": {...}}`), parsed
