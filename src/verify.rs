@@ -329,19 +329,15 @@ async fn artifact_bucket_aspects(
 fn stage_tasks<'a>(s: &'a Stage, p: &'a Pipeline, readers: &Readers, place: &Place) -> Vec<Task<'a>> {
     let Some(f) = &s.function else { return Vec::new() };
     let function_arn = place.function_arn(&f.name);
-    let queue = s.queue.as_ref().map(|q| QueueWants {
+    let queue = s.queue.as_ref().zip(desired::mapping(s)).map(|(q, mapping)| QueueWants {
         name: q.name.value.clone(),
         dlq: q.dlq_name.value.clone(),
         span: q.name.span,
         queue: QueueSettings::queue(q),
         dlq_queue: QueueSettings::dlq(q),
         place: place.clone(),
-        mapping: drift::MappingWant {
-            source_arn: place.queue_arn(&q.name),
-            batch_size: i32::try_from(q.batch_size.value).unwrap_or(i32::MAX),
-            window: i32::try_from(q.batching_window.secs()).unwrap_or(i32::MAX),
-            max_concurrency: Some(i32::try_from(q.max_concurrency.value).unwrap_or(i32::MAX)),
-        },
+        source_arn: place.queue_arn(&q.name),
+        mapping,
         policy: crate::cfn::queue_policy(p, s, Target::Account(place)).unwrap_or(Value::Null),
     });
     let function = FunctionWants {
@@ -404,7 +400,9 @@ struct QueueWants {
     queue: QueueSettings,
     dlq_queue: QueueSettings,
     place: Place,
-    mapping: drift::MappingWant,
+    /// The queue's ARN, which the mapping reads.
+    source_arn: String,
+    mapping: desired::MappingSettings,
     policy: Value,
 }
 
@@ -443,7 +441,7 @@ async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live
     let qa = |name: &str, aspect| Aspect::new(name.to_string(), "AWS::SQS::Queue", aspect, q.span);
     let (live_q, live_d, live_m) = futures::join!(readers.queue(&q.name), readers.queue(&q.dlq), async {
         let by_function = readers.mappings(Some(&f.name), None).await?;
-        let by_queue = readers.mappings(None, Some(&q.mapping.source_arn)).await?;
+        let by_queue = readers.mappings(None, Some(&q.source_arn)).await?;
         let seen = all_uuids(&by_function);
         let mut all = by_function;
         all.extend(by_queue.into_iter().filter(|m| !all_has(&seen, &m.uuid)));
@@ -482,7 +480,7 @@ async fn queue_aspects(readers: &Readers, f: &FunctionWants, q: QueueWants, live
     match &live_m {
         Err(e) => out.push(unverifiable(m, e)),
         Ok(list) => {
-            drift::mappings(&mut m, &q.mapping, &f.arn, list);
+            drift::mappings(&mut m, &q.mapping, (&q.source_arn, &f.arn), list);
             out.push(m);
         }
     }

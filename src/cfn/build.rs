@@ -740,15 +740,18 @@ fn function(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, sid: &I
 
 /// The event source mapping from a stage's queue to its function (partial batch responses).
 fn mapping(s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t: &mut Template) {
+    let Some(m) = desired::mapping(s) else { return };
     let mut props = json!({
         "EventSourceArn": get_att(&sid.queue, "Arn"),
         "FunctionName": r#ref(&sid.function),
         "Enabled": true,
-        "BatchSize": q.batch_size.value,
-        "MaximumBatchingWindowInSeconds": q.batching_window.secs(),
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "BatchSize": m.batch_size,
+        "MaximumBatchingWindowInSeconds": m.window,
     });
-    props["ScalingConfig"] = json!({ "MaximumConcurrency": q.max_concurrency.value });
+    if m.report_batch_item_failures {
+        props["FunctionResponseTypes"] = json!(["ReportBatchItemFailures"]);
+    }
+    props["ScalingConfig"] = json!({ "MaximumConcurrency": m.max_concurrency });
     t.add(
         sid.mapping.clone(),
         Resource::new("AWS::Lambda::EventSourceMapping", q.name.span, props).suppress("ES1001", NO_ON_FAILURE_FOR_SQS),

@@ -121,6 +121,33 @@ impl QueueSettings {
     }
 }
 
+/// The event source mapping from a stage's queue to its function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSettings {
+    /// The queue (by name) it reads.
+    pub queue: String,
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds`.
+    pub window: u64,
+    /// `ScalingConfig.MaximumConcurrency`.
+    pub max_concurrency: u32,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: the function answers with the batch's failed
+    /// records, and only those are retried.
+    pub report_batch_item_failures: bool,
+}
+
+/// A stage's event source mapping: every stage with a queue and a function has one.
+pub fn mapping(s: &Stage) -> Option<MappingSettings> {
+    let (q, _) = (s.queue.as_ref()?, s.function.as_ref()?);
+    Some(MappingSettings {
+        queue: q.name.value.clone(),
+        batch_size: q.batch_size.value,
+        window: q.batching_window.secs(),
+        max_concurrency: q.max_concurrency.value,
+        report_batch_item_failures: true,
+    })
+}
+
 /// One S3 event notification of a bucket to a stage's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {

@@ -224,28 +224,14 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CrateError> {
     Ok(())
 }
 
-/// The stages whose event source mapping, in the template `pipewright generate` writes, sets
-/// `FunctionResponseTypes: [ReportBatchItemFailures]`. Read from the template itself, so the check
-/// follows the generator.
+/// The stages whose event source mapping sets `FunctionResponseTypes: [ReportBatchItemFailures]`, as the
+/// desired state the template is rendered from says.
 pub fn reporting_stages(p: &Pipeline) -> BTreeSet<String> {
-    let template = crate::cfn::template(p, "");
-    let mut out = BTreeSet::new();
-    for r in template.resources.values().filter(|r| r.ty == "AWS::Lambda::EventSourceMapping") {
-        let reports = r.properties["FunctionResponseTypes"]
-            .as_array()
-            .is_some_and(|types| types.iter().any(|t| t == "ReportBatchItemFailures"));
-        let function = r.properties["FunctionName"]["Ref"]
-            .as_str()
-            .and_then(|id| template.resources.get(id))
-            .and_then(|f| f.properties["FunctionName"].as_str());
-        if let (true, Some(function)) = (reports, function) {
-            let stage = p.stages.iter().find(|s| s.function.as_ref().is_some_and(|f| f.name.value == function));
-            if let Some(s) = stage {
-                out.insert(s.name.value.clone());
-            }
-        }
-    }
-    out
+    p.stages
+        .iter()
+        .filter(|s| crate::cfn::desired::mapping(s).is_some_and(|m| m.report_batch_item_failures))
+        .map(|s| s.name.value.clone())
+        .collect()
 }
 
 /// The diagnostic of one stage, if its crate does not answer as its mapping expects.

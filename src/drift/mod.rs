@@ -6,7 +6,7 @@ pub mod live;
 pub mod policy;
 pub mod report;
 
-use crate::cfn::desired::{AlarmSettings, QueueSettings};
+use crate::cfn::desired::{AlarmSettings, MappingSettings, QueueSettings};
 use crate::report::{Diagnostic, Resource, Severity};
 use crate::spec::Span;
 use live::{
@@ -332,30 +332,28 @@ pub fn queue_policy(aspect: &mut Aspect, expected: &Value, live: Option<&str>) {
     }
 }
 
-/// Expected mapping settings.
-pub struct MappingWant {
-    pub source_arn: String,
-    pub batch_size: i32,
-    pub window: i32,
-    pub max_concurrency: Option<i32>,
-}
-
-/// The function's mappings: ours exists, is enabled, has the spec's settings; no others.
-pub fn mappings(aspect: &mut Aspect, want: &MappingWant, function_arn: &str, live: &[LiveMapping]) {
-    let ours: Vec<&LiveMapping> = live
-        .iter()
-        .filter(|m| m.source_arn == want.source_arn && same_function(&m.function_arn, function_arn))
-        .collect();
+/// A stage's mappings: ours (from `want.queue`, whose ARN is `source_arn`, to `function_arn`) as the
+/// spec says, and any other mapping of that queue or function.
+pub fn mappings(
+    aspect: &mut Aspect,
+    want: &MappingSettings,
+    (source_arn, function_arn): (&str, &str),
+    live: &[LiveMapping],
+) {
+    let ours: Vec<&LiveMapping> =
+        live.iter().filter(|m| m.source_arn == source_arn && same_function(&m.function_arn, function_arn)).collect();
     match ours.as_slice() {
-        [] => aspect.drift("D301", "the event source mapping from the queue is missing", &want.source_arn, "none"),
+        [] => aspect.drift("D301", "the event source mapping from the queue is missing", source_arn, "none"),
         [m, rest @ ..] => {
             if !m.state.is_enabled() {
                 let reason = if m.state_reason.is_empty() { String::new() } else { format!(" ({})", m.state_reason) };
                 aspect.drift("D302", format!("the mapping is {}{reason}", m.state), "Enabled", &m.state);
             }
-            aspect.setting("D301", "BatchSize", want.batch_size, m.batch_size);
-            aspect.setting("D301", "MaximumBatchingWindowInSeconds", want.window, m.window);
-            if !m.response_types.iter().any(|t| t == "ReportBatchItemFailures") {
+            aspect.setting("D301", "BatchSize", i64::from(want.batch_size), i64::from(m.batch_size));
+            let window = i64::try_from(want.window).unwrap_or(i64::MAX);
+            aspect.setting("D301", "MaximumBatchingWindowInSeconds", window, i64::from(m.window));
+            let reports = m.response_types.iter().any(|t| t == "ReportBatchItemFailures");
+            if want.report_batch_item_failures && !reports {
                 aspect.drift(
                     "D301",
                     "FunctionResponseTypes lacks ReportBatchItemFailures: a failing record retries its whole batch",
@@ -363,12 +361,13 @@ pub fn mappings(aspect: &mut Aspect, want: &MappingWant, function_arn: &str, liv
                     format!("{:?}", m.response_types),
                 );
             }
-            if want.max_concurrency != m.max_concurrency {
+            let live_concurrency = m.max_concurrency.and_then(|c| u32::try_from(c).ok());
+            if live_concurrency != Some(want.max_concurrency) {
                 aspect.drift(
                     "D301",
                     "maximum concurrency differs",
-                    format!("{:?}", want.max_concurrency),
-                    format!("{:?}", m.max_concurrency),
+                    want.max_concurrency,
+                    live_concurrency.map_or_else(|| "none".to_string(), |c| c.to_string()),
                 );
             }
             for extra in rest {
@@ -381,8 +380,7 @@ pub fn mappings(aspect: &mut Aspect, want: &MappingWant, function_arn: &str, liv
             }
         }
     }
-    for m in live.iter().filter(|m| !(m.source_arn == want.source_arn && same_function(&m.function_arn, function_arn)))
-    {
+    for m in live.iter().filter(|m| !(m.source_arn == source_arn && same_function(&m.function_arn, function_arn))) {
         aspect.drift(
             "D303",
             format!("unmanaged mapping `{}`: {} -> {}", m.uuid, m.source_arn, m.function_arn),

@@ -200,19 +200,25 @@ fn mapping(state: &str, batch_size: i32) -> LiveMapping {
 
 #[test]
 fn mappings_missing_disabled_changed_and_unmanaged() {
-    let want = MappingWant { source_arn: "arn:q".into(), batch_size: 10, window: 0, max_concurrency: Some(2) };
+    let want = MappingSettings {
+        queue: "q".into(),
+        batch_size: 10,
+        window: 0,
+        max_concurrency: 2,
+        report_batch_item_failures: true,
+    };
     let mut a = aspect();
-    mappings(&mut a, &want, "arn:f", &[mapping("Enabled", 10)]);
+    mappings(&mut a, &want, ("arn:q", "arn:f"), &[mapping("Enabled", 10)]);
     assert!(codes(&a).is_empty(), "{:?}", a.findings);
     let mut a = aspect();
-    mappings(&mut a, &want, "arn:f", &[]);
+    mappings(&mut a, &want, ("arn:q", "arn:f"), &[]);
     assert_eq!(codes(&a), ["D301"]);
     let mut a = aspect();
-    mappings(&mut a, &want, "arn:f", &[mapping("Disabled", 1)]);
+    mappings(&mut a, &want, ("arn:q", "arn:f"), &[mapping("Disabled", 1)]);
     assert_eq!(codes(&a), ["D302", "D301"]);
     let other = LiveMapping { uuid: "v".into(), function_arn: "arn:other".into(), ..mapping("Enabled", 10) };
     let mut a = aspect();
-    mappings(&mut a, &want, "arn:f", &[mapping("Enabled", 10), other]);
+    mappings(&mut a, &want, ("arn:q", "arn:f"), &[mapping("Enabled", 10), other]);
     assert_eq!(codes(&a), ["D303"]);
 }
 
