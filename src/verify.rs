@@ -199,6 +199,7 @@ fn bucket_tasks<'a>(
 ) -> Vec<Task<'a>> {
     let mut out: Vec<Task<'a>> = Vec::new();
     let expected = expected_notifications(p, b, place);
+    let eventbridge = desired::sends_to_eventbridge(p, b);
     let lifecycle = expected_lifecycle(b);
     let versioning = if b.versioning { "Enabled" } else { "Suspended" }.to_string();
     let name = b.name.value.clone();
@@ -227,7 +228,7 @@ fn bucket_tasks<'a>(
                 vec![
                     part("notifications", live.notifications.as_ref().err(), &|a| {
                         if let Ok(n) = &live.notifications {
-                            drift::notifications(a, &expected, n, &our_queues);
+                            drift::notifications(a, (&expected, eventbridge), n, &our_queues);
                         }
                     }),
                     part("encryption", live.encryption.as_ref().err(), &|a| {

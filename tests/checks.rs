@@ -58,9 +58,10 @@ fn every_fixture_reports_its_code_and_matches_its_snapshot() {
         let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
         insta::assert_snapshot!(name, text);
 
-        // The command fails on it (warnings need --deny-warnings).
+        // The command fails on it (warnings need --deny-warnings; a note never fails it).
         let (exit, _, _) = cli(&["--color", "never", "check", &shown, "--deny-warnings"]);
-        assert_eq!(exit, Exit::Findings, "{shown}");
+        let fails = diags.iter().any(|d| d.severity >= Severity::Warning);
+        assert_eq!(exit, if fails { Exit::Findings } else { Exit::Clean }, "{shown}");
         let has_error = diags.iter().any(|d| d.severity == Severity::Error);
         let (exit, _, _) = cli(&["--color", "never", "check", &shown]);
         assert_eq!(exit, if has_error { Exit::Findings } else { Exit::Clean }, "{shown}");
@@ -214,4 +215,37 @@ fn alerts_none_is_deliberate_and_warned_at_its_line() {
     let d = &loaded.diagnostics[0];
     assert_eq!((d.code, d.span.line), (codes::SPEC_SYNTAX, 2), "{}", d.message);
     assert!(d.message.contains("write `none`"), "{}", d.message);
+}
+
+/// The codes `check` reports for a spec given as text.
+fn codes_of(text: &str) -> Vec<&'static str> {
+    let loaded = pipewright::check::diagnose(Source::text("t.yaml", text.to_string()));
+    loaded.diagnostics.iter().map(|d| d.code).collect()
+}
+
+#[test]
+fn triggers_delivered_through_eventbridge_may_overlap_and_match_whole_patterns() {
+    let spec = |via_a: &str, via_b: &str, extra: &str| {
+        format!(
+            "project: fan\nalerts:\n  email: parameter\nbuckets:\n  raw: {{}}\n  out: {{}}\nexamples:\n  site: shop\nstages:\n\
+             \x20 a:\n    trigger:\n      bucket: raw\n      pattern: in/site=*/date=*/data.json\n      external: true\n{via_a}{extra}\
+             \x20   writes:\n      - bucket: out\n        key: a/date={{date}}/x.json\n\
+             \x20 b:\n    trigger:\n      bucket: raw\n      pattern: in/site=*/date=*/data.json\n      external: true\n{via_b}\
+             \x20   writes:\n      - bucket: out\n        key: b/date={{date}}/x.json\n"
+        )
+    };
+    let eb = "      via: eventbridge\n";
+    // S3 notifications of two stages on the same objects: S3 refuses them (PW104), and each pattern is
+    // wider for S3 than written (PW106).
+    let both_s3 = codes_of(&spec("", "", ""));
+    assert!(both_s3.contains(&"PW104") && both_s3.contains(&"PW106"), "{both_s3:?}");
+    // Through EventBridge: no conflict, whole patterns; one of each: no conflict either.
+    assert_eq!(codes_of(&spec(eb, eb, "")), Vec::<&str>::new());
+    assert!(!codes_of(&spec(eb, "", "")).contains(&"PW104"));
+    // What EventBridge cannot do is refused where it is written.
+    assert!(codes_of(&spec(eb, eb, "      events: [s3:Replication:*]\n")).contains(&"PW105"));
+    let raw = spec(eb, eb, "").replacen("      pattern: in/site=*/date=*/data.json\n", "      prefix: in/\n", 1);
+    assert!(codes_of(&raw).contains(&"PW004"), "{:?}", codes_of(&raw));
+    let long = spec(eb, eb, &format!("    queue:\n      name: {}\n", "q".repeat(70)));
+    assert!(codes_of(&long).contains(&"PW502"), "{:?}", codes_of(&long));
 }

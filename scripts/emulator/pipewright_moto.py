@@ -1937,6 +1937,44 @@ def patch_expected_bucket_owner() -> None:
     S3Response._key_response = owner_checked(S3Response._key_response)
 
 
+# ---------------------------------------------------------------------------------------------
+# Patch 17: GetBucketNotificationConfiguration reports EventBridgeConfiguration
+# ---------------------------------------------------------------------------------------------
+
+# moto stores a bucket's EventBridge setting and sends its events to EventBridge, but its
+# GetBucketNotificationConfiguration answer leaves the setting out: a reader cannot tell whether the
+# bucket sends events to EventBridge. AWS answers `<EventBridgeConfiguration/>` when it does.
+
+
+def patch_eventbridge_configuration_read() -> None:
+    from moto.core.responses import ActionResult
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self):  # type: ignore[no-untyped-def]
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if config is None or config.event_bridge is None:
+            return original(self)
+
+        def build(item: Any, arn_key: str) -> dict[str, Any]:
+            out: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+            if item.filters:
+                out["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+            return out
+
+        result: dict[str, Any] = {
+            "TopicConfigurations": [build(t, "TopicArn") for t in config.topic],
+            "QueueConfigurations": [build(q, "QueueArn") for q in config.queue],
+            "LambdaFunctionConfigurations": [build(f, "LambdaFunctionArn") for f in config.cloud_function],
+            "EventBridgeConfiguration": {},
+        }
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return self.serialized(ActionResult(result))
+
+    S3Response.get_bucket_notification = get_bucket_notification
+
+
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
     ("inert-event-source-mappings", patch_inert_event_source_mappings),
@@ -1954,6 +1992,7 @@ PATCHES = [
     ("resource-stack-events", patch_resource_stack_events),
     ("redrive-allow-policy", patch_redrive_allow_policy),
     ("expected-bucket-owner", patch_expected_bucket_owner),
+    ("eventbridge-configuration-read", patch_eventbridge_configuration_read),
 ]
 
 

@@ -525,6 +525,35 @@ def xml_root(body: bytes) -> str:
     return ElementTree.fromstring(body).tag
 
 
+def test_unpatched_eventbridge_configuration_not_read(plain):
+    s3 = client(plain, "s3")
+    s3.create_bucket(Bucket="eb-plain")
+    s3.put_bucket_notification_configuration(Bucket="eb-plain", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="eb-plain")
+
+
+def test_patched_eventbridge_configuration_read_and_events_delivered(patched):
+    s3, events, sqs = client(patched, "s3"), client(patched, "events"), client(patched, "sqs")
+    s3.create_bucket(Bucket="eb-src")
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="eb-src")
+    q, arn = bucket_with_queue(patched, "eb-target")
+    s3.put_bucket_notification_configuration(Bucket="eb-src", NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert s3.get_bucket_notification_configuration(Bucket="eb-src")["EventBridgeConfiguration"] == {}
+    # A queue notification beside it is still reported.
+    notify(patched, "eb-target", arn, prefix="raw/")
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket="eb-target")
+    # A rule with a key wildcard delivers matching objects only, in EventBridge's shape.
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"],
+               "detail": {"bucket": {"name": ["eb-src"]}, "object": {"key": [{"wildcard": "in/*/x=*.json"}]}}}
+    events.put_rule(Name="eb-rule", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="eb-rule", Targets=[{"Id": "q", "Arn": arn}])
+    bodies(patched, q)  # the queue notification's test event
+    for key in ("in/a/x=1.json", "in/a/y.json"):
+        s3.put_object(Bucket="eb-src", Key=key, Body=b"{}")
+    got = bodies(patched, q, wait=1)
+    assert [(b["detail-type"], b["detail"]["object"]["key"]) for b in got] == [("Object Created", "in/a/x=1.json")]
+
+
 def test_unpatched_s3_xml_roots(plain):
     client(plain, "s3").create_bucket(Bucket="roots-plain")
     assert xml_root(s3_get(plain, "roots-plain", "versioning")[2]) == f"{S3_NS}GetBucketVersioningResponse"

@@ -135,7 +135,7 @@ impl Readers {
             notifications.others.push(format!("sns {}", t.topic_arn));
         }
         if n.event_bridge_configuration.is_some() {
-            notifications.others.push("eventbridge".to_string());
+            notifications.others.push(crate::drift::live::EVENTBRIDGE.to_string());
         }
         Ok(notifications)
     }

@@ -272,6 +272,9 @@ fn bucket(p: &Pipeline, b: &crate::spec::resolve::Bucket, t: &mut Template) {
     if !queue_configs.is_empty() {
         props["NotificationConfiguration"] = json!({ "QueueConfigurations": queue_configs });
     }
+    if desired::sends_to_eventbridge(p, b) {
+        props["NotificationConfiguration"]["EventBridgeConfiguration"] = json!({ "EventBridgeEnabled": true });
+    }
     t.add(
         id.clone(),
         Resource::new("AWS::S3::Bucket", b.key.span, with_tags(p, props))
@@ -603,11 +606,34 @@ fn queue_properties(q: &QueueSettings, dlq_id: &str) -> Value {
     props
 }
 
-/// The policy of a stage's queue: S3 may send the events of the trigger's bucket, from this account.
+/// The logical id of a trigger's EventBridge rule.
+fn rule_id(rule: &desired::EventRule) -> String {
+    let n = if rule.index == 0 { String::new() } else { (rule.index + 1).to_string() };
+    logical_id(&[&rule.stage, &format!("Rule{n}")])
+}
+
+/// The policy of a stage's queue: S3 may send the events of the trigger's bucket, from this account; or,
+/// for a trigger delivered through EventBridge, its rules may send to the queue and, for the events they
+/// cannot deliver, to its DLQ.
 pub fn queue_policy(p: &Pipeline, s: &Stage, t: Target) -> Option<Value> {
     let (trigger, q) = (s.trigger.as_ref()?, s.queue.as_ref()?);
     let bucket = p.bucket_name(&trigger.bucket);
     let sid = ids(&s.name);
+    if trigger.through_eventbridge() {
+        let rules: Vec<Value> =
+            desired::rules(p, s).iter().map(|r| t.att(&rule_id(r), "Arn", |pl| pl.rule_arn(&r.name))).collect();
+        return Some(policy(vec![json!({
+            "Sid": "AllowEventBridgeRules",
+            "Effect": "Allow",
+            "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": [
+                t.att(&sid.queue, "Arn", |pl| pl.queue_arn(&q.name)),
+                t.att(&sid.dlq, "Arn", |pl| pl.queue_arn(&q.dlq_name)),
+            ],
+            "Condition": { "ArnEquals": { "aws:SourceArn": rules } },
+        })]));
+    }
     Some(policy(vec![json!({
         "Sid": "AllowS3Notifications",
         "Effect": "Allow",
@@ -639,19 +665,55 @@ fn queues(p: &Pipeline, s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t
         .skip_checkov("CKV_AWS_27", SSE_SQS),
     );
     if let (Some(trigger), Some(document)) = (&s.trigger, queue_policy(p, s, Target::Template)) {
+        // Through EventBridge, the DLQ receives the events the rules cannot deliver.
+        let queues = if trigger.through_eventbridge() {
+            json!([r#ref(&sid.queue), r#ref(&sid.dlq)])
+        } else {
+            json!([r#ref(&sid.queue)])
+        };
         t.add(
             sid.queue_policy.clone(),
             Resource::new(
                 "AWS::SQS::QueuePolicy",
                 trigger.span,
-                json!({ "Queues": [r#ref(&sid.queue)], "PolicyDocument": document }),
+                json!({ "Queues": queues, "PolicyDocument": document }),
             ),
         );
+        event_rules(p, s, trigger, sid, t);
     }
     for (id, what) in [(&sid.queue, "queue"), (&sid.dlq, "dead-letter queue")] {
         t.output(format!("{id}Url"), &format!("URL of the {} {what}", s.name.value), r#ref(id));
         t.output(format!("{id}Arn"), &format!("ARN of the {} {what}", s.name.value), get_att(id, "Arn"));
         t.output(format!("{id}Name"), &format!("Name of the {} {what}", s.name.value), get_att(id, "QueueName"));
+    }
+}
+
+/// The EventBridge rules of a trigger delivered that way: the stage's queue as target, its DLQ for the
+/// events EventBridge cannot deliver after its retries.
+fn event_rules(p: &Pipeline, s: &Stage, trigger: &crate::spec::resolve::Trigger, sid: &Ids, t: &mut Template) {
+    for rule in desired::rules(p, s) {
+        let id = rule_id(&rule);
+        t.add(
+            id.clone(),
+            Resource::new(
+                "AWS::Events::Rule",
+                trigger.via.span.or(trigger.span),
+                json!({
+                    "Name": rule.name,
+                    "Description": format!("Delivers the S3 events of `{}` matching `{}` to stage {}", rule.bucket, rule.pattern, s.name.value),
+                    "EventBusName": "default",
+                    "State": "ENABLED",
+                    "EventPattern": rule.event_pattern(),
+                    "Targets": [{
+                        "Id": "stage-queue",
+                        "Arn": get_att(&sid.queue, "Arn"),
+                        "DeadLetterConfig": { "Arn": get_att(&sid.dlq, "Arn") },
+                        "RetryPolicy": { "MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86_400 },
+                    }],
+                }),
+            ),
+        );
+        t.output(format!("{id}Arn"), &format!("ARN of the {} EventBridge rule", s.name.value), get_att(&id, "Arn"));
     }
 }
 

@@ -27,6 +27,9 @@ impl Place {
     pub fn bucket_arn(&self, name: &str) -> String {
         format!("arn:{}:s3:::{name}", self.partition)
     }
+    pub fn rule_arn(&self, name: &str) -> String {
+        format!("arn:{}:events:{}:{}:rule/{name}", self.partition, self.region, self.account)
+    }
     pub fn log_group_arn(&self, name: &str) -> String {
         format!("arn:{}:logs:{}:{}:log-group:{name}:*", self.partition, self.region, self.account)
     }
@@ -158,12 +161,13 @@ pub struct Notification {
     pub suffix: String,
 }
 
-/// The notifications of the stages bucket `b` triggers, in stage and event order.
+/// The S3 event notifications of the stages bucket `b` triggers (those not delivered through
+/// EventBridge), in stage and event order.
 pub fn notifications(p: &Pipeline, b: &Bucket) -> Vec<Notification> {
     let mut out = Vec::new();
     for s in &p.stages {
         let (Some(trigger), Some(q)) = (&s.trigger, &s.queue) else { continue };
-        if trigger.bucket.value != b.key.value {
+        if trigger.bucket.value != b.key.value || trigger.through_eventbridge() {
             continue;
         }
         let (prefix, suffix) = match (&trigger.raw_prefix, &trigger.raw_suffix) {
@@ -282,4 +286,106 @@ pub fn alarms(s: &Stage) -> Vec<AlarmSettings> {
         });
     }
     out
+}
+
+/// Whether bucket `b` sends its events to EventBridge: a trigger on it is delivered that way.
+pub fn sends_to_eventbridge(p: &Pipeline, b: &Bucket) -> bool {
+    p.stages.iter().filter_map(|s| s.trigger.as_ref()).any(|t| t.bucket.value == b.key.value && t.through_eventbridge())
+}
+
+/// What an S3 event type is on EventBridge: its `detail-type` and the detail fields that narrow it.
+/// `None` for the types S3 does not send to EventBridge (replication, reduced redundancy).
+pub fn eventbridge_event(event: &str) -> Option<(&'static str, &'static [(&'static str, &'static str)])> {
+    Some(match event {
+        "s3:ObjectCreated:*" => ("Object Created", &[]),
+        "s3:ObjectCreated:Put" => ("Object Created", &[("reason", "PutObject")]),
+        "s3:ObjectCreated:Post" => ("Object Created", &[("reason", "PostObject")]),
+        "s3:ObjectCreated:Copy" => ("Object Created", &[("reason", "CopyObject")]),
+        "s3:ObjectCreated:CompleteMultipartUpload" => ("Object Created", &[("reason", "CompleteMultipartUpload")]),
+        "s3:ObjectRemoved:*" => ("Object Deleted", &[("reason", "DeleteObject")]),
+        "s3:ObjectRemoved:Delete" => {
+            ("Object Deleted", &[("reason", "DeleteObject"), ("deletion-type", "Permanently Deleted")])
+        }
+        "s3:ObjectRemoved:DeleteMarkerCreated" => {
+            ("Object Deleted", &[("reason", "DeleteObject"), ("deletion-type", "Delete Marker Created")])
+        }
+        "s3:LifecycleExpiration:*" => ("Object Deleted", &[("reason", "Lifecycle Expiration")]),
+        "s3:LifecycleExpiration:Delete" => {
+            ("Object Deleted", &[("reason", "Lifecycle Expiration"), ("deletion-type", "Permanently Deleted")])
+        }
+        "s3:LifecycleExpiration:DeleteMarkerCreated" => {
+            ("Object Deleted", &[("reason", "Lifecycle Expiration"), ("deletion-type", "Delete Marker Created")])
+        }
+        "s3:ObjectRestore:Post" => ("Object Restore Initiated", &[]),
+        "s3:ObjectRestore:Completed" => ("Object Restore Completed", &[]),
+        "s3:ObjectRestore:Delete" => ("Object Restore Expired", &[]),
+        "s3:ObjectTagging:Put" => ("Object Tags Added", &[]),
+        "s3:ObjectTagging:Delete" => ("Object Tags Deleted", &[]),
+        "s3:ObjectAcl:Put" => ("Object ACL Updated", &[]),
+        "s3:LifecycleTransition" => ("Object Storage Class Changed", &[]),
+        "s3:IntelligentTiering" => ("Object Access Tier Changed", &[]),
+        _ => return None,
+    })
+}
+
+/// An EventBridge rule of a trigger: one per event type, on the default bus, targeting the stage's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRule {
+    pub stage: String,
+    /// Its name: the queue's, numbered from the second event type on.
+    pub name: String,
+    /// Its index among the trigger's rules (0 for the first).
+    pub index: usize,
+    /// The stage's queue and DLQ (by name): the target, and where undeliverable events go.
+    pub queue: String,
+    pub dlq: String,
+    /// The bucket's real name.
+    pub bucket: String,
+    pub detail_type: &'static str,
+    pub fields: &'static [(&'static str, &'static str)],
+    /// The key pattern as written (`*` any characters).
+    pub pattern: String,
+}
+
+/// The rule names EventBridge accepts: 1 to 64 of `.`, `-`, `_`, letters and digits.
+pub const RULE_NAME_MAX: usize = 64;
+
+impl EventRule {
+    /// The event pattern: S3 events of this type, from this bucket, whose key matches the whole pattern.
+    pub fn event_pattern(&self) -> Value {
+        let key = if self.pattern.contains('*') {
+            json!([{ "wildcard": self.pattern.replace('\\', "\\\\") }])
+        } else {
+            json!([self.pattern])
+        };
+        let mut detail = json!({ "bucket": { "name": [self.bucket] }, "object": { "key": key } });
+        for (field, value) in self.fields {
+            detail[*field] = json!([value]);
+        }
+        json!({ "source": ["aws.s3"], "detail-type": [self.detail_type], "detail": detail })
+    }
+}
+
+/// The EventBridge rules of a stage's trigger (none when it is delivered by S3 notifications).
+pub fn rules(p: &Pipeline, s: &Stage) -> Vec<EventRule> {
+    let (Some(t), Some(q)) = (&s.trigger, &s.queue) else { return Vec::new() };
+    if !t.through_eventbridge() {
+        return Vec::new();
+    }
+    t.events
+        .iter()
+        .filter_map(|ev| eventbridge_event(&ev.value))
+        .enumerate()
+        .map(|(index, (detail_type, fields))| EventRule {
+            stage: s.name.value.clone(),
+            name: if index == 0 { q.name.value.clone() } else { format!("{}-{}", q.name.value, index + 1) },
+            index,
+            queue: q.name.value.clone(),
+            dlq: q.dlq_name.value.clone(),
+            bucket: p.bucket_name(&t.bucket),
+            detail_type,
+            fields,
+            pattern: t.pattern.pattern.clone(),
+        })
+        .collect()
 }

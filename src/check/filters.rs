@@ -1,4 +1,5 @@
-//! S3 notification filters: encoding, wildcards, empty filters on shared buckets, overlaps.
+//! Trigger filters: S3 notification filters (encoding, wildcards, empty filters on shared buckets,
+//! overlaps, patterns they cannot express exactly) and triggers delivered through EventBridge.
 
 use super::codes;
 use crate::report::Diagnostic;
@@ -52,9 +53,23 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                     Diagnostic::error(codes::INVALID_EVENT, ev.span, format!("`{}` is not an S3 event type", ev.value))
                         .with_hint("use e.g. `s3:ObjectCreated:*`"),
                 );
+            } else if t.through_eventbridge() && crate::cfn::desired::eventbridge_event(&ev.value).is_none() {
+                out.push(
+                    Diagnostic::error(
+                        codes::INVALID_EVENT,
+                        ev.span,
+                        format!("S3 does not send `{}` events to EventBridge", ev.value),
+                    )
+                    .with_hint("deliver this trigger as an S3 notification (`via: s3`)"),
+                );
             }
         }
-        filter(t, out);
+        if t.through_eventbridge() {
+            eventbridge(stage, t, out);
+        } else {
+            filter(t, out);
+            inexact(stage, t, out);
+        }
         if t.pattern.is_unfiltered() && bucket_is_shared(p, stage, &t.bucket) {
             out.push(
                 Diagnostic::warning(
@@ -131,6 +146,75 @@ fn filter(t: &Trigger, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A trigger delivered through EventBridge: its rule matches the whole `pattern` (raw S3 filter values do
+/// not apply), and the rule is named after the stage's queue.
+fn eventbridge(stage: &Stage, t: &Trigger, out: &mut Vec<Diagnostic>) {
+    for raw in [&t.raw_prefix, &t.raw_suffix].into_iter().flatten() {
+        out.push(
+            Diagnostic::error(
+                codes::INVALID_VALUE,
+                raw.span,
+                "a trigger delivered through EventBridge matches its `pattern`; `prefix` and `suffix` are S3 notification filters",
+            )
+            .with_hint("write the trigger as `pattern:` (e.g. `raw/date=*/data.json`)"),
+        );
+    }
+    let bad = unsupported_wildcards(&t.pattern.pattern);
+    if !bad.is_empty() && t.raw_prefix.is_none() && t.raw_suffix.is_none() {
+        out.push(
+            Diagnostic::error(
+                codes::UNSUPPORTED_WILDCARD,
+                t.span,
+                format!(
+                    "pattern `{}` uses {}, which pipewright patterns do not support",
+                    t.pattern.pattern,
+                    list(&bad)
+                ),
+            )
+            .with_hint("use `*` (any characters, `/` included) and literal text"),
+        );
+    }
+    if let Some(q) = &stage.queue {
+        let longest = q.name.value.len() + if t.events.len() > 1 { 1 + t.events.len().to_string().len() } else { 0 };
+        if longest > crate::cfn::desired::RULE_NAME_MAX {
+            out.push(
+                Diagnostic::error(
+                    codes::INVALID_NAME,
+                    t.via.span,
+                    format!(
+                        "the EventBridge rule of `{}` is named after its queue `{}`, which is longer than the {} characters of a rule name",
+                        stage.name.value,
+                        q.name.value,
+                        crate::cfn::desired::RULE_NAME_MAX
+                    ),
+                )
+                .with_hint("give the queue a shorter name (`queue.name`)"),
+            );
+        }
+    }
+}
+
+/// A pattern S3's one prefix and one suffix cannot express: the queue also receives the objects that
+/// match only the prefix and suffix, which the stage then skips.
+fn inexact(stage: &Stage, t: &Trigger, out: &mut Vec<Diagnostic>) {
+    if t.raw_prefix.is_some() || t.raw_suffix.is_some() || !t.pattern.has_middle {
+        return;
+    }
+    let (prefix, suffix) = (&t.pattern.prefix, &t.pattern.suffix);
+    out.push(
+        Diagnostic::new(
+            codes::INEXACT_FILTER,
+            crate::report::Severity::Note,
+            t.span,
+            format!(
+                "S3 filters `{}` by prefix `{prefix}` and suffix `{suffix}` only: other objects between them reach the queue of `{}` and cost an invocation each, which skips them",
+                t.pattern.pattern, stage.name.value
+            ),
+        )
+        .with_hint("deliver the trigger through EventBridge (`via: eventbridge`), whose rule matches the whole pattern"),
+    );
+}
+
 /// Pairs of triggers on one bucket whose filters overlap for an event type: S3 rejects them.
 fn overlaps(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     let triggered: Vec<&Stage> = p.stages.iter().filter(|s| s.trigger.is_some()).collect();
@@ -139,7 +223,12 @@ fn overlaps(p: &Pipeline, out: &mut Vec<Diagnostic>) {
             let (Some(ta), Some(tb)) = (&a.trigger, &b.trigger) else {
                 continue;
             };
-            if ta.bucket.value != tb.bucket.value || !ta.pattern.filter_overlaps(&tb.pattern) {
+            // Only S3 notifications conflict: any number of EventBridge rules may match one object.
+            if ta.bucket.value != tb.bucket.value
+                || ta.through_eventbridge()
+                || tb.through_eventbridge()
+                || !ta.pattern.filter_overlaps(&tb.pattern)
+            {
                 continue;
             }
             let shared = ta.events.iter().find(|ea| tb.events.iter().any(|eb| events_overlap(ea, eb)));
@@ -154,7 +243,7 @@ fn overlaps(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                         ),
                     )
                     .with_hint(format!(
-                        "make the prefixes or suffixes disjoint (`{}`...`{}` vs `{}`...`{}`)",
+                        "make the prefixes or suffixes disjoint (`{}`...`{}` vs `{}`...`{}`), or, when both stages consume these objects, deliver the triggers through EventBridge (`via: eventbridge`), where any number of rules may match one object",
                         ta.pattern.filter_prefix(),
                         ta.pattern.filter_suffix(),
                         tb.pattern.filter_prefix(),

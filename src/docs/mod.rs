@@ -90,6 +90,8 @@ struct View {
     topic: Option<TopicView>,
     buckets: Vec<BucketView>,
     notifications: Vec<NotificationView>,
+    /// The EventBridge rules of the triggers delivered that way.
+    rules: Vec<RuleView>,
     tables: Option<TablesView>,
     stages: Vec<StageView>,
     scheduled: Vec<StageView>,
@@ -126,6 +128,18 @@ struct NotificationView {
     queue: String,
     stage: String,
     handler_enforces: bool,
+}
+
+/// An EventBridge rule of a trigger.
+#[derive(Debug, Serialize)]
+struct RuleView {
+    name: String,
+    bucket: String,
+    detail_type: String,
+    pattern: String,
+    queue: String,
+    dlq: String,
+    stage: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,6 +192,9 @@ struct TriggerView {
     suffix: String,
     events: String,
     handler_enforces: bool,
+    /// Delivered through EventBridge, by these rules.
+    eventbridge: bool,
+    rules: Vec<String>,
     coalesce: Option<String>,
     /// Upstream writes the pattern matches, with an example key.
     inputs: Vec<InputView>,
@@ -263,28 +280,53 @@ fn days(n: u64) -> String {
     format!("{n} d")
 }
 
+/// The S3 event notifications of the triggers delivered that way.
+fn notification_views(p: &Pipeline) -> Vec<NotificationView> {
+    p.stages
+        .iter()
+        .filter_map(|s| {
+            let (t, q) = (s.trigger.as_ref()?, s.queue.as_ref()?);
+            if t.through_eventbridge() {
+                return None;
+            }
+            Some(NotificationView {
+                bucket: p.bucket_name(&t.bucket),
+                events: t.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
+                pattern: t.pattern.pattern.clone(),
+                prefix: t.pattern.filter_prefix(),
+                suffix: t.pattern.filter_suffix(),
+                queue: q.name.value.clone(),
+                stage: s.name.value.clone(),
+                handler_enforces: t.pattern.has_middle,
+            })
+        })
+        .collect()
+}
+
+/// The EventBridge rules of the triggers delivered that way.
+fn rule_views(p: &Pipeline) -> Vec<RuleView> {
+    p.stages
+        .iter()
+        .flat_map(|s| crate::cfn::desired::rules(p, s))
+        .map(|r| RuleView {
+            detail_type: r.detail_type.to_string()
+                + &r.fields.iter().map(|(k, v)| format!(", {k} {v}")).collect::<String>(),
+            name: r.name,
+            bucket: r.bucket,
+            pattern: r.pattern,
+            queue: r.queue,
+            dlq: r.dlq,
+            stage: r.stage,
+        })
+        .collect()
+}
+
 impl View {
     fn of(p: &Pipeline, spec_name: &str, spec_path: &str) -> View {
         // Each stage's inputs once: a stage's view looks at every other stage's (linear, not cubic).
         let inputs: Vec<StageInputs> = p.stages.iter().map(|s| p.stage_inputs(s)).collect();
         let stages: Vec<StageView> = p.stages.iter().zip(&inputs).map(|(s, i)| stage_view(p, s, i, &inputs)).collect();
-        let notifications = p
-            .stages
-            .iter()
-            .filter_map(|s| {
-                let (t, q) = (s.trigger.as_ref()?, s.queue.as_ref()?);
-                Some(NotificationView {
-                    bucket: p.bucket_name(&t.bucket),
-                    events: t.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
-                    pattern: t.pattern.pattern.clone(),
-                    prefix: t.pattern.filter_prefix(),
-                    suffix: t.pattern.filter_suffix(),
-                    queue: q.name.value.clone(),
-                    stage: s.name.value.clone(),
-                    handler_enforces: t.pattern.has_middle,
-                })
-            })
-            .collect();
+        let (notifications, rules) = (notification_views(p), rule_views(p));
         View {
             project: p.project.value.clone(),
             region: p.region.value.clone(),
@@ -332,6 +374,7 @@ impl View {
                 })
                 .collect(),
             notifications,
+            rules,
             tables: p.tables.as_ref().map(|t| TablesView {
                 bucket: t.bucket_name.value.clone(),
                 namespace: t.namespace.value.clone(),
@@ -410,7 +453,9 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
             prefix: t.pattern.filter_prefix(),
             suffix: t.pattern.filter_suffix(),
             events: t.events.iter().map(|e| e.value.as_str()).collect::<Vec<_>>().join(", "),
-            handler_enforces: t.pattern.has_middle,
+            handler_enforces: t.pattern.has_middle && !t.through_eventbridge(),
+            eventbridge: t.through_eventbridge(),
+            rules: crate::cfn::desired::rules(p, s).into_iter().map(|r| r.name).collect(),
             coalesce: t.coalesce.as_ref().map(|c| c.value.clone()),
             inputs,
         }),

@@ -4,6 +4,9 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// How [`Notifications::others`] names a bucket's EventBridge setting.
+pub const EVENTBRIDGE: &str = "eventbridge";
+
 /// A bucket's default encryption.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encryption {

@@ -126,9 +126,11 @@ fn sorted(v: &Value) -> Value {
 pub use crate::cfn::desired::Place;
 
 /// Expected notifications of a bucket.
+/// A bucket's notifications: its queue notifications, and whether it sends its events to EventBridge
+/// (`eventbridge`: a trigger on it is delivered that way).
 pub fn notifications(
     aspect: &mut Aspect,
-    expected: &[QueueNotification],
+    (expected, eventbridge): (&[QueueNotification], bool),
     live: &live::Notifications,
     our_queues: &[String],
 ) {
@@ -158,7 +160,16 @@ pub fn notifications(
             );
         }
     }
-    for other in &live.others {
+    let sends = live.others.iter().any(|o| o == live::EVENTBRIDGE);
+    if eventbridge && !sends {
+        aspect.drift(
+            "D102",
+            "the bucket no longer sends its events to EventBridge: the triggers delivered through it never run",
+            "EventBridgeConfiguration",
+            "none",
+        );
+    }
+    for other in live.others.iter().filter(|o| !(eventbridge && o.as_str() == live::EVENTBRIDGE)) {
         aspect.drift("D103", format!("unmanaged notification destination: {other}"), "absent", other);
     }
 }

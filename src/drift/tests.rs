@@ -42,18 +42,32 @@ fn notifications_missing_changed_and_unmanaged() {
     }];
     let live = |queues: Vec<QueueNotification>, others: Vec<String>| live::Notifications { queues, others };
     let mut a = aspect();
-    notifications(&mut a, &want, &live(want.clone(), vec![]), std::slice::from_ref(&ours));
+    notifications(&mut a, (&want, false), &live(want.clone(), vec![]), std::slice::from_ref(&ours));
     assert!(codes(&a).is_empty());
 
     let mut changed = want[0].clone();
     changed.suffix = ".csv".into();
     let mut a = aspect();
-    notifications(&mut a, &want, &live(vec![changed], vec![]), std::slice::from_ref(&ours));
+    notifications(&mut a, (&want, false), &live(vec![changed], vec![]), std::slice::from_ref(&ours));
     assert!(codes(&a).contains(&"D102"), "{:?}", codes(&a));
 
     let mut a = aspect();
-    notifications(&mut a, &want, &live(want.clone(), vec!["lambda arn:aws:lambda:f".into()]), &[ours]);
+    notifications(
+        &mut a,
+        (&want, false),
+        &live(want.clone(), vec!["lambda arn:aws:lambda:f".into()]),
+        std::slice::from_ref(&ours),
+    );
     assert_eq!(codes(&a), ["D103"]);
+
+    // EventBridge: expected when a trigger on the bucket is delivered that way, unmanaged otherwise.
+    let eventbridge = || vec![live::EVENTBRIDGE.to_string()];
+    let mut a = aspect();
+    notifications(&mut a, (&want, true), &live(want.clone(), eventbridge()), std::slice::from_ref(&ours));
+    assert!(codes(&a).is_empty(), "{:?}", a.findings);
+    notifications(&mut a, (&want, true), &live(want.clone(), vec![]), std::slice::from_ref(&ours));
+    notifications(&mut a, (&want, false), &live(want.clone(), eventbridge()), &[ours]);
+    assert_eq!(codes(&a), ["D102", "D103"]);
 }
 
 #[test]

@@ -227,11 +227,15 @@ impl Builder {
                 Some(format!("visibility {}, retention {}", q.visibility_timeout.value, q.retention.value)),
             ));
             let di = g.add(node(Kind::Dlq, "dlq", &q.dlq_name, Some(format!("retention {}", q.dlq_retention.value))));
-            let filter = format!(
-                "S3: prefix {}, suffix {}",
-                empty_as_none(&t.pattern.filter_prefix()),
-                empty_as_none(&t.pattern.filter_suffix())
-            );
+            let filter = if t.through_eventbridge() {
+                "EventBridge rule: the whole pattern".to_string()
+            } else {
+                format!(
+                    "S3: prefix {}, suffix {}",
+                    empty_as_none(&t.pattern.filter_prefix()),
+                    empty_as_none(&t.pattern.filter_suffix())
+                )
+            };
             g.edge(from, qi, EdgeKind::Flow, Some(t.pattern.pattern.clone()));
             g.edge(from, qi, EdgeKind::Flow, Some(filter));
             g.edge(

@@ -18,6 +18,7 @@ pub const UNSUPPORTED_WILDCARD: &str = "PW102";
 pub const UNFILTERED_SHARED_BUCKET: &str = "PW103";
 pub const OVERLAPPING_FILTERS: &str = "PW104";
 pub const INVALID_EVENT: &str = "PW105";
+pub const INEXACT_FILTER: &str = "PW106";
 
 pub const TRIGGER_MATCHES_NOTHING: &str = "PW201";
 pub const RECURSION: &str = "PW202";
@@ -166,7 +167,7 @@ pub const ALL: &[CodeDoc] = &[
         severity: Severity::Error,
         what: "Two notifications on one bucket have overlapping prefix/suffix filters for overlapping event types. S3 rejects the whole notification configuration (\"Configurations overlap\").",
         example: "# stage a: silver/*.parquet  stage b: silver/player_stats/*  (same bucket, same events)",
-        fix: "Make the prefixes or suffixes disjoint, or have one stage fan out.",
+        fix: "Make the prefixes or suffixes disjoint; or, when both stages consume the same objects, deliver both triggers through EventBridge (`via: eventbridge`), where any number of rules may match one object.",
     },
     CodeDoc {
         code: INVALID_EVENT,
@@ -175,6 +176,14 @@ pub const ALL: &[CodeDoc] = &[
         what: "A trigger names an S3 event type that does not exist.",
         example: "events: [s3:ObjectCreate:*]",
         fix: "Use an S3 event type such as `s3:ObjectCreated:*` or `s3:ObjectCreated:Put`.",
+    },
+    CodeDoc {
+        code: INEXACT_FILTER,
+        name: "inexact-filter",
+        severity: Severity::Note,
+        what: "A trigger delivered by an S3 event notification has a pattern S3 cannot express: a notification filters by one prefix and one suffix, so the objects between them that the pattern does not match also reach the stage's queue; the stage skips them, at the cost of a message and an invocation each.",
+        example: "trigger:\n  bucket: landing\n  pattern: events/*/date=*/part-*.json   # S3 sees events/ ... .json",
+        fix: "Nothing, when such objects are rare. Otherwise deliver the trigger through EventBridge (`via: eventbridge`): its rule matches the whole pattern, at EventBridge's price per event.",
     },
     CodeDoc {
         code: TRIGGER_MATCHES_NOTHING,

@@ -190,7 +190,13 @@ pub fn human(subject: &Subject, diags: &[Diagnostic], color: bool) -> String {
     if diags.is_empty() {
         out.push_str(&format!("{}: no findings\n", subject.path));
     } else {
-        out.push_str(&format!("{}: {}, {}\n", subject.path, plural(c.errors, "error"), plural(c.warnings, "warning")));
+        let notes = if c.notes > 0 { format!(", {}", plural(c.notes, "note")) } else { String::new() };
+        out.push_str(&format!(
+            "{}: {}, {}{notes}\n",
+            subject.path,
+            plural(c.errors, "error"),
+            plural(c.warnings, "warning")
+        ));
     }
     out
 }

@@ -259,6 +259,31 @@ pub struct TriggerSpec {
     /// Objects are written by something outside this spec (no upstream stage is expected).
     #[serde(default)]
     pub external: bool,
+    /// How the bucket's events reach the stage's queue: `s3` (the default: an S3 event notification,
+    /// free, filtering by one prefix and one suffix; two of a bucket's triggers may not overlap) or
+    /// `eventbridge` (the bucket sends its events to EventBridge, where a rule of this trigger matches the
+    /// whole pattern; any number of triggers may match one object; EventBridge bills each event).
+    pub via: Option<Sp<Via>>,
+}
+
+/// How S3 delivers a trigger's events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// An S3 event notification of the bucket to the stage's queue.
+    #[default]
+    S3,
+    /// The bucket's events on the default EventBridge bus, a rule per trigger targeting the queue.
+    Eventbridge,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::S3 => "s3",
+            Via::Eventbridge => "eventbridge",
+        }
+    }
 }
 
 /// A schedule.

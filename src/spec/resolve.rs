@@ -3,7 +3,7 @@
 //! diagnostics (all of them, not the first).
 
 use super::duration::{Duration, Threshold};
-use super::model::{self, Architecture, PerRun, Runs, SpecFile};
+use super::model::{self, Architecture, PerRun, Runs, SpecFile, Via};
 use super::pattern::{KeyPattern, KeyTemplate};
 use super::span::{Sp, Span};
 use crate::report::Diagnostic;
@@ -143,6 +143,14 @@ pub struct Trigger {
     pub events: Vec<Sp<String>>,
     pub coalesce: Option<Sp<String>>,
     pub external: bool,
+    /// How its events are delivered (`s3` when the spec does not say).
+    pub via: Sp<Via>,
+}
+
+impl Trigger {
+    pub fn through_eventbridge(&self) -> bool {
+        self.via.value == Via::Eventbridge
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -784,6 +792,7 @@ impl<'a> Resolver<'a> {
             events: t.events.clone().unwrap_or_else(|| vec![Sp::new("s3:ObjectCreated:*".to_string(), t.bucket.span)]),
             coalesce: t.coalesce.clone(),
             external: t.external,
+            via: t.via.clone().unwrap_or_else(|| Sp::new(Via::S3, t.bucket.span)),
         }
     }
 

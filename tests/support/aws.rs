@@ -11,6 +11,8 @@ pub struct Env {
     #[allow(dead_code)] // not every test crate writes files of its own
     pub root: PathBuf,
     pub emulator: Emulator,
+    /// The flagship's build manifest.
+    #[allow(dead_code)] // a test crate of another spec writes its own
     pub manifest: PathBuf,
 }
 

@@ -1,9 +1,12 @@
-//! S3 event notifications delivered through SQS, and partial batch responses.
+//! S3 events delivered through SQS, and partial batch responses.
 //!
-//! The bodies are parsed with small lenient structs rather than `aws_lambda_events::S3Event`,
-//! which refuses what moto sends (no `userIdentity`/`requestParameters`, `eventTime` without a
-//! timezone). Keys are URL-decoded with [`decode_event_key`] and the whole trigger pattern is
-//! enforced with [`glob_match`] (S3 filters only enforce a prefix and a suffix).
+//! A message carries either an S3 event notification (`Records`, keys URL-encoded) or an S3 event that
+//! EventBridge delivered (`"source": "aws.s3"`, `detail-type` `Object Created`, keys as written): a
+//! handler sees the same [`ObjectEvent`]s whichever way its trigger is delivered. The bodies are parsed
+//! with small lenient structs rather than `aws_lambda_events::S3Event`, which refuses what moto sends
+//! (no `userIdentity`/`requestParameters`, `eventTime` without a timezone). Notification keys are
+//! URL-decoded with [`decode_event_key`] and the whole trigger pattern is enforced with [`glob_match`]
+//! (S3 filters only enforce a prefix and a suffix).
 
 use std::error::Error as StdError;
 use std::future::Future;
@@ -46,7 +49,9 @@ pub enum Notification {
 pub enum EventError {
     #[error("message body is not an S3 event notification")]
     NotJson(#[source] serde_json::Error),
-    #[error("message body is JSON but neither an S3 event notification (`Records`) nor an `s3:TestEvent`")]
+    #[error(
+        "message body is JSON but neither an S3 event notification (`Records`), an S3 event from EventBridge (`\"source\": \"aws.s3\"`) nor an `s3:TestEvent`"
+    )]
     Unrecognised,
     #[error("message has no body")]
     NoBody,
@@ -60,6 +65,41 @@ struct RawNotification {
     event: Option<String>,
     #[serde(rename = "Bucket")]
     bucket: Option<String>,
+    /// EventBridge's envelope: `aws.s3`, `Object Created`, the event's time and its detail.
+    source: Option<String>,
+    #[serde(rename = "detail-type")]
+    detail_type: Option<String>,
+    time: Option<String>,
+    /// Read as an S3 event's detail only when `source` is `aws.s3`.
+    detail: Option<serde_json::Value>,
+}
+
+/// The `detail` of an S3 event from EventBridge.
+#[derive(Deserialize)]
+struct RawDetail {
+    bucket: RawBucket,
+    object: RawObject,
+    /// `PutObject`, `CompleteMultipartUpload`, `DeleteObject`, ...
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The notification event name (`ObjectCreated:Put`, ...) of an EventBridge S3 event.
+fn event_name(detail_type: &str, reason: Option<&str>) -> String {
+    let family = match detail_type {
+        "Object Created" => "ObjectCreated",
+        "Object Deleted" => "ObjectRemoved",
+        other => return other.to_string(),
+    };
+    let kind = match reason {
+        Some("PutObject") => "Put",
+        Some("PostObject") => "Post",
+        Some("CopyObject") => "Copy",
+        Some("CompleteMultipartUpload") => "CompleteMultipartUpload",
+        Some("DeleteObject") => "Delete",
+        _ => "*",
+    };
+    format!("{family}:{kind}")
 }
 
 #[derive(Deserialize)]
@@ -108,6 +148,22 @@ pub fn parse_notification(body: &str) -> Result<Notification, EventError> {
             })
             .collect();
         return Ok(Notification::Objects(objects));
+    }
+    let s3_detail = match (raw.source.as_deref(), raw.detail) {
+        (Some("aws.s3"), Some(detail)) => serde_json::from_value::<RawDetail>(detail).ok(),
+        _ => None,
+    };
+    if let (Some(detail_type), Some(d)) = (raw.detail_type, s3_detail) {
+        // EventBridge carries the key as written: nothing to decode.
+        return Ok(Notification::Objects(vec![ObjectEvent {
+            event_name: event_name(&detail_type, d.reason.as_deref()),
+            event_time: raw.time,
+            bucket: d.bucket.name,
+            key: d.object.key.clone(),
+            raw_key: d.object.key,
+            size: d.object.size,
+            sequencer: d.object.sequencer,
+        }]));
     }
     match raw.event.as_deref() {
         Some("s3:TestEvent") => Ok(Notification::Test { bucket: raw.bucket }),
@@ -472,6 +528,69 @@ mod tests {
 
     fn input() -> Input {
         Input { bucket: "hoopstat-haus-bronze".into(), pattern: "raw/box_scores/date=*/data.json".into() }
+    }
+
+    /// An S3 event as EventBridge delivers it to an SQS target (AWS's form: `etag`, `reason`).
+    fn eventbridge_body(key: &str, reason: &str) -> String {
+        serde_json::json!({
+            "version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103", "detail-type": "Object Created",
+            "source": "aws.s3", "account": "111122223333", "time": "2024-01-16T09:30:01Z", "region": "us-east-1",
+            "resources": ["arn:aws:s3:::hoopstat-haus-bronze"],
+            "detail": { "version": "0", "bucket": { "name": "hoopstat-haus-bronze" },
+                "object": { "key": key, "size": 1024, "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                    "sequencer": "0055AED6DCD90281E5" },
+                "request-id": "N4N7GDK58NMKJ12R", "requester": "111122223333", "reason": reason }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn parses_an_eventbridge_event_with_its_key_as_written() {
+        // EventBridge does not encode keys: `=` and `+` are themselves, not `%3D` and a space.
+        let body = eventbridge_body("raw/box_scores/date=2024-01-15/data.json", "PutObject");
+        let Notification::Objects(objects) = parse_notification(&body).expect("parses") else { panic!("not objects") };
+        assert_eq!(objects.len(), 1);
+        let o = &objects[0];
+        assert_eq!(
+            (o.key.as_str(), o.event_name.as_str()),
+            ("raw/box_scores/date=2024-01-15/data.json", "ObjectCreated:Put")
+        );
+        assert_eq!(
+            (o.bucket.as_str(), o.size, o.event_time.as_deref()),
+            ("hoopstat-haus-bronze", Some(1024), Some("2024-01-16T09:30:01Z"))
+        );
+        assert_eq!(check_trigger(&input(), o), Ok(()));
+        let plus = eventbridge_body("raw/box_scores/date=a+b/data.json", "CompleteMultipartUpload");
+        let Notification::Objects(objects) = parse_notification(&plus).expect("parses") else { panic!("not objects") };
+        assert_eq!(
+            (objects[0].key.as_str(), objects[0].event_name.as_str()),
+            ("raw/box_scores/date=a+b/data.json", "ObjectCreated:CompleteMultipartUpload")
+        );
+    }
+
+    #[test]
+    fn an_eventbridge_event_of_moto_and_a_canary_through_eventbridge() {
+        // moto's reason is the event family (`ObjectCreated`) and its etag key `eTag`.
+        let mut moto: serde_json::Value =
+            serde_json::from_str(&eventbridge_body("raw/box_scores/date=2024-01-15/data.json", "ObjectCreated"))
+                .expect("json");
+        moto["detail"]["object"]["eTag"] = moto["detail"]["object"]["etag"].take();
+        let Notification::Objects(objects) = parse_notification(&moto.to_string()).expect("parses") else {
+            panic!("not objects")
+        };
+        assert_eq!(objects[0].event_name, "ObjectCreated:*");
+        let canary = eventbridge_body("raw/box_scores/date=pipewright-canary-1a2b/data.json", "PutObject");
+        let Notification::Objects(objects) = parse_notification(&canary).expect("parses") else {
+            panic!("not objects")
+        };
+        assert!(
+            matches!(check_trigger(&input(), &objects[0]), Err(SkipReason::Canary)),
+            "{:?}",
+            check_trigger(&input(), &objects[0])
+        );
+        // Another service's event is not an S3 event.
+        let other = serde_json::json!({ "source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {} });
+        assert!(matches!(parse_notification(&other.to_string()), Err(EventError::Unrecognised)));
     }
 
     fn limit() -> ObjectLimit {
