@@ -1,7 +1,8 @@
 //! Triggers delivered through EventBridge, against the local emulator: `specs/clickstream.yaml` (two
 //! stages consuming the same objects) deployed, then objects written as the web tier writes them. An
 //! object matching both stages' pattern reaches both queues, in EventBridge's shape; one that S3's
-//! prefix and suffix would let through but the whole pattern does not reaches neither.
+//! prefix and suffix would let through but the whole pattern does not reaches neither. A probe's canary
+//! arrives through the rule, and a replay sends the S3 event in EventBridge's shape.
 
 #[path = "support/aws.rs"]
 mod aws_env;
@@ -91,4 +92,16 @@ fn one_object_reaches_both_stages_and_a_key_outside_the_pattern_reaches_neither(
     // At least once and in any order: the same object written again is delivered again, to both.
     boto3(&env, &format!("aws('s3').put_object(Bucket='clickstream-landing', Key={matching:?}, Body=b'{{}}')\n"));
     assert_eq!(delivered(&env), [format!("audit {matching}"), format!("sessionize {matching}")]);
+
+    // probe: the canary goes through the rule to the stage's queue, and the stage library skips it.
+    let o = pipewright(&env, &["probe", SPEC, "--stage", "sessionize", "--timeout", "20s"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("arrived"), "{out}");
+    delivered(&env);
+
+    // replay: the object of that date sent again to one stage, in EventBridge's shape (`delivered` checks it).
+    let o = pipewright(&env, &["replay", SPEC, "--stage", "audit", "--date", "2024-01-15"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(delivered(&env), [format!("audit {matching}")]);
 }

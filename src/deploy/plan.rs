@@ -52,6 +52,27 @@ fn notifications(t: &Value, bucket: &str) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
+/// Whether bucket `id` of template `t` sends its events to EventBridge.
+fn sends_to_eventbridge(t: &Value, id: &str) -> bool {
+    resources(t).and_then(|r| r.get(id)).is_some_and(|b| {
+        b["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] == true
+    })
+}
+
+/// The EventBridge rules of `t` that target queue `queue` (a trigger delivered through EventBridge).
+fn rules_targeting<'a>(t: &'a Value, queue: &str) -> Vec<&'a str> {
+    let Some(res) = resources(t) else { return Vec::new() };
+    res.iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+        .filter(|(_, r)| {
+            r["Properties"]["Targets"]
+                .as_array()
+                .is_some_and(|ts| ts.iter().any(|x| referenced_id(&x["Arn"]) == Some(queue)))
+        })
+        .map(|(id, _)| id.as_str())
+        .collect()
+}
+
 /// The function timeout that applies to a queue (through the mapping that reads it).
 fn consumer_timeout(t: &Value, queue: &str) -> Option<u64> {
     let res = resources(t)?;
@@ -105,8 +126,25 @@ pub fn hazards(changes: &[Change], old: Option<&Value>, new: &Value) -> Vec<Haza
             ("AWS::S3::Bucket", action) => {
                 if let Some(old) = old {
                     dropped_notifications(id, action, old, new, &mut out);
+                    let still = action != ChangeAction::Remove && sends_to_eventbridge(new, id);
+                    if sends_to_eventbridge(old, id) && !still {
+                        out.push(hazard(
+                            "H109",
+                            "AWS::S3::Bucket",
+                            id,
+                            format!(
+                                "bucket `{id}` stops sending its events to EventBridge: the triggers delivered through it receive nothing"
+                            ),
+                        ));
+                    }
                 }
             }
+            ("AWS::Events::Rule", ChangeAction::Remove) => out.push(hazard(
+                "H110",
+                "AWS::Events::Rule",
+                id,
+                format!("EventBridge rule `{id}` is removed: its stage no longer receives the objects it matched"),
+            )),
             _ => {}
         }
         if c.resource_type == "AWS::SQS::Queue" && c.action == ChangeAction::Modify {
@@ -122,14 +160,21 @@ fn dropped_notifications(id: &str, action: ChangeAction, old: &Value, new: &Valu
     let after = if action == ChangeAction::Remove { Vec::new() } else { notifications(new, id) };
     for (what, cfg) in &before {
         if !after.iter().any(|(_, c)| c == cfg) {
+            let queue = referenced_id(&cfg["Queue"]).unwrap_or_default();
+            let rules = rules_targeting(new, queue);
+            let why = if after.iter().any(|(w, _)| w == what) {
+                " (its filter changes)".to_string()
+            } else if !rules.is_empty() {
+                // The trigger moves to EventBridge: events between the two updates reach neither.
+                format!(" (its trigger is delivered through EventBridge rule {} from now on)", list(&rules))
+            } else {
+                String::new()
+            };
             out.push(hazard(
                 "H107",
                 "AWS::S3::Bucket",
                 id,
-                format!(
-                    "bucket `{id}` drops its notification `{what}`{}",
-                    if after.iter().any(|(w, _)| w == what) { " (its filter changes)" } else { "" }
-                ),
+                format!("bucket `{id}` drops its notification `{what}`{why}"),
             ));
         }
     }
@@ -207,6 +252,33 @@ mod tests {
                 "mapping-removed"
             ]
         );
+    }
+
+    #[test]
+    fn switching_a_trigger_between_s3_and_eventbridge() {
+        // To EventBridge: the notification goes, a rule targets the same queue.
+        let old = template(1805, true);
+        let mut new = template(1805, false);
+        new["Resources"]["B"]["Properties"]["NotificationConfiguration"] =
+            json!({ "EventBridgeConfiguration": { "EventBridgeEnabled": true } });
+        new["Resources"]["R"] = json!({ "Type": "AWS::Events::Rule", "Properties": {
+            "Targets": [{ "Id": "stage-queue", "Arn": { "Fn::GetAtt": ["Q", "Arn"] } }] } });
+        let to_eventbridge = vec![
+            change("B", "AWS::S3::Bucket", ChangeAction::Modify),
+            change("R", "AWS::Events::Rule", ChangeAction::Add),
+        ];
+        let h = hazards(&to_eventbridge, Some(&old), &new);
+        assert_eq!(h.iter().map(name).collect::<Vec<_>>(), ["notification-dropped"]);
+        assert!(h[0].message.contains("through EventBridge rule `R`"), "{}", h[0].message);
+
+        // Back to S3: the rule goes and the bucket stops sending to EventBridge.
+        let back = vec![
+            change("B", "AWS::S3::Bucket", ChangeAction::Modify),
+            change("R", "AWS::Events::Rule", ChangeAction::Remove),
+        ];
+        let h = hazards(&back, Some(&new), &old);
+        assert_eq!(h.iter().map(name).collect::<Vec<_>>(), ["eventbridge-disabled", "rule-removed"]);
+        assert_eq!(h[1].resource.as_ref().map(|r| r.kind.as_str()), Some("AWS::Events::Rule"));
     }
 
     #[test]

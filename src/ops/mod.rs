@@ -140,38 +140,73 @@ pub fn human_age(ms: i64) -> String {
 /// from S3's own in logs.
 pub const REPLAY_CONFIGURATION_ID: &str = "pipewright-replay";
 
-/// The body of an S3 event notification for one object, as S3 sends it to SQS (event version 2.1:
-/// key URL-encoded with `/` kept, UTC time with milliseconds).
-pub fn s3_event_body(
-    region: &str,
-    bucket: &str,
-    key: &str,
-    size: i64,
-    etag: &str,
-    event_time_ms: i64,
-    sequencer: &str,
-) -> String {
-    json!({"Records": [{
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": region,
-        "eventTime": iso_ms(event_time_ms),
-        "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "pipewright-replay"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "pipewright-replay", "x-amz-id-2": "pipewright-replay"},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": REPLAY_CONFIGURATION_ID,
-            "bucket": {
-                "name": bucket,
-                "ownerIdentity": {"principalId": "pipewright-replay"},
-                "arn": format!("arn:aws:s3:::{bucket}"),
+/// An object written to S3, as the event about it describes it.
+pub struct ObjectEventInfo<'a> {
+    pub region: &'a str,
+    pub bucket: &'a str,
+    /// The key as written.
+    pub key: &'a str,
+    pub size: i64,
+    pub etag: &'a str,
+    pub time_ms: i64,
+    pub sequencer: &'a str,
+}
+
+impl ObjectEventInfo<'_> {
+    /// The S3 event notification of the object's creation, as S3 sends it to SQS (key URL-encoded).
+    pub fn notification_body(&self) -> String {
+        let bucket = self.bucket;
+        json!({"Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": self.region,
+            "eventTime": iso_ms(self.time_ms),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "pipewright-replay"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {"x-amz-request-id": "pipewright-replay", "x-amz-id-2": "pipewright-replay"},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": REPLAY_CONFIGURATION_ID,
+                "bucket": {
+                    "name": bucket,
+                    "ownerIdentity": {"principalId": "pipewright-replay"},
+                    "arn": format!("arn:aws:s3:::{bucket}"),
+                },
+                "object": {
+                    "key": crate::spec::pattern::encode_filter_value(self.key),
+                    "size": self.size,
+                    "eTag": self.etag,
+                    "sequencer": self.sequencer,
+                },
             },
-            "object": {"key": crate::spec::pattern::encode_filter_value(key), "size": size, "eTag": etag, "sequencer": sequencer},
-        },
-    }]})
-    .to_string()
+        }]})
+        .to_string()
+    }
+
+    /// The `Object Created` event of the object, as EventBridge delivers S3's events to SQS (key as
+    /// written).
+    pub fn eventbridge_body(&self) -> String {
+        let bucket = self.bucket;
+        json!({
+            "version": "0",
+            "id": uuid::Uuid::new_v4().to_string(),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "time": iso_ms(self.time_ms),
+            "region": self.region,
+            "resources": [format!("arn:aws:s3:::{bucket}")],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket},
+                "object": {"key": self.key, "size": self.size, "etag": self.etag, "sequencer": self.sequencer},
+                "request-id": REPLAY_CONFIGURATION_ID,
+                "requester": "pipewright-replay",
+                "reason": "PutObject",
+            },
+        })
+        .to_string()
+    }
 }
 
 /// What a message body carries, decoded.
@@ -200,6 +235,13 @@ pub fn decode_body(body: &str) -> Body {
             .collect();
         return Body::Objects(objects);
     }
+    if v["source"] == "aws.s3"
+        && let (Some(detail_type), Some(bucket), Some(key)) =
+            (v["detail-type"].as_str(), v["detail"]["bucket"]["name"].as_str(), v["detail"]["object"]["key"].as_str())
+    {
+        // From EventBridge: the key as written.
+        return Body::Objects(vec![(bucket.to_string(), key.to_string(), detail_type.to_string())]);
+    }
     if v["Event"] == "s3:TestEvent" {
         return Body::Test;
     }
@@ -220,15 +262,16 @@ mod tests {
 
     #[test]
     fn event_bodies_round_trip_through_the_decoder() {
-        let body = s3_event_body(
-            "us-east-1",
-            "hoopstat-haus-bronze",
-            "raw/box_scores/date=2024-01-15/a b+c.json",
-            12,
-            "abc",
-            1_705_312_800_123,
-            "0000018D0B3A2C7B",
-        );
+        let event = ObjectEventInfo {
+            region: "us-east-1",
+            bucket: "hoopstat-haus-bronze",
+            key: "raw/box_scores/date=2024-01-15/a b+c.json",
+            size: 12,
+            etag: "abc",
+            time_ms: 1_705_312_800_123,
+            sequencer: "0000018D0B3A2C7B",
+        };
+        let body = event.notification_body();
         let v: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(v["Records"][0]["s3"]["object"]["key"], "raw/box_scores/date%3D2024-01-15/a+b%2Bc.json");
         assert_eq!(v["Records"][0]["eventTime"], "2024-01-15T10:00:00.123Z");
@@ -240,6 +283,19 @@ mod tests {
                 "ObjectCreated:Put".into()
             )])
         );
+        // Through EventBridge: the key as written.
+        let body = event.eventbridge_body();
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["detail"]["object"]["key"], "raw/box_scores/date=2024-01-15/a b+c.json");
+        assert_eq!(
+            decode_body(&body),
+            Body::Objects(vec![(
+                "hoopstat-haus-bronze".into(),
+                "raw/box_scores/date=2024-01-15/a b+c.json".into(),
+                "Object Created".into()
+            )])
+        );
+        assert_eq!((v["source"].as_str(), v["detail-type"].as_str()), (Some("aws.s3"), Some("Object Created")));
         assert_eq!(decode_body(r#"{"Event": "s3:TestEvent", "Bucket": "b"}"#), Body::Test);
         assert!(matches!(decode_body("garbage"), Body::Other(s) if s == "garbage"));
     }

@@ -2,7 +2,7 @@
 //! queue (not to the function), so the event source mapping, retries and the DLQ apply as for S3's
 //! own events. A season's backfill is one message per object, fanned out by the queue.
 
-use super::{OpsError, s3_event_body};
+use super::OpsError;
 use crate::aws::live::Readers;
 use crate::aws::ops::{EntryError, ObjectInfo, Outgoing, QueueRef};
 use crate::spec::Pipeline;
@@ -27,6 +27,8 @@ pub struct Plan {
     pub prefixes: Vec<String>,
     /// The objects, in key order.
     pub objects: Vec<ObjectInfo>,
+    /// The trigger is delivered through EventBridge: the messages are EventBridge's S3 events.
+    pub eventbridge: bool,
 }
 
 /// What a replay sent.
@@ -115,6 +117,7 @@ pub async fn plan(
         dates,
         prefixes: wanted.into_keys().collect(),
         objects: objects.into_values().collect(),
+        eventbridge: stage.trigger.as_ref().is_some_and(|t| t.through_eventbridge()),
     })
 }
 
@@ -145,13 +148,23 @@ pub fn report_json(
 }
 
 impl Plan {
-    /// One S3 event message per object, as S3 would have sent it when the object was written.
+    /// One S3 event message per object, as S3 (or EventBridge, for a trigger delivered through it) would
+    /// have sent it when the object was written.
     pub fn messages(&self, region: &str) -> Vec<String> {
         self.objects
             .iter()
             .map(|o| {
                 let sequencer = format!("{:016X}", o.modified_ms);
-                s3_event_body(region, &self.bucket, &o.key, o.size, &o.etag, o.modified_ms, &sequencer)
+                let event = super::ObjectEventInfo {
+                    region,
+                    bucket: &self.bucket,
+                    key: &o.key,
+                    size: o.size,
+                    etag: &o.etag,
+                    time_ms: o.modified_ms,
+                    sequencer: &sequencer,
+                };
+                if self.eventbridge { event.eventbridge_body() } else { event.notification_body() }
             })
             .collect()
     }

@@ -594,6 +594,22 @@ pub const ALL: &[CodeDoc] = &[
         fix: "Keep the visibility timeout at 6 x the function timeout + the batching window (PW301 checks the spec).",
     },
     CodeDoc {
+        code: "H109",
+        name: "eventbridge-disabled",
+        severity: Severity::Error,
+        what: "A change makes a bucket stop sending its events to EventBridge: the triggers delivered through EventBridge receive nothing from then on.",
+        example: "the last `via: eventbridge` trigger of a bucket switched to `via: s3`, or the bucket's stage removed",
+        fix: "Deploy the rules' replacement in the same change (the plan shows the S3 notifications added), then replay the dates written during the update (`pipewright replay`).",
+    },
+    CodeDoc {
+        code: "H110",
+        name: "rule-removed",
+        severity: Severity::Error,
+        what: "A change removes an EventBridge rule of a trigger: its stage no longer receives the objects the rule matched.",
+        example: "a trigger switched from `via: eventbridge` to `via: s3`, or its stage removed",
+        fix: "Keep the trigger, or replay the dates written between the two deliveries (`pipewright replay`).",
+    },
+    CodeDoc {
         code: "S000",
         name: "could-not-read",
         severity: Severity::Note,
