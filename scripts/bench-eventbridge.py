@@ -29,19 +29,11 @@ from pathlib import Path
 import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
-LAUNCHER = ROOT / "scripts" / "emulator" / "pipewright_moto.py"
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+from local_aws import start_emulator  # noqa: E402
 GATE = ROOT / "target" / "gate" / "release" / "pipewright"
 PATTERN = "events/site=*/date=*/part-*.json"
 
-
-def start_emulator():
-    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("pipewright-moto ready "):
-        proc.kill()
-        sys.exit(f"the emulator did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def clients(url):

@@ -28,21 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-LAUNCHER = ROOT / "scripts" / "emulator" / "pipewright_moto.py"
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+from local_aws import start_emulator  # noqa: E402
 SPEC = ROOT / "specs" / "hoopstat-haus.yaml"
 BUCKET = "hoopstat-haus-bronze"
 QUEUE = "hoopstat-haus-silver-processing-queue"
 FIRST, LAST = dt.date(2023, 10, 24), dt.date(2024, 4, 14)
 
-
-def start_emulator():
-    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("pipewright-moto ready "):
-        proc.kill()
-        sys.exit(f"the emulator did not start: {line!r}")
-    return proc, line.split()[-1]
 
 
 def manifest(tmp: Path):

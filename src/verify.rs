@@ -97,9 +97,7 @@ pub async fn verify(aws: &Aws, readers: &Readers, p: &Pipeline, stack: &str) -> 
     for s in &p.stages {
         tasks.extend(stage_tasks(s, p, readers, &place));
         for want in desired::alarms(s) {
-            let span =
-                s.alarms.iter().find(|a| a.name == want.name).map_or(s.name.span, |a| a.threshold.span.or(s.name.span));
-            alarm_wants.push((Aspect::new(want.name.clone(), "AWS::CloudWatch::Alarm", "alarm", span), want));
+            alarm_wants.push((Aspect::new(want.name.clone(), "AWS::CloudWatch::Alarm", "alarm", want.span), want));
         }
     }
     if !alarm_wants.is_empty() {

@@ -870,7 +870,6 @@ fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: 
 }
 
 fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
-    let spans = |name: &str| s.alarms.iter().find(|a| a.name == name).map(|a| a.threshold.span.or(s.name.span));
     for alarm in desired::alarms(s) {
         let dimension = match &alarm.dimension {
             desired::Dimension::Queue(name) => {
@@ -901,7 +900,7 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
         }
         t.add(
             logical_id(&[&s.name, alarm.kind.key(), "Alarm"]),
-            Resource::new("AWS::CloudWatch::Alarm", spans(&alarm.name).unwrap_or(s.name.span), props),
+            Resource::new("AWS::CloudWatch::Alarm", alarm.span, props),
         );
     }
 }

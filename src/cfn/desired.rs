@@ -4,6 +4,7 @@
 
 use crate::spec::duration::Threshold;
 use crate::spec::resolve::{AlarmKind, Bucket, Pipeline, Queue, Stage};
+use crate::spec::span::Span;
 use serde_json::{Value, json};
 
 /// Names and ARNs of the account a stack lives in.
@@ -231,6 +232,8 @@ pub struct AlarmSettings {
     pub dimension: Dimension,
     /// What breaching means, in words.
     pub description: String,
+    /// The spec node that set it: its threshold, else the stage.
+    pub span: Span,
 }
 
 /// The alarms of a stage's function, its queue and its DLQ (those not `off`).
@@ -283,6 +286,7 @@ pub fn alarms(s: &Stage) -> Vec<AlarmSettings> {
             treat_missing: "notBreaching",
             dimension,
             description: format!("{}: {what} (pipewright)", s.name.value),
+            span: alarm.threshold.span.or(s.name.span),
         });
     }
     out

@@ -88,27 +88,30 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     overlaps(p, out);
 }
 
+/// Glob syntax in the trigger's pattern that pipewright patterns do not support (only `*`).
+fn pattern_wildcards(t: &Trigger, out: &mut Vec<Diagnostic>) {
+    let bad = unsupported_wildcards(&t.pattern.pattern);
+    if !bad.is_empty() {
+        out.push(
+            Diagnostic::error(
+                codes::UNSUPPORTED_WILDCARD,
+                t.span,
+                format!(
+                    "pattern `{}` uses {}, which pipewright patterns do not support",
+                    t.pattern.pattern,
+                    list(&bad)
+                ),
+            )
+            .with_hint("use `*` (any characters, `/` included) and literal text"),
+        );
+    }
+}
+
 /// The trigger's pattern, or its raw `prefix`/`suffix`: wildcards S3 cannot match, characters S3 matches
 /// only percent-encoded.
 fn filter(t: &Trigger, out: &mut Vec<Diagnostic>) {
     match (&t.raw_prefix, &t.raw_suffix) {
-        (None, None) => {
-            let bad = unsupported_wildcards(&t.pattern.pattern);
-            if !bad.is_empty() {
-                out.push(
-                    Diagnostic::error(
-                        codes::UNSUPPORTED_WILDCARD,
-                        t.span,
-                        format!(
-                            "pattern `{}` uses {}, which pipewright patterns do not support",
-                            t.pattern.pattern,
-                            list(&bad)
-                        ),
-                    )
-                    .with_hint("use `*` (any characters, `/` included) and literal text"),
-                );
-            }
-        }
+        (None, None) => pattern_wildcards(t, out),
         (prefix, suffix) => {
             for (what, value) in [("prefix", prefix), ("suffix", suffix)] {
                 let Some(value) = value else { continue };
@@ -159,20 +162,8 @@ fn eventbridge(stage: &Stage, t: &Trigger, out: &mut Vec<Diagnostic>) {
             .with_hint("write the trigger as `pattern:` (e.g. `raw/date=*/data.json`)"),
         );
     }
-    let bad = unsupported_wildcards(&t.pattern.pattern);
-    if !bad.is_empty() && t.raw_prefix.is_none() && t.raw_suffix.is_none() {
-        out.push(
-            Diagnostic::error(
-                codes::UNSUPPORTED_WILDCARD,
-                t.span,
-                format!(
-                    "pattern `{}` uses {}, which pipewright patterns do not support",
-                    t.pattern.pattern,
-                    list(&bad)
-                ),
-            )
-            .with_hint("use `*` (any characters, `/` included) and literal text"),
-        );
+    if t.raw_prefix.is_none() && t.raw_suffix.is_none() {
+        pattern_wildcards(t, out);
     }
     if let Some(q) = &stage.queue {
         let longest = q.name.value.len() + if t.events.len() > 1 { 1 + t.events.len().to_string().len() } else { 0 };

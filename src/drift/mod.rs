@@ -95,7 +95,7 @@ impl Aspect {
     pub fn diagnostics(&self, strict: bool) -> Vec<Diagnostic> {
         match &self.unverifiable {
             Some(why) => {
-                let d = self.finding("D000", format!("could not verify: {why}"));
+                let d = self.finding(crate::report::codes::COULD_NOT_VERIFY, format!("could not verify: {why}"));
                 vec![if strict { d.with_severity(Severity::Error) } else { d }]
             }
             None => self.findings.clone(),

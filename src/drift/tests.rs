@@ -305,6 +305,7 @@ fn alarm_settings_dimension_and_topic() {
         treat_missing: "notBreaching",
         dimension: crate::cfn::desired::Dimension::Function("FunctionName", "f".into()),
         description: String::new(),
+        span: Span::at(3, 5),
     };
     let topic = "arn:aws:sns:eu-west-1:111122223333:alerts";
     let live = LiveAlarm {

@@ -166,7 +166,7 @@ impl Builder<'_> {
             self.find("S101", (label, resource), format!("`{resource}` does not exist"), Some(self.deploy_hint()));
         } else {
             self.fact(label, "could not read");
-            self.find("S000", (label, resource), format!("could not read: {e}"), None);
+            self.find(crate::report::codes::COULD_NOT_READ, (label, resource), format!("could not read: {e}"), None);
         }
     }
 
@@ -548,7 +548,12 @@ impl Builder<'_> {
                     }
                     Err(e) => {
                         metrics.push(format!("{label} could not be read"));
-                        b.find("S000", ("function", fname), format!("could not read: {e}"), None);
+                        b.find(
+                            crate::report::codes::COULD_NOT_READ,
+                            ("function", fname),
+                            format!("could not read: {e}"),
+                            None,
+                        );
                     }
                 }
             }
@@ -693,7 +698,7 @@ impl Builder<'_> {
                     b.fact("alarms", "could not read");
                     let names = alarm_names.join(",");
                     let found = Diagnostic::about(
-                        "S000",
+                        crate::report::codes::COULD_NOT_READ,
                         Resource::new(names, kind("alarms")),
                         b.span,
                         format!("could not read: {e}"),

@@ -46,6 +46,10 @@ pub const INVALID_TIMEZONE: &str = "PW602";
 pub const BATCH_RESPONSE_MISSING: &str = "PW701";
 pub const BATCH_RESPONSE_UNUSED: &str = "PW702";
 
+/// An aspect `verify` could not read, a resource `status` could not read: unknown, not wrong.
+pub const COULD_NOT_VERIFY: &str = "D000";
+pub const COULD_NOT_READ: &str = "S000";
+
 /// Which command reports a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -338,7 +342,7 @@ pub const ALL: &[CodeDoc] = &[
         fix: "Give the stage a `trigger` (its mapping then reports batch item failures), or write a handler for the events that start it.",
     },
     CodeDoc {
-        code: "D000",
+        code: COULD_NOT_VERIFY,
         name: "could-not-verify",
         severity: Severity::Warning,
         what: "pipewright could not read this aspect of the resource (permissions, throttling, network): it is unknown, not clean.",
@@ -610,7 +614,7 @@ pub const ALL: &[CodeDoc] = &[
         fix: "Keep the trigger, or replay the dates written between the two deliveries (`pipewright replay`).",
     },
     CodeDoc {
-        code: "S000",
+        code: COULD_NOT_READ,
         name: "could-not-read",
         severity: Severity::Note,
         what: "pipewright could not read a resource's state (permissions, throttling, network): the answer is unknown.",
