@@ -353,6 +353,7 @@ fn stage_tasks<'a>(s: &'a Stage, p: &'a Pipeline, readers: &Readers, place: &Pla
     let retention = i32::try_from(f.log_retention_days.value).unwrap_or(i32::MAX);
     let log_group = (f.log_group.value.clone(), f.name.span.or(s.name.span));
     tasks.push(Box::pin(log_group_aspects(readers.clone(), log_group, retention)));
+    tasks.extend(rule_tasks(p, s, readers, place));
     if let Some(sch) = &s.schedule {
         let want = LiveSchedule {
             expression: sch.expression.value.clone(),
@@ -363,6 +364,43 @@ fn stage_tasks<'a>(s: &'a Stage, p: &'a Pipeline, readers: &Readers, place: &Pla
         let schedule = (sch.name.clone(), sch.expression.span);
         tasks.push(Box::pin(schedule_aspects(readers.clone(), schedule, want)));
     }
+    tasks
+}
+
+/// The EventBridge rules of a stage's trigger, and the rules that target its queue.
+fn rule_tasks<'a>(p: &Pipeline, s: &Stage, readers: &Readers, place: &Place) -> Vec<Task<'a>> {
+    let (Some(t), Some(q)) = (&s.trigger, &s.queue) else { return Vec::new() };
+    let rules = desired::rules(p, s);
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let span = t.via.span.or(t.span);
+    let ours: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+    let mut tasks: Vec<Task<'a>> = Vec::new();
+    for rule in rules {
+        let (readers, place) = (readers.clone(), place.clone());
+        tasks.push(Box::pin(async move {
+            let mut a = Aspect::new(rule.name.clone(), "AWS::Events::Rule", "rule", span);
+            match readers.rule(&rule.name).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(live) => {
+                    drift::event_rule(&mut a, &rule, &place, live.as_ref());
+                    vec![a]
+                }
+            }
+        }));
+    }
+    let (readers, queue, queue_arn) = (readers.clone(), q.name.value.clone(), place.queue_arn(&q.name));
+    tasks.push(Box::pin(async move {
+        let mut a = Aspect::new(queue, "AWS::SQS::Queue", "rules", span);
+        match readers.rules_targeting(&queue_arn).await {
+            Err(e) => vec![unverifiable(a, &e)],
+            Ok(live) => {
+                drift::rules_targeting(&mut a, &ours, &live);
+                vec![a]
+            }
+        }
+    }));
     tasks
 }
 

@@ -2,7 +2,10 @@
 //! stages consuming the same objects) deployed, then objects written as the web tier writes them. An
 //! object matching both stages' pattern reaches both queues, in EventBridge's shape; one that S3's
 //! prefix and suffix would let through but the whole pattern does not reaches neither. A probe's canary
-//! arrives through the rule, and a replay sends the S3 event in EventBridge's shape.
+//! arrives through the rule, and a replay sends the S3 event in EventBridge's shape. Each part of the
+//! delivery changed out of band (a rule disabled, its pattern edited, its target removed, EventBridge
+//! turned off on the bucket, a queue policy broadened, a rule of someone else's targeting a stage's
+//! queue) is reported by `verify`, and a disabled rule by `status`.
 
 #[path = "support/aws.rs"]
 mod aws_env;
@@ -104,4 +107,129 @@ fn one_object_reaches_both_stages_and_a_key_outside_the_pattern_reaches_neither(
     let o = pipewright(&env, &["replay", SPEC, "--stage", "audit", "--date", "2024-01-15"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(delivered(&env), [format!("audit {matching}")]);
+}
+
+/// `verify --format json`: its exit code, and each finding as `resource aspect code`, sorted.
+fn verify(env: &Env) -> (i32, Vec<String>) {
+    let o = pipewright(env, &["verify", SPEC, "--format", "json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    let mut found = Vec::new();
+    for a in report["aspects"].as_array().expect("aspects") {
+        assert_ne!(a["status"], "unverifiable", "{a}");
+        for f in a["findings"].as_array().expect("findings") {
+            found.push(format!(
+                "{} {} {}",
+                a["resource"].as_str().unwrap(),
+                a["aspect"].as_str().unwrap(),
+                f["code"].as_str().unwrap()
+            ));
+        }
+    }
+    found.sort();
+    (o.status.code().unwrap_or(-1), found)
+}
+
+/// Boto3 helpers of the cases: the rules as deployed, saved to be restored.
+const SAVED: &str = r#"
+ev = aws('events')
+def saved(name):
+    rule = ev.describe_rule(Name=name)
+    return rule['EventPattern'], ev.list_targets_by_rule(Rule=name)['Targets']
+def qurl(name): return aws('sqs').get_queue_url(QueueName=name)['QueueUrl']
+def policy(name): return aws('sqs').get_queue_attributes(QueueUrl=qurl(name), AttributeNames=['Policy'])['Attributes']['Policy']
+"#;
+
+/// Applies `change` (after [`SAVED`]), asserts that verify exits 1 with exactly `expected`, then undoes
+/// it and asserts verify is clean again.
+fn case(env: &Env, name: &str, change: &str, expected: &[String], undo: &str) {
+    boto3(env, &format!("{SAVED}{change}"));
+    assert_eq!(verify(env), (1, expected.to_vec()), "{name}");
+    boto3(env, &format!("{SAVED}{undo}"));
+    assert_eq!(verify(env), (0, vec![]), "{name} undone");
+}
+
+#[test]
+fn verify_reports_each_part_of_the_delivery_changed_out_of_band() {
+    let env = aws_env::setup();
+    deploy(&env);
+    assert_eq!(verify(&env), (0, vec![]));
+    const SESSIONIZE: &str = "clickstream-sessionize-queue";
+    const AUDIT: &str = "clickstream-audit-queue";
+    // The original pattern and targets, kept in the emulator's S3 for the undo steps.
+    boto3(
+        &env,
+        &format!(
+            "{SAVED}aws('s3').create_bucket(Bucket='saved')\n\
+             for n in [{SESSIONIZE:?}, {AUDIT:?}]:\n\
+             \x20   aws('s3').put_object(Bucket='saved', Key=n, Body=json.dumps([*saved(n), policy(n)]).encode())\n"
+        ),
+    );
+    let restore = |n: &str| {
+        format!(
+            "p, t, pol = json.loads(aws('s3').get_object(Bucket='saved', Key={n:?})['Body'].read())\n\
+             ev.put_rule(Name={n:?}, EventPattern=p, State='ENABLED')\n\
+             ev.put_targets(Rule={n:?}, Targets=t)\n\
+             aws('sqs').set_queue_attributes(QueueUrl=qurl({n:?}), Attributes={{'Policy': pol}})\n"
+        )
+    };
+
+    // Disabled: verify says so, and status says the stage is broken.
+    boto3(&env, &format!("{SAVED}ev.disable_rule(Name={SESSIONIZE:?})\n"));
+    assert_eq!(verify(&env), (1, vec![format!("{SESSIONIZE} rule D107")]));
+    let o = pipewright(&env, &["status", SPEC, "--stage", "sessionize", "--format", "json"]);
+    let status = String::from_utf8_lossy(&o.stdout);
+    assert_ne!(o.status.code(), Some(0), "{status}");
+    assert!(status.contains("\"S103\"") && status.contains("is DISABLED"), "{status}");
+    boto3(&env, &format!("{SAVED}ev.enable_rule(Name={SESSIONIZE:?})\n"));
+    assert_eq!(verify(&env), (0, vec![]), "enabled again");
+
+    case(
+        &env,
+        "pattern edited",
+        &format!(
+            "p = json.loads(saved({SESSIONIZE:?})[0])\n\
+             p['detail']['object']['key'] = [{{'prefix': 'events/'}}]\n\
+             ev.put_rule(Name={SESSIONIZE:?}, EventPattern=json.dumps(p), State='ENABLED')\n"
+        ),
+        &[format!("{SESSIONIZE} rule D107")],
+        &restore(SESSIONIZE),
+    );
+    case(
+        &env,
+        "target removed",
+        &format!("ev.remove_targets(Rule={AUDIT:?}, Ids=['stage-queue'])\n"),
+        &[format!("{AUDIT} rule D107")],
+        &restore(AUDIT),
+    );
+    case(
+        &env,
+        "EventBridge turned off on the bucket",
+        "aws('s3').put_bucket_notification_configuration(Bucket='clickstream-landing', NotificationConfiguration={})\n",
+        &["clickstream-landing notifications D102".to_string()],
+        "aws('s3').put_bucket_notification_configuration(Bucket='clickstream-landing', NotificationConfiguration={'EventBridgeConfiguration': {}})\n",
+    );
+    case(
+        &env,
+        "queue policy broadened",
+        &format!(
+            "pol = json.loads(policy({AUDIT:?}))\n\
+             pol['Statement'][0].pop('Condition')\n\
+             aws('sqs').set_queue_attributes(QueueUrl=qurl({AUDIT:?}), Attributes={{'Policy': json.dumps(pol)}})\n"
+        ),
+        &[format!("{AUDIT} policy D205")],
+        &restore(AUDIT),
+    );
+    case(
+        &env,
+        "a rule of someone else's targets a stage's queue",
+        &format!(
+            "ev.create_event_bus(Name='partners')\n\
+             ev.put_rule(Name='by-hand', EventBusName='partners', EventPattern=json.dumps({{'source': ['partner.app']}}))\n\
+             ev.put_targets(Rule='by-hand', EventBusName='partners', Targets=[{{'Id': 'q', 'Arn': saved({AUDIT:?})[1][0]['Arn']}}])\n"
+        ),
+        &[format!("{AUDIT} rules D108")],
+        "ev.remove_targets(Rule='by-hand', EventBusName='partners', Ids=['q'])\n\
+         ev.delete_rule(Name='by-hand', EventBusName='partners')\n",
+    );
 }

@@ -3,8 +3,8 @@
 
 use super::{AwsError, ErrorKind};
 pub use crate::drift::live::{
-    AlarmState, Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription,
-    MappingState, Notifications, PublicAccessBlock, QueueNotification, TablesState,
+    AlarmState, Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveRule, LiveSchedule, LiveSubscription,
+    MappingState, Notifications, PublicAccessBlock, QueueNotification, RuleRef, RuleTarget, TablesState,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ pub struct Readers {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub events: aws_sdk_eventbridge::Client,
     pub s3tables: aws_sdk_s3tables::Client,
     pub sns: aws_sdk_sns::Client,
 }
@@ -66,6 +67,7 @@ impl Readers {
             logs: client!(aws_sdk_cloudwatchlogs),
             sns: client!(aws_sdk_sns),
             scheduler: client!(aws_sdk_scheduler),
+            events: client!(aws_sdk_eventbridge),
             s3tables: client!(aws_sdk_s3tables),
         }
     }
@@ -476,6 +478,90 @@ impl Readers {
             })),
             Err(e) => none_if_missing(Err(AwsError::new("scheduler:GetSchedule", name, e))),
         }
+    }
+
+    /// An EventBridge rule of the default bus with its targets; `None` when it does not exist.
+    pub async fn rule(&self, name: &str) -> Result<Option<LiveRule>, AwsError> {
+        let described = match self.events.describe_rule().name(name).send().await {
+            Ok(d) => d,
+            Err(e) => return none_if_missing(Err(AwsError::new("events:DescribeRule", name, e))),
+        };
+        let pattern = match described.event_pattern.as_deref().map(serde_json::from_str::<Value>) {
+            None => None,
+            Some(Ok(v)) => Some(v),
+            // Unparseable: kept as text, so that it differs from any pattern.
+            Some(Err(_)) => described.event_pattern.map(Value::String),
+        };
+        let mut targets = Vec::new();
+        let mut next = None;
+        loop {
+            let out = self
+                .events
+                .list_targets_by_rule()
+                .rule(name)
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("events:ListTargetsByRule", name, e))?;
+            for t in out.targets.unwrap_or_default() {
+                targets.push(RuleTarget {
+                    transformed: t.input.is_some() || t.input_path.is_some() || t.input_transformer.is_some(),
+                    dead_letter_arn: t.dead_letter_config.and_then(|d| d.arn),
+                    retry: t.retry_policy.map(|r| (r.maximum_retry_attempts, r.maximum_event_age_in_seconds)),
+                    id: t.id,
+                    arn: t.arn,
+                });
+            }
+            next = out.next_token;
+            if next.is_none() {
+                break;
+            }
+        }
+        let state = described.state.map(|s| s.as_str().to_string()).unwrap_or_default();
+        Ok(Some(LiveRule { state, pattern, targets }))
+    }
+
+    /// The rules, on every event bus of the account, that target `arn`.
+    pub async fn rules_targeting(&self, arn: &str) -> Result<Vec<RuleRef>, AwsError> {
+        let mut buses = Vec::new();
+        let mut next = None;
+        loop {
+            let out = self
+                .events
+                .list_event_buses()
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("events:ListEventBuses", arn, e))?;
+            buses.extend(out.event_buses.unwrap_or_default().into_iter().filter_map(|b| b.name));
+            next = out.next_token;
+            if next.is_none() {
+                break;
+            }
+        }
+        let mut found = Vec::new();
+        for bus in buses {
+            let mut next = None;
+            loop {
+                let out = self
+                    .events
+                    .list_rule_names_by_target()
+                    .target_arn(arn)
+                    .event_bus_name(&bus)
+                    .set_next_token(next)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::new("events:ListRuleNamesByTarget", arn, e))?;
+                let names = out.rule_names.unwrap_or_default();
+                found.extend(names.into_iter().map(|name| RuleRef { bus: bus.clone(), name }));
+                next = out.next_token;
+                if next.is_none() {
+                    break;
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
     }
 
     /// Which of the table bucket, namespace and tables exist.

@@ -354,6 +354,13 @@ pub struct EventRule {
 /// The rule names EventBridge accepts: 1 to 64 of `.`, `-`, `_`, letters and digits.
 pub const RULE_NAME_MAX: usize = 64;
 
+/// The id of a rule's one target, the stage's queue.
+pub const RULE_TARGET_ID: &str = "stage-queue";
+/// How long EventBridge retries an event it cannot deliver to the queue (EventBridge's maximum: 185
+/// attempts, 24 hours) before it sends it to the stage's DLQ.
+pub const RULE_RETRY_ATTEMPTS: i32 = 185;
+pub const RULE_MAX_EVENT_AGE_SECONDS: i32 = 86_400;
+
 impl EventRule {
     /// The event pattern: S3 events of this type, from this bucket, whose key matches the whole pattern.
     pub fn event_pattern(&self) -> Value {

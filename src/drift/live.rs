@@ -88,6 +88,49 @@ pub struct LiveSchedule {
     pub target_arn: String,
 }
 
+/// An EventBridge rule: its state, its event pattern and its targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveRule {
+    /// `ENABLED`, `DISABLED`, `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`.
+    pub state: String,
+    /// The event pattern, parsed; `None` for a scheduled rule (no pattern).
+    pub pattern: Option<Value>,
+    pub targets: Vec<RuleTarget>,
+}
+
+impl LiveRule {
+    /// Whether events that match the rule reach its targets.
+    pub fn enabled(&self) -> bool {
+        self.state.starts_with("ENABLED")
+    }
+}
+
+/// One target of an EventBridge rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTarget {
+    pub id: String,
+    pub arn: String,
+    /// Where EventBridge sends the events it cannot deliver.
+    pub dead_letter_arn: Option<String>,
+    /// The retry policy: attempts, and the maximum age of an event in seconds.
+    pub retry: Option<(Option<i32>, Option<i32>)>,
+    /// The target receives something else than the event (`Input`, `InputPath` or `InputTransformer`).
+    pub transformed: bool,
+}
+
+/// A rule, on an event bus, that targets a resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub bus: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.bus == "default" { f.write_str(&self.name) } else { write!(f, "{} (bus {})", self.name, self.bus) }
+    }
+}
+
 /// One queue notification of a bucket.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QueueNotification {

@@ -6,12 +6,12 @@ pub mod live;
 pub mod policy;
 pub mod report;
 
-use crate::cfn::desired::{AlarmSettings, MappingSettings, QueueSettings};
+use crate::cfn::desired::{self, AlarmSettings, EventRule, MappingSettings, QueueSettings};
 use crate::report::{Diagnostic, Resource, Severity};
 use crate::spec::Span;
 use live::{
-    Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveSchedule, LiveSubscription, PublicAccessBlock,
-    QueueNotification, TablesState,
+    Encryption, LiveAlarm, LiveFunction, LiveMapping, LiveRole, LiveRule, LiveSchedule, LiveSubscription,
+    PublicAccessBlock, QueueNotification, RuleRef, TablesState,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -171,6 +171,93 @@ pub fn notifications(
     }
     for other in live.others.iter().filter(|o| !(eventbridge && o.as_str() == live::EVENTBRIDGE)) {
         aspect.drift("D103", format!("unmanaged notification destination: {other}"), "absent", other);
+    }
+}
+
+/// An event pattern by meaning: keys in any order, each list of alternatives as a set.
+fn pattern_meaning(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(keys.into_iter().map(|k| (k.clone(), pattern_meaning(&m[k]))).collect())
+        }
+        Value::Array(a) => {
+            let mut items: Vec<Value> = a.iter().map(pattern_meaning).collect();
+            items.sort_by_cached_key(Value::to_string);
+            items.dedup();
+            Value::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A trigger's EventBridge rule: it exists, is enabled, has the spec's pattern (by meaning), and delivers
+/// the events as they are to the stage's queue, with the stage's DLQ and the retry policy, and nowhere else.
+pub fn event_rule(aspect: &mut Aspect, want: &EventRule, place: &Place, live: Option<&LiveRule>) {
+    let Some(live) = live else {
+        aspect.drift("D101", "the rule does not exist: the stage's objects reach no queue", "present", "missing");
+        return;
+    };
+    if !live.enabled() {
+        aspect.drift(
+            "D107",
+            format!("the rule is {}: the objects it matches no longer reach the stage's queue", live.state),
+            "ENABLED",
+            &live.state,
+        );
+    }
+    let pattern = pattern_meaning(&want.event_pattern());
+    let live_pattern = live.pattern.as_ref().map(pattern_meaning).unwrap_or(Value::Null);
+    if pattern != live_pattern {
+        aspect.drift_doc("D107", "the rule's event pattern differs in meaning", &pattern, &live_pattern);
+    }
+    let (queue, dlq) = (place.queue_arn(&want.queue), place.queue_arn(&want.dlq));
+    match live.targets.iter().find(|t| t.arn == queue) {
+        None => aspect.drift(
+            "D107",
+            format!("the rule does not target the stage's queue `{}`: the events it matches go nowhere", want.queue),
+            &queue,
+            if live.targets.is_empty() {
+                "no target".to_string()
+            } else {
+                live.targets.iter().map(|t| t.arn.as_str()).collect::<Vec<_>>().join(", ")
+            },
+        ),
+        Some(t) => {
+            let dead_letter = t.dead_letter_arn.as_deref().unwrap_or("none");
+            aspect.setting("D107", "the target's dead-letter queue", dlq.as_str(), dead_letter);
+            let retry = |(attempts, age): (Option<i32>, Option<i32>)| {
+                let show = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or("default".into());
+                format!("{} attempts over {}s", show(attempts), show(age))
+            };
+            let want_retry = (Some(desired::RULE_RETRY_ATTEMPTS), Some(desired::RULE_MAX_EVENT_AGE_SECONDS));
+            aspect.setting(
+                "D107",
+                "the target's retry policy",
+                retry(want_retry),
+                t.retry.map(retry).unwrap_or("none (EventBridge's default)".into()),
+            );
+            if t.transformed {
+                aspect.drift(
+                    "D107",
+                    "the target transforms the event (Input, InputPath or InputTransformer): the stage cannot read what reaches its queue",
+                    "the event as it is",
+                    "transformed",
+                );
+            }
+        }
+    }
+    for other in live.targets.iter().filter(|t| t.arn != queue) {
+        aspect.drift("D107", format!("the rule also sends the events to `{}`", other.arn), "absent", &other.arn);
+    }
+}
+
+/// The rules that target a stage's queue: only `ours` (the stage's rules, on the default bus); any other
+/// rule sends the queue events the stage did not ask for.
+pub fn rules_targeting(aspect: &mut Aspect, ours: &[String], live: &[RuleRef]) {
+    for r in live.iter().filter(|r| !(r.bus == "default" && ours.contains(&r.name))) {
+        aspect.drift("D108", format!("rule `{r}` targets the queue and is not in the spec"), "absent", r);
     }
 }
 

@@ -386,6 +386,97 @@ fn schedule_expression_zone_state_and_target() {
     assert_eq!(codes(&a), ["D101"]);
 }
 
+fn event_rule_want() -> EventRule {
+    EventRule {
+        stage: "audit".into(),
+        name: "audit-queue".into(),
+        index: 0,
+        queue: "audit-queue".into(),
+        dlq: "audit-dlq".into(),
+        bucket: "landing".into(),
+        detail_type: "Object Created",
+        fields: &[],
+        pattern: "events/*/data.json".into(),
+    }
+}
+
+/// The rule as deployed: the pattern with its keys and alternatives in another order.
+fn live_rule(want: &EventRule) -> LiveRule {
+    let p = place();
+    let mut pattern = want.event_pattern();
+    pattern["detail-type"] = json!(["Object Created", "Object Created"]);
+    let pattern: Value = serde_json::from_str(&serde_json::to_string(&sorted(&pattern)).unwrap()).unwrap();
+    LiveRule {
+        state: "ENABLED".into(),
+        pattern: Some(pattern),
+        targets: vec![live::RuleTarget {
+            id: desired::RULE_TARGET_ID.into(),
+            arn: p.queue_arn(&want.queue),
+            dead_letter_arn: Some(p.queue_arn(&want.dlq)),
+            retry: Some((Some(desired::RULE_RETRY_ATTEMPTS), Some(desired::RULE_MAX_EVENT_AGE_SECONDS))),
+            transformed: false,
+        }],
+    }
+}
+
+#[test]
+fn event_rule_state_pattern_by_meaning_and_target() {
+    let (want, p) = (event_rule_want(), place());
+    let clean = live_rule(&want);
+    let mut a = aspect();
+    event_rule(&mut a, &want, &p, Some(&clean));
+    assert!(codes(&a).is_empty(), "{:?}", a.findings);
+
+    let mut a = aspect();
+    event_rule(&mut a, &want, &p, None);
+    assert_eq!(codes(&a), ["D101"]);
+
+    let cases: Vec<(&str, Box<dyn Fn(&mut LiveRule)>)> = vec![
+        ("disabled", Box::new(|r| r.state = "DISABLED".into())),
+        (
+            "pattern edited",
+            Box::new(|r| r.pattern.as_mut().unwrap()["detail"]["object"]["key"] = json!([{ "prefix": "events/" }])),
+        ),
+        ("no pattern", Box::new(|r| r.pattern = None)),
+        ("target removed", Box::new(|r| r.targets.clear())),
+        ("dlq removed", Box::new(|r| r.targets[0].dead_letter_arn = None)),
+        ("retry policy changed", Box::new(|r| r.targets[0].retry = Some((Some(3), None)))),
+        ("input transformed", Box::new(|r| r.targets[0].transformed = true)),
+        (
+            "another target",
+            Box::new(|r| {
+                let mut other = r.targets[0].clone();
+                other.arn = "arn:aws:sqs:eu-west-1:444455556666:elsewhere".into();
+                r.targets.push(other);
+            }),
+        ),
+    ];
+    for (what, change) in cases {
+        let mut live = clean.clone();
+        change(&mut live);
+        let mut a = aspect();
+        event_rule(&mut a, &want, &p, Some(&live));
+        assert_eq!(codes(&a), ["D107"], "{what}: {:?}", a.findings);
+    }
+}
+
+#[test]
+fn only_the_specs_rules_may_target_a_stage_queue() {
+    let ours = vec!["audit-queue".to_string(), "audit-queue-2".to_string()];
+    let rule = |bus: &str, name: &str| live::RuleRef { bus: bus.into(), name: name.into() };
+    let mut a = aspect();
+    rules_targeting(&mut a, &ours, &[rule("default", "audit-queue"), rule("default", "audit-queue-2")]);
+    assert!(codes(&a).is_empty());
+    let mut a = aspect();
+    rules_targeting(
+        &mut a,
+        &ours,
+        &[rule("default", "audit-queue"), rule("default", "by-hand"), rule("custom", "audit-queue")],
+    );
+    assert_eq!(codes(&a), ["D108", "D108"]);
+    assert!(a.findings[1].message.contains("bus custom"), "{}", a.findings[1].message);
+}
+
 #[test]
 fn tables_and_their_partitioning() {
     let want = vec!["t".to_string(), "u".to_string()];

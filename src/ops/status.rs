@@ -6,7 +6,7 @@
 //! A read that failed (access denied, throttled, unreachable) is "could not read", never healthy.
 
 use super::{human_age, now_ms};
-use crate::aws::live::{AlarmState, LiveFunction, LiveSchedule, MappingState, Readers};
+use crate::aws::live::{AlarmState, LiveFunction, LiveRule, LiveSchedule, MappingState, Readers};
 use crate::aws::ops::{LogLine, MappingStatus, ObjectInfo};
 use crate::aws::{AwsError, ErrorKind};
 use crate::report::span::Span;
@@ -67,6 +67,7 @@ impl Level {
 fn kind(label: &str) -> &'static str {
     match label {
         "schedule" => "AWS::Scheduler::Schedule",
+        "rule" => "AWS::Events::Rule",
         "queue" | "dlq" => "AWS::SQS::Queue",
         "function" => "AWS::Lambda::Function",
         "log" => "AWS::Logs::LogGroup",
@@ -222,6 +223,8 @@ type Read<T> = Result<T, AwsError>;
 /// What `status` reads of one stage, all at once: each read's own answer, judged by [`Builder`].
 struct StageReads {
     schedule: Option<Read<Option<LiveSchedule>>>,
+    /// The EventBridge rules of a trigger delivered through EventBridge, by name.
+    rules: Vec<(String, Read<Option<LiveRule>>)>,
     queue: Option<QueueReads>,
     function: Option<FunctionReads>,
     /// The names of the alarms read (those not switched off).
@@ -279,6 +282,7 @@ async fn stage_status(
         },
     };
     b.schedule(stage, reads.schedule);
+    b.rules(reads.rules);
     let queue_arn = b.queues(stage, reads.queue);
     b.function(stage, since, queue_arn.as_deref(), reads.function);
     b.alarms(stage, &reads.alarm_names, reads.alarms);
@@ -368,9 +372,13 @@ async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, 
             _ => Vec::new(),
         }
     };
-    let (queue, function, alarms, schedule, outputs, tables) =
-        futures::join!(queue_read, function_read, alarms_read, schedule_read, outputs_read, tables_read);
-    StageReads { schedule, queue, function, alarm_names, alarms, outputs, tables }
+    let rules_read = futures::future::join_all(crate::cfn::desired::rules(p, stage).into_iter().map(|r| async move {
+        let live = readers.rule(&r.name).await;
+        (r.name, live)
+    }));
+    let (queue, function, alarms, schedule, outputs, tables, rules) =
+        futures::join!(queue_read, function_read, alarms_read, schedule_read, outputs_read, tables_read, rules_read);
+    StageReads { schedule, rules, queue, function, alarm_names, alarms, outputs, tables }
 }
 
 /// The judging of what was read, section by section.
@@ -418,6 +426,33 @@ impl Builder<'_> {
                     Some(Err(e)) => b.failed(&sch.name, "schedule", &e),
                     None => {}
                 }
+            }
+        }
+    }
+
+    /// The EventBridge rules that deliver the trigger's objects: each enabled, or nothing reaches the queue.
+    fn rules(&mut self, rules: Vec<(String, Read<Option<LiveRule>>)>) {
+        for (rule, read) in rules {
+            match read {
+                Ok(Some(live)) => {
+                    self.fact("rule", format!("`{rule}` (EventBridge): {}", live.state));
+                    if live.enabled() {
+                        self.resource(&rule, Level::Healthy);
+                    } else {
+                        let hint = format!(
+                            "aws events enable-rule --name {rule}; then replay the dates written meanwhile: pipewright replay {} --stage {} --date DATE --to DATE",
+                            self.spec, self.s.stage
+                        );
+                        let text = format!("rule `{rule}` is {}: the objects it matches reach no queue", live.state);
+                        self.find("S103", ("rule", &rule), text, Some(hint));
+                    }
+                }
+                Ok(None) => {
+                    self.fact("rule", format!("`{rule}` missing"));
+                    let hint = self.deploy_hint();
+                    self.find("S101", ("rule", &rule), format!("rule `{rule}` does not exist"), Some(hint));
+                }
+                Err(e) => self.failed(&rule, "rule", &e),
             }
         }
     }

@@ -398,6 +398,22 @@ pub const ALL: &[CodeDoc] = &[
         fix: "Deploy with `--artifact-bucket` naming a bucket of this account.",
     },
     CodeDoc {
+        code: "D107",
+        name: "event-rule",
+        severity: Severity::Error,
+        what: "A trigger's EventBridge rule is disabled, its event pattern differs in meaning from the spec's, or it no longer delivers the events as they are to the stage's queue (target removed or transformed, dead-letter queue or retry policy changed, another target added): the objects it matches do not reach the stage, or reach it in a shape the stage cannot read.",
+        example: "`aws events disable-rule --name clickstream-sessionize-queue`",
+        fix: "CloudFormation does not see this change: undo it (the expected value is in the finding), or deploy the spec once without the trigger's `via: eventbridge` and once with it.",
+    },
+    CodeDoc {
+        code: "D108",
+        name: "unmanaged-rule",
+        severity: Severity::Error,
+        what: "An EventBridge rule the spec does not declare targets the queue of a stage triggered through EventBridge: it sends the stage events it did not ask for, in a shape it may not read.",
+        example: "a rule on a custom bus, created by hand, that targets `clickstream-audit-queue`",
+        fix: "Remove the rule's target (`aws events remove-targets`), or declare the consumer as a stage of the spec.",
+    },
+    CodeDoc {
         code: "D201",
         name: "queue-setting",
         severity: Severity::Error,
@@ -636,6 +652,14 @@ pub const ALL: &[CodeDoc] = &[
         what: "The stage's schedule is not enabled, so the stage never starts.",
         example: "the schedule disabled in the console",
         fix: "Enable it, or deploy the spec.",
+    },
+    CodeDoc {
+        code: "S103",
+        name: "rule-disabled",
+        severity: Severity::Error,
+        what: "The EventBridge rule of a stage triggered through EventBridge is not enabled: the objects it matches reach no queue, and the stage never starts for them.",
+        example: "`aws events disable-rule` on the stage's rule",
+        fix: "Enable it (`aws events enable-rule --name RULE`), then replay the dates written while it was disabled (`pipewright replay SPEC --stage STAGE --date DATE --to DATE`).",
     },
     CodeDoc {
         code: "S201",
