@@ -120,9 +120,9 @@ fn verify(env: &Env) -> (i32, Vec<String>) {
         for f in a["findings"].as_array().expect("findings") {
             found.push(format!(
                 "{} {} {}",
-                a["resource"].as_str().unwrap(),
-                a["aspect"].as_str().unwrap(),
-                f["code"].as_str().unwrap()
+                a["resource"].as_str().unwrap_or_default(),
+                a["aspect"].as_str().unwrap_or_default(),
+                f["code"].as_str().unwrap_or_default()
             ));
         }
     }

@@ -3,7 +3,8 @@
 //! without duplicating a row); a poisoned record ends in the DLQ after maxReceiveCount while its batch
 //! neighbours succeed; `specs/minimal.yaml` and a pipeline of another shape (a local source, a chain
 //! of three Lambda stages, another region) run with a Python stage that speaks the Runtime API
-//! itself; a stage that crashes has its messages retried, then dead-lettered.
+//! itself; `specs/clickstream.yaml`, whose triggers are delivered through EventBridge, fans each object
+//! out to its two stages; a stage that crashes has its messages retried, then dead-lettered.
 
 mod support;
 
@@ -379,6 +380,46 @@ fn progress_lines(err: &str, status: &str) -> Vec<String> {
             (f.len() >= 4 && f[0].ends_with('s') && f[1] == status).then(|| f[3].to_string())
         })
         .collect()
+}
+
+#[test]
+#[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
+fn clickstream_delivers_each_object_through_eventbridge_to_both_stages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
+    let text = std::fs::read_to_string("specs/clickstream.yaml").expect("spec");
+    let spec = python_project(dir.path(), &text, &["sessionize", "audit"]);
+    let input = dir.path().join("input");
+    for date in ["2024-03-01", "2024-03-02"] {
+        write(&input.join(format!("events/site=shop/date={date}/hour=07/part-0001.json")), b"{}");
+    }
+    // Inside the prefix and suffix an S3 notification would filter by; outside the rules' pattern.
+    write(&input.join("events/site=shop/notes.json"), b"{}");
+    let (exit, out, err) = cli(&[
+        "run-local",
+        spec.to_str().expect("utf8"),
+        "--endpoint-url",
+        &emulator.endpoint,
+        "--state-dir",
+        dir.path().join("state").to_str().expect("utf8"),
+        "--from-dir",
+        input.to_str().expect("utf8"),
+        "--retry-after",
+        "1s",
+        "--format",
+        "json",
+    ]);
+    let r: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{err}\n{out}"));
+    assert_eq!(exit, Exit::Clean, "{err}\n{r:#}");
+    assert!(err.contains("notes.json matches no trigger"), "{err}");
+    for name in ["sessionize", "audit"] {
+        let s = stage(&r, name);
+        // The two matching objects, each through its own rule; no S3 test event (no S3 notification).
+        assert_eq!((s["records"].as_u64(), s["succeeded"].as_u64()), (Some(2), Some(2)), "{name}: {r:#}");
+        assert_eq!(s["dead_letters"], 0, "{name}: {r:#}");
+    }
+    every_write_has_objects(&r);
+    assert_eq!(r["verify"]["clean"], true, "{r:#}");
 }
 
 /// A pipeline of another shape than the flagship and minimal: another region, a local source, and

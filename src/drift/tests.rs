@@ -405,10 +405,9 @@ fn live_rule(want: &EventRule) -> LiveRule {
     let p = place();
     let mut pattern = want.event_pattern();
     pattern["detail-type"] = json!(["Object Created", "Object Created"]);
-    let pattern: Value = serde_json::from_str(&serde_json::to_string(&sorted(&pattern)).unwrap()).unwrap();
     LiveRule {
         state: "ENABLED".into(),
-        pattern: Some(pattern),
+        pattern: Some(sorted(&pattern)),
         targets: vec![live::RuleTarget {
             id: desired::RULE_TARGET_ID.into(),
             arn: p.queue_arn(&want.queue),
@@ -431,11 +430,14 @@ fn event_rule_state_pattern_by_meaning_and_target() {
     event_rule(&mut a, &want, &p, None);
     assert_eq!(codes(&a), ["D101"]);
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut LiveRule)>)> = vec![
+    type Change = Box<dyn Fn(&mut LiveRule)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("disabled", Box::new(|r| r.state = "DISABLED".into())),
         (
             "pattern edited",
-            Box::new(|r| r.pattern.as_mut().unwrap()["detail"]["object"]["key"] = json!([{ "prefix": "events/" }])),
+            Box::new(|r| {
+                r.pattern.as_mut().expect("pattern")["detail"]["object"]["key"] = json!([{ "prefix": "events/" }])
+            }),
         ),
         ("no pattern", Box::new(|r| r.pattern = None)),
         ("target removed", Box::new(|r| r.targets.clear())),

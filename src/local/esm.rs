@@ -293,12 +293,11 @@ async fn invoke(
     })
 }
 
-/// The first S3 key of an S3 event notification body (decoded), or `s3:TestEvent`, for progress output.
+/// The first S3 key of an S3 event body (an S3 notification or an S3 event from EventBridge, decoded), or
+/// `s3:TestEvent`, for progress output.
 fn first_key(body: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    if v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
-        return Some("s3:TestEvent".to_string());
+    match pipewright_stage::event::parse_notification(body).ok()? {
+        pipewright_stage::event::Notification::Test { .. } => Some("s3:TestEvent".to_string()),
+        pipewright_stage::event::Notification::Objects(objects) => objects.into_iter().next().map(|o| o.key),
     }
-    let key = v.get("Records")?.get(0)?.get("s3")?.get("object")?.get("key")?.as_str()?;
-    Some(pipewright_stage::decode_event_key(key))
 }
