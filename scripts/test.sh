@@ -35,11 +35,12 @@ cfn-lint --version
 cfn-lint generated/*/template.yaml --append-rules cfn_lint_serverless.rules
 echo "cfn-lint: no findings"
 
-echo "== cfn-lint and checkov on pipelines of other shapes (two fixtures, a synthetic spec of 12 stages)"
+echo "== cfn-lint and checkov on pipelines of other shapes (three fixtures, a synthetic spec of 12 stages)"
 shapes=$(mktemp -d)
 trap 'rm -rf "$shapes"' EXIT
 "$pipewright" generate tests/fixtures/sensor-chain.yaml --out "$shapes" >/dev/null
 "$pipewright" generate tests/fixtures/sensor-tables.yaml --out "$shapes" >/dev/null
+"$pipewright" generate tests/fixtures/tide-gauges.yaml --out "$shapes" >/dev/null
 "$pipewright" synth --stages 12 >"$shapes/synth.yaml"
 "$pipewright" generate "$shapes/synth.yaml" --out "$shapes" >/dev/null
 cfn-lint "$shapes"/*/template.yaml --append-rules cfn_lint_serverless.rules

@@ -68,6 +68,7 @@ mod errors {
                 E::Aws(e) => e.into(),
                 E::UnknownStage(_)
                 | E::NoQueue { .. }
+                | E::NoDlq { .. }
                 | E::BadDate { .. }
                 | E::ToBeforeFrom { .. }
                 | E::TooManyDays { .. }

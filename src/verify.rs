@@ -360,9 +360,26 @@ fn stage_tasks<'a>(s: &'a Stage, p: &'a Pipeline, readers: &Readers, place: &Pla
             timezone: sch.timezone.value.clone(),
             enabled: true,
             target_arn: function_arn,
+            input: Some(pipewright_stage::SCHEDULE_INPUT.to_string()),
+            dead_letter_arn: s.dlq_name().map(|d| place.queue_arn(&d.value)),
         };
         let schedule = (sch.name.clone(), sch.expression.span);
         tasks.push(Box::pin(schedule_aspects(readers.clone(), schedule, want)));
+    }
+    if let Some(dlq) = failed_runs_dlq(s) {
+        let (readers, place, dlq) = (readers.clone(), place.clone(), dlq.clone());
+        tasks.push(Box::pin(async move {
+            let a = Aspect::new(dlq.value.clone(), "AWS::SQS::Queue", "attributes", dlq.span);
+            match readers.queue(&dlq.value).await {
+                Err(e) => vec![unverifiable(a, &e)],
+                Ok(None) => vec![missing(Aspect::new(dlq.value.clone(), "AWS::SQS::Queue", "exists", dlq.span))],
+                Ok(Some(attrs)) => {
+                    let mut a = a;
+                    drift::queue(&mut a, &QueueSettings::failed_runs(&dlq.value), &place, &attrs, None, None);
+                    vec![a]
+                }
+            }
+        }));
     }
     tasks
 }
@@ -418,7 +435,13 @@ fn function_want(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, pl
         role_name: f.role_name.value.clone(),
         env,
         reserved: f.reserved_concurrency.as_ref().map(|r| i32::try_from(r.value).unwrap_or(i32::MAX)),
+        dead_letter_arn: failed_runs_dlq(s).map(|d| place.queue_arn(&d.value)),
     }
+}
+
+/// The DLQ of a scheduled Lambda stage's failed runs (none for a queue-fed stage: its queue has one).
+fn failed_runs_dlq(s: &Stage) -> Option<&crate::spec::Sp<String>> {
+    s.schedule.as_ref()?.dlq_name.as_ref()
 }
 
 /// A stage's function as the spec wants it.

@@ -16,14 +16,7 @@ use std::process::Command;
 const SPEC: &str = "specs/clickstream.yaml";
 
 fn pipewright(env: &Env, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pipewright"))
-        .args(args)
-        .args(["--endpoint-url", &env.emulator.endpoint])
-        .envs(creds())
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("runs")
+    env.pipewright(args)
 }
 
 fn deploy(env: &Env) {
@@ -109,25 +102,9 @@ fn one_object_reaches_both_stages_and_a_key_outside_the_pattern_reaches_neither(
     assert_eq!(delivered(&env), [format!("audit {matching}")]);
 }
 
-/// `verify --format json`: its exit code, and each finding as `resource aspect code`, sorted.
+/// `verify --format json`: its exit code and its findings.
 fn verify(env: &Env) -> (i32, Vec<String>) {
-    let o = pipewright(env, &["verify", SPEC, "--format", "json"]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
-    let mut found = Vec::new();
-    for a in report["aspects"].as_array().expect("aspects") {
-        assert_ne!(a["status"], "unverifiable", "{a}");
-        for f in a["findings"].as_array().expect("findings") {
-            found.push(format!(
-                "{} {} {}",
-                a["resource"].as_str().unwrap_or_default(),
-                a["aspect"].as_str().unwrap_or_default(),
-                f["code"].as_str().unwrap_or_default()
-            ));
-        }
-    }
-    found.sort();
-    (o.status.code().unwrap_or(-1), found)
+    env.findings(SPEC)
 }
 
 /// Boto3 helpers of the cases: the rules as deployed, saved to be restored.

@@ -402,8 +402,8 @@ fn without_spec_argument_commands_use_pipewright_yaml_or_refuse() {
 
 /// The checks checkov skips are written on the resources they do not apply to, each with its reason
 /// (scripts/checkov.py fails on a failed check or a skip without one): the reserved-concurrency check is
-/// skipped only where the spec reserves none, and a scheduled function's reason differs from a
-/// queue-fed one's.
+/// skipped only where the spec reserves none, and CKV_AWS_116 (a function DLQ) only for a queue-fed
+/// function.
 #[test]
 fn checkov_skips_carry_their_reasons_and_follow_the_spec() {
     let text = std::fs::read_to_string("specs/minimal.yaml").expect("spec");
@@ -433,11 +433,15 @@ fn checkov_skips_carry_their_reasons_and_follow_the_spec() {
     }
     assert_eq!(t["Resources"]["CurateFunction"]["Properties"]["ReservedConcurrentExecutions"], 10);
     assert_eq!(ids("CurateFunction"), ["CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_116"]);
-    assert_eq!(ids("ExportFunction"), ["CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_116", "CKV_AWS_115"]);
+    // A scheduled function has the DLQ CKV_AWS_116 asks for: its failed runs go there.
+    assert_eq!(ids("ExportFunction"), ["CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_115"]);
+    assert_eq!(
+        t["Resources"]["ExportFunction"]["Properties"]["DeadLetterConfig"]["TargetArn"],
+        serde_json::json!({"Fn::GetAtt": ["ExportDlq", "Arn"]})
+    );
     assert!(
         reason("CurateFunction", "CKV_AWS_116").is_some_and(|r| r.contains("dead-letter queue after maxReceiveCount"))
     );
-    assert!(reason("ExportFunction", "CKV_AWS_116").is_some_and(|r| r.contains("scheduled invocation")));
     assert_eq!(ids("CurateQueue"), ["CKV_AWS_27"]);
     assert_eq!(
         t["Resources"]["CurateQueue"]["Properties"]["SqsManagedSseEnabled"], true,

@@ -543,16 +543,22 @@ fn runbook_commands_parse_and_name_fitting_stages() {
         for cmd in commands {
             let words = cmd.split(" #").next().unwrap_or("").split(" >").next().unwrap_or("").split_whitespace();
             let cli = Cli::try_parse_from(words).unwrap_or_else(|e| panic!("{runbook}: `{cmd}`: {e}"));
-            let stage = match &cli.command {
-                Cmd::Replay(a) => Some(a.stage.clone()),
-                Cmd::Dlq(a) => Some(a.stage.clone()),
-                Cmd::Probe(a) => a.stage.clone(),
-                _ => None,
+            let stage =
+                |name: &str| pipewright::ops::find_stage(&pipeline, name).unwrap_or_else(|e| panic!("`{cmd}`: {e}"));
+            let fits = match &cli.command {
+                // A triggered stage, or a scheduled Lambda (run again for the date).
+                Cmd::Replay(a) => {
+                    let s = stage(&a.stage);
+                    (s.schedule.is_some() && s.function.is_some() && s.queue.is_none())
+                        || pipewright::ops::stage_queue(s, "replay").is_ok()
+                }
+                Cmd::Dlq(a) => pipewright::ops::stage_dlq(stage(&a.stage)).is_ok(),
+                Cmd::Probe(a) => {
+                    a.stage.as_deref().is_none_or(|n| pipewright::ops::stage_queue(stage(n), "probe").is_ok())
+                }
+                _ => true,
             };
-            if let Some(stage) = stage {
-                let s = pipewright::ops::find_stage(&pipeline, &stage).unwrap_or_else(|e| panic!("`{cmd}`: {e}"));
-                pipewright::ops::stage_queue(s, "runbook").unwrap_or_else(|e| panic!("`{cmd}`: {e}"));
-            }
+            assert!(fits, "{runbook}: `{cmd}` names a stage the command cannot work on");
             seen += 1;
         }
     }

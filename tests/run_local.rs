@@ -471,3 +471,69 @@ fn a_stage_that_crashes_has_its_messages_retried_then_dead_lettered() {
     assert!(parse["processes"].as_u64().is_some_and(|n| n >= 5), "a crashed environment is restarted: {r:#}");
     assert!(err.contains("Runtime.ExitError") && err.contains("crashing on purpose"), "{err}");
 }
+
+/// `pipewright ARGS --endpoint-url ENDPOINT` as a process, with the emulator's credentials; exit code,
+/// stdout, stderr.
+fn against(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (o.status.code(), text(&o.stdout), text(&o.stderr))
+}
+
+#[test]
+#[ignore = "needs python3 with moto[server]==5.2.1 (CI runs it with --include-ignored)"]
+fn a_scheduled_run_that_fails_every_attempt_lands_in_its_dlq_and_redrive_runs_it_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let emulator = Emulator::start(&dir.path().join("emulator")).expect("the emulator starts");
+    let text = std::fs::read_to_string("specs/minimal.yaml").expect("spec");
+    let spec = python_project(dir.path(), &text, &["export", "curate"]);
+    let (exit, r, err) =
+        run_python(&spec, &emulator, &dir.path().join("state"), &["--env", "FIXTURE_FAIL_DATE=2024-03-02"]);
+    assert_eq!(exit, Exit::Findings, "a failed run is a finding\n{err}\n{r:#}");
+    let runs = r["source_runs"].as_array().expect("runs");
+    let run = |d: &str| runs.iter().find(|run| run["date"] == d).unwrap_or_else(|| panic!("{d}: {r:#}"));
+    assert!(run("2024-03-01")["error"].is_null(), "{r:#}");
+    let failed = run("2024-03-02");
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("FIXTURE_FAIL_DATE")), "{r:#}");
+    assert_eq!(failed["dead_lettered"], "acme-orders-export-dlq", "{r:#}");
+    assert!(err.contains("FAILED 3 times, its run is in `acme-orders-export-dlq`"), "{err}");
+    // The other date went on downstream; the failed one wrote nothing.
+    assert_eq!(stage(&r, "curate")["succeeded"], 2, "one export and S3's test event: {r:#}");
+    assert_eq!(r["verify"]["clean"], true, "a dead letter is not drift: {r:#}");
+
+    // The dead letter is the run, with the error Lambda records.
+    let spec = spec.to_str().expect("utf8");
+    let (code, out, err) = against(&emulator.endpoint, &["dlq", spec, "--stage", "export", "peek", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let peek: Value = serde_json::from_str(&out).expect("json");
+    let letters = peek["messages"].as_array().expect("messages");
+    assert_eq!(letters.len(), 1, "{peek:#}");
+    assert_eq!(letters[0]["run"], serde_json::json!({"date": "2024-03-02"}), "{peek:#}");
+    assert!(letters[0]["error"].as_str().is_some_and(|e| e.contains("FIXTURE_FAIL_DATE")), "{peek:#}");
+    let (code, out, _) = against(&emulator.endpoint, &["dlq", spec, "--stage", "export", "peek"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("the run for 2024-03-02") && out.contains("failed: "), "{out}");
+
+    // Redrive invokes the function again with the run (asynchronously) and empties the DLQ.
+    let (code, out, err) =
+        against(&emulator.endpoint, &["dlq", spec, "--stage", "export", "redrive", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let redriven: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!((redriven["moved"].as_u64(), redriven["function"].as_str()), (Some(1), Some("acme-orders-export")));
+    let (_, out, _) = against(&emulator.endpoint, &["dlq", spec, "--stage", "export", "peek", "--format", "json"]);
+    let peek: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(peek["messages"].as_array().map(Vec::len), Some(0), "{peek:#}");
+}

@@ -75,7 +75,7 @@ fn a_function_error_fails_the_invocation_and_the_process_lives_on() {
         match &outcome {
             Outcome::FunctionError { error_type, message } => {
                 assert_eq!(error_type, "KeyError");
-                assert!(message.contains("date"), "{message}");
+                assert!(message.contains("scheduled_time"), "{message}");
             }
             other => panic!("{other:?}"),
         }

@@ -369,7 +369,7 @@ def patch_cloudformation() -> None:
 
         Role.update_from_cloudformation_json = classmethod(role_update)
 
-    # --- Lambda function: LoggingConfig (also in the Lambda API) ------------------------------
+    # --- Lambda function: LoggingConfig and DeadLetterConfig (also in the Lambda API) ----------
     orig_fn_init = LambdaFunction.__init__
     orig_get_configuration = LambdaFunction.get_configuration
     orig_update_configuration = LambdaFunction.update_configuration
@@ -379,6 +379,7 @@ def patch_cloudformation() -> None:
         orig_fn_init(self, *args, **kwargs)
         spec = kwargs.get("spec", args[1] if len(args) > 1 else {})
         self.pipewright_logging_config = dict(spec.get("LoggingConfig") or {})
+        self.pipewright_dead_letter_config = dict(spec.get("DeadLetterConfig") or {})
 
     def fn_get_configuration(self, on_create=False):
         config = orig_get_configuration(self, on_create)
@@ -388,17 +389,23 @@ def patch_cloudformation() -> None:
             lc.setdefault("ApplicationLogLevel", "INFO")
             lc.setdefault("SystemLogLevel", "INFO")
         config["LoggingConfig"] = lc
+        dlc = getattr(self, "pipewright_dead_letter_config", {}) or {}
+        if dlc.get("TargetArn"):
+            config["DeadLetterConfig"] = {"TargetArn": dlc["TargetArn"]}
         return config
 
     def fn_update_configuration(self, config_updates):
         if "LoggingConfig" in config_updates:
             self.pipewright_logging_config = dict(config_updates["LoggingConfig"] or {})
+        if "DeadLetterConfig" in config_updates:
+            self.pipewright_dead_letter_config = dict(config_updates["DeadLetterConfig"] or {})
         return orig_update_configuration(self, config_updates)
 
     def fn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         fn = orig_fn_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         props = cloudformation_json["Properties"]
         fn.pipewright_logging_config = dict(props.get("LoggingConfig") or {})
+        fn.pipewright_dead_letter_config = dict(props.get("DeadLetterConfig") or {})
         # also dropped by moto's CloudFormation model, kept by its Lambda API
         if props.get("Architectures"):
             fn.architectures = props["Architectures"]
@@ -1974,6 +1981,44 @@ def patch_eventbridge_configuration_read() -> None:
 
     S3Response.get_bucket_notification = get_bucket_notification
 
+# ---------------------------------------------------------------------------------------------
+# Patch 18: asynchronous invocations are accepted, not run
+# ---------------------------------------------------------------------------------------------
+
+# moto runs an `Invoke` of any type in Docker, synchronously; without Docker it answers the error and
+# writes "error running docker" into the function's log group, as if the function had failed. AWS
+# accepts an asynchronous invocation (`InvocationType: Event`) with 202, queues it and runs it later,
+# with its retries and its dead-letter queue: the caller never learns the result.
+
+
+def patch_async_invocations_accepted() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.invoke
+
+    def invoke(self, body, request_headers, response_headers):  # type: ignore[no-untyped-def]
+        if request_headers.get("x-amz-invocation-type") != "Event":
+            return original(self, body, request_headers, response_headers)
+        # Accepted: the function's log group says so, with the payload, since nothing runs it here.
+        self.logs_backend.ensure_log_group(self.logs_group_name)
+        request_id = str(uuid.uuid4())
+        now = datetime.now(timezone.utc)
+        stream = f"{now:%Y/%m/%d}/[{self.version}]{request_id.replace('-', '')}"
+        self.logs_backend.create_log_stream(self.logs_group_name, stream)
+        lines = [
+            f"START RequestId: {request_id} Version: {self.version}",
+            f"pipewright-moto: asynchronous invocation accepted, not run (the emulator runs no function code): "
+            f"{body.decode() if isinstance(body, bytes) else body}",
+            f"END RequestId: {request_id}",
+        ]
+        ms = int(now.timestamp() * 1000)
+        self.logs_backend.put_log_events(
+            self.logs_group_name, stream, [{"timestamp": ms, "message": line} for line in lines]
+        )
+        return b""
+
+    LambdaFunction.invoke = invoke
+
 
 PATCHES = [
     ("cloudformation-resources", patch_cloudformation),
@@ -1993,6 +2038,7 @@ PATCHES = [
     ("redrive-allow-policy", patch_redrive_allow_policy),
     ("expected-bucket-owner", patch_expected_bucket_owner),
     ("eventbridge-configuration-read", patch_eventbridge_configuration_read),
+    ("async-invocations-accepted", patch_async_invocations_accepted),
 ]
 
 

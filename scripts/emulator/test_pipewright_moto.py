@@ -282,6 +282,11 @@ def test_patched_cloudformation_deploys_updates_and_deletes_hoopstat():
         sched = client(url, "scheduler").get_schedule(Name="acme-orders-export-schedule")
         assert sched["ScheduleExpression"] == "cron(0 6 * * ? *)" and sched["ScheduleExpressionTimezone"] == "Europe/Berlin"
         assert sched["Target"]["Arn"].endswith(":function:acme-orders-export")
+        # the scheduled run's input and DLQ, and the function's DLQ of failed asynchronous runs
+        assert json.loads(sched["Target"]["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
+        assert sched["Target"]["DeadLetterConfig"]["Arn"].endswith(":acme-orders-export-dlq")
+        export = client(url, "lambda").get_function_configuration(FunctionName="acme-orders-export")
+        assert export["DeadLetterConfig"]["TargetArn"].endswith(":acme-orders-export-dlq")
 
 
 def managed_policy_stack(url: str, name: str) -> list[str]:
@@ -856,6 +861,30 @@ def test_patched_update_function_code_changes_architectures(patched):
     assert lam.get_function_configuration(FunctionName="arch-patched")["Architectures"] == ["x86_64"]
 
 
+def dead_letter_configs(endpoint: str, name: str) -> list:
+    """A function created with a DeadLetterConfig, then updated to another: what each read says."""
+    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                        Code={"ZipFile": buf.getvalue()}, DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:a"})
+    seen = [lam.get_function_configuration(FunctionName=name).get("DeadLetterConfig")]
+    lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:b"})
+    seen.append(lam.get_function_configuration(FunctionName=name).get("DeadLetterConfig"))
+    return seen
+
+
+def test_unpatched_function_dead_letter_config_is_dropped(plain):
+    assert dead_letter_configs(plain, "dlc-plain") == [None, None]
+
+
+def test_patched_function_dead_letter_config_is_kept(patched):
+    assert dead_letter_configs(patched, "dlc-patched") == [
+        {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:a"}, {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:b"}]
+
+
 # ------------------------------------------------------------------ patch 13: IAM enforcement
 
 
@@ -1022,3 +1051,34 @@ def test_patched_expected_bucket_owner_refuses_another_accounts_bucket(patched):
     s3.create_bucket(Bucket="owned-patched")
     s3.put_object(Bucket="owned-patched", Key="k", Body=b"x", ExpectedBucketOwner=ACCOUNT)
     assert s3.head_bucket(Bucket="owned-patched", ExpectedBucketOwner=ACCOUNT)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+# ------------------------------------------------- patch 18: asynchronous invocations accepted
+
+
+def async_invocation(endpoint: str, name: str) -> tuple[int, list[str]]:
+    """An asynchronous invocation of a new function: its status, then the lines of its log group."""
+    lam, iam, logs = client(endpoint, "lambda"), client(endpoint, "iam"), client(endpoint, "logs")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                        Code={"ZipFile": buf.getvalue()})
+    status = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"date": "2024-01-15"}')["StatusCode"]
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    return status, [e["message"] for e in events]
+
+
+def test_unpatched_async_invocation_runs_and_fails_without_docker(plain):
+    status, lines = async_invocation(plain, "async-plain")
+    assert status == 202
+    assert any("error running docker" in line for line in lines), lines
+
+
+def test_patched_async_invocation_is_accepted_not_run(patched):
+    status, lines = async_invocation(patched, "async-patched")
+    assert status == 202
+    assert not any("docker" in line for line in lines), lines
+    assert lines[0].startswith("START RequestId: ") and lines[-1].startswith("END RequestId: "), lines
+    assert any('accepted, not run' in line and '{"date": "2024-01-15"}' in line for line in lines), lines

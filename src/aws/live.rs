@@ -286,6 +286,7 @@ impl Readers {
             timeout: c.timeout.unwrap_or_default(),
             role: c.role.unwrap_or_default(),
             env: c.environment.and_then(|e| e.variables).unwrap_or_default().into_iter().collect(),
+            dead_letter_arn: c.dead_letter_config.and_then(|d| d.target_arn),
         }))
     }
 
@@ -474,6 +475,12 @@ impl Readers {
                 expression: s.schedule_expression.unwrap_or_default(),
                 timezone: s.schedule_expression_timezone.unwrap_or_else(|| "UTC".to_string()),
                 enabled: s.state.is_some_and(|s| s == aws_sdk_scheduler::types::ScheduleState::Enabled),
+                input: s.target.as_ref().and_then(|t| t.input.clone()),
+                dead_letter_arn: s
+                    .target
+                    .as_ref()
+                    .and_then(|t| t.dead_letter_config.as_ref())
+                    .and_then(|d| d.arn.clone()),
                 target_arn: s.target.map(|t| t.arn).unwrap_or_default(),
             })),
             Err(e) => none_if_missing(Err(AwsError::new("scheduler:GetSchedule", name, e))),

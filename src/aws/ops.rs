@@ -42,12 +42,23 @@ impl Outgoing {
     pub fn body(body: impl Into<String>) -> Self {
         Outgoing { body: body.into(), attributes: None }
     }
+
+    /// A body with one string message attribute.
+    pub fn with_attribute(body: impl Into<String>, name: &str, value: &str) -> Self {
+        let value = MessageAttributeValue::builder().data_type("String").string_value(value).build().ok();
+        Outgoing { body: body.into(), attributes: value.map(|v| HashMap::from([(name.to_string(), v)])) }
+    }
 }
 
 impl Received {
     /// The same message, to send to another queue (body and message attributes).
     pub fn to_outgoing(&self) -> Outgoing {
         Outgoing { body: self.body.clone(), attributes: self.attributes.clone() }
+    }
+
+    /// A string message attribute (Lambda's `ErrorMessage` on a failed run, Scheduler's `ERROR_MESSAGE`).
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.as_ref()?.get(name)?.string_value()
     }
 }
 
@@ -177,6 +188,28 @@ impl Readers {
             }
         }
         Ok(results)
+    }
+
+    /// Invokes `function` asynchronously (`InvocationType: Event`) with `payload`: Lambda queues the
+    /// invocation, retries it and sends it to the function's dead-letter queue when it fails.
+    pub async fn invoke_async(&self, function: &str, payload: &serde_json::Value) -> Result<(), AwsError> {
+        let out = self
+            .lambda
+            .invoke()
+            .function_name(function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_smithy_types::Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| AwsError::new("lambda:InvokeFunction", function, e))?;
+        if out.status_code != 202 {
+            return Err(AwsError::local(
+                "lambda:InvokeFunction",
+                function,
+                format!("status {} where an asynchronous invocation answers 202", out.status_code),
+            ));
+        }
+        Ok(())
     }
 
     /// Receives up to `max` (1..10) messages, hiding them for `visibility` seconds.

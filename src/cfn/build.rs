@@ -33,8 +33,6 @@ const NO_VPC: &str = "the stages reach only AWS APIs (S3, S3 Tables, SQS, CloudW
 const ENV_NO_SECRETS: &str = "the variables hold bucket names, key templates and ARNs of the stage contract, no secrets; Lambda encrypts them at rest with its AWS-managed key";
 /// Why CKV_AWS_116 (a function DLQ) does not apply to a queue-fed function.
 const QUEUE_IS_THE_DLQ: &str = "invoked synchronously by its SQS event source mapping: a function DLQ applies only to asynchronous invocations; a failed record returns to the queue and moves to the queue's dead-letter queue after maxReceiveCount";
-/// Why CKV_AWS_116 does not apply to a scheduled function.
-const SCHEDULE_HAS_NO_INPUT: &str = "a scheduled invocation carries no data (the schedule's target has no input), so a dead-letter queue would keep nothing to replay; Lambda retries a failed run twice and the function's errors alarm fires within 5 minutes";
 /// Why CKV_AWS_115 (reserved concurrency) does not apply to a queue-fed function without `reserved_concurrency`.
 const MAPPING_BOUNDS_CONCURRENCY: &str = "its SQS event source mapping bounds the concurrent invocations (ScalingConfig.MaximumConcurrency, the stage's queue.max_concurrency); reserving concurrency would take it from the account's other functions, which the spec does when it sets function.reserved_concurrency";
 /// Why CKV_AWS_115 does not apply to a scheduled function without `reserved_concurrency`.
@@ -464,6 +462,29 @@ pub fn role_policies(p: &Pipeline, s: &Stage, t: Target) -> Vec<(&'static str, V
 }
 
 /// IAM statements of a stage, derived from its data flow.
+/// The prefixes a stage writes (its outputs and its quarantine), by bucket, in spec order.
+fn output_prefixes(p: &Pipeline, s: &Stage) -> Vec<(String, Vec<String>)> {
+    let mut by_bucket: Vec<(String, Vec<String>)> = Vec::new();
+    let mut push = |bucket: String, prefix: String| match by_bucket.iter_mut().find(|(b, _)| *b == bucket) {
+        Some((_, v)) => {
+            if !v.contains(&prefix) {
+                v.push(prefix)
+            }
+        }
+        None => by_bucket.push((bucket, vec![prefix])),
+    };
+    for w in &s.writes {
+        push(p.bucket_name(&w.bucket), format!("{}*", w.key.literal_prefix()));
+    }
+    if let Some(q) = &s.quarantine {
+        push(
+            p.bucket_name(&q.bucket),
+            format!("{}*", KeyTemplate { template: q.prefix.value.clone() }.literal_prefix()),
+        );
+    }
+    by_bucket
+}
+
 fn stage_policy(p: &Pipeline, s: &Stage, t: Target) -> Vec<Value> {
     let sid = ids(&s.name);
     let log_group = s.function.as_ref().map(|f| f.log_group.value.clone()).unwrap_or_default();
@@ -488,6 +509,15 @@ fn stage_policy(p: &Pipeline, s: &Stage, t: Target) -> Vec<Value> {
             "Resource": t.att(&sid.queue, "Arn", |pl| pl.queue_arn(&q.name)),
         }));
     }
+    if let Some(dlq) = s.schedule.as_ref().and_then(|sch| sch.dlq_name.as_ref()) {
+        // Lambda sends the payload of a run that failed every retry to the function's DLQ.
+        st.push(json!({
+            "Sid": "DeadLetterFailedRuns",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": t.att(&sid.dlq, "Arn", |pl| pl.queue_arn(dlq)),
+        }));
+    }
     if let Some(trigger) = &s.trigger {
         let bucket = p.bucket_name(&trigger.bucket);
         let prefix = &trigger.pattern.prefix;
@@ -506,24 +536,7 @@ fn stage_policy(p: &Pipeline, s: &Stage, t: Target) -> Vec<Value> {
         }));
     }
     // Outputs (and reading them back, for idempotent re-runs) and the quarantine.
-    let mut by_bucket: Vec<(String, Vec<String>)> = Vec::new();
-    let mut push = |bucket: String, prefix: String| match by_bucket.iter_mut().find(|(b, _)| *b == bucket) {
-        Some((_, v)) => {
-            if !v.contains(&prefix) {
-                v.push(prefix)
-            }
-        }
-        None => by_bucket.push((bucket, vec![prefix])),
-    };
-    for w in &s.writes {
-        push(p.bucket_name(&w.bucket), format!("{}*", w.key.literal_prefix()));
-    }
-    if let Some(q) = &s.quarantine {
-        push(
-            p.bucket_name(&q.bucket),
-            format!("{}*", KeyTemplate { template: q.prefix.value.clone() }.literal_prefix()),
-        );
-    }
+    let by_bucket = output_prefixes(p, s);
     for (i, (bucket, prefixes)) in by_bucket.iter().enumerate() {
         let n = if i == 0 { String::new() } else { (i + 1).to_string() };
         st.push(json!({
@@ -583,7 +596,7 @@ fn stage(p: &Pipeline, s: &Stage, t: &mut Template) {
 fn queue_properties(q: &QueueSettings, dlq_id: &str) -> Value {
     let mut props = json!({ "QueueName": q.name });
     // A DLQ's retention first: what it is for.
-    let settings = if q.redrive_allow_from.is_some() {
+    let settings = if q.redrive_allow.is_some() {
         [("MessageRetentionPeriod", q.retention), ("VisibilityTimeout", q.visibility)]
     } else {
         [("VisibilityTimeout", q.visibility), ("MessageRetentionPeriod", q.retention)]
@@ -596,8 +609,8 @@ fn queue_properties(q: &QueueSettings, dlq_id: &str) -> Value {
         props[key] = json!(value);
     }
     props["SqsManagedSseEnabled"] = json!(true);
-    if let Some(source) = &q.redrive_allow_from {
-        props["RedriveAllowPolicy"] = json!({ "redrivePermission": "byQueue", "sourceQueueArns": [queue_arn(source)] });
+    if let Some(allow) = &q.redrive_allow {
+        props["RedriveAllowPolicy"] = allow.policy(queue_arn);
     }
     if let Some((_, max_receive_count)) = &q.redrive {
         props["RedrivePolicy"] =
@@ -779,8 +792,15 @@ fn function(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, sid: &I
     let queue_fed = s.queue.is_some();
     let mut function = Resource::new("AWS::Lambda::Function", f.name.span.or(origin), with_tags(p, props))
         .skip_checkov("CKV_AWS_117", NO_VPC)
-        .skip_checkov("CKV_AWS_173", ENV_NO_SECRETS)
-        .skip_checkov("CKV_AWS_116", if queue_fed { QUEUE_IS_THE_DLQ } else { SCHEDULE_HAS_NO_INPUT });
+        .skip_checkov("CKV_AWS_173", ENV_NO_SECRETS);
+    match s.schedule.as_ref().and_then(|sch| sch.dlq_name.as_ref()) {
+        // A scheduled run is an asynchronous invocation: after Lambda's retries, its payload (the run's
+        // scheduled time, or its date) goes to the stage's DLQ, for `pipewright dlq redrive`.
+        Some(_) if !queue_fed => {
+            function.properties["DeadLetterConfig"] = json!({ "TargetArn": get_att(&sid.dlq, "Arn") });
+        }
+        _ => function = function.skip_checkov("CKV_AWS_116", QUEUE_IS_THE_DLQ),
+    }
     match &f.reserved_concurrency {
         Some(rc) => function.properties["ReservedConcurrentExecutions"] = json!(rc.value),
         None => {
@@ -828,8 +848,21 @@ fn mapping(s: &Stage, q: &crate::spec::resolve::Queue, sid: &Ids, t: &mut Templa
     );
 }
 
-/// The EventBridge Scheduler schedule that starts a stage, and the role it invokes the function with.
+/// The EventBridge Scheduler schedule that starts a stage, the role it invokes the function with, and the
+/// DLQ of the runs that failed.
 fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: &Ids, t: &mut Template) {
+    if let Some(dlq) = &sch.dlq_name {
+        let settings = QueueSettings::failed_runs(&dlq.value);
+        t.add(
+            sid.dlq.clone(),
+            Resource::new("AWS::SQS::Queue", dlq.span, with_tags(p, queue_properties(&settings, "")))
+                .suppress("ES6000", DLQ_HAS_NO_DLQ)
+                .skip_checkov("CKV_AWS_27", SSE_SQS),
+        );
+        let what = "dead-letter queue of failed runs";
+        t.output(format!("{}Url", sid.dlq), &format!("URL of the {} {what}", s.name.value), r#ref(&sid.dlq));
+        t.output(format!("{}Arn", sid.dlq), &format!("ARN of the {} {what}", s.name.value), get_att(&sid.dlq, "Arn"));
+    }
     let role = logical_id(&[&s.name, "SchedulerRole"]);
     t.add(
         role.clone(),
@@ -845,6 +878,11 @@ fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: 
                         "Effect": "Allow",
                         "Action": ["lambda:InvokeFunction"],
                         "Resource": get_att(&sid.function, "Arn"),
+                    }), json!({
+                        "Sid": "DeadLetterUndeliveredRuns",
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": get_att(&sid.dlq, "Arn"),
                     })]) }],
                 }),
             ),
@@ -865,7 +903,11 @@ fn schedule(p: &Pipeline, s: &Stage, sch: &crate::spec::resolve::Schedule, sid: 
                 "Target": {
                     "Arn": get_att(&sid.function, "Arn"),
                     "RoleArn": get_att(&role, "Arn"),
+                    "Input": pipewright_stage::SCHEDULE_INPUT,
                     "RetryPolicy": { "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600 },
+                    // The runs the schedule could not start (the function throttled, deleted, or not
+                    // invocable by the role): the same DLQ as the runs that failed.
+                    "DeadLetterConfig": { "Arn": get_att(&sid.dlq, "Arn") },
                 },
             }),
         ),
@@ -876,8 +918,7 @@ fn alarms(p: &Pipeline, s: &Stage, sid: &Ids, t: &mut Template) {
     for alarm in desired::alarms(s) {
         let dimension = match &alarm.dimension {
             desired::Dimension::Queue(name) => {
-                let id =
-                    if s.queue.as_ref().is_some_and(|q| q.dlq_name.value == *name) { &sid.dlq } else { &sid.queue };
+                let id = if s.dlq_name().is_some_and(|d| d.value == *name) { &sid.dlq } else { &sid.queue };
                 get_att(id, "QueueName")
             }
             desired::Dimension::Function(..) => r#ref(&sid.function),

@@ -88,9 +88,33 @@ pub struct QueueSettings {
     pub max_message_size: u64,
     /// The DLQ (by name) and how many receives send a message there.
     pub redrive: Option<(String, u64)>,
-    /// The one queue (by name) that may use this one as its DLQ.
-    pub redrive_allow_from: Option<String>,
+    /// Which queues may use this one as their DLQ, when it is a DLQ.
+    pub redrive_allow: Option<RedriveAllow>,
 }
+
+/// Which queues may send their failed messages to a dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedriveAllow {
+    /// Only this queue (by name): a triggered stage's DLQ.
+    ByQueue(String),
+    /// None: a scheduled stage's DLQ, which Lambda and the schedule send to, never a queue.
+    DenyAll,
+}
+
+impl RedriveAllow {
+    /// The `RedriveAllowPolicy` document, the source queue's ARN from `arn`.
+    pub fn policy(&self, arn: impl FnOnce(&str) -> Value) -> Value {
+        match self {
+            RedriveAllow::ByQueue(source) => {
+                json!({ "redrivePermission": "byQueue", "sourceQueueArns": [arn(source)] })
+            }
+            RedriveAllow::DenyAll => json!({ "redrivePermission": "denyAll" }),
+        }
+    }
+}
+
+/// How long a scheduled stage's DLQ keeps a failed run, in seconds: 14 days, SQS's longest.
+pub const FAILED_RUNS_RETENTION: u64 = 14 * 86_400;
 
 /// The largest message SQS accepts, in bytes.
 const MAX_MESSAGE_SIZE: u64 = 262_144;
@@ -106,7 +130,7 @@ impl QueueSettings {
             delay: 0,
             max_message_size: MAX_MESSAGE_SIZE,
             redrive: Some((q.dlq_name.value.clone(), u64::from(q.max_receive_count.value))),
-            redrive_allow_from: None,
+            redrive_allow: None,
         }
     }
 
@@ -120,7 +144,22 @@ impl QueueSettings {
             delay: 0,
             max_message_size: MAX_MESSAGE_SIZE,
             redrive: None,
-            redrive_allow_from: Some(q.name.value.clone()),
+            redrive_allow: Some(RedriveAllow::ByQueue(q.name.value.clone())),
+        }
+    }
+
+    /// A scheduled Lambda stage's dead-letter queue (`name`): the payloads of its failed runs, kept for
+    /// [`FAILED_RUNS_RETENTION`] for `pipewright dlq redrive`.
+    pub fn failed_runs(name: &str) -> Self {
+        QueueSettings {
+            name: name.to_string(),
+            visibility: 30,
+            retention: FAILED_RUNS_RETENTION,
+            receive_wait: 20,
+            delay: 0,
+            max_message_size: MAX_MESSAGE_SIZE,
+            redrive: None,
+            redrive_allow: Some(RedriveAllow::DenyAll),
         }
     }
 }
@@ -251,7 +290,7 @@ pub fn alarms(s: &Stage) -> Vec<AlarmSettings> {
             }
             AlarmKind::QueueAge => (Dimension::Queue(queue()), v, format!("the oldest message is older than {v}s")),
             AlarmKind::DlqDepth => (
-                Dimension::Queue(s.queue.as_ref().map(|q| q.dlq_name.value.clone()).unwrap_or_default()),
+                Dimension::Queue(s.dlq_name().map(|d| d.value.clone()).unwrap_or_default()),
                 v,
                 format!("more than {v} messages are in the dead-letter queue"),
             ),

@@ -46,7 +46,9 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                         );
             }
         }
-        if stage.queue.is_some() {
+        // A stage with a dead-letter queue (a triggered stage's, or a scheduled Lambda's for its failed
+        // runs) keeps its failures there: without these alarms nobody would hear of them.
+        if stage.dlq_name().is_some() {
             let off = |k: AlarmKind| {
                 stage.alarms.iter().find(|a| a.kind == k).is_none_or(|a| a.threshold.value == Threshold::Off)
             };
@@ -65,7 +67,7 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                     .with_hint(format!("set `{}` to a threshold instead of `off`", kind.key())),
                 );
             }
-            if off(AlarmKind::QueueDepth) && off(AlarmKind::QueueAge) {
+            if stage.queue.is_some() && off(AlarmKind::QueueDepth) && off(AlarmKind::QueueAge) {
                 let span = stage.alarms.iter().find(|a| a.kind == AlarmKind::QueueDepth).map(|a| a.threshold.span);
                 out.push(
                     Diagnostic::warning(

@@ -187,6 +187,10 @@ pub fn check(p: &Pipeline, out: &mut Vec<Diagnostic>) {
             unique(out, "queue", &q.name);
             unique(out, "queue", &q.dlq_name);
         }
+        if let Some(dlq) = stage.schedule.as_ref().and_then(|s| s.dlq_name.as_ref()) {
+            judge.name(out, dlq.span, "SQS queue", dlq, &queue_rule);
+            unique(out, "queue", dlq);
+        }
         if let Some(f) = &stage.function {
             judge.name(out, f.name.span, "Lambda function", &f.name, &function_rule);
             judge.name(out, f.role_name.span, "IAM role", &f.role_name, &role_rule);

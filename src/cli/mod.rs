@@ -124,23 +124,28 @@ Exit codes: 0 healthy, 1 degraded or broken, 2 something could not be read (acce
 throttled, unreachable: never reported as healthy) or a usage error, 3 tool error.")]
     Status(ops::StatusArgs),
     #[cfg(feature = "aws")]
-    /// Re-send S3 events for the existing objects of some dates into a stage's queue.
+    /// Re-send S3 events for the existing objects of some dates into a stage's queue, or re-run a
+    /// scheduled stage for some dates.
     #[command(after_help = "Examples:
   pipewright replay specs/hoopstat-haus.yaml --stage silver-processing --date 2024-01-15
   pipewright replay specs/hoopstat-haus.yaml --stage silver-processing --date 2023-10-24 --to 2024-04-14 --dry-run
   pipewright replay specs/hoopstat-haus.yaml --stage gold-analytics --date 2024-01-15 --format json
+  pipewright replay specs/minimal.yaml --stage export --date 2024-01-15 --to 2024-01-17
 
 Lists the objects of those dates that the stage's trigger matches (through the upstream writes' key
 templates) and sends one S3 event notification per object, in S3's format (configurationId
 `pipewright-replay`), into the stage's queue with SendMessageBatch: the event source mapping, its
 retries and the DLQ apply as for S3's own events. Handlers are idempotent: a replay rewrites the same
-outputs.
+outputs. A scheduled Lambda stage is invoked asynchronously once per date with {\"date\": \"YYYY-MM-DD\"}:
+Lambda's retries and the stage's DLQ apply as for the runs its schedule starts.
 
 Exit codes: 0 sent (or listed with --dry-run), 1 no object of those dates, 2 usage error (unknown
-or untriggered stage, bad date) or could not read, 3 AWS failure or messages SQS refused.")]
+stage, a stage neither triggered nor a scheduled Lambda, bad date) or could not read, 3 AWS failure,
+messages SQS refused or runs Lambda refused.")]
     Replay(ops::ReplayArgs),
     #[cfg(feature = "aws")]
-    /// A stage's dead letters: peek (decode, not consume), redrive to the queue, purge.
+    /// A stage's dead letters: peek (decode, not consume), redrive (to the queue; a scheduled stage's
+    /// failed runs to its function), purge.
     #[command(after_help = "Examples:
   pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing peek
   pipewright dlq specs/hoopstat-haus.yaml --stage silver-processing redrive
@@ -150,8 +155,11 @@ or untriggered stage, bad date) or could not read, 3 AWS failure or messages SQS
 peek receives the messages, prints their S3 keys, receive counts and first-sent times and makes them
 visible again (receive counts include the peek). redrive moves them back to the stage's queue with
 SQS's StartMessageMoveTask, or, where that API is unavailable (or with --no-move-task), with a
-receive -> send -> delete loop that deletes a dead letter only after its copy was sent. purge asks
-first (or --yes).
+receive -> send -> delete loop that deletes a dead letter only after its copy was sent. A scheduled
+Lambda stage's DLQ holds its failed runs (the payload, with the error Lambda or the schedule
+recorded): peek shows the run's date or due time and the error; redrive invokes the function
+asynchronously with each run and deletes a dead letter once Lambda accepted it. purge asks first
+(or --yes).
 
 Exit codes: 0 done, 2 usage error, not confirmed, or could not read, 3 AWS failure or messages
 that could not be moved (the error says where they are).")]

@@ -40,7 +40,8 @@ pub struct ReplayArgs {
     pub spec: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// The triggered stage whose queue receives the events.
+    /// The stage: a triggered stage (its queue receives the events) or a scheduled Lambda stage (its
+    /// function runs once per date).
     #[arg(long)]
     pub stage: String,
     /// The (first) date, YYYY-MM-DD.
@@ -196,13 +197,17 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         Err(exit) => return Ok(exit),
     };
     let prepared = ops::find_stage(&pipeline, &args.stage).and_then(|stage| {
-        ops::stage_queue(stage, "replay")?;
         let from = ops::parse_date(&args.date)?;
         let to = args.to.as_deref().map(ops::parse_date).transpose()?;
-        Ok((stage, ops::date_range(from, to)?))
+        let dates = ops::date_range(from, to)?;
+        match (&stage.queue, &stage.schedule, &stage.function) {
+            (None, Some(_), Some(f)) => Ok((stage, dates, Some(f))),
+            _ => ops::stage_queue(stage, "replay").map(|_| (stage, dates, None)),
+        }
     });
     let (stage, dates) = match prepared {
-        Ok(v) => v,
+        Ok((stage, dates, None)) => (stage, dates),
+        Ok((stage, dates, Some(function))) => return replay_runs(args, &pipeline, stage, function, &dates, out, err),
         Err(e) => return fail(err, &e),
     };
     let settings = args.aws.settings(&pipeline.region.value);
@@ -246,6 +251,72 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         return Ok(Exit::Findings);
     }
     Ok(if outcome.is_some_and(|o| !o.failed.is_empty()) { Exit::Failure } else { Exit::Clean })
+}
+
+/// The replay of a scheduled Lambda stage: its function invoked asynchronously with the run of each date.
+fn replay_runs(
+    args: &ReplayArgs,
+    pipeline: &crate::spec::Pipeline,
+    stage: &crate::spec::resolve::Stage,
+    function: &crate::spec::resolve::Function,
+    dates: &[chrono::NaiveDate],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let name = &function.name.value;
+    let range = date_range(dates);
+    let payloads: Vec<serde_json::Value> =
+        dates.iter().map(|d| pipewright_stage::schedule::ScheduledRun::Date(*d).to_payload()).collect();
+    let started = std::time::Instant::now();
+    let outcome = if args.dry_run {
+        None
+    } else {
+        let settings = args.aws.settings(&pipeline.region.value);
+        let result = super::runtime()?.block_on(async {
+            let aws = crate::aws::Aws::connect(&settings).await;
+            ops::replay::invoke_runs(&aws.readers(), name, dates, args.concurrency).await
+        });
+        match result {
+            Ok(o) => Some(o),
+            Err(e) => return fail(err, &e),
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    if args.format == OpsFormat::Json {
+        let failed: Vec<_> = outcome
+            .iter()
+            .flat_map(|o| &o.failed)
+            .map(|(date, e)| serde_json::json!({"date": date, "code": e.code, "message": e.message}))
+            .collect();
+        json_out(
+            out,
+            &serde_json::json!({"stage": stage.name.value, "function": name, "dry_run": args.dry_run,
+                                "runs": payloads, "invoked": outcome.as_ref().map_or(0, |o| o.sent),
+                                "failed": failed, "seconds": elapsed}),
+        )?;
+    } else if let Some(o) = &outcome {
+        writeln!(
+            out,
+            "invoked `{name}` asynchronously for {} run(s) of {range} ({} of stage `{}`), {elapsed:.2}s",
+            o.sent,
+            dates.len(),
+            stage.name.value
+        )?;
+    } else {
+        for p in &payloads {
+            writeln!(out, "{p}")?;
+        }
+        writeln!(out, "dry run: would invoke `{name}` asynchronously for {} run(s) of {range}", dates.len())?;
+    }
+    if let Some(o) = &outcome {
+        for (date, e) in &o.failed {
+            writeln!(err, "error: the run for {date} was not invoked: {}: {}", e.code, e.message)?;
+        }
+        if !o.failed.is_empty() {
+            return Ok(Exit::Failure);
+        }
+    }
+    Ok(Exit::Clean)
 }
 
 /// `2024-01-15..2024-01-20`, or the one date.
@@ -326,8 +397,8 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
         Ok(v) => v,
         Err(exit) => return Ok(exit),
     };
-    let queue = match ops::find_stage(&pipeline, &args.stage).and_then(|s| ops::stage_queue(s, "dlq").map(|(q, _)| q)) {
-        Ok(q) => q,
+    let (dlq_name, redrive) = match ops::find_stage(&pipeline, &args.stage).and_then(ops::stage_dlq) {
+        Ok(v) => v,
         Err(e) => return fail(err, &e),
     };
     let spec = source.path.display().to_string();
@@ -335,11 +406,11 @@ pub fn dlq(args: &DlqArgs, color: bool, out: &mut dyn Write, err: &mut dyn Write
     let rt = super::runtime()?;
     let aws = rt.block_on(crate::aws::Aws::connect(&settings));
     let readers = aws.readers();
-    let dlq = match rt.block_on(ops::existing_queue(&readers, &queue.dlq_name.value, "dead-letter queue")) {
+    let dlq = match rt.block_on(ops::existing_queue(&readers, dlq_name, "dead-letter queue")) {
         Ok(q) => q,
         Err(e) => return fail(err, &e),
     };
-    let ctx = DlqContext { rt: &rt, readers: &readers, dlq: &dlq, queue, spec: &spec };
+    let ctx = DlqContext { rt: &rt, readers: &readers, dlq: &dlq, redrive, spec: &spec };
     match action {
         DlqAction::Peek => dlq_peek(args, &ctx, out, err),
         DlqAction::Redrive => dlq_redrive(args, &ctx, out, err),
@@ -352,7 +423,8 @@ struct DlqContext<'a> {
     rt: &'a tokio::runtime::Runtime,
     readers: &'a crate::aws::live::Readers,
     dlq: &'a crate::aws::ops::QueueRef,
-    queue: &'a crate::spec::resolve::Queue,
+    /// Where redrive sends the dead letters.
+    redrive: ops::Redrive<'a>,
     /// The spec as the user gave it (for hints).
     spec: &'a str,
 }
@@ -369,20 +441,17 @@ fn dlq_peek(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn
     } else {
         writeln!(out, "{}: {} dead letter(s) (peeked, still there)", dlq.name, letters.len())?;
         for l in &letters {
-            let what = match &l.body {
-                ops::Body::Objects(o) => {
-                    o.iter().map(|(b, k, _)| format!("s3://{b}/{k}")).collect::<Vec<_>>().join(" ")
-                }
-                ops::Body::Test => "s3:TestEvent".to_string(),
-                ops::Body::Other(s) => format!("(not an S3 event) {s}"),
-            };
             writeln!(
                 out,
-                "  {}  received {:>2}x  {}  {what}",
+                "  {}  received {:>2}x  {}  {}",
                 l.sent_ms.map(ops::iso_ms).unwrap_or_else(|| "?".into()),
                 l.receive_count,
-                l.message_id
+                l.message_id,
+                l.body.describe()
             )?;
+            if let Some(e) = &l.error {
+                writeln!(out, "      failed: {e}")?;
+            }
         }
         if !letters.is_empty() {
             writeln!(out, "after fixing the cause: pipewright dlq {spec} --stage {} redrive", args.stage)?;
@@ -391,31 +460,43 @@ fn dlq_peek(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn
     Ok(Exit::Clean)
 }
 
-/// `dlq redrive`: the dead letters moved back to the stage's queue.
+/// `dlq redrive`: the dead letters moved back to the stage's queue, or a scheduled stage's failed
+/// runs invoked again.
 fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
-    let DlqContext { rt, readers, dlq, queue, .. } = *ctx;
-    let target = match rt.block_on(ops::existing_queue(readers, &queue.name.value, "queue")) {
-        Ok(q) => q,
-        Err(e) => return fail(err, &e),
-    };
+    let DlqContext { rt, readers, dlq, redrive, .. } = *ctx;
     let mut progress = |line: &str| eprintln!("{line}");
     let timeout = std::time::Duration::from_secs(args.timeout.secs());
     let started = std::time::Instant::now();
-    let r = match rt.block_on(ops::dlq::redrive(readers, dlq, &target, !args.no_move_task, timeout, &mut progress)) {
-        Ok(r) => r,
+    let result = rt.block_on(async {
+        match redrive {
+            ops::Redrive::Queue(queue) => {
+                let target = ops::existing_queue(readers, &queue.name.value, "queue").await?;
+                let r = ops::dlq::redrive(readers, dlq, &target, !args.no_move_task, timeout, &mut progress).await?;
+                Ok::<_, OpsError>((r, format!("`{}`", target.name), ("queue", target.name)))
+            }
+            ops::Redrive::Function(f) => {
+                let r = ops::dlq::rerun(readers, dlq, &f.name.value, &mut progress).await?;
+                Ok((r, format!("function `{}`", f.name.value), ("function", f.name.value.clone())))
+            }
+        }
+    });
+    let (r, to, target) = match result {
+        Ok(v) => v,
         Err(e) => return fail(err, &e),
     };
     let secs = started.elapsed().as_secs_f64();
     if args.format == OpsFormat::Json {
-        json_out(out, &r.to_json(&dlq.name, &target.name, secs))?;
+        json_out(out, &r.to_json(&dlq.name, (target.0, &target.1), secs))?;
     } else {
+        writeln!(out, "moved {} message(s) from `{}` to {to} ({}, {secs:.2}s)", r.moved, dlq.name, r.method.as_str())?;
+    }
+    if !r.not_runs.is_empty() {
         writeln!(
-            out,
-            "moved {} message(s) from `{}` to `{}` ({}, {secs:.2}s)",
-            r.moved,
+            err,
+            "error: {} message(s) are not runs of the stage and stay in `{}`: {}",
+            r.not_runs.len(),
             dlq.name,
-            target.name,
-            r.method.as_str()
+            r.not_runs.join("; ")
         )?;
     }
     if let Some(e) = r.not_sent.first() {
@@ -438,7 +519,11 @@ fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut 
             e.message
         )?;
     }
-    Ok(if r.not_sent.is_empty() && r.not_deleted.is_empty() { Exit::Clean } else { Exit::Failure })
+    Ok(if r.not_sent.is_empty() && r.not_deleted.is_empty() && r.not_runs.is_empty() {
+        Exit::Clean
+    } else {
+        Exit::Failure
+    })
 }
 
 /// `dlq purge`: the dead letters deleted, after confirmation.

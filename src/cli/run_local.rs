@@ -183,6 +183,29 @@ async fn connect(endpoint: &str, region: &str, trace: bool) -> crate::aws::Aws {
     .await
 }
 
+/// The source runs that failed, each with where its run went.
+fn failed_source_runs(s: &mut String, r: &Report, spec: &str) {
+    use std::fmt::Write as _;
+    for run in r.source_runs.iter().filter(|run| run.error.is_some()) {
+        let _ = writeln!(
+            s,
+            "{} ({}) for {} FAILED: {}",
+            run.stage,
+            run.runs,
+            run.date,
+            run.error.as_deref().unwrap_or_default()
+        );
+        if let Some(dlq) = &run.dead_lettered {
+            let _ = writeln!(
+                s,
+                "  its run is in `{dlq}`: pipewright dlq {spec} --stage {} peek; after the fix: redrive",
+                run.stage
+            );
+        }
+        let _ = writeln!(s);
+    }
+}
+
 /// The report for people; hints name the spec as `spec` (as the user gave it).
 pub fn human(r: &Report, spec: &str) -> String {
     use std::fmt::Write as _;
@@ -200,16 +223,7 @@ pub fn human(r: &Report, spec: &str) -> String {
         r.deploy.as_secs_f64(),
         r.flow.as_secs_f64()
     );
-    for run in r.source_runs.iter().filter(|run| run.error.is_some()) {
-        let _ = writeln!(
-            s,
-            "{} ({}) for {} FAILED: {}\n",
-            run.stage,
-            run.runs,
-            run.date,
-            run.error.as_deref().unwrap_or_default()
-        );
-    }
+    failed_source_runs(&mut s, r, spec);
     let _ = writeln!(
         s,
         "{:<20} {:>7} {:>7} {:>6} {:>6} {:>11} {:>5} {:>11}  {:>5} {:>5}",

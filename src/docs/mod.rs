@@ -171,8 +171,11 @@ struct StageView {
     alarms_off: Vec<String>,
     /// An example date, when the stage's inputs (triggered) or outputs (scheduled) are keyed by `{date}`.
     example_date: Option<String>,
-    /// An example date, when the stage has a queue and its inputs are keyed by `{date}` (so `replay --date` applies).
+    /// An example date, when `replay --date` applies: the stage has a queue and its inputs are keyed by
+    /// `{date}`, or it is a scheduled Lambda (a run for any date).
     replay_date: Option<String>,
+    /// A scheduled Lambda stage's dead-letter queue of failed runs.
+    failed_runs: Option<String>,
     downstream: Vec<String>,
 }
 
@@ -270,7 +273,8 @@ fn alarm_delay(kind: AlarmKind, s: &Stage) -> String {
                     crate::spec::duration::Duration(wait)
                 )
             }
-            None => "about 5 min".into(),
+            // A scheduled run: Lambda retries it after 1 min, then after 2 more, before the DLQ.
+            None => "about 3 min after a run first fails (Lambda's two retries), plus about 5 min".into(),
         },
         _ => "about 5 min".into(),
     }
@@ -438,6 +442,7 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
         .map(|(d, _)| d.name.value.clone())
         .collect();
     let (alarms, alarms_off) = alarm_views(s);
+    let failed_runs = s.schedule.as_ref().and_then(|sch| sch.dlq_name.as_ref()).map(|d| d.value.clone());
     StageView {
         name: s.name.value.clone(),
         local: s.function.is_none(),
@@ -496,7 +501,8 @@ fn stage_view(p: &Pipeline, s: &Stage, own: &StageInputs, all: &[StageInputs]) -
         alarms,
         alarms_off,
         example_date: keyed_by_date.then(|| p.example("date")),
-        replay_date: (keyed_by_date && s.queue.is_some()).then(|| p.example("date")),
+        replay_date: ((keyed_by_date && s.queue.is_some()) || failed_runs.is_some()).then(|| p.example("date")),
+        failed_runs,
         downstream,
     }
 }
@@ -511,7 +517,7 @@ fn alarm_views(s: &Stage) -> (Vec<AlarmView>, Vec<String>) {
                 Some(condition) => {
                     let (namespace, metric, statistic) = a.kind.metric();
                     let watches = match a.kind {
-                        AlarmKind::DlqDepth => s.queue.as_ref().map(|q| q.dlq_name.value.clone()),
+                        AlarmKind::DlqDepth => s.dlq_name().map(|d| d.value.clone()),
                         k if k.needs_queue() => s.queue.as_ref().map(|q| q.name.value.clone()),
                         _ => Some(f.name.value.clone()),
                     };

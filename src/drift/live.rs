@@ -86,6 +86,10 @@ pub struct LiveSchedule {
     pub enabled: bool,
     /// The ARN of what it starts.
     pub target_arn: String,
+    /// What it invokes the target with (`Input`), when it says.
+    pub input: Option<String>,
+    /// Where it sends the runs it could not start.
+    pub dead_letter_arn: Option<String>,
 }
 
 /// An EventBridge rule: its state, its event pattern and its targets.
@@ -160,6 +164,8 @@ pub struct LiveFunction {
     pub env: BTreeMap<String, String>,
     /// Reserved concurrency; `None` when the function uses the account's unreserved pool.
     pub reserved: Option<i32>,
+    /// Where Lambda sends the payload of an asynchronous invocation that failed every retry.
+    pub dead_letter_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -352,8 +352,8 @@ pub fn queue(
     aspect.setting("D201", "ReceiveMessageWaitTimeSeconds", want.receive_wait, num("ReceiveMessageWaitTimeSeconds"));
     aspect.setting("D201", "DelaySeconds", want.delay, num("DelaySeconds"));
     aspect.setting("D201", "MaximumMessageSize", want.max_message_size, num("MaximumMessageSize"));
-    if let Some(source) = &want.redrive_allow_from {
-        let allow = serde_json::json!({ "redrivePermission": "byQueue", "sourceQueueArns": [place.queue_arn(source)] });
+    if let Some(allow) = &want.redrive_allow {
+        let allow = allow.policy(|source| Value::String(place.queue_arn(source)));
         let live_allow: Value = live
             .get("RedriveAllowPolicy")
             .and_then(|r| serde_json::from_str(r).ok())
@@ -500,6 +500,8 @@ pub struct FunctionWant {
     pub role_name: String,
     pub env: BTreeMap<String, String>,
     pub reserved: Option<i32>,
+    /// The DLQ of its failed asynchronous invocations (a scheduled stage's), by ARN.
+    pub dead_letter_arn: Option<String>,
 }
 
 pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, live: &LiveFunction) {
@@ -515,6 +517,15 @@ pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, li
             format!("ReservedConcurrentExecutions is {}, the spec says {}", show(live.reserved), show(want.reserved)),
             show(want.reserved),
             show(live.reserved),
+        );
+    }
+    if want.dead_letter_arn != live.dead_letter_arn {
+        let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
+        settings.drift(
+            "D401",
+            "the DLQ of its failed runs differs: a run that fails every retry would be lost",
+            show(&want.dead_letter_arn),
+            show(&live.dead_letter_arn),
         );
     }
     if !live.role.ends_with(&format!(":role/{}", want.role_name)) {
@@ -644,6 +655,21 @@ pub fn schedule(aspect: &mut Aspect, want: &LiveSchedule, live: Option<&LiveSche
     aspect.setting("D601", "ScheduleExpressionTimezone", want.timezone.as_str(), live.timezone.as_str());
     aspect.setting("D601", "State", state(want.enabled), state(live.enabled));
     aspect.setting("D601", "Target", want.target_arn.as_str(), live.target_arn.as_str());
+    let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
+    aspect.setting("D601", "the target's DeadLetterConfig", show(&want.dead_letter_arn), show(&live.dead_letter_arn));
+    // The input by meaning: the JSON document, however it is spaced.
+    let meaning = |input: &Option<String>| {
+        input.as_deref().map(|i| serde_json::from_str::<Value>(i).unwrap_or_else(|_| Value::String(i.to_string())))
+    };
+    if meaning(&want.input) != meaning(&live.input) {
+        let show = |input: &Option<String>| input.clone().unwrap_or_else(|| "none".to_string());
+        aspect.drift(
+            "D601",
+            "the target's input differs: the stage reads the instant its run was due from it",
+            show(&want.input),
+            show(&live.input),
+        );
+    }
 }
 
 pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {

@@ -129,7 +129,7 @@ fn queue_want() -> QueueSettings {
         delay: 0,
         max_message_size: 262_144,
         redrive: Some(("q-dlq".into(), 5)),
-        redrive_allow_from: None,
+        redrive_allow: None,
     }
 }
 
@@ -168,7 +168,11 @@ fn queue_settings_redrive_and_the_live_relations() {
 #[test]
 fn a_dlq_accepts_only_its_source_queue() {
     let place = place();
-    let dlq = QueueSettings { redrive: None, redrive_allow_from: Some("q".into()), ..queue_want() };
+    let dlq = QueueSettings {
+        redrive: None,
+        redrive_allow: Some(desired::RedriveAllow::ByQueue("q".into())),
+        ..queue_want()
+    };
     let allow = |arn: &str| json!({ "redrivePermission": "byQueue", "sourceQueueArns": [arn] }).to_string();
     let mut attrs = live_queue("1805", 5);
     attrs.insert("RedriveAllowPolicy".into(), allow(&place.queue_arn("q")));
@@ -178,6 +182,25 @@ fn a_dlq_accepts_only_its_source_queue() {
     attrs.insert("RedriveAllowPolicy".into(), json!({ "redrivePermission": "allowAll" }).to_string());
     let mut a = aspect();
     queue(&mut a, &dlq, &place, &attrs, None, None);
+    assert_eq!(codes(&a), ["D201"]);
+
+    // A scheduled stage's DLQ is no queue's.
+    let failed_runs = QueueSettings::failed_runs("runs-dlq");
+    let mut attrs = queue_attrs(&[
+        ("VisibilityTimeout", "30"),
+        ("MessageRetentionPeriod", "1209600"),
+        ("ReceiveMessageWaitTimeSeconds", "20"),
+        ("DelaySeconds", "0"),
+        ("MaximumMessageSize", "262144"),
+        ("SqsManagedSseEnabled", "true"),
+    ]);
+    attrs.insert("RedriveAllowPolicy".into(), json!({ "redrivePermission": "denyAll" }).to_string());
+    let mut a = aspect();
+    queue(&mut a, &failed_runs, &place, &attrs, None, None);
+    assert!(codes(&a).is_empty(), "{:?}", a.findings);
+    attrs.remove("RedriveAllowPolicy");
+    let mut a = aspect();
+    queue(&mut a, &failed_runs, &place, &attrs, None, None);
     assert_eq!(codes(&a), ["D201"]);
 }
 
@@ -245,6 +268,7 @@ fn function_settings_and_environment() {
         role_name: "role".into(),
         env: BTreeMap::from([("A".to_string(), "1".to_string())]),
         reserved: None,
+        dead_letter_arn: Some("arn:dlq".into()),
     };
     let live = LiveFunction {
         arn: "arn:f".into(),
@@ -256,6 +280,7 @@ fn function_settings_and_environment() {
         role: "arn:aws:iam::111122223333:role/role".into(),
         env: want.env.clone(),
         reserved: None,
+        dead_letter_arn: Some("arn:dlq".into()),
     };
     let (mut settings, mut env) = (aspect(), aspect());
     function(&mut settings, &mut env, &want, &live);
@@ -265,11 +290,12 @@ fn function_settings_and_environment() {
         timeout: 900,
         env: BTreeMap::from([("A".to_string(), "2".to_string())]),
         role: "arn:aws:iam::111122223333:role/admin".into(),
+        dead_letter_arn: None,
         ..live
     };
     let (mut settings, mut env) = (aspect(), aspect());
     function(&mut settings, &mut env, &want, &changed);
-    assert_eq!(codes(&settings), ["D401", "D401"]);
+    assert_eq!(codes(&settings), ["D401", "D401", "D401"]);
     assert_eq!(codes(&env), ["D402"]);
 }
 
@@ -372,9 +398,15 @@ fn schedule_expression_zone_state_and_target() {
         timezone: "America/New_York".into(),
         enabled: true,
         target_arn: "arn:f".into(),
+        input: Some(pipewright_stage::SCHEDULE_INPUT.into()),
+        dead_letter_arn: Some("arn:dlq".into()),
     };
     let mut a = aspect();
     schedule(&mut a, &want, Some(&want.clone()));
+    assert!(codes(&a).is_empty());
+    // The same input, spaced otherwise, is the same.
+    let spaced = Some(pipewright_stage::SCHEDULE_INPUT.replace(':', ": "));
+    schedule(&mut a, &want, Some(&LiveSchedule { input: spaced, ..want.clone() }));
     assert!(codes(&a).is_empty());
     let live = LiveSchedule { timezone: "UTC".into(), enabled: false, ..want.clone() };
     schedule(&mut a, &want, Some(&live));
@@ -384,6 +416,10 @@ fn schedule_expression_zone_state_and_target() {
     let mut a = aspect();
     schedule(&mut a, &want, None);
     assert_eq!(codes(&a), ["D101"]);
+    // Without its input, the stage cannot tell which date a run is for.
+    let mut a = aspect();
+    schedule(&mut a, &want, Some(&LiveSchedule { input: None, ..want.clone() }));
+    assert_eq!(codes(&a), ["D601"]);
 }
 
 fn event_rule_want() -> EventRule {

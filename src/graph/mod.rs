@@ -217,6 +217,11 @@ impl Builder {
             let i = g.add(node(Kind::Schedule, "schedule", &name, Some(detail)));
             g.edge(i, runner, EdgeKind::Flow, None);
             members.push(i);
+            if let Some(dlq) = &sch.dlq_name {
+                let di = g.add(node(Kind::Dlq, "dlq", &dlq.value, Some(failed_runs_detail())));
+                g.edge(runner, di, EdgeKind::Redrive, Some("after 3 failed attempts".into()));
+                members.push(di);
+            }
         }
         if let (Some(t), Some(q)) = (&s.trigger, &s.queue) {
             let from = g.bucket(p, &t.bucket);
@@ -437,6 +442,11 @@ fn back_edges(n: usize, edges: &[(usize, usize)]) -> Vec<bool> {
 
 fn empty_as_none(text: &str) -> &str {
     if text.is_empty() { "(none)" } else { text }
+}
+
+/// What a scheduled stage's DLQ keeps.
+fn failed_runs_detail() -> String {
+    format!("failed runs, retention {}", crate::spec::duration::Duration(crate::cfn::desired::FAILED_RUNS_RETENTION))
 }
 
 #[cfg(test)]

@@ -151,6 +151,8 @@ pub struct SourceRun {
     pub duration: Duration,
     /// Why it failed, with the process's last output lines.
     pub error: Option<String>,
+    /// The dead-letter queue a failed Lambda run's payload went to, after Lambda's retries.
+    pub dead_lettered: Option<String>,
 }
 
 /// The objects a stage wrote for the run's dates.
@@ -584,28 +586,34 @@ async fn run_sources(
         for stage in p.stages.iter().filter(|s| s.trigger.is_none()) {
             let name = &stage.name.value;
             let started = Instant::now();
-            let (runs_as, error) = match lambdas.get_mut(name) {
+            let (runs_as, error, dead_lettered) = match lambdas.get_mut(name) {
                 Some((env, _)) => {
-                    let payload = serde_json::to_vec(&serde_json::json!({ "date": d })).unwrap_or_default();
-                    ("lambda", env.invoke(payload).await?.error())
+                    let run = pipewright_stage::schedule::ScheduledRun::Date(*date).to_payload();
+                    let (error, dlq) = invoke_async(readers, stage, env, &run).await?;
+                    ("lambda", error, dlq)
                 }
                 None => {
                     let program = programs
                         .get(name)
                         .ok_or_else(|| LocalError::Usage(format!("stage `{name}` has no program to run")))?;
-                    ("local", run_local_stage(p, stage, program, local, &d, opts.timeout).await?)
+                    ("local", run_local_stage(p, stage, program, local, &d, opts.timeout).await?, None)
                 }
             };
             let duration = started.elapsed();
-            match &error {
-                None => writeln!(
+            match (&error, &dead_lettered) {
+                (None, _) => writeln!(
                     err,
                     "run-local: {name} ({runs_as}) for {d}: ok in {:.0} ms",
                     duration.as_secs_f64() * 1000.0
                 )?,
-                Some(e) => writeln!(err, "run-local: {name} ({runs_as}) for {d}: FAILED: {e}")?,
+                (Some(e), None) => writeln!(err, "run-local: {name} ({runs_as}) for {d}: FAILED: {e}")?,
+                (Some(e), Some(dlq)) => writeln!(
+                    err,
+                    "run-local: {name} ({runs_as}) for {d}: FAILED {ASYNC_ATTEMPTS} times, its run is in `{dlq}`: {e}"
+                )?,
             }
-            runs.push(SourceRun { stage: name.clone(), date: d.clone(), runs: runs_as, duration, error });
+            let run = SourceRun { stage: name.clone(), date: d.clone(), runs: runs_as, duration, error, dead_lettered };
+            runs.push(run);
         }
     }
     for (_, (env, group)) in lambdas {
@@ -613,6 +621,41 @@ async fn run_sources(
         env.shutdown().await;
     }
     Ok(runs)
+}
+
+/// How often Lambda runs an asynchronous invocation that fails: the first attempt and two retries.
+const ASYNC_ATTEMPTS: usize = 3;
+
+/// A scheduled stage's run as Lambda runs an asynchronous invocation: retried twice when it fails,
+/// then its payload sent to the stage's dead-letter queue with the error (`ErrorMessage`, as Lambda
+/// sets it). Returns the last error and the DLQ it went to.
+async fn invoke_async(
+    readers: &crate::aws::live::Readers,
+    stage: &Stage,
+    env: &mut Environment,
+    run: &serde_json::Value,
+) -> Result<(Option<String>, Option<String>), LocalError> {
+    let payload = serde_json::to_vec(run).unwrap_or_default();
+    let mut error = None;
+    for _ in 0..ASYNC_ATTEMPTS {
+        error = env.invoke(payload.clone()).await?.error();
+        if error.is_none() {
+            return Ok((None, None));
+        }
+    }
+    let Some(dlq) = stage.dlq_name() else { return Ok((error, None)) };
+    let not_sent = |message: String| AwsError::local("sqs:SendMessageBatch", &dlq.value, message);
+    let queue = readers
+        .queue_ref(&dlq.value)
+        .await?
+        .ok_or_else(|| not_sent("the dead-letter queue was not deployed".into()))?;
+    let message = error.clone().unwrap_or_default();
+    let letter = crate::aws::ops::Outgoing::with_attribute(run.to_string(), "ErrorMessage", &message);
+    match readers.send_batch(&queue, &[letter]).await?.pop() {
+        Some(Ok(())) => Ok((error, Some(dlq.value.clone()))),
+        Some(Err(e)) => Err(not_sent(format!("the failed run was refused: {}: {}", e.code, e.message)).into()),
+        None => Ok((error, None)),
+    }
 }
 
 /// Runs a `runs: local` stage's program for one date, as its crontab would (the contract of the

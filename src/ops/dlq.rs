@@ -1,6 +1,9 @@
 //! `dlq`: the dead letters of a stage, decoded without consuming them (peek), moved back to the
 //! stage's queue (redrive: `StartMessageMoveTask`, else a receive -> send -> delete loop that
-//! deletes a dead letter only after its copy was sent), or deleted (purge).
+//! deletes a dead letter only after its copy was sent), or deleted (purge). A scheduled Lambda
+//! stage's dead letters are its failed runs: redrive invokes the function again with each (an
+//! asynchronous invocation, with Lambda's retries and the same DLQ), and deletes the letter only once
+//! Lambda accepted it.
 
 use super::{Body, OpsError, decode_body};
 use crate::aws::live::Readers;
@@ -20,7 +23,12 @@ pub struct DeadLetter {
     /// When it was first sent (to the source queue), epoch milliseconds.
     pub sent_ms: Option<i64>,
     pub body: Body,
+    /// Why it failed, when the sender said (Lambda's `ErrorMessage`, Scheduler's `ERROR_MESSAGE`).
+    pub error: Option<String>,
 }
+
+/// The message attributes that say why a run failed: Lambda's, then EventBridge Scheduler's.
+const ERROR_ATTRIBUTES: [&str; 2] = ["ErrorMessage", "ERROR_MESSAGE"];
 
 /// Reads up to `max` dead letters and makes them visible again: nothing is consumed.
 /// Peeked dead letters as one JSON document: each message's S3 objects, or what else it holds.
@@ -29,15 +37,17 @@ pub fn letters_json(dlq: &str, letters: &[DeadLetter]) -> serde_json::Value {
     let items: Vec<_> = letters
         .iter()
         .map(|l| {
-            let (objects, other) = match &l.body {
+            let (objects, run, other) = match &l.body {
                 super::Body::Objects(o) => {
-                    (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None)
+                    (o.iter().map(|(b, k, e)| json!({"bucket": b, "key": k, "event": e})).collect(), None, None)
                 }
-                super::Body::Test => (vec![], Some("s3:TestEvent".to_string())),
-                super::Body::Other(s) => (vec![], Some(s.clone())),
+                super::Body::Test => (vec![], None, Some("s3:TestEvent".to_string())),
+                super::Body::Run(r) => (vec![], Some(r.to_payload()), None),
+                super::Body::Other(s) => (vec![], None, Some(s.clone())),
             };
             json!({"message_id": l.message_id, "receive_count": l.receive_count,
-                   "sent": l.sent_ms.map(super::iso_ms), "objects": objects, "other": other})
+                   "sent": l.sent_ms.map(super::iso_ms), "objects": objects, "run": run, "other": other,
+                   "error": l.error})
         })
         .collect();
     json!({"dlq": dlq, "messages": items})
@@ -78,6 +88,7 @@ pub async fn peek(readers: &Readers, dlq: &QueueRef, max: usize) -> Result<Vec<D
     let mut letters: Vec<DeadLetter> = held
         .into_iter()
         .map(|m| DeadLetter {
+            error: ERROR_ATTRIBUTES.iter().find_map(|a| m.attribute(a)).map(str::to_string),
             message_id: m.message_id,
             receive_count: m.receive_count,
             sent_ms: m.sent_ms,
@@ -93,6 +104,8 @@ pub async fn peek(readers: &Readers, dlq: &QueueRef, max: usize) -> Result<Vec<D
 pub enum Method {
     MoveTask,
     Loop,
+    /// A scheduled stage's runs, invoked again.
+    Invoke,
 }
 
 impl Method {
@@ -100,6 +113,7 @@ impl Method {
         match self {
             Method::MoveTask => "StartMessageMoveTask",
             Method::Loop => "receive -> send -> delete",
+            Method::Invoke => "receive -> invoke (asynchronous) -> delete",
         }
     }
 }
@@ -115,19 +129,25 @@ pub struct Redriven {
     pub not_sent: Vec<EntryError>,
     /// Sent but not deleted from the DLQ: now in both queues (never lost).
     pub not_deleted: Vec<EntryError>,
+    /// Dead letters that are not a scheduled stage's run (they stay in the DLQ): what they hold.
+    pub not_runs: Vec<String>,
+}
+
+impl Redriven {
+    /// The redrive as one JSON document; `to` names where the letters went: `("queue", name)` or
+    /// `("function", name)`.
+    pub fn to_json(&self, dlq: &str, to: (&str, &str), seconds: f64) -> serde_json::Value {
+        let mut doc = serde_json::json!({"dlq": dlq, "method": self.method.as_str(), "moved": self.moved,
+                                         "fallback": self.fallback, "not_sent": self.not_sent.len(),
+                                         "not_deleted": self.not_deleted.len(), "not_runs": self.not_runs,
+                                         "seconds": seconds});
+        doc[to.0] = serde_json::json!(to.1);
+        doc
+    }
 }
 
 /// Moves every dead letter back to `queue`. With `use_task`, SQS's own `StartMessageMoveTask`
 /// (waiting up to `timeout` for it); if it is unavailable or fails, the safe loop.
-impl Redriven {
-    /// The redrive as one JSON document.
-    pub fn to_json(&self, dlq: &str, queue: &str, seconds: f64) -> serde_json::Value {
-        serde_json::json!({"dlq": dlq, "queue": queue, "method": self.method.as_str(), "moved": self.moved,
-                           "fallback": self.fallback, "not_sent": self.not_sent.len(),
-                           "not_deleted": self.not_deleted.len(), "seconds": seconds})
-    }
-}
-
 pub async fn redrive(
     readers: &Readers,
     dlq: &QueueRef,
@@ -146,6 +166,7 @@ pub async fn redrive(
                     fallback: None,
                     not_sent: vec![],
                     not_deleted: vec![],
+                    not_runs: vec![],
                 });
             }
             Err(OpsError::Aws(e)) if e.kind == crate::aws::ErrorKind::Unreachable => return Err(OpsError::Aws(e)),
@@ -215,7 +236,14 @@ async fn receive_send_delete(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Redriven, OpsError> {
     let expected = readers.visible_messages(dlq).await?;
-    let mut r = Redriven { method: Method::Loop, moved: 0, fallback: None, not_sent: vec![], not_deleted: vec![] };
+    let mut r = Redriven {
+        method: Method::Loop,
+        moved: 0,
+        fallback: None,
+        not_sent: vec![],
+        not_deleted: vec![],
+        not_runs: vec![],
+    };
     let mut moved_ids = BTreeSet::new();
     let mut empty = 0;
     // Messages are hidden while held, so each round sees new ones; the bound stops a loop that
@@ -284,6 +312,84 @@ async fn receive_send_delete(
             // Nothing goes through: stop instead of receiving the same messages again.
             break;
         }
+    }
+    Ok(r)
+}
+
+/// Invokes `function` again with each failed run of its DLQ (asynchronously: Lambda retries it and
+/// sends it back to the DLQ if it fails again) and deletes a dead letter once Lambda accepted its
+/// run. A letter that is not a run stays, hidden until this redrive ends so it is read once, and is
+/// reported; a refused invocation stays visible in the DLQ.
+pub async fn rerun(
+    readers: &Readers,
+    dlq: &QueueRef,
+    function: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Redriven, OpsError> {
+    let expected = readers.visible_messages(dlq).await?;
+    let mut r = Redriven {
+        method: Method::Invoke,
+        moved: 0,
+        fallback: None,
+        not_sent: vec![],
+        not_deleted: vec![],
+        not_runs: vec![],
+    };
+    let mut kept: Vec<String> = Vec::new();
+    let mut empty = 0;
+    let max_rounds = expected / 10 * 3 + 20;
+    for _ in 0..max_rounds {
+        let batch = readers.receive(dlq, 10, HOLD_SECS, 1).await?;
+        if batch.is_empty() {
+            empty += 1;
+            if empty >= 2 {
+                break;
+            }
+            continue;
+        }
+        empty = 0;
+        let mut to_delete = Vec::new();
+        let mut to_release = Vec::new();
+        for m in &batch {
+            match decode_body(&m.body) {
+                Body::Run(run) => match readers.invoke_async(function, &run.to_payload()).await {
+                    Ok(()) => to_delete.push(m.receipt_handle.as_str()),
+                    Err(e) if e.kind == crate::aws::ErrorKind::Unreachable => {
+                        let handles: Vec<&str> = batch.iter().map(|m| m.receipt_handle.as_str()).collect();
+                        let _ = readers.change_visibility(dlq, &handles, 0).await;
+                        return Err(e.into());
+                    }
+                    Err(e) => {
+                        to_release.push(m.receipt_handle.as_str());
+                        r.not_sent.push(EntryError { code: e.code.clone(), message: e.message.clone() });
+                    }
+                },
+                other => {
+                    r.not_runs.push(other.describe());
+                    kept.push(m.receipt_handle.clone());
+                }
+            }
+        }
+        if !to_release.is_empty() {
+            readers.change_visibility(dlq, &to_release, 0).await?;
+        }
+        if !to_delete.is_empty() {
+            for d in readers.delete_batch(dlq, &to_delete).await? {
+                match d {
+                    Ok(()) => r.moved += 1,
+                    Err(e) => r.not_deleted.push(e),
+                }
+            }
+        }
+        progress(&format!("{} of ~{expected} run(s) invoked again", r.moved));
+        if !r.not_sent.is_empty() && r.moved == 0 {
+            break;
+        }
+    }
+    // The letters that are not runs, visible again for whoever reads them next.
+    let handles: Vec<&str> = kept.iter().map(String::as_str).collect();
+    if !handles.is_empty() {
+        readers.change_visibility(dlq, &handles, 0).await?;
     }
     Ok(r)
 }

@@ -14,6 +14,7 @@ use crate::aws::{AwsError, ErrorKind};
 use crate::spec::Pipeline;
 use crate::spec::resolve::{Queue, Stage, Trigger};
 use chrono::{DateTime, NaiveDate, Utc};
+use pipewright_stage::schedule::ScheduledRun;
 use serde_json::{Value, json};
 
 /// Why an operating command stopped.
@@ -28,6 +29,10 @@ pub enum OpsError {
         "has no queue"
     })]
     NoQueue { command: &'static str, stage: String, scheduled: bool },
+    #[error(
+        "stage `{stage}` has no dead-letter queue: it runs locally (`runs: local`), where cron starts it and its log keeps a failed run"
+    )]
+    NoDlq { stage: String },
     #[error("`{text}` is not a date (YYYY-MM-DD): {source}")]
     BadDate {
         text: String,
@@ -72,6 +77,26 @@ pub fn stage_queue<'s>(stage: &'s Stage, command: &'static str) -> Result<(&'s Q
         stage: stage.name.value.clone(),
         scheduled: stage.schedule.is_some(),
     })
+}
+
+/// Where a stage's dead letters go back to when redriven.
+#[derive(Debug, Clone, Copy)]
+pub enum Redrive<'s> {
+    /// A triggered stage: its messages, back into its queue.
+    Queue(&'s Queue),
+    /// A scheduled Lambda stage: its failed runs, invoked again (asynchronously) on its function.
+    Function(&'s crate::spec::resolve::Function),
+}
+
+/// A stage's dead-letter queue and where its letters are redriven, or a usage error saying why it has none.
+pub fn stage_dlq(stage: &Stage) -> Result<(&String, Redrive<'_>), OpsError> {
+    if let Some(q) = &stage.queue {
+        return Ok((&q.dlq_name.value, Redrive::Queue(q)));
+    }
+    match (stage.dlq_name(), &stage.function) {
+        (Some(dlq), Some(f)) => Ok((&dlq.value, Redrive::Function(f))),
+        _ => Err(OpsError::NoDlq { stage: stage.name.value.clone() }),
+    }
 }
 
 /// Stages with a queue: the one named, or all of them.
@@ -216,11 +241,27 @@ pub enum Body {
     Objects(Vec<(String, String, String)>),
     /// `s3:TestEvent`.
     Test,
+    /// A scheduled stage's run (`{"date": ...}` or `{"scheduled_time": ...}`): a run that failed.
+    Run(ScheduledRun),
     /// Anything else (the start of the body).
     Other(String),
 }
 
-/// Decodes a message body sent by an S3 notification (AWS or moto form) or by `replay`.
+impl Body {
+    /// What it carries, in one line.
+    pub fn describe(&self) -> String {
+        match self {
+            Body::Objects(o) => o.iter().map(|(b, k, _)| format!("s3://{b}/{k}")).collect::<Vec<_>>().join(" "),
+            Body::Test => "s3:TestEvent".to_string(),
+            Body::Run(ScheduledRun::Date(d)) => format!("the run for {d}"),
+            Body::Run(ScheduledRun::Due(t)) => format!("the run due {}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+            Body::Other(s) => format!("(neither an S3 event nor a run) {s}"),
+        }
+    }
+}
+
+/// Decodes a message body sent by an S3 notification (AWS or moto form), by `replay`, or a scheduled
+/// stage's failed run (by Lambda or by the schedule).
 pub fn decode_body(body: &str) -> Body {
     let Ok(v) = serde_json::from_str::<Value>(body) else { return Body::Other(snippet(body)) };
     if let Some(records) = v["Records"].as_array() {
@@ -244,6 +285,9 @@ pub fn decode_body(body: &str) -> Body {
     }
     if v["Event"] == "s3:TestEvent" {
         return Body::Test;
+    }
+    if let Ok(run) = ScheduledRun::from_payload(&v) {
+        return Body::Run(run);
     }
     Body::Other(snippet(body))
 }

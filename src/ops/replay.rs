@@ -1,6 +1,8 @@
 //! `replay`: S3 event notifications for the existing objects of some dates, sent into the stage's
 //! queue (not to the function), so the event source mapping, retries and the DLQ apply as for S3's
-//! own events. A season's backfill is one message per object, fanned out by the queue.
+//! own events. A season's backfill is one message per object, fanned out by the queue. A scheduled
+//! Lambda stage has no queue: its replay is one asynchronous invocation per date (`{"date": D}`), with
+//! Lambda's retries and the stage's DLQ as for a run its schedule starts.
 
 use super::OpsError;
 use crate::aws::live::Readers;
@@ -206,6 +208,43 @@ pub async fn send(
                 }
             }
             progress(outcome.sent, total);
+        }
+        pending = retry;
+    }
+    Ok(outcome)
+}
+
+/// Invokes `function` asynchronously once per date with the run for that date, `concurrency`
+/// invocations in flight; an invocation Lambda refuses is tried twice more. `Outcome::failed` holds
+/// the dates with the last error.
+pub async fn invoke_runs(
+    readers: &Readers,
+    function: &str,
+    dates: &[NaiveDate],
+    concurrency: usize,
+) -> Result<Outcome, OpsError> {
+    use pipewright_stage::schedule::ScheduledRun;
+    let mut outcome = Outcome::default();
+    let mut pending: Vec<NaiveDate> = dates.to_vec();
+    for attempt in 0..3 {
+        if pending.is_empty() {
+            break;
+        }
+        outcome.batches += pending.len();
+        let mut results =
+            futures::stream::iter(pending)
+                .map(|date| async move {
+                    (readers.invoke_async(function, &ScheduledRun::Date(date).to_payload()).await, date)
+                })
+                .buffer_unordered(concurrency.max(1));
+        let mut retry = Vec::new();
+        while let Some((result, date)) = results.next().await {
+            match result {
+                Ok(()) => outcome.sent += 1,
+                Err(e) if e.kind == crate::aws::ErrorKind::Unreachable => return Err(e.into()),
+                Err(_) if attempt < 2 => retry.push(date),
+                Err(e) => outcome.failed.push((date.to_string(), EntryError { code: e.code, message: e.message })),
+            }
         }
         pending = retry;
     }

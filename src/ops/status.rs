@@ -219,12 +219,16 @@ pub async fn status(
 
 /// One read's answer.
 type Read<T> = Result<T, AwsError>;
+/// A queue's attributes, by name.
+type Attributes = BTreeMap<String, String>;
 
 /// What `status` reads of one stage, all at once: each read's own answer, judged by [`Builder`].
 struct StageReads {
     schedule: Option<Read<Option<LiveSchedule>>>,
     /// The EventBridge rules of a trigger delivered through EventBridge, by name.
     rules: Vec<(String, Read<Option<LiveRule>>)>,
+    /// A scheduled Lambda stage's DLQ of failed runs.
+    failed_runs: Option<(String, Read<Option<Attributes>>)>,
     queue: Option<QueueReads>,
     function: Option<FunctionReads>,
     /// The names of the alarms read (those not switched off).
@@ -235,8 +239,8 @@ struct StageReads {
 }
 
 struct QueueReads {
-    queue: Read<Option<BTreeMap<String, String>>>,
-    dlq: Read<Option<BTreeMap<String, String>>>,
+    queue: Read<Option<Attributes>>,
+    dlq: Read<Option<Attributes>>,
     /// The age of the oldest message (CloudWatch).
     age: Read<Option<f64>>,
 }
@@ -283,6 +287,9 @@ async fn stage_status(
     };
     b.schedule(stage, reads.schedule);
     b.rules(reads.rules);
+    if let Some((dlq, read)) = reads.failed_runs {
+        b.dlq(stage, &dlq, read);
+    }
     let queue_arn = b.queues(stage, reads.queue);
     b.function(stage, since, queue_arn.as_deref(), reads.function);
     b.alarms(stage, &reads.alarm_names, reads.alarms);
@@ -292,6 +299,34 @@ async fn stage_status(
 }
 
 /// Reads the live state of one stage's resources, concurrently.
+/// A function's configuration, mappings, metrics over the window and newest error lines.
+async fn read_function(
+    readers: &Readers,
+    f: &crate::spec::resolve::Function,
+    since: u64,
+    since_ms: i64,
+) -> FunctionReads {
+    let n = f.name.value.as_str();
+    let dim = ("FunctionName", n);
+    let (function, mappings, invocations, errors, failed_records, throttles, logs) = futures::join!(
+        readers.function(n),
+        readers.mapping_status(n),
+        readers.metric("AWS/Lambda", "Invocations", dim, since, false),
+        readers.metric("AWS/Lambda", "Errors", dim, since, false),
+        // The stage library's metric: records its batches reported as failed.
+        readers.metric(
+            pipewright_stage::METRIC_NAMESPACE,
+            pipewright_stage::FAILED_RECORDS,
+            (pipewright_stage::FUNCTION_DIMENSION, n),
+            since,
+            false
+        ),
+        readers.metric("AWS/Lambda", "Throttles", dim, since, false),
+        readers.log_lines(&f.log_group.value, "ERROR", since_ms, 5),
+    );
+    FunctionReads { function, mappings, invocations, errors, failed_records, throttles, logs }
+}
+
 async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, account: Option<&str>) -> StageReads {
     let since_ms = now_ms() - since as i64 * 1000;
     let queue_read = async {
@@ -313,27 +348,7 @@ async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, 
     };
     let function_read = async {
         match &stage.function {
-            Some(f) => {
-                let n = f.name.value.as_str();
-                let dim = ("FunctionName", n);
-                let (function, mappings, invocations, errors, failed_records, throttles, logs) = futures::join!(
-                    readers.function(n),
-                    readers.mapping_status(n),
-                    readers.metric("AWS/Lambda", "Invocations", dim, since, false),
-                    readers.metric("AWS/Lambda", "Errors", dim, since, false),
-                    // The stage library's metric: records its batches reported as failed.
-                    readers.metric(
-                        pipewright_stage::METRIC_NAMESPACE,
-                        pipewright_stage::FAILED_RECORDS,
-                        (pipewright_stage::FUNCTION_DIMENSION, n),
-                        since,
-                        false
-                    ),
-                    readers.metric("AWS/Lambda", "Throttles", dim, since, false),
-                    readers.log_lines(&f.log_group.value, "ERROR", since_ms, 5),
-                );
-                Some(FunctionReads { function, mappings, invocations, errors, failed_records, throttles, logs })
-            }
+            Some(f) => Some(read_function(readers, f, since, since_ms).await),
             None => None,
         }
     };
@@ -376,9 +391,22 @@ async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, 
         let live = readers.rule(&r.name).await;
         (r.name, live)
     }));
-    let (queue, function, alarms, schedule, outputs, tables, rules) =
-        futures::join!(queue_read, function_read, alarms_read, schedule_read, outputs_read, tables_read, rules_read);
-    StageReads { schedule, rules, queue, function, alarm_names, alarms, outputs, tables }
+    let failed_runs_read = async {
+        match (&stage.queue, stage.dlq_name()) {
+            (None, Some(dlq)) => Some((dlq.value.clone(), readers.queue(&dlq.value).await)),
+            _ => None,
+        }
+    };
+    let (queue, function, alarms, schedule, outputs, tables, (rules, failed_runs)) = futures::join!(
+        queue_read,
+        function_read,
+        alarms_read,
+        schedule_read,
+        outputs_read,
+        tables_read,
+        futures::future::join(rules_read, failed_runs_read)
+    );
+    StageReads { schedule, rules, failed_runs, queue, function, alarm_names, alarms, outputs, tables }
 }
 
 /// The judging of what was read, section by section.
@@ -519,35 +547,43 @@ impl Builder<'_> {
                 }
                 Err(e) => b.failed(qn, "queue", &e),
             }
-            let dn = q.dlq_name.value.as_str();
-            match dlq {
-                Ok(Some(attrs)) => {
-                    let n = count(&attrs, "ApproximateNumberOfMessages")
-                        + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
-                    b.number("dlq", n as f64);
-                    b.fact("dlq", format!("`{dn}`: {n} message(s)"));
-                    if n > 0 {
-                        b.find(
-                            "S203",
-                            ("dlq", dn),
-                            format!("{n} message(s) in the dead-letter queue `{dn}`"),
-                            Some(format!(
-                                "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
-                            )),
-                        );
-                    } else {
-                        b.resource(dn, Level::Healthy);
-                    }
-                }
-                Ok(None) => {
-                    b.fact("dlq", format!("`{dn}` missing"));
-                    let hint = b.deploy_hint();
-                    b.find("S101", ("dlq", dn), format!("dead-letter queue `{dn}` does not exist"), Some(hint));
-                }
-                Err(e) => b.failed(dn, "dlq", &e),
-            }
+            b.dlq(stage, &q.dlq_name.value, dlq);
         }
         queue_arn
+    }
+
+    /// A dead-letter queue: a triggered stage's (messages that failed every receive) or a scheduled
+    /// stage's (runs that failed every retry).
+    fn dlq(&mut self, stage: &Stage, dn: &str, read: Read<Option<Attributes>>) {
+        let (spec, name) = (self.spec, &stage.name.value);
+        let b = self;
+        let what = if stage.queue.is_some() { "message(s)" } else { "failed run(s)" };
+        match read {
+            Ok(Some(attrs)) => {
+                let n = count(&attrs, "ApproximateNumberOfMessages")
+                    + count(&attrs, "ApproximateNumberOfMessagesNotVisible");
+                b.number("dlq", n as f64);
+                b.fact("dlq", format!("`{dn}`: {n} {what}"));
+                if n > 0 {
+                    b.find(
+                        "S203",
+                        ("dlq", dn),
+                        format!("{n} {what} in the dead-letter queue `{dn}`"),
+                        Some(format!(
+                            "pipewright dlq {spec} --stage {name} peek; after the fix: pipewright dlq {spec} --stage {name} redrive"
+                        )),
+                    );
+                } else {
+                    b.resource(dn, Level::Healthy);
+                }
+            }
+            Ok(None) => {
+                b.fact("dlq", format!("`{dn}` missing"));
+                let hint = b.deploy_hint();
+                b.find("S101", ("dlq", dn), format!("dead-letter queue `{dn}` does not exist"), Some(hint));
+            }
+            Err(e) => b.failed(dn, "dlq", &e),
+        }
     }
 
     /// The function, its event source mapping, its metrics over the window and its newest error lines.

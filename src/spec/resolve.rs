@@ -113,6 +113,18 @@ impl Table {
     }
 }
 
+impl Stage {
+    /// The stage's dead-letter queue: its queue's (a triggered stage: messages that failed every
+    /// receive), or its schedule's (a scheduled Lambda: runs that failed every retry).
+    pub fn dlq_name(&self) -> Option<&Sp<String>> {
+        match (&self.queue, &self.schedule) {
+            (Some(q), _) => Some(&q.dlq_name),
+            (None, Some(sch)) => sch.dlq_name.as_ref(),
+            (None, None) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Stage {
     /// Stage name with the span of its key in `stages`.
@@ -158,6 +170,10 @@ pub struct Schedule {
     pub name: String,
     pub expression: Sp<String>,
     pub timezone: Sp<String>,
+    /// Where the payloads of a scheduled Lambda's failed runs go (after Lambda's retries, or when the
+    /// schedule cannot invoke the function): `None` for a `runs: local` stage, which cron starts, and for
+    /// a stage with a queue, whose DLQ takes them.
+    pub dlq_name: Option<Sp<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,9 +291,12 @@ impl AlarmKind {
     }
 
     /// Whether a stage has this alarm: the queue's alarms and the failed records of the batches it
-    /// delivers need a queue.
-    pub fn applies(self, has_queue: bool) -> bool {
-        has_queue || !(self.needs_queue() || self == AlarmKind::FailedRecords)
+    /// delivers need a queue; the DLQ's, a dead-letter queue (a triggered or a scheduled Lambda stage's).
+    pub fn applies(self, has_queue: bool, has_dlq: bool) -> bool {
+        match self {
+            AlarmKind::DlqDepth => has_dlq,
+            _ => has_queue || !(self.needs_queue() || self == AlarmKind::FailedRecords),
+        }
     }
 
     /// Built-in threshold when neither the stage nor the spec sets one.
@@ -737,9 +756,13 @@ impl<'a> Resolver<'a> {
             name: self.namer.name("schedule", &ctx, name.span, &mut self.diags).value,
             expression: sch.expression.clone(),
             timezone: sch.timezone.clone().unwrap_or(Sp::new("UTC".to_string(), sch.expression.span)),
+            // A stage that also has a queue sends its undelivered runs to the queue's DLQ.
+            dlq_name: (function.is_some() && queue.is_none())
+                .then(|| self.namer.name("dlq", &ctx, sch.expression.span, &mut self.diags)),
         });
+        let has_dlq = queue.is_some() || schedule.as_ref().is_some_and(|s| s.dlq_name.is_some());
         let alarms = match &function {
-            Some(func) => self.alarms(name, s, func, queue.is_some()),
+            Some(func) => self.alarms(name, s, func, (queue.is_some(), has_dlq)),
             None => Vec::new(),
         };
         Stage {
@@ -924,9 +947,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn alarms(&mut self, name: &Sp<String>, s: &model::StageSpec, func: &Function, has_queue: bool) -> Vec<Alarm> {
+    fn alarms(
+        &mut self,
+        name: &Sp<String>,
+        s: &model::StageSpec,
+        func: &Function,
+        (has_queue, has_dlq): (bool, bool),
+    ) -> Vec<Alarm> {
         let mut alarms = Vec::new();
-        for kind in AlarmKind::ALL.into_iter().filter(|k| k.applies(has_queue)) {
+        for kind in AlarmKind::ALL.into_iter().filter(|k| k.applies(has_queue, has_dlq)) {
             let threshold = kind
                 .pick(&s.alarms)
                 .or_else(|| kind.pick(&self.spec.alarms))

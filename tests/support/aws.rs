@@ -3,7 +3,7 @@
 
 use pipewright::aws::emulator::Emulator;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub struct Env {
     _dir: tempfile::TempDir,
@@ -63,4 +63,44 @@ json.dump({"version": 1, "artifacts": artifacts}, open(os.path.join(root, file),
         .success();
     assert!(ok, "the manifest is written");
     root.join(file)
+}
+
+impl Env {
+    /// `pipewright ARGS --endpoint-url <the emulator>` as a process, with the dummy credentials and
+    /// none of the machine's endpoint, profile or spec.
+    #[allow(dead_code)] // not every test crate runs the binary this way
+    pub fn pipewright(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args(args)
+            .args(["--endpoint-url", &self.emulator.endpoint])
+            .envs(creds())
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .env_remove("PIPEWRIGHT_SPEC")
+            .output()
+            .expect("runs")
+    }
+
+    /// `verify SPEC --format json`: its exit code, and each finding as `resource aspect code`, sorted
+    /// (no aspect may be unverifiable).
+    #[allow(dead_code)] // not every test crate verifies
+    pub fn findings(&self, spec: &str) -> (i32, Vec<String>) {
+        let o = self.pipewright(&["verify", spec, "--format", "json"]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+        let mut found = Vec::new();
+        for a in report["aspects"].as_array().expect("aspects") {
+            assert_ne!(a["status"], "unverifiable", "{a}");
+            for f in a["findings"].as_array().expect("findings") {
+                found.push(format!(
+                    "{} {} {}",
+                    a["resource"].as_str().unwrap_or_default(),
+                    a["aspect"].as_str().unwrap_or_default(),
+                    f["code"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+        found.sort();
+        (o.status.code().unwrap_or(-1), found)
+    }
 }

@@ -14,6 +14,8 @@
 //!   `pipewright probe` canaries recognised, keys outside the trigger pattern skipped; and **partial
 //!   batch responses**: [`event::process_s3_batch`] runs a handler per object and reports exactly the
 //!   failed messages, which SQS retries and then moves to the dead-letter queue.
+//! - **Scheduled runs** ([`schedule`], feature `lambda`): the date a scheduled stage's invocation is for,
+//!   from the instant its schedule was due (the same in every retry) or a date a replay gives.
 //! - **JSON logging** ([`log`], feature `lambda`): one JSON object per line, which the generated
 //!   metric filters and `pipewright status` read.
 //! - **The object store** ([`store`], feature `store`; `s3` for [`store::S3Store`]): GET, PUT,
@@ -52,6 +54,10 @@ pub const FAILED_RECORDS: &str = "FailedRecords";
 /// Lambda and by `pipewright run-local`; the stage's name elsewhere).
 pub const FUNCTION_DIMENSION: &str = "FunctionName";
 
+/// The input of a scheduled stage's schedule: EventBridge Scheduler replaces the context attribute with
+/// the instant the run was due (read by [`schedule::ScheduledRun`], feature `lambda`).
+pub const SCHEDULE_INPUT: &str = r#"{"scheduled_time":"<aws.scheduler.scheduled-time>"}"#;
+
 #[cfg(feature = "lambda")]
 pub mod event;
 #[cfg(feature = "local-aws")]
@@ -59,6 +65,8 @@ pub mod local_aws;
 #[cfg(feature = "lambda")]
 pub mod log;
 pub mod retry;
+#[cfg(feature = "lambda")]
+pub mod schedule;
 #[cfg(feature = "store")]
 pub mod store;
 

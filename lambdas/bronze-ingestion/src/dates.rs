@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::America::New_York;
+use pipewright_stage::schedule::ScheduledRun;
 
 /// Game dates are American: a game belongs to the date on which it tips off in New York.
 pub const TIMEZONE: chrono_tz::Tz = New_York;
@@ -37,6 +38,18 @@ pub fn dates(from: NaiveDate, to: NaiveDate, now: DateTime<Utc>) -> Result<Vec<N
     Ok(from.iter_days().take_while(|d| *d <= to).collect())
 }
 
+/// The date a run ingests: the date it names (over in New York at `now`), or yesterday in New York at
+/// the instant the schedule's run was due.
+pub fn run_date(run: ScheduledRun, now: DateTime<Utc>) -> Result<NaiveDate, DateError> {
+    match run {
+        ScheduledRun::Date(date) => {
+            dates(date, date, now)?;
+            Ok(date)
+        }
+        ScheduledRun::Due(due) => Ok(yesterday_in_new_york(due)),
+    }
+}
+
 /// `YYYY-MM-DD` (exactly: `2024-1-5` is refused, since it becomes part of a key).
 pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| DateError::Malformed(text.to_string()))?;
@@ -53,6 +66,20 @@ mod tests {
 
     fn d(text: &str) -> NaiveDate {
         parse_date(text).expect("date")
+    }
+
+    #[test]
+    fn a_retried_scheduled_run_ingests_the_date_it_was_due_for() {
+        // Due at 04:30 in New York on the 16th; retried after midnight, the next day.
+        let due = ScheduledRun::Due(at("2024-01-16T09:30:00Z"));
+        for now in ["2024-01-16T09:30:01Z", "2024-01-17T05:10:00Z"] {
+            assert_eq!(run_date(due, at(now)), Ok(d("2024-01-15")));
+        }
+        assert_eq!(run_date(ScheduledRun::Date(d("2024-01-10")), at("2024-01-17T05:10:00Z")), Ok(d("2024-01-10")));
+        assert!(matches!(
+            run_date(ScheduledRun::Date(d("2024-01-17")), at("2024-01-17T05:10:00Z")),
+            Err(DateError::NotOver { .. })
+        ));
     }
 
     #[test]

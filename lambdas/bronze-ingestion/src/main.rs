@@ -1,6 +1,7 @@
 //! `bronze-ingestion`: a local command (the NBA stats API blocks cloud IP ranges, so the stage runs
 //! from a local cron) and, when `AWS_LAMBDA_RUNTIME_API` is set, a Lambda function invoked by
-//! EventBridge Scheduler with `{"date": "YYYY-MM-DD"}` or without a date (yesterday in New York).
+//! EventBridge Scheduler with `{"scheduled_time": ...}` (yesterday in New York at that instant) or, from a
+//! replay, `{"date": "YYYY-MM-DD"}`.
 
 // The futures of aws-config and the runtime nest deeply.
 #![recursion_limit = "256"]
@@ -17,6 +18,7 @@ use clap::Parser;
 use lambda_runtime::{LambdaEvent, service_fn};
 use pipewright_stage::StageEnv;
 use pipewright_stage::log::{Logger, error_chain};
+use pipewright_stage::schedule::ScheduledRun;
 use serde_json::Value;
 
 /// Fetch the NBA box scores of a date (default: yesterday in America/New_York) and write them to
@@ -99,16 +101,11 @@ async fn stage(cli: &Cli, env: &StageEnv) -> Result<(Ingest<S3Store>, Logger), E
     Ok((ingest, log))
 }
 
-/// The date of a scheduler event: `{"date": "YYYY-MM-DD"}`, or yesterday without one.
-fn event_date(payload: &Value) -> Result<NaiveDate, DateError> {
-    let now = Utc::now();
-    let date = match payload.get("date") {
-        None | Some(Value::Null) => return Ok(dates::yesterday_in_new_york(now)),
-        Some(Value::String(text)) => dates::parse_date(text)?,
-        Some(other) => return Err(DateError::Malformed(other.to_string())),
-    };
-    dates::dates(date, date, now)?;
-    Ok(date)
+/// The date an invocation is for: the date its payload names, or, for the schedule's run, yesterday in
+/// New York at the instant the run was due (its retries, even after midnight, ingest the same date).
+fn event_date(payload: &Value) -> Result<NaiveDate, Error> {
+    let run = ScheduledRun::from_payload(payload)?;
+    Ok(dates::run_date(run, Utc::now())?)
 }
 
 async fn run_lambda(cli: Cli) -> Result<(), Error> {
@@ -118,10 +115,10 @@ async fn run_lambda(cli: Cli) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let result: Result<DaySummary, Error> = match event_date(&event.payload) {
             Ok(date) => ingest.day(date).await.map_err(Error::from),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
-        // Errors are returned, not swallowed: the invocation fails and the scheduler's retry
-        // policy and dead-letter queue engage.
+        // Errors are returned, not swallowed: the invocation fails, Lambda retries it, and the payload
+        // of a run that failed every retry lands in the stage's dead-letter queue.
         if let Err(e) = &result {
             log.error("invocation failed").error(e.as_ref()).emit();
         }
@@ -200,16 +197,18 @@ mod tests {
 
     #[test]
     fn scheduler_payloads() {
-        let yesterday = dates::yesterday_in_new_york(Utc::now());
-        assert_eq!(event_date(&serde_json::json!({})), Ok(yesterday));
-        assert_eq!(event_date(&Value::Null), Ok(yesterday));
-        assert_eq!(event_date(&serde_json::json!({"date": null})), Ok(yesterday));
-        assert_eq!(
-            event_date(&serde_json::json!({"date": "2024-01-15"})),
-            Ok(NaiveDate::from_ymd_opt(2024, 1, 15).expect("date"))
-        );
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        assert_eq!(event_date(&serde_json::json!({"date": "2024-01-15"})).expect("date"), d(2024, 1, 15));
+        // The schedule's run: yesterday in New York at the instant it was due (04:30 there on the 16th).
+        let due = serde_json::json!({"scheduled_time": "2024-01-16T09:30:00Z"});
+        assert_eq!(event_date(&due).expect("date"), d(2024, 1, 15));
+        // A payload that names no run is refused, never read as "yesterday".
+        for payload in [serde_json::json!({}), Value::Null, serde_json::json!({"date": null})] {
+            assert!(event_date(&payload).is_err(), "{payload}");
+        }
         assert!(event_date(&serde_json::json!({"date": "15.01.2024"})).is_err());
         assert!(event_date(&serde_json::json!({"date": 20240115})).is_err());
-        assert!(matches!(event_date(&serde_json::json!({"date": "2999-01-01"})), Err(DateError::NotOver { .. })));
+        let future = event_date(&serde_json::json!({"date": "2999-01-01"})).expect_err("not over");
+        assert!(matches!(future.downcast_ref::<DateError>(), Some(DateError::NotOver { .. })), "{future}");
     }
 }
