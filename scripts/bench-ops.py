@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark of `pipewright replay`: a full season of dates replayed into the silver queue of the
 hoopstat-haus pipeline in the local emulator, next to the same done as a loop of `aws` CLI calls and
-as a boto3 loop (one call at a time, as a person would script it).
+as a boto3 loop (one call at a time, as a person would script it); then the same season of runs of a
+scheduled Lambda stage (the minimal spec's `export`), next to a boto3 loop of asynchronous invocations.
 
 Deploys the flagship into a fresh emulator, puts one bronze object per date of a season (2023-10-24
 to 2024-04-14, 174 dates; the objects' content does not matter to a replay), then for each method:
-purges the queue, times the replay, and checks the queue holds exactly one message per object.
+purges the queue, times the replay, and checks the queue holds exactly one message per object. For the
+scheduled stage, checks that the function's log group holds exactly one accepted invocation per date and
+method (the emulator accepts asynchronous invocations and runs nothing: patch 18).
 
     python3 scripts/bench-ops.py                    # builds the release binary first
     python3 scripts/bench-ops.py --debug --runs 3   # the debug binary
@@ -31,22 +34,24 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 from local_aws import start_emulator  # noqa: E402
 SPEC = ROOT / "specs" / "hoopstat-haus.yaml"
+MINIMAL = ROOT / "specs" / "minimal.yaml"
+EXPORT = "acme-orders-export"
 BUCKET = "hoopstat-haus-bronze"
 QUEUE = "hoopstat-haus-silver-processing-queue"
 FIRST, LAST = dt.date(2023, 10, 24), dt.date(2024, 4, 14)
 
 
 
-def manifest(tmp: Path):
+def manifest(tmp: Path, stages=("silver-processing", "gold-analytics"), name="manifest.json"):
     arts = []
-    for stage in ["silver-processing", "gold-analytics"]:
+    for stage in stages:
         path = tmp / f"{stage}.zip"
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("bootstrap", "#!/bin/sh\n")
         data = path.read_bytes()
         arts.append({"stage": stage, "zip": str(path), "sha256": hashlib.sha256(data).hexdigest(),
                      "size": len(data), "architecture": "arm64"})
-    out = tmp / "manifest.json"
+    out = tmp / name
     out.write_text(json.dumps({"version": 1, "artifacts": arts}))
     return out
 
@@ -150,6 +155,7 @@ def main():
                     sys.exit(f"the aws CLI loop failed: {o.stderr[-500:]}")
                 rows.append(("aws CLI loop", time.perf_counter() - t, f"{2 * n} processes"))
                 assert depth() == n
+            runs = scheduled_runs(binary, env, tmp, client, dates, args.runs)
         finally:
             emulator.terminate()
             emulator.wait()
@@ -163,6 +169,51 @@ def main():
     base = rows[0][1]
     for label, secs, _ in rows[1:]:
         print(f"pipewright replay is {secs / base:.1f}x faster than the {label}")
+    print(f"\nreplay of {n} runs ({FIRST}..{LAST}) of the scheduled stage export ({EXPORT}), asynchronous invocations\n")
+    print(f"{'method':<20}{'time':>10}{'runs/s':>12}  notes")
+    print("-" * 72)
+    for label, secs, note in runs:
+        print(f"{label:<20}{secs:>8.2f} s{n / secs:>12.1f}  {note}")
+    print(f"pipewright replay is {runs[1][1] / runs[0][1]:.1f}x faster than the {runs[1][0]}")
+
+
+def scheduled_runs(binary, env, tmp, client, dates, repeat):
+    """A season of runs of the minimal spec's scheduled `export`: pipewright replay (best of `repeat`),
+    then a boto3 loop of `invoke(InvocationType='Event')`, each checked in the function's log group."""
+    subprocess.run([binary, "deploy", MINIMAL, "--yes", "--parameter", "AlertEmail=ops@example.com",
+                    "--manifest", manifest(tmp, ("export", "curate"), "minimal.json")], env=env, check=True,
+                   capture_output=True)
+    lam, logs = client("lambda"), client("logs")
+    group = f"/aws/lambda/{EXPORT}"
+
+    def accepted():
+        n, token = 0, None
+        while True:
+            page = logs.filter_log_events(logGroupName=group, **({"nextToken": token} if token else {}))
+            n += sum("accepted, not run" in e["message"] for e in page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return n
+
+    n, rows, best, seen = len(dates), [], float("inf"), 0
+    for _ in range(repeat):
+        t = time.perf_counter()
+        o = subprocess.run([binary, "replay", MINIMAL, "--stage", "export", "--date", str(dates[0]),
+                            "--to", str(dates[-1]), "--format", "json"], env=env, capture_output=True, text=True)
+        took = time.perf_counter() - t
+        if o.returncode != 0:
+            sys.exit(f"replay failed: {o.stderr}")
+        assert json.loads(o.stdout)["invoked"] == n, o.stdout
+        seen += n
+        assert accepted() == seen, f"{accepted()} invocations, expected {seen}"
+        best = min(best, took)
+    rows.append(("pipewright replay", best, f"{n} Invoke (8 in flight)"))
+    t = time.perf_counter()
+    for d in dates:
+        lam.invoke(FunctionName=EXPORT, InvocationType="Event", Payload=json.dumps({"date": str(d)}).encode())
+    rows.append(("boto3 loop", time.perf_counter() - t, f"{n} Invoke, one at a time"))
+    assert accepted() == seen + n
+    return rows
 
 
 if __name__ == "__main__":

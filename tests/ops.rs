@@ -351,7 +351,7 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
     assert_eq!(json_of(&o)["sent"], 2);
     assert_eq!(drained_keys(&env, "hoopstat-haus-gold-analytics-queue").len(), 2);
 
-    // Nothing on that date: exit 1. A scheduled stage has no queue: usage error.
+    // Nothing on that date: exit 1. A local stage is neither triggered nor a scheduled Lambda: usage error.
     let o = pipewright(
         &env,
         &["replay", "specs/hoopstat-haus.yaml", "--stage", "silver-processing", "--date", "2023-01-01"],
@@ -362,6 +362,7 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
         &["replay", "specs/hoopstat-haus.yaml", "--stage", "bronze-ingestion", "--date", "2024-01-15"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("runs locally (`runs: local`): its crontab starts it"), "{}", text(&o));
 }
 
 /// Sends `n` S3-event dead letters to the silver DLQ; returns their keys.

@@ -161,8 +161,9 @@ recorded): peek shows the run's date or due time and the error; redrive invokes 
 asynchronously with each run and deletes a dead letter once Lambda accepted it. purge asks first
 (or --yes).
 
-Exit codes: 0 done, 2 usage error, not confirmed, or could not read, 3 AWS failure or messages
-that could not be moved (the error says where they are).")]
+Exit codes: 0 done, 2 usage error (a local stage has no DLQ), not confirmed, or could not read, 3 AWS
+failure, messages that could not be moved or are not runs of a scheduled stage (the error says where
+they are).")]
     Dlq(ops::DlqArgs),
     #[cfg(feature = "aws")]
     /// Prove each S3 trigger delivers: a canary object in, its message out of the stage's queue.

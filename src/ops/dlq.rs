@@ -246,19 +246,8 @@ async fn receive_send_delete(
     };
     let mut moved_ids = BTreeSet::new();
     let mut empty = 0;
-    // Messages are hidden while held, so each round sees new ones; the bound stops a loop that
-    // would otherwise spin on messages SQS keeps refusing.
-    let max_rounds = expected / 10 * 3 + 20;
-    for _ in 0..max_rounds {
-        let batch = readers.receive(dlq, 10, HOLD_SECS, 1).await?;
-        if batch.is_empty() {
-            empty += 1;
-            if empty >= 2 {
-                break;
-            }
-            continue;
-        }
-        empty = 0;
+    for _ in 0..max_rounds(expected) {
+        let Some(batch) = next_batch(readers, dlq, &mut empty).await? else { break };
         let (again, fresh): (Vec<Received>, Vec<Received>) =
             batch.into_iter().partition(|m| moved_ids.contains(&m.message_id));
         // A message already sent but seen again (its delete failed earlier): keep it hidden.
@@ -337,17 +326,8 @@ pub async fn rerun(
     };
     let mut kept: Vec<String> = Vec::new();
     let mut empty = 0;
-    let max_rounds = expected / 10 * 3 + 20;
-    for _ in 0..max_rounds {
-        let batch = readers.receive(dlq, 10, HOLD_SECS, 1).await?;
-        if batch.is_empty() {
-            empty += 1;
-            if empty >= 2 {
-                break;
-            }
-            continue;
-        }
-        empty = 0;
+    for _ in 0..max_rounds(expected) {
+        let Some(batch) = next_batch(readers, dlq, &mut empty).await? else { break };
         let mut to_delete = Vec::new();
         let mut to_release = Vec::new();
         for m in &batch {
@@ -392,6 +372,28 @@ pub async fn rerun(
         readers.change_visibility(dlq, &handles, 0).await?;
     }
     Ok(r)
+}
+
+/// How many batches a redrive receives at most: messages are hidden while held, so each round sees new
+/// ones; the bound stops a loop that would otherwise spin on messages that keep failing.
+fn max_rounds(expected: u64) -> u64 {
+    expected / 10 * 3 + 20
+}
+
+/// The next batch of dead letters, hidden for [`HOLD_SECS`]; `None` after two empty receives in a row
+/// (`empty` counts them).
+async fn next_batch(readers: &Readers, dlq: &QueueRef, empty: &mut u32) -> Result<Option<Vec<Received>>, OpsError> {
+    loop {
+        let batch = readers.receive(dlq, 10, HOLD_SECS, 1).await?;
+        if !batch.is_empty() {
+            *empty = 0;
+            return Ok(Some(batch));
+        }
+        *empty += 1;
+        if *empty >= 2 {
+            return Ok(None);
+        }
+    }
 }
 
 /// Deletes every message of the DLQ; returns how many it held.

@@ -23,12 +23,8 @@ pub enum OpsError {
     /// A stage the spec does not have (the message names the closest and all).
     #[error("{0}")]
     UnknownStage(String),
-    #[error("`{command}` needs a triggered stage with a queue: stage `{stage}` {}", if *scheduled {
-        "is started by its schedule, not by S3 events through a queue"
-    } else {
-        "has no queue"
-    })]
-    NoQueue { command: &'static str, stage: String, scheduled: bool },
+    #[error("`{command}` needs a triggered stage with a queue: stage `{stage}` {why}")]
+    NoQueue { command: &'static str, stage: String, why: &'static str },
     #[error(
         "stage `{stage}` has no dead-letter queue: it runs locally (`runs: local`), where cron starts it and its log keeps a failed run"
     )]
@@ -72,10 +68,15 @@ pub fn find_stage<'p>(pipeline: &'p Pipeline, name: &str) -> Result<&'p Stage, O
 
 /// The queue of a triggered stage and its trigger, or a usage error saying why it has none.
 pub fn stage_queue<'s>(stage: &'s Stage, command: &'static str) -> Result<(&'s Queue, &'s Trigger), OpsError> {
+    let why = match (&stage.function, &stage.schedule) {
+        (None, _) => "runs locally (`runs: local`): its crontab starts it",
+        (Some(_), Some(_)) => "is started by its schedule, not by S3 events through a queue",
+        (Some(_), None) => "has no queue",
+    };
     stage.queue.as_ref().zip(stage.trigger.as_ref()).ok_or_else(|| OpsError::NoQueue {
         command,
         stage: stage.name.value.clone(),
-        scheduled: stage.schedule.is_some(),
+        why,
     })
 }
 

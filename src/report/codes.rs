@@ -681,9 +681,9 @@ pub const ALL: &[CodeDoc] = &[
         code: "S203",
         name: "dead-letters",
         severity: Severity::Error,
-        what: "Messages are in the stage's dead-letter queue: they failed every retry.",
+        what: "Messages are in the stage's dead-letter queue: they failed every retry (a triggered stage's records, or a scheduled stage's runs).",
         example: "a batch that failed `max_receive_count` times",
-        fix: "Read them (`pipewright dlq SPEC --stage STAGE peek`), fix the cause, then redrive them (`pipewright dlq SPEC --stage STAGE redrive`).",
+        fix: "Read them (`pipewright dlq SPEC --stage STAGE peek`), fix the cause, then redrive them (`pipewright dlq SPEC --stage STAGE redrive`: back into the queue, or a scheduled stage's runs invoked again).",
     },
     CodeDoc {
         code: "S204",
