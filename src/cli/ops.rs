@@ -53,7 +53,7 @@ pub struct ReplayArgs {
     /// List what would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// SendMessageBatch calls in flight.
+    /// SendMessageBatch calls (a scheduled stage: invocations) in flight.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Output format.
