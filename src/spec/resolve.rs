@@ -171,8 +171,7 @@ pub struct Schedule {
     pub expression: Sp<String>,
     pub timezone: Sp<String>,
     /// Where the payloads of a scheduled Lambda's failed runs go (after Lambda's retries, or when the
-    /// schedule cannot invoke the function): `None` for a `runs: local` stage, which cron starts, and for
-    /// a stage with a queue, whose DLQ takes them.
+    /// schedule cannot invoke the function): `None` for a `runs: local` stage, which cron starts.
     pub dlq_name: Option<Sp<String>>,
 }
 
@@ -756,7 +755,7 @@ impl<'a> Resolver<'a> {
             name: self.namer.name("schedule", &ctx, name.span, &mut self.diags).value,
             expression: sch.expression.clone(),
             timezone: sch.timezone.clone().unwrap_or(Sp::new("UTC".to_string(), sch.expression.span)),
-            // A stage that also has a queue sends its undelivered runs to the queue's DLQ.
+            // A stage with a queue as well is refused (`how_it_starts`); it gets no second DLQ.
             dlq_name: (function.is_some() && queue.is_none())
                 .then(|| self.namer.name("dlq", &ctx, sch.expression.span, &mut self.diags)),
         });
@@ -873,7 +872,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Errors for a stage nothing starts, or a local stage with an S3 trigger.
+    /// Errors for a stage nothing starts, a local stage with an S3 trigger, or a Lambda stage with both a
+    /// trigger and a schedule.
     fn how_it_starts(&mut self, name: &Sp<String>, s: &model::StageSpec, runs: Runs) {
         if runs == Runs::Local
             && let Some(t) = &s.trigger
@@ -885,6 +885,23 @@ impl<'a> Resolver<'a> {
                     format!("stage `{}` runs locally and cannot have an S3 trigger", name.value),
                 )
                 .with_hint("remove `runs: local`, or start the stage with a `schedule`"),
+            );
+        }
+        if runs != Runs::Local
+            && let (Some(_), Some(sch)) = (&s.trigger, &s.schedule)
+        {
+            // Its handler reads S3 events from its queue; a scheduled run would reach it as an
+            // invocation it cannot read, and its failed runs would have no DLQ of their own.
+            self.diags.push(
+                Diagnostic::error(
+                    codes::INVALID_VALUE,
+                    sch.expression.span,
+                    format!(
+                        "stage `{}` has both a `trigger` and a `schedule`: a Lambda stage is started by one of them",
+                        name.value
+                    ),
+                )
+                .with_hint("split it into a triggered stage and a scheduled stage, each with its own handler"),
             );
         }
         if s.trigger.is_none() && s.schedule.is_none() {
