@@ -69,6 +69,7 @@ mod errors {
                 E::UnknownStage(_)
                 | E::NoQueue { .. }
                 | E::NoDlq { .. }
+                | E::LocalReplay { .. }
                 | E::BadDate { .. }
                 | E::ToBeforeFrom { .. }
                 | E::TooManyDays { .. }

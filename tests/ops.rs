@@ -362,7 +362,7 @@ fn replay_sends_s3_events_for_the_dates_objects_into_the_queue() {
         &["replay", "specs/hoopstat-haus.yaml", "--stage", "bronze-ingestion", "--date", "2024-01-15"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("runs locally (`runs: local`): its crontab starts it"), "{}", text(&o));
+    assert!(text(&o).contains("stage `bronze-ingestion` runs locally (`runs: local`)"), "{}", text(&o));
 }
 
 /// Sends `n` S3-event dead letters to the silver DLQ; returns their keys.

@@ -472,6 +472,23 @@ fn a_stage_that_crashes_has_its_messages_retried_then_dead_lettered() {
     assert!(err.contains("Runtime.ExitError") && err.contains("crashing on purpose"), "{err}");
 }
 
+/// The messages of a log group in the emulator, oldest first.
+fn log_lines(endpoint: &str, group: &str) -> Vec<String> {
+    let code = format!(
+        "import boto3\nlogs = boto3.client('logs', endpoint_url={endpoint:?}, region_name='us-east-1')\n\
+         for e in logs.filter_log_events(logGroupName={group:?})['events']: print(e['message'])\n"
+    );
+    let o = std::process::Command::new("python3")
+        .args(["-c", &code])
+        .envs([("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")])
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
+}
+
 /// `pipewright ARGS --endpoint-url ENDPOINT` as a process, with the emulator's credentials; exit code,
 /// stdout, stderr.
 fn against(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
@@ -510,6 +527,9 @@ fn a_scheduled_run_that_fails_every_attempt_lands_in_its_dlq_and_redrive_runs_it
     assert!(failed["error"].as_str().is_some_and(|e| e.contains("FIXTURE_FAIL_DATE")), "{r:#}");
     assert_eq!(failed["dead_lettered"], "acme-orders-export-dlq", "{r:#}");
     assert!(err.contains("FAILED 3 times, its run is in `acme-orders-export-dlq`"), "{err}");
+    // The runtime took four invocations: the good date once, the failing one three times.
+    let lines = log_lines(&emulator.endpoint, "/aws/lambda/acme-orders-export");
+    assert_eq!(lines.iter().filter(|l| l.starts_with(r#"{"request_id""#)).count(), 4, "{lines:#?}");
     // The other date went on downstream; the failed one wrote nothing.
     assert_eq!(stage(&r, "curate")["succeeded"], 2, "one export and S3's test event: {r:#}");
     assert_eq!(r["verify"]["clean"], true, "a dead letter is not drift: {r:#}");
@@ -533,6 +553,11 @@ fn a_scheduled_run_that_fails_every_attempt_lands_in_its_dlq_and_redrive_runs_it
     assert_eq!(code, Some(0), "{err}");
     let redriven: Value = serde_json::from_str(&out).expect("json");
     assert_eq!((redriven["moved"].as_u64(), redriven["function"].as_str()), (Some(1), Some("acme-orders-export")));
+    // Lambda accepted the run as it was (the emulator runs nothing: patch 18).
+    let lines = log_lines(&emulator.endpoint, "/aws/lambda/acme-orders-export");
+    let accepted: Vec<&String> = lines.iter().filter(|l| l.contains("accepted, not run")).collect();
+    assert_eq!(accepted.len(), 1, "{lines:#?}");
+    assert!(accepted[0].ends_with(r#"{"date":"2024-03-02"}"#), "{accepted:?}");
     let (_, out, _) = against(&emulator.endpoint, &["dlq", spec, "--stage", "export", "peek", "--format", "json"]);
     let peek: Value = serde_json::from_str(&out).expect("json");
     assert_eq!(peek["messages"].as_array().map(Vec::len), Some(0), "{peek:#}");

@@ -5,7 +5,9 @@
 //! asynchronously once per date; `dlq peek` shows each failed run and its error, `dlq redrive` invokes
 //! the function again with each run and keeps what is not a run; `status` counts the failed runs;
 //! `verify` reports the function's DLQ, the schedule's input and DLQ, and the DLQ's settings changed out
-//! of band.
+//! of band. The dead letters are written as Lambda (`ErrorMessage`) and EventBridge Scheduler
+//! (`ERROR_MESSAGE`) document theirs: the emulator's Scheduler never fires, and its Lambda never runs a
+//! function, so neither writes one itself.
 
 #[path = "support/aws.rs"]
 mod aws_env;
@@ -159,6 +161,36 @@ fn replay_and_redrive_run_a_scheduled_stage_again_for_its_dates() {
     );
     let o = pipewright(&env, &["dlq", SPEC, "--stage", "compact", "peek", "--format", "json"]);
     assert_eq!(json_of(&o)["messages"].as_array().map(Vec::len), Some(1));
+
+    // Lambda refuses (the function is gone): the run's dead letter stays, exit 3; a replay names each
+    // date it could not invoke.
+    boto3(
+        &env,
+        "aws('sqs').send_message(QueueUrl=qurl('tide-gauges-compact-dlq'), MessageBody='{\"date\": \"2024-05-02\"}')\n\
+         aws('lambda').delete_function(FunctionName='tide-gauges-compact')\n\
+         aws('lambda').delete_function(FunctionName='tide-gauges-poll')\n",
+    );
+    let o = pipewright(&env, &["dlq", SPEC, "--stage", "compact", "redrive", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json_of(&o)["moved"], 0);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ResourceNotFoundException"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = pipewright(&env, &["dlq", SPEC, "--stage", "compact", "peek", "--format", "json"]);
+    let peek = json_of(&o);
+    let runs: Vec<&serde_json::Value> =
+        peek["messages"].as_array().expect("messages").iter().map(|m| &m["run"]).collect();
+    assert!(runs.contains(&&serde_json::json!({"date": "2024-05-02"})) && runs.len() == 2, "{peek:#}");
+    let o = pipewright(&env, &["replay", SPEC, "--stage", "poll", "--date", "2024-05-01", "--to", "2024-05-02"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the run for 2024-05-01 was not invoked")
+            && err.contains("the run for 2024-05-02 was not invoked"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -63,9 +63,10 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DlqAction {
-    /// Show the dead letters (S3 keys, receive counts, sent time) without consuming them.
+    /// Show the dead letters (S3 keys or a scheduled stage's runs and their errors, receive counts,
+    /// sent time) without consuming them.
     Peek,
-    /// Move them back to the stage's queue.
+    /// Move them back to the stage's queue (a scheduled stage: invoke its function again with each run).
     Redrive,
     /// Delete them (asks first, unless --yes).
     Purge,
@@ -202,6 +203,7 @@ pub fn replay(args: &ReplayArgs, color: bool, out: &mut dyn Write, err: &mut dyn
         let dates = ops::date_range(from, to)?;
         match (&stage.queue, &stage.schedule, &stage.function) {
             (None, Some(_), Some(f)) => Ok((stage, dates, Some(f))),
+            (None, _, None) => Err(OpsError::LocalReplay { stage: stage.name.value.clone() }),
             _ => ops::stage_queue(stage, "replay").map(|_| (stage, dates, None)),
         }
     });
@@ -502,7 +504,7 @@ fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut 
     if let Some(e) = r.not_sent.first() {
         writeln!(
             err,
-            "error: {} message(s) could not be sent and stay in `{}`: {}: {}",
+            "error: {} message(s) could not be sent (or their runs invoked) and stay in `{}`: {}: {}",
             r.not_sent.len(),
             dlq.name,
             e.code,
@@ -510,9 +512,13 @@ fn dlq_redrive(args: &DlqArgs, ctx: &DlqContext, out: &mut dyn Write, err: &mut 
         )?;
     }
     if let Some(e) = r.not_deleted.first() {
+        let (what, after) = match redrive {
+            ops::Redrive::Queue(_) => ("sent", "now in both queues"),
+            ops::Redrive::Function(_) => ("invoked again", "the next redrive runs them once more"),
+        };
         writeln!(
             err,
-            "error: {} message(s) were sent but not deleted from `{}` (now in both queues): {}: {}",
+            "error: {} message(s) were {what} but not deleted from `{}` ({after}): {}: {}",
             r.not_deleted.len(),
             dlq.name,
             e.code,

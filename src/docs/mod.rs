@@ -273,8 +273,16 @@ fn alarm_delay(kind: AlarmKind, s: &Stage) -> String {
                     crate::spec::duration::Duration(wait)
                 )
             }
-            // A scheduled run: Lambda retries it after 1 min, then after 2 more, before the DLQ.
-            None => "about 3 min after a run first fails (Lambda's two retries), plus about 5 min".into(),
+            // A scheduled run: three attempts of up to the timeout each, Lambda's retries 1 and 2 min
+            // apart, before the DLQ.
+            None => {
+                let timeout = s.function.as_ref().map_or(0, |f| f.timeout.secs());
+                format!(
+                    "up to {} after a run starts (3 attempts of up to {}, retried 1 and 2 min apart), plus about 5 min",
+                    crate::spec::duration::Duration(timeout.saturating_mul(3).saturating_add(180)),
+                    crate::spec::duration::Duration(timeout)
+                )
+            }
         },
         _ => "about 5 min".into(),
     }

@@ -307,8 +307,10 @@ async fn receive_send_delete(
 
 /// Invokes `function` again with each failed run of its DLQ (asynchronously: Lambda retries it and
 /// sends it back to the DLQ if it fails again) and deletes a dead letter once Lambda accepted its
-/// run. A letter that is not a run stays, hidden until this redrive ends so it is read once, and is
-/// reported; a refused invocation stays visible in the DLQ.
+/// run. Every letter it does not delete (not a run, an invocation refused, a run already invoked whose
+/// delete failed) stays hidden until this redrive ends, so none is read or invoked twice, and is
+/// reported; then the ones not invoked are made visible again. No answer from Lambda stops the
+/// redrive after deleting the letters whose runs it accepted.
 pub async fn rerun(
     readers: &Readers,
     dlq: &QueueRef,
@@ -324,54 +326,73 @@ pub async fn rerun(
         not_deleted: vec![],
         not_runs: vec![],
     };
+    // Letters held until the end, to be made visible again.
     let mut kept: Vec<String> = Vec::new();
+    let mut invoked = BTreeSet::new();
     let mut empty = 0;
+    let mut stopped = None;
     for _ in 0..max_rounds(expected) {
         let Some(batch) = next_batch(readers, dlq, &mut empty).await? else { break };
         let mut to_delete = Vec::new();
-        let mut to_release = Vec::new();
-        for m in &batch {
-            match decode_body(&m.body) {
-                Body::Run(run) => match readers.invoke_async(function, &run.to_payload()).await {
-                    Ok(()) => to_delete.push(m.receipt_handle.as_str()),
-                    Err(e) if e.kind == crate::aws::ErrorKind::Unreachable => {
-                        let handles: Vec<&str> = batch.iter().map(|m| m.receipt_handle.as_str()).collect();
-                        let _ = readers.change_visibility(dlq, &handles, 0).await;
-                        return Err(e.into());
-                    }
-                    Err(e) => {
-                        to_release.push(m.receipt_handle.as_str());
-                        r.not_sent.push(EntryError { code: e.code.clone(), message: e.message.clone() });
-                    }
-                },
+        for (i, m) in batch.iter().enumerate() {
+            if invoked.contains(&m.message_id) {
+                // Invoked earlier, its delete failed: seen again, left hidden (reported then).
+                continue;
+            }
+            let run = match decode_body(&m.body) {
+                Body::Run(run) => run,
                 other => {
                     r.not_runs.push(other.describe());
+                    kept.push(m.receipt_handle.clone());
+                    continue;
+                }
+            };
+            match readers.invoke_async(function, &run.to_payload()).await {
+                Ok(()) => {
+                    invoked.insert(m.message_id.clone());
+                    to_delete.push(m.receipt_handle.as_str());
+                }
+                Err(e) if e.kind == crate::aws::ErrorKind::Unreachable => {
+                    // This letter and the rest of the batch were not invoked: visible again at the end.
+                    kept.extend(batch[i..].iter().map(|m| m.receipt_handle.clone()));
+                    stopped = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    r.not_sent.push(EntryError { code: e.code.clone(), message: e.message.clone() });
                     kept.push(m.receipt_handle.clone());
                 }
             }
         }
-        if !to_release.is_empty() {
-            readers.change_visibility(dlq, &to_release, 0).await?;
-        }
         if !to_delete.is_empty() {
-            for d in readers.delete_batch(dlq, &to_delete).await? {
-                match d {
-                    Ok(()) => r.moved += 1,
-                    Err(e) => r.not_deleted.push(e),
+            match readers.delete_batch(dlq, &to_delete).await {
+                Ok(deleted) => {
+                    for d in deleted {
+                        match d {
+                            Ok(()) => r.moved += 1,
+                            Err(e) => r.not_deleted.push(e),
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = EntryError { code: e.code, message: e.message };
+                    r.not_deleted.extend(to_delete.iter().map(|_| e.clone()));
                 }
             }
         }
         progress(&format!("{} of ~{expected} run(s) invoked again", r.moved));
-        if !r.not_sent.is_empty() && r.moved == 0 {
+        if stopped.is_some() || (!r.not_sent.is_empty() && r.moved == 0) {
             break;
         }
     }
-    // The letters that are not runs, visible again for whoever reads them next.
     let handles: Vec<&str> = kept.iter().map(String::as_str).collect();
     if !handles.is_empty() {
         readers.change_visibility(dlq, &handles, 0).await?;
     }
-    Ok(r)
+    match stopped {
+        Some(e) => Err(OpsError::Aws(e)),
+        None => Ok(r),
+    }
 }
 
 /// How many batches a redrive receives at most: messages are hidden while held, so each round sees new

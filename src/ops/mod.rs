@@ -26,6 +26,10 @@ pub enum OpsError {
     #[error("`{command}` needs a triggered stage with a queue: stage `{stage}` {why}")]
     NoQueue { command: &'static str, stage: String, why: &'static str },
     #[error(
+        "`replay` runs a triggered stage or a scheduled Lambda stage: stage `{stage}` runs locally (`runs: local`); run it for the date by hand, as its crontab does"
+    )]
+    LocalReplay { stage: String },
+    #[error(
         "stage `{stage}` has no dead-letter queue: it runs locally (`runs: local`), where cron starts it and its log keeps a failed run"
     )]
     NoDlq { stage: String },

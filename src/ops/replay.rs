@@ -215,8 +215,9 @@ pub async fn send(
 }
 
 /// Invokes `function` asynchronously once per date with the run for that date, `concurrency`
-/// invocations in flight; an invocation Lambda refuses is tried twice more. `Outcome::failed` holds
-/// the dates with the last error.
+/// invocations in flight; a throttled invocation is tried twice more after a pause. Every date ends
+/// either invoked (`Outcome::sent`) or in `Outcome::failed` with its last error, so a partial replay
+/// says which dates ran.
 pub async fn invoke_runs(
     readers: &Readers,
     function: &str,
@@ -226,9 +227,12 @@ pub async fn invoke_runs(
     use pipewright_stage::schedule::ScheduledRun;
     let mut outcome = Outcome::default();
     let mut pending: Vec<NaiveDate> = dates.to_vec();
-    for attempt in 0..3 {
+    for attempt in 0..3u64 {
         if pending.is_empty() {
             break;
+        }
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
         }
         outcome.batches += pending.len();
         let mut results =
@@ -241,13 +245,13 @@ pub async fn invoke_runs(
         while let Some((result, date)) = results.next().await {
             match result {
                 Ok(()) => outcome.sent += 1,
-                Err(e) if e.kind == crate::aws::ErrorKind::Unreachable => return Err(e.into()),
-                Err(_) if attempt < 2 => retry.push(date),
+                Err(e) if e.kind == crate::aws::ErrorKind::Throttling && attempt < 2 => retry.push(date),
                 Err(e) => outcome.failed.push((date.to_string(), EntryError { code: e.code, message: e.message })),
             }
         }
         pending = retry;
     }
+    outcome.failed.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(outcome)
 }
 
