@@ -363,6 +363,28 @@ pub struct QueueSpec {
     pub fifo: Option<Sp<bool>>,
 }
 
+impl QueueSpec {
+    /// The settings written, by key, with where each was written.
+    pub fn written(&self) -> Vec<(&'static str, crate::report::span::Span)> {
+        [
+            ("name", self.name.as_ref().map(|v| v.span)),
+            ("dlq_name", self.dlq_name.as_ref().map(|v| v.span)),
+            ("visibility_timeout", self.visibility_timeout.as_ref().map(|v| v.span)),
+            ("retention", self.retention.as_ref().map(|v| v.span)),
+            ("dlq_retention", self.dlq_retention.as_ref().map(|v| v.span)),
+            ("max_receive_count", self.max_receive_count.as_ref().map(|v| v.span)),
+            ("batch_size", self.batch_size.as_ref().map(|v| v.span)),
+            ("batching_window", self.batching_window.as_ref().map(|v| v.span)),
+            ("max_concurrency", self.max_concurrency.as_ref().map(|v| v.span)),
+            ("receive_wait", self.receive_wait.as_ref().map(|v| v.span)),
+            ("fifo", self.fifo.as_ref().map(|v| v.span)),
+        ]
+        .into_iter()
+        .filter_map(|(key, span)| Some((key, span?)))
+        .collect()
+    }
+}
+
 /// How many objects a write produces per run of the stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]

@@ -904,6 +904,21 @@ impl<'a> Resolver<'a> {
                 .with_hint("split it into a triggered stage and a scheduled stage, each with its own handler"),
             );
         }
+        if s.trigger.is_none() {
+            // No trigger, no queue: a queue setting here would be silently without effect.
+            for (key, span) in s.queue.written() {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::INVALID_VALUE,
+                        span,
+                        format!("stage `{}` has no trigger, so no queue: `queue.{key}` is not used", name.value),
+                    )
+                    .with_hint(
+                        "remove it; a scheduled Lambda stage's dead-letter queue of failed runs is named by `naming.dlq` and keeps them 14 days",
+                    ),
+                );
+            }
+        }
         if s.trigger.is_none() && s.schedule.is_none() {
             self.diags.push(
                 Diagnostic::error(
