@@ -20,13 +20,7 @@ fn pipewright(env: &Env, args: &[&str]) -> std::process::Output {
 }
 
 fn deploy(env: &Env) {
-    let manifest = aws_env::write_manifest(&env.root, "clickstream.json", &["sessionize", "audit"]);
-    let manifest = manifest.to_str().expect("utf8");
-    let o = pipewright(
-        env,
-        &["deploy", SPEC, "--yes", "--parameter", "AlertEmail=ops@example.com", "--manifest", manifest],
-    );
-    assert!(o.status.success(), "deploy: {}", String::from_utf8_lossy(&o.stderr));
+    env.deploy(SPEC, &["sessionize", "audit"]);
 }
 
 /// Runs boto3 `code` against the emulator (`aws(service)` is a client); returns what it prints.

@@ -472,19 +472,22 @@ fn a_stage_that_crashes_has_its_messages_retried_then_dead_lettered() {
     assert!(err.contains("Runtime.ExitError") && err.contains("crashing on purpose"), "{err}");
 }
 
+/// Dummy credentials for the emulator, and none of the machine's config files.
+const EMULATOR_CREDS: [(&str, &str); 5] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+];
+
 /// The messages of a log group in the emulator, oldest first.
 fn log_lines(endpoint: &str, group: &str) -> Vec<String> {
     let code = format!(
         "import boto3\nlogs = boto3.client('logs', endpoint_url={endpoint:?}, region_name='us-east-1')\n\
          for e in logs.filter_log_events(logGroupName={group:?})['events']: print(e['message'])\n"
     );
-    let o = std::process::Command::new("python3")
-        .args(["-c", &code])
-        .envs([("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")])
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .expect("python3");
+    let o = std::process::Command::new("python3").args(["-c", &code]).envs(EMULATOR_CREDS).output().expect("python3");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
 }
@@ -495,13 +498,7 @@ fn against(endpoint: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
         .args(args)
         .args(["--endpoint-url", endpoint])
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ])
+        .envs(EMULATOR_CREDS)
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
         .output()

@@ -835,16 +835,26 @@ def test_patched_log_group_arn_attribute_is_as_on_aws(patched):
 # ------------------------------------------------- patch 12: UpdateFunctionCode architectures
 
 
-def architecture_after_update(endpoint: str, name: str) -> str:
-    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+def bootstrap_zip() -> bytes:
+    """A function package holding only a `bootstrap`."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("bootstrap", "#!/bin/sh\n")
-    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
-                        Code={"ZipFile": buf.getvalue()}, Architectures=["arm64"])
+    return buf.getvalue()
+
+
+def new_function(endpoint: str, name: str, **settings) -> None:
+    """A provided.al2023 function `name` with its own role and a `bootstrap`-only package."""
+    role = client(endpoint, "iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    client(endpoint, "lambda").create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
+                                               Handler="bootstrap", Code={"ZipFile": bootstrap_zip()}, **settings)
+
+
+def architecture_after_update(endpoint: str, name: str) -> str:
+    lam = client(endpoint, "lambda")
+    new_function(endpoint, name, Architectures=["arm64"])
     assert lam.get_function_configuration(FunctionName=name)["Architectures"] == ["arm64"]
-    lam.update_function_code(FunctionName=name, ZipFile=buf.getvalue(), Architectures=["x86_64"])
+    lam.update_function_code(FunctionName=name, ZipFile=bootstrap_zip(), Architectures=["x86_64"])
     return lam.get_function_configuration(FunctionName=name)["Architectures"][0]
 
 
@@ -863,13 +873,8 @@ def test_patched_update_function_code_changes_architectures(patched):
 
 def dead_letter_configs(endpoint: str, name: str) -> list:
     """A function created with a DeadLetterConfig, then updated to another: what each read says."""
-    lam, iam = client(endpoint, "lambda"), client(endpoint, "iam")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("bootstrap", "#!/bin/sh\n")
-    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
-                        Code={"ZipFile": buf.getvalue()}, DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:a"})
+    lam = client(endpoint, "lambda")
+    new_function(endpoint, name, DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:a"})
     seen = [lam.get_function_configuration(FunctionName=name).get("DeadLetterConfig")]
     lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:123456789012:b"})
     seen.append(lam.get_function_configuration(FunctionName=name).get("DeadLetterConfig"))
@@ -1058,13 +1063,8 @@ def test_patched_expected_bucket_owner_refuses_another_accounts_bucket(patched):
 
 def async_invocation(endpoint: str, name: str) -> tuple[int, list[str]]:
     """An asynchronous invocation of a new function: its status, then the lines of its log group."""
-    lam, iam, logs = client(endpoint, "lambda"), client(endpoint, "iam"), client(endpoint, "logs")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("bootstrap", "#!/bin/sh\n")
-    lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler="bootstrap",
-                        Code={"ZipFile": buf.getvalue()})
+    lam, logs = client(endpoint, "lambda"), client(endpoint, "logs")
+    new_function(endpoint, name)
     status = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"date": "2024-01-15"}')["StatusCode"]
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     return status, [e["message"] for e in events]

@@ -796,10 +796,8 @@ fn function(p: &Pipeline, s: &Stage, f: &crate::spec::resolve::Function, sid: &I
     match s.schedule.as_ref().and_then(|sch| sch.dlq_name.as_ref()) {
         // A scheduled run is an asynchronous invocation: after Lambda's retries, its payload (the run's
         // scheduled time, or its date) goes to the stage's DLQ, for `pipewright dlq redrive`.
-        Some(_) if !queue_fed => {
-            function.properties["DeadLetterConfig"] = json!({ "TargetArn": get_att(&sid.dlq, "Arn") });
-        }
-        _ => function = function.skip_checkov("CKV_AWS_116", QUEUE_IS_THE_DLQ),
+        Some(_) => function.properties["DeadLetterConfig"] = json!({ "TargetArn": get_att(&sid.dlq, "Arn") }),
+        None => function = function.skip_checkov("CKV_AWS_116", QUEUE_IS_THE_DLQ),
     }
     match &f.reserved_concurrency {
         Some(rc) => function.properties["ReservedConcurrentExecutions"] = json!(rc.value),

@@ -520,12 +520,11 @@ pub fn function(settings: &mut Aspect, env: &mut Aspect, want: &FunctionWant, li
         );
     }
     if want.dead_letter_arn != live.dead_letter_arn {
-        let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
         settings.drift(
             "D401",
             "the DLQ of its failed runs differs: a run that fails every retry would be lost",
-            show(&want.dead_letter_arn),
-            show(&live.dead_letter_arn),
+            or_none(&want.dead_letter_arn),
+            or_none(&live.dead_letter_arn),
         );
     }
     if !live.role.ends_with(&format!(":role/{}", want.role_name)) {
@@ -655,21 +654,29 @@ pub fn schedule(aspect: &mut Aspect, want: &LiveSchedule, live: Option<&LiveSche
     aspect.setting("D601", "ScheduleExpressionTimezone", want.timezone.as_str(), live.timezone.as_str());
     aspect.setting("D601", "State", state(want.enabled), state(live.enabled));
     aspect.setting("D601", "Target", want.target_arn.as_str(), live.target_arn.as_str());
-    let show = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_string());
-    aspect.setting("D601", "the target's DeadLetterConfig", show(&want.dead_letter_arn), show(&live.dead_letter_arn));
+    aspect.setting(
+        "D601",
+        "the target's DeadLetterConfig",
+        or_none(&want.dead_letter_arn),
+        or_none(&live.dead_letter_arn),
+    );
     // The input by meaning: the JSON document, however it is spaced.
     let meaning = |input: &Option<String>| {
         input.as_deref().map(|i| serde_json::from_str::<Value>(i).unwrap_or_else(|_| Value::String(i.to_string())))
     };
     if meaning(&want.input) != meaning(&live.input) {
-        let show = |input: &Option<String>| input.clone().unwrap_or_else(|| "none".to_string());
         aspect.drift(
             "D601",
             "the target's input differs: the stage reads the instant its run was due from it",
-            show(&want.input),
-            show(&live.input),
+            or_none(&want.input),
+            or_none(&live.input),
         );
     }
+}
+
+/// An optional setting as verify shows it: the value, or `none`.
+fn or_none(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "none".to_string())
 }
 
 pub fn tables(aspect: &mut Aspect, want: &[String], live: &TablesState) {

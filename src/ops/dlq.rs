@@ -134,6 +134,11 @@ pub struct Redriven {
 }
 
 impl Redriven {
+    /// Nothing moved yet, by `method`.
+    fn new(method: Method) -> Self {
+        Redriven { method, moved: 0, fallback: None, not_sent: vec![], not_deleted: vec![], not_runs: vec![] }
+    }
+
     /// The redrive as one JSON document; `to` names where the letters went: `("queue", name)` or
     /// `("function", name)`.
     pub fn to_json(&self, dlq: &str, to: (&str, &str), seconds: f64) -> serde_json::Value {
@@ -160,14 +165,7 @@ pub async fn redrive(
     if use_task {
         match move_task(readers, dlq, queue, timeout, progress).await {
             Ok(moved) => {
-                return Ok(Redriven {
-                    method: Method::MoveTask,
-                    moved,
-                    fallback: None,
-                    not_sent: vec![],
-                    not_deleted: vec![],
-                    not_runs: vec![],
-                });
+                return Ok(Redriven { moved, ..Redriven::new(Method::MoveTask) });
             }
             Err(OpsError::Aws(e)) if e.kind == crate::aws::ErrorKind::Unreachable => return Err(OpsError::Aws(e)),
             Err(e) => {
@@ -236,14 +234,7 @@ async fn receive_send_delete(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Redriven, OpsError> {
     let expected = readers.visible_messages(dlq).await?;
-    let mut r = Redriven {
-        method: Method::Loop,
-        moved: 0,
-        fallback: None,
-        not_sent: vec![],
-        not_deleted: vec![],
-        not_runs: vec![],
-    };
+    let mut r = Redriven::new(Method::Loop);
     let mut moved_ids = BTreeSet::new();
     let mut empty = 0;
     for _ in 0..max_rounds(expected) {
@@ -318,14 +309,7 @@ pub async fn rerun(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Redriven, OpsError> {
     let expected = readers.visible_messages(dlq).await?;
-    let mut r = Redriven {
-        method: Method::Invoke,
-        moved: 0,
-        fallback: None,
-        not_sent: vec![],
-        not_deleted: vec![],
-        not_runs: vec![],
-    };
+    let mut r = Redriven::new(Method::Invoke);
     // Letters held until the end, to be made visible again.
     let mut kept: Vec<String> = Vec::new();
     let mut invoked = BTreeSet::new();

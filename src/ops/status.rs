@@ -392,9 +392,9 @@ async fn read_stage(readers: &Readers, p: &Pipeline, stage: &Stage, since: u64, 
         (r.name, live)
     }));
     let failed_runs_read = async {
-        match (&stage.queue, stage.dlq_name()) {
-            (None, Some(dlq)) => Some((dlq.value.clone(), readers.queue(&dlq.value).await)),
-            _ => None,
+        match stage.schedule.as_ref().and_then(|sch| sch.dlq_name.as_ref()) {
+            Some(dlq) => Some((dlq.value.clone(), readers.queue(&dlq.value).await)),
+            None => None,
         }
     };
     let (queue, function, alarms, schedule, outputs, tables, (rules, failed_runs)) = futures::join!(

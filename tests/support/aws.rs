@@ -81,6 +81,23 @@ impl Env {
             .expect("runs")
     }
 
+    /// Deploys `spec` with a manifest of small zips for `stages` (and an alert address).
+    #[allow(dead_code)] // a test crate of the flagship deploys with its own manifest
+    pub fn deploy(&self, spec: &str, stages: &[&str]) {
+        let manifest = write_manifest(&self.root, &format!("{}.json", stages.join("-")), stages);
+        let manifest = manifest.to_str().expect("utf8");
+        let o = self.pipewright(&[
+            "deploy",
+            spec,
+            "--yes",
+            "--parameter",
+            "AlertEmail=ops@example.com",
+            "--manifest",
+            manifest,
+        ]);
+        assert!(o.status.success(), "deploy: {}", String::from_utf8_lossy(&o.stderr));
+    }
+
     /// `verify SPEC --format json`: its exit code, and each finding as `resource aspect code`, sorted
     /// (no aspect may be unverifiable).
     #[allow(dead_code)] // not every test crate verifies
